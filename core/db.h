@@ -1,0 +1,51 @@
+/*
+ * db.h - the metadata database: a thin wrapper over RocksDB's C API.
+ *
+ * One keyspace; each module owns a key prefix:
+ *   "d/"  domains (domain.h)      "r/"  refs (refs.h)
+ *   "s/"  staging (stage.h)       "m/"  store metadata
+ * Changes that must land together go through one mesh_db_batch, written
+ * with sync=true when they must survive a crash.
+ */
+#ifndef MESH_DB_H
+#define MESH_DB_H
+
+#include <stddef.h>
+#include <stdbool.h>
+
+typedef struct mesh_db mesh_db;
+typedef struct mesh_db_batch mesh_db_batch;
+typedef struct mesh_db_iter mesh_db_iter;
+
+/* Opens (create_if_missing) the RocksDB at path.  MESH_EBUSY when another
+ * process holds it. */
+int mesh_db_open(mesh_db **out, const char *path);
+void mesh_db_close(mesh_db *db);
+
+/* *val is malloc'd (caller frees).  MESH_ENOENT when the key is absent. */
+int mesh_db_get(mesh_db *db, const void *key, size_t klen,
+		void **val, size_t *vlen);
+int mesh_db_put(mesh_db *db, const void *key, size_t klen,
+		const void *val, size_t vlen, bool sync);
+int mesh_db_delete(mesh_db *db, const void *key, size_t klen, bool sync);
+
+int mesh_db_batch_new(mesh_db_batch **out);
+void mesh_db_batch_put(mesh_db_batch *b, const void *key, size_t klen,
+		       const void *val, size_t vlen);
+void mesh_db_batch_delete(mesh_db_batch *b, const void *key, size_t klen);
+size_t mesh_db_batch_count(const mesh_db_batch *b);
+/* Applies every change of the batch atomically; sync makes it durable
+ * (WAL fsync'd) before returning. */
+int mesh_db_batch_write(mesh_db *db, mesh_db_batch *b, bool sync);
+void mesh_db_batch_free(mesh_db_batch *b);
+
+/* Iterates keys starting with prefix, in key order. */
+int mesh_db_iter_new(mesh_db_iter **out, mesh_db *db,
+		     const void *prefix, size_t plen);
+/* 1 and the current pair (valid until the next call), 0 at the end,
+ * <0 on error.  Pointers stay owned by the iterator. */
+int mesh_db_iter_next(mesh_db_iter *it, const void **key, size_t *klen,
+		      const void **val, size_t *vlen);
+void mesh_db_iter_free(mesh_db_iter *it);
+
+#endif

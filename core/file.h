@@ -1,0 +1,65 @@
+/*
+ * file.h - file content as a file map: its size and the list of chunks
+ * that make it up, stored as a MESH_OBJ_FILE object.
+ *
+ * Serialized file map (little-endian):
+ *   uint64 size, uint32 chunk count, then per chunk: uint32 length,
+ *   32-byte chunk id.  Chunk offsets are the running sum of lengths.
+ * A sparse hole is stored as the chunks of its zeros; zstd makes those
+ * nearly free and identical zero chunks are stored once.
+ */
+#ifndef MESH_FILE_H
+#define MESH_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "odb.h"
+#include "chunk.h"
+
+typedef struct mesh_file_chunk {
+	mesh_oid id;
+	uint64_t offset;
+	uint32_t length;
+} mesh_file_chunk;
+
+typedef struct mesh_file_map {
+	uint64_t size;
+	size_t count;
+	mesh_file_chunk *chunks;   /* sorted by offset */
+} mesh_file_map;
+
+/* Chunks, stores and maps the content of fd from offset 0 to EOF (read
+ * with pread; the fd's position is untouched).  params NULL = default. */
+int mesh_file_write_fd(mesh_odb *odb, const mesh_chunk_params *params,
+		       int fd, mesh_oid *out_id, uint64_t *out_size);
+
+/* The same for a buffer in memory. */
+int mesh_file_write_buf(mesh_odb *odb, const mesh_chunk_params *params,
+			const void *data, size_t len,
+			mesh_oid *out_id);
+
+/* Loads a file map; free with mesh_file_map_free(). */
+int mesh_file_map_load(mesh_odb *odb, const mesh_oid *id,
+		       mesh_file_map **out);
+void mesh_file_map_free(mesh_file_map *map);
+
+/*
+ * A bounded, thread-safe LRU cache of decompressed, verified chunks, so
+ * that small reads of a large file do not decompress a chunk per read.
+ */
+typedef struct mesh_chunk_cache mesh_chunk_cache;
+int mesh_chunk_cache_new(mesh_chunk_cache **out, size_t max_bytes);
+void mesh_chunk_cache_free(mesh_chunk_cache *cache);
+
+/* Reads up to len bytes at offset into buf; *nread < len only at end of
+ * file.  cache may be NULL. */
+int mesh_file_read(mesh_odb *odb, mesh_chunk_cache *cache,
+		   const mesh_file_map *map, void *buf, size_t len,
+		   uint64_t offset, size_t *nread);
+
+/* Writes the whole content into fd from offset 0 (for copy-on-write
+ * opens).  Holes stay holes where a chunk is all zeros. */
+int mesh_file_materialize(mesh_odb *odb, mesh_chunk_cache *cache,
+			  const mesh_file_map *map, int fd);
+
+#endif

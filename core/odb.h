@@ -1,0 +1,91 @@
+/*
+ * odb.h - the content-addressed object store.
+ *
+ * Objects (chunks, file maps, trees, commits) are stored once for the
+ * whole mesh under their SHA-256 id.  The store sits behind a small
+ * backend interface, as libgit2's odb does, so that an S3 backend can
+ * replace the local "loose" one: a backend only moves opaque stored
+ * bytes; compression, hashing and verification happen here.
+ *
+ * Stored form of an object (what a backend keeps):
+ *   byte 0      'M' (format magic)
+ *   byte 1      object type (enum mesh_otype)
+ *   byte 2      encoding: 0 raw, 1 zstd
+ *   bytes 3..10 uncompressed length, little-endian uint64
+ *   rest        payload
+ * A payload is zstd only when that makes it smaller.
+ */
+#ifndef MESH_ODB_H
+#define MESH_ODB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "oid.h"
+#include "log.h"
+
+typedef enum mesh_otype {
+	MESH_OBJ_ANY = 0,     /* only as the expected type of a read */
+	MESH_OBJ_CHUNK = 1,   /* a piece of file content */
+	MESH_OBJ_FILE = 2,    /* a file map: size and list of chunks */
+	MESH_OBJ_TREE = 3,
+	MESH_OBJ_COMMIT = 4,
+} mesh_otype;
+
+const char *mesh_otype_name(mesh_otype type);
+
+typedef struct mesh_odb_backend mesh_odb_backend;
+struct mesh_odb_backend {
+	/* Reads the stored bytes of oid into *out (malloc'd, caller frees).
+	 * MESH_ENOENT when absent. */
+	int (*read)(mesh_odb_backend *b, const mesh_oid *oid,
+		    void **out, size_t *out_len);
+	/* Stores bytes under oid atomically (readers never see a partial
+	 * object); storing an existing oid is a no-op returning 0. */
+	int (*write)(mesh_odb_backend *b, const mesh_oid *oid,
+		     const void *data, size_t len);
+	/* 1 when present, 0 when absent, <0 on error. */
+	int (*exists)(mesh_odb_backend *b, const mesh_oid *oid);
+	/* Makes every object written so far durable. */
+	int (*sync)(mesh_odb_backend *b);
+	void (*free)(mesh_odb_backend *b);
+};
+
+/* The local backend: objects/<2 hex>/<62 hex>, written via tmp_dir and
+ * rename(2).  Both directories must exist.  Freed by mesh_odb_close()
+ * once given to mesh_odb_open(), else by b->free(b). */
+int mesh_odb_backend_loose(mesh_odb_backend **out,
+			   const char *objects_dir, const char *tmp_dir);
+
+typedef struct mesh_odb mesh_odb;
+
+typedef struct mesh_odb_stats {
+	uint64_t reads;        /* objects read from the backend */
+	uint64_t writes;       /* objects newly stored */
+	uint64_t write_dups;   /* writes of objects already present */
+} mesh_odb_stats;
+
+/* Takes ownership of backend.  log may be NULL; it must outlive the odb. */
+int mesh_odb_open(mesh_odb **out, mesh_odb_backend *backend,
+		  const mesh_log *log);
+void mesh_odb_close(mesh_odb *odb);
+
+/* Hashes, compresses when it pays, and stores data; *out gets the id. */
+int mesh_odb_write(mesh_odb *odb, mesh_otype type,
+		   const void *data, size_t len, mesh_oid *out);
+
+/* Reads, decompresses and verifies oid.  MESH_ENOENT when absent;
+ * MESH_EIO, with a log line naming the object, when the bytes do not
+ * hash to oid or the type differs from expected (unless MESH_OBJ_ANY).
+ * *out is malloc'd (caller frees); *out_type may be NULL. */
+int mesh_odb_read(mesh_odb *odb, const mesh_oid *oid, mesh_otype expected,
+		  void **out, size_t *out_len, mesh_otype *out_type);
+
+/* 1 present, 0 absent, <0 error. */
+int mesh_odb_exists(mesh_odb *odb, const mesh_oid *oid);
+
+int mesh_odb_sync(mesh_odb *odb);
+
+/* Counters since open; thread-safe snapshot. */
+void mesh_odb_stats_get(mesh_odb *odb, mesh_odb_stats *out);
+
+#endif

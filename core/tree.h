@@ -1,0 +1,59 @@
+/*
+ * tree.h - trees: sorted directory listings, content-addressed.
+ *
+ * Serialized tree: "MTREE1\n", uint32 entry count, then per entry:
+ *   uint8 kind, uint32 mode, uint64 size, int64 mtime_ns,
+ *   32-byte id, uint16 name length, name bytes (no NUL)
+ * all little-endian, entries sorted by name (bytewise).
+ * A file's or symlink's id is its file map (a symlink's content is its
+ * target); a directory's id is its tree.
+ */
+#ifndef MESH_TREE_H
+#define MESH_TREE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "odb.h"
+
+typedef enum mesh_entry_kind {
+	MESH_KIND_NONE = 0,
+	MESH_KIND_FILE = 1,
+	MESH_KIND_DIR = 2,
+	MESH_KIND_SYMLINK = 3,
+} mesh_entry_kind;
+
+typedef struct mesh_tree_entry {
+	char *name;
+	mesh_entry_kind kind;
+	uint32_t mode;        /* permission bits only (07777) */
+	uint64_t size;        /* file size; target length for a symlink; 0 dir */
+	int64_t mtime_ns;
+	mesh_oid id;
+} mesh_tree_entry;
+
+typedef struct mesh_tree {
+	size_t count;
+	mesh_tree_entry *entries;   /* sorted by name */
+} mesh_tree;
+
+/* Sorts a copy of entries and stores the tree.  MESH_EINVAL on an empty,
+ * "." or "..", slash-containing or duplicate name. */
+int mesh_tree_write(mesh_odb *odb, const mesh_tree_entry *entries,
+		    size_t count, mesh_oid *out);
+
+int mesh_tree_load(mesh_odb *odb, const mesh_oid *id, mesh_tree **out);
+void mesh_tree_free(mesh_tree *tree);
+
+/* Binary search; NULL when absent. */
+const mesh_tree_entry *mesh_tree_find(const mesh_tree *tree, const char *name);
+
+/* Copies the entry at a '/'-separated path below root (no leading slash;
+ * "" is the root itself, reported as a DIR with id root).  out->name is
+ * NULL.  MESH_ENOENT / MESH_ENOTDIR as a shell would say. */
+int mesh_tree_lookup_path(mesh_odb *odb, const mesh_oid *root,
+			  const char *path, mesh_tree_entry *out);
+
+/* The id of the empty tree (stored on first use). */
+int mesh_tree_empty(mesh_odb *odb, mesh_oid *out);
+
+#endif
