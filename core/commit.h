@@ -6,7 +6,7 @@
  *   tree <hex>\n
  *   parent <hex>\n            (zero or more)
  *   author <name> <uid>\n
- *   time <unix seconds> \n
+ *   time <unix seconds>\n
  *   meta <key>=<value>\n      (zero or more; key and value without \n)
  *   \n
  *   <message>

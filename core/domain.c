@@ -1,0 +1,241 @@
+#include "domain.h"
+#include "commit.h"
+#include "error.h"
+#include "history.h"
+#include "tree.h"
+
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Record: "1\0" description \0 owner \0 uid \0 default-branch \0 created \0 */
+#define DOMAIN_FIELDS 6
+
+static int domain_key(const char *name, char **key, size_t *klen)
+{
+	*klen = 2 + strlen(name);
+	if (!(*key = malloc(*klen + 1)))
+		return mesh_error_oom();
+	snprintf(*key, *klen + 1, "d/%s", name);
+	return 0;
+}
+
+int mesh_domain_name_check(const char *name)
+{
+	return mesh_ref_name_check("domain", name);
+}
+
+void mesh_user_name(uint32_t uid, char *out, size_t outlen)
+{
+	struct passwd pw, *found = NULL;
+	char buf[1024];
+
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &found) == 0 && found)
+		snprintf(out, outlen, "%s", found->pw_name);
+	else
+		snprintf(out, outlen, "uid%" PRIu32, uid);
+}
+
+static int encode_domain(const mesh_domain *d, char **out, size_t *len)
+{
+	char uid[16], created[24];
+	const char *fields[DOMAIN_FIELDS];
+	size_t total = 0;
+	char *p;
+
+	snprintf(uid, sizeof(uid), "%" PRIu32, d->owner_uid);
+	snprintf(created, sizeof(created), "%" PRId64, d->created);
+	fields[0] = "1";
+	fields[1] = d->description;
+	fields[2] = d->owner;
+	fields[3] = uid;
+	fields[4] = d->default_branch;
+	fields[5] = created;
+	for (int i = 0; i < DOMAIN_FIELDS; i++)
+		total += strlen(fields[i]) + 1;
+	if (!(p = *out = malloc(total)))
+		return mesh_error_oom();
+	for (int i = 0; i < DOMAIN_FIELDS; i++) {
+		size_t n = strlen(fields[i]) + 1;
+		memcpy(p, fields[i], n);
+		p += n;
+	}
+	*len = total;
+	return 0;
+}
+
+static int decode_domain(const char *name, const char *buf, size_t len,
+			 mesh_domain **out)
+{
+	const char *fields[DOMAIN_FIELDS];
+	const char *p = buf, *end = buf + len;
+	mesh_domain *d;
+
+	for (int i = 0; i < DOMAIN_FIELDS; i++) {
+		const char *nul = memchr(p, '\0', (size_t)(end - p));
+		if (!nul)
+			return mesh_error_set(MESH_EIO, "domain record of %s is corrupt", name);
+		fields[i] = p;
+		p = nul + 1;
+	}
+	if (strcmp(fields[0], "1") != 0)
+		return mesh_error_set(MESH_EIO, "domain record of %s has unknown version %s",
+				      name, fields[0]);
+	if (!(d = calloc(1, sizeof(*d))))
+		return mesh_error_oom();
+	d->name = strdup(name);
+	d->description = strdup(fields[1]);
+	d->owner = strdup(fields[2]);
+	d->owner_uid = (uint32_t)strtoul(fields[3], NULL, 10);
+	d->default_branch = strdup(fields[4]);
+	d->created = strtoll(fields[5], NULL, 10);
+	if (!d->name || !d->description || !d->owner || !d->default_branch) {
+		mesh_domain_free(d);
+		return mesh_error_oom();
+	}
+	*out = d;
+	return 0;
+}
+
+void mesh_domain_free(mesh_domain *d)
+{
+	if (!d)
+		return;
+	free(d->name);
+	free(d->description);
+	free(d->owner);
+	free(d->default_branch);
+	free(d);
+}
+
+int mesh_domain_get(mesh_store *store, const char *name, mesh_domain **out)
+{
+	char *key;
+	size_t klen, vlen;
+	void *val;
+	int error;
+
+	*out = NULL;
+	if ((error = domain_key(name, &key, &klen)) < 0)
+		return error;
+	error = mesh_db_get(mesh_store_db(store), key, klen, &val, &vlen);
+	free(key);
+	if (error == MESH_ENOENT)
+		return mesh_error_set(MESH_ENOENT, "domain %s does not exist", name);
+	if (error < 0)
+		return error;
+	error = decode_domain(name, val, vlen, out);
+	free(val);
+	return error;
+}
+
+static int initial_commit(mesh_store *store, const mesh_domain *d, mesh_oid *out)
+{
+	mesh_commit commit = { 0 };
+	char message[300];
+	int error;
+
+	if ((error = mesh_tree_empty(mesh_store_odb(store), &commit.tree)) < 0)
+		return error;
+	snprintf(message, sizeof(message), "Create domain %s", d->name);
+	commit.author = d->owner;
+	commit.uid = d->owner_uid;
+	commit.time = d->created;
+	commit.message = message;
+	return mesh_commit_write(mesh_store_odb(store), &commit, out);
+}
+
+int mesh_domain_create(mesh_store *store, const mesh_caller *caller,
+		       const char *name, const char *description)
+{
+	char owner[256];
+	mesh_domain d = { 0 }, *existing;
+	mesh_db_batch *batch = NULL;
+	mesh_oid head;
+	char *key = NULL, *record = NULL;
+	size_t klen = 0, rlen = 0;
+	int error;
+
+	if ((error = mesh_domain_name_check(name)) < 0)
+		return error;
+	if (mesh_domain_get(store, name, &existing) == 0) {
+		mesh_domain_free(existing);
+		return mesh_error_set(MESH_EEXIST, "domain %s already exists", name);
+	}
+	mesh_user_name(caller->uid, owner, sizeof(owner));
+	d.name = (char *)name;
+	d.description = (char *)(description ? description : "");
+	d.owner = owner;
+	d.owner_uid = caller->uid;
+	d.default_branch = "main";
+	d.created = (int64_t)time(NULL);
+
+	if ((error = initial_commit(store, &d, &head)) < 0 ||
+	    (error = mesh_odb_sync(mesh_store_odb(store))) < 0 ||
+	    (error = domain_key(name, &key, &klen)) < 0 ||
+	    (error = encode_domain(&d, &record, &rlen)) < 0 ||
+	    (error = mesh_db_batch_new(&batch)) < 0)
+		goto done;
+	mesh_db_batch_put(batch, key, klen, record, rlen);
+	if ((error = mesh_ref_set(mesh_store_refs(store), name, "heads/main",
+				  &head, batch)) < 0)
+		goto done;
+	mesh_history_index_put(batch, name, &head);
+	error = mesh_db_batch_write(mesh_store_db(store), batch, true);
+done:
+	mesh_db_batch_free(batch);
+	free(key);
+	free(record);
+	return error;
+}
+
+int mesh_domain_list(mesh_store *store, mesh_domain ***out, size_t *count)
+{
+	mesh_db_iter *it;
+	mesh_domain **list = NULL;
+	const void *key, *val;
+	size_t klen, vlen, n = 0, cap = 0;
+	int error, more;
+
+	*out = NULL;
+	*count = 0;
+	if ((error = mesh_db_iter_new(&it, mesh_store_db(store), "d/", 2)) < 0)
+		return error;
+	while ((more = mesh_db_iter_next(it, &key, &klen, &val, &vlen)) > 0) {
+		char name[300];
+		if (klen - 2 >= sizeof(name))
+			continue;
+		memcpy(name, (const char *)key + 2, klen - 2);
+		name[klen - 2] = '\0';
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			mesh_domain **grown = realloc(list, cap * sizeof(*list));
+			if (!grown) {
+				more = mesh_error_oom();
+				break;
+			}
+			list = grown;
+		}
+		if ((more = decode_domain(name, val, vlen, &list[n])) < 0)
+			break;
+		n++;
+	}
+	mesh_db_iter_free(it);
+	if (more < 0) {
+		mesh_domain_list_free(list, n);
+		return more;
+	}
+	*out = list;
+	*count = n;
+	return 0;
+}
+
+void mesh_domain_list_free(mesh_domain **domains, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		mesh_domain_free(domains[i]);
+	free(domains);
+}

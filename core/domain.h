@@ -1,0 +1,40 @@
+/*
+ * domain.h - domains: one versioned repository each, with a data-product
+ * card (description, owner).  Key "d/<name>".
+ */
+#ifndef MESH_DOMAIN_H
+#define MESH_DOMAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "store.h"
+
+typedef struct mesh_domain {
+	char *name;
+	char *description;
+	char *owner;            /* user name of the creator */
+	uint32_t owner_uid;
+	char *default_branch;   /* "main" */
+	int64_t created;        /* seconds since the epoch */
+} mesh_domain;
+
+/* Same rule as branch names: [A-Za-z0-9_][A-Za-z0-9._-]*. */
+int mesh_domain_name_check(const char *name);
+
+/* Creates the domain with branch main at an initial commit of the empty
+ * tree, all in one synced batch.  MESH_EEXIST when it exists. */
+int mesh_domain_create(mesh_store *store, const mesh_caller *caller,
+		       const char *name, const char *description);
+
+/* MESH_ENOENT naming the domain when absent.  Free with mesh_domain_free. */
+int mesh_domain_get(mesh_store *store, const char *name, mesh_domain **out);
+void mesh_domain_free(mesh_domain *domain);
+
+/* All domains in name order; free with mesh_domain_list_free. */
+int mesh_domain_list(mesh_store *store, mesh_domain ***out, size_t *count);
+void mesh_domain_list_free(mesh_domain **domains, size_t count);
+
+/* The user name for a uid ("uid1234" when it has none). */
+void mesh_user_name(uint32_t uid, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,657 @@
+/*
+ * file.c - file content as chunks plus a file map, and reading it back.
+ */
+#include "file.h"
+#include "error.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAP_HEADER_LEN 12               /* uint64 size, uint32 count */
+#define MAP_ENTRY_LEN (4 + MESH_OID_RAWSZ)
+#define WRITE_BLOCK (4u * 1024 * 1024)
+
+/* ---- building and storing a map --------------------------------------- */
+
+typedef struct map_builder {
+	mesh_file_chunk *chunks;
+	size_t count;
+	size_t alloc;
+	uint64_t size;
+} map_builder;
+
+static int builder_add(map_builder *b, mesh_odb *odb,
+		       const unsigned char *data, size_t len)
+{
+	mesh_file_chunk *chunk;
+	int error;
+
+	if (b->count == b->alloc) {
+		size_t alloc = b->alloc ? b->alloc * 2 : 64;
+		mesh_file_chunk *grown = realloc(b->chunks, alloc * sizeof(*grown));
+
+		if (!grown)
+			return mesh_error_oom();
+		b->chunks = grown;
+		b->alloc = alloc;
+	}
+	chunk = &b->chunks[b->count];
+	if ((error = mesh_odb_write(odb, MESH_OBJ_CHUNK, data, len, &chunk->id)) < 0)
+		return error;
+	chunk->offset = b->size;
+	chunk->length = (uint32_t)len;
+	b->count++;
+	b->size += len;
+	return 0;
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_le64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_le64(const unsigned char *p)
+{
+	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+static int builder_store(map_builder *b, mesh_odb *odb, mesh_oid *out_id)
+{
+	size_t len;
+	unsigned char *buf, *p;
+	int error;
+
+	if (b->count > UINT32_MAX)
+		return mesh_error_set(MESH_EINVAL, "file has too many chunks (%zu)",
+				      b->count);
+	len = MAP_HEADER_LEN + b->count * MAP_ENTRY_LEN;
+	buf = malloc(len);
+	if (!buf)
+		return mesh_error_oom();
+	put_le64(buf, b->size);
+	put_le32(buf + 8, (uint32_t)b->count);
+	p = buf + MAP_HEADER_LEN;
+	for (size_t i = 0; i < b->count; i++, p += MAP_ENTRY_LEN) {
+		put_le32(p, b->chunks[i].length);
+		memcpy(p + 4, b->chunks[i].id.id, MESH_OID_RAWSZ);
+	}
+	error = mesh_odb_write(odb, MESH_OBJ_FILE, buf, len, out_id);
+	free(buf);
+	return error;
+}
+
+/* Chunk lengths are uint32 in the stored map. */
+static int params_resolve(const mesh_chunk_params **params)
+{
+	int error;
+
+	if (!*params)
+		*params = &mesh_chunk_default_params;
+	if ((error = mesh_chunk_params_check(*params)) < 0)
+		return error;
+	if ((*params)->max_size > UINT32_MAX)
+		return mesh_error_set(MESH_EINVAL,
+				      "maximum chunk size %zu does not fit a file map",
+				      (*params)->max_size);
+	return 0;
+}
+
+/* Cuts and stores the chunks of buf; returns bytes consumed.  Stops short
+ * of the end when the chunker needs more data than buf holds. */
+static int chunk_span(map_builder *b, mesh_odb *odb,
+		      const mesh_chunk_params *params,
+		      const unsigned char *buf, size_t len, bool at_eof,
+		      size_t *consumed)
+{
+	size_t pos = 0;
+	int error;
+
+	while (pos < len) {
+		size_t cut = mesh_chunk_next(params, buf + pos, len - pos, at_eof);
+
+		if (cut == 0)
+			break;
+		if ((error = builder_add(b, odb, buf + pos, cut)) < 0)
+			return error;
+		pos += cut;
+	}
+	*consumed = pos;
+	return 0;
+}
+
+int mesh_file_write_buf(mesh_odb *odb, const mesh_chunk_params *params,
+			const void *data, size_t len, mesh_oid *out_id)
+{
+	map_builder b = {0};
+	size_t consumed;
+	int error;
+
+	if (len && !data)
+		return mesh_error_set(MESH_EINVAL, "file data missing");
+	if ((error = params_resolve(&params)) < 0)
+		return error;
+	error = chunk_span(&b, odb, params, data, len, true, &consumed);
+	if (error == 0)
+		error = builder_store(&b, odb, out_id);
+	free(b.chunks);
+	return error;
+}
+
+/* Fills buf[*have..cap) from fd at *file_off; sets *eof at end of file. */
+static int fill_block(int fd, unsigned char *buf, size_t cap, size_t *have,
+		      uint64_t *file_off, bool *eof)
+{
+	while (*have < cap) {
+		ssize_t n = pread(fd, buf + *have, cap - *have, (off_t)*file_off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return mesh_error_os("cannot read file to store", NULL);
+		if (n == 0) {
+			*eof = true;
+			return 0;
+		}
+		*have += (size_t)n;
+		*file_off += (uint64_t)n;
+	}
+	return 0;
+}
+
+int mesh_file_write_fd(mesh_odb *odb, const mesh_chunk_params *params,
+		       int fd, mesh_oid *out_id, uint64_t *out_size)
+{
+	map_builder b = {0};
+	unsigned char *buf;
+	size_t cap, have = 0, consumed;
+	uint64_t file_off = 0;
+	bool eof = false;
+	int error;
+
+	if ((error = params_resolve(&params)) < 0)
+		return error;
+	/* The block must hold a whole maximal chunk, or the chunker could
+	 * ask for more data forever. */
+	cap = params->max_size > WRITE_BLOCK ? params->max_size : WRITE_BLOCK;
+	if (!(buf = malloc(cap)))
+		return mesh_error_oom();
+	do {
+		if ((error = fill_block(fd, buf, cap, &have, &file_off, &eof)) < 0)
+			break;
+		error = chunk_span(&b, odb, params, buf, have, eof, &consumed);
+		if (error < 0)
+			break;
+		memmove(buf, buf + consumed, have - consumed);
+		have -= consumed;
+	} while (!eof);
+	free(buf);
+	if (error == 0)
+		error = builder_store(&b, odb, out_id);
+	if (error == 0 && out_size)
+		*out_size = b.size;
+	free(b.chunks);
+	return error;
+}
+
+/* ---- loading a map ---------------------------------------------------- */
+
+static int map_corrupt(const mesh_oid *id, const char *why)
+{
+	char hex[MESH_OID_HEXSZ + 1];
+
+	mesh_oid_fmt(hex, id);
+	return mesh_error_set(MESH_EIO, "file map %s is corrupt: %s", hex, why);
+}
+
+static int map_parse(const mesh_oid *id, const unsigned char *buf, size_t len,
+		     mesh_file_map *map)
+{
+	const unsigned char *p = buf + MAP_HEADER_LEN;
+	uint64_t offset = 0;
+	size_t count;
+
+	if (len < MAP_HEADER_LEN)
+		return map_corrupt(id, "too short");
+	map->size = get_le64(buf);
+	count = get_le32(buf + 8);
+	if ((len - MAP_HEADER_LEN) / MAP_ENTRY_LEN != count ||
+	    (len - MAP_HEADER_LEN) % MAP_ENTRY_LEN != 0)
+		return map_corrupt(id, "chunk count does not match length");
+	map->chunks = malloc(count ? count * sizeof(*map->chunks) : 1);
+	if (!map->chunks)
+		return mesh_error_oom();
+	for (size_t i = 0; i < count; i++, p += MAP_ENTRY_LEN) {
+		map->chunks[i].length = get_le32(p);
+		map->chunks[i].offset = offset;
+		memcpy(map->chunks[i].id.id, p + 4, MESH_OID_RAWSZ);
+		/* Zero-length chunks would make the offset search ambiguous. */
+		if (map->chunks[i].length == 0)
+			return map_corrupt(id, "empty chunk");
+		offset += map->chunks[i].length;
+	}
+	map->count = count;
+	if (offset != map->size)
+		return map_corrupt(id, "chunk lengths do not add up to the size");
+	return 0;
+}
+
+int mesh_file_map_load(mesh_odb *odb, const mesh_oid *id,
+		       mesh_file_map **out)
+{
+	mesh_file_map *map;
+	void *buf;
+	size_t len;
+	int error;
+
+	error = mesh_odb_read(odb, id, MESH_OBJ_FILE, &buf, &len, NULL);
+	if (error < 0)
+		return error;
+	map = calloc(1, sizeof(*map));
+	if (!map) {
+		free(buf);
+		return mesh_error_oom();
+	}
+	error = map_parse(id, buf, len, map);
+	free(buf);
+	if (error < 0) {
+		mesh_file_map_free(map);
+		return error;
+	}
+	*out = map;
+	return 0;
+}
+
+void mesh_file_map_free(mesh_file_map *map)
+{
+	if (!map)
+		return;
+	free(map->chunks);
+	free(map);
+}
+
+/* ---- the chunk cache -------------------------------------------------- */
+
+/*
+ * Entries are reference counted so a reader can copy out of a chunk
+ * without holding the lock while another thread evicts it: an evicted
+ * entry leaves the table and the LRU list at once but is freed only when
+ * its last reader releases it.
+ */
+typedef struct cache_entry {
+	mesh_oid id;
+	unsigned char *data;
+	size_t len;
+	unsigned refs;
+	bool cached;                       /* in the table and LRU list */
+	struct cache_entry *hash_next;
+	struct cache_entry *lru_prev, *lru_next;
+} cache_entry;
+
+struct mesh_chunk_cache {
+	pthread_mutex_t lock;
+	size_t max_bytes;
+	size_t bytes;                      /* sum of len over cached entries */
+	size_t count;
+	size_t nbuckets;                   /* a power of two */
+	cache_entry **buckets;
+	cache_entry *lru_head, *lru_tail;  /* head = most recently used */
+};
+
+int mesh_chunk_cache_new(mesh_chunk_cache **out, size_t max_bytes)
+{
+	mesh_chunk_cache *cache = calloc(1, sizeof(*cache));
+
+	if (!cache)
+		return mesh_error_oom();
+	cache->max_bytes = max_bytes;
+	cache->nbuckets = 64;
+	cache->buckets = calloc(cache->nbuckets, sizeof(*cache->buckets));
+	if (!cache->buckets) {
+		free(cache);
+		return mesh_error_oom();
+	}
+	if (pthread_mutex_init(&cache->lock, NULL) != 0) {
+		free(cache->buckets);
+		free(cache);
+		return mesh_error_set(MESH_ENOMEM, "cannot create chunk cache lock");
+	}
+	*out = cache;
+	return 0;
+}
+
+void mesh_chunk_cache_free(mesh_chunk_cache *cache)
+{
+	cache_entry *e, *next;
+
+	if (!cache)
+		return;
+	for (e = cache->lru_head; e; e = next) {
+		next = e->lru_next;
+		free(e->data);
+		free(e);
+	}
+	pthread_mutex_destroy(&cache->lock);
+	free(cache->buckets);
+	free(cache);
+}
+
+/* Ids are SHA-256: any of their bytes is already a uniform hash. */
+static size_t bucket_of(const mesh_chunk_cache *cache, const mesh_oid *id)
+{
+	uint64_t h;
+
+	memcpy(&h, id->id, sizeof(h));
+	return (size_t)(h & (cache->nbuckets - 1));
+}
+
+static cache_entry **bucket_slot(mesh_chunk_cache *cache, const mesh_oid *id)
+{
+	cache_entry **slot = &cache->buckets[bucket_of(cache, id)];
+
+	while (*slot && mesh_oid_cmp(&(*slot)->id, id) != 0)
+		slot = &(*slot)->hash_next;
+	return slot;
+}
+
+static void lru_unlink(mesh_chunk_cache *cache, cache_entry *e)
+{
+	if (e->lru_prev)
+		e->lru_prev->lru_next = e->lru_next;
+	else
+		cache->lru_head = e->lru_next;
+	if (e->lru_next)
+		e->lru_next->lru_prev = e->lru_prev;
+	else
+		cache->lru_tail = e->lru_prev;
+	e->lru_prev = e->lru_next = NULL;
+}
+
+static void lru_push_front(mesh_chunk_cache *cache, cache_entry *e)
+{
+	e->lru_prev = NULL;
+	e->lru_next = cache->lru_head;
+	if (cache->lru_head)
+		cache->lru_head->lru_prev = e;
+	else
+		cache->lru_tail = e;
+	cache->lru_head = e;
+}
+
+/* Growing is best effort: a full table is only slower. */
+static void table_grow(mesh_chunk_cache *cache)
+{
+	size_t n = cache->nbuckets * 2;
+	cache_entry **buckets = calloc(n, sizeof(*buckets));
+
+	if (!buckets)
+		return;
+	free(cache->buckets);
+	cache->buckets = buckets;
+	cache->nbuckets = n;
+	for (cache_entry *e = cache->lru_head; e; e = e->lru_next) {
+		size_t b = bucket_of(cache, &e->id);
+
+		e->hash_next = buckets[b];
+		buckets[b] = e;
+	}
+}
+
+static void entry_free(cache_entry *e)
+{
+	free(e->data);
+	free(e);
+}
+
+/* Drops e from the table and list; frees it unless a reader holds it. */
+static void cache_evict(mesh_chunk_cache *cache, cache_entry *e)
+{
+	*bucket_slot(cache, &e->id) = e->hash_next;
+	lru_unlink(cache, e);
+	e->cached = false;
+	cache->bytes -= e->len;
+	cache->count--;
+	if (e->refs == 0)
+		entry_free(e);
+}
+
+/* A held entry for id, or NULL. */
+static cache_entry *cache_get(mesh_chunk_cache *cache, const mesh_oid *id)
+{
+	cache_entry *e;
+
+	pthread_mutex_lock(&cache->lock);
+	e = *bucket_slot(cache, id);
+	if (e) {
+		e->refs++;
+		lru_unlink(cache, e);
+		lru_push_front(cache, e);
+	}
+	pthread_mutex_unlock(&cache->lock);
+	return e;
+}
+
+/* Inserts a new held entry (taking e), or returns the held entry another
+ * thread inserted first (freeing e).  Entries over the bound stay out. */
+static cache_entry *cache_put(mesh_chunk_cache *cache, cache_entry *e)
+{
+	cache_entry **slot;
+
+	e->refs = 1;
+	e->cached = false;
+	if (e->len > cache->max_bytes)
+		return e;
+	pthread_mutex_lock(&cache->lock);
+	slot = bucket_slot(cache, &e->id);
+	if (*slot) {
+		cache_entry *existing = *slot;
+
+		existing->refs++;
+		pthread_mutex_unlock(&cache->lock);
+		entry_free(e);
+		return existing;
+	}
+	e->hash_next = NULL;
+	*slot = e;
+	e->cached = true;
+	lru_push_front(cache, e);
+	cache->bytes += e->len;
+	cache->count++;
+	while (cache->bytes > cache->max_bytes && cache->lru_tail != e)
+		cache_evict(cache, cache->lru_tail);
+	if (cache->count > cache->nbuckets)
+		table_grow(cache);
+	pthread_mutex_unlock(&cache->lock);
+	return e;
+}
+
+static void cache_release(mesh_chunk_cache *cache, cache_entry *e)
+{
+	bool dead;
+
+	if (!cache) {
+		entry_free(e);
+		return;
+	}
+	pthread_mutex_lock(&cache->lock);
+	dead = --e->refs == 0 && !e->cached;
+	pthread_mutex_unlock(&cache->lock);
+	if (dead)
+		entry_free(e);
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+/* Reads and checks one chunk into a fresh, unshared entry. */
+static int chunk_load(mesh_odb *odb, const mesh_file_chunk *chunk,
+		      cache_entry **out)
+{
+	cache_entry *e = calloc(1, sizeof(*e));
+	void *data;
+	size_t len;
+	int error;
+
+	if (!e)
+		return mesh_error_oom();
+	error = mesh_odb_read(odb, &chunk->id, MESH_OBJ_CHUNK, &data, &len, NULL);
+	if (error < 0) {
+		free(e);
+		return error;
+	}
+	if (len != chunk->length) {
+		char hex[MESH_OID_HEXSZ + 1];
+
+		mesh_oid_fmt(hex, &chunk->id);
+		free(data);
+		free(e);
+		return mesh_error_set(MESH_EIO,
+				      "chunk %s holds %zu bytes, its file map says %u",
+				      hex, len, (unsigned)chunk->length);
+	}
+	e->id = chunk->id;
+	e->data = data;
+	e->len = len;
+	*out = e;
+	return 0;
+}
+
+/* A held entry with the chunk's bytes; release with cache_release(). */
+static int chunk_acquire(mesh_odb *odb, mesh_chunk_cache *cache,
+			 const mesh_file_chunk *chunk, cache_entry **out)
+{
+	cache_entry *e = NULL;
+	int error;
+
+	if (cache && (e = cache_get(cache, &chunk->id)) != NULL) {
+		if (e->len == chunk->length) {
+			*out = e;
+			return 0;
+		}
+		/* Same id, other length: the map is wrong; load to report it. */
+		cache_release(cache, e);
+	}
+	if ((error = chunk_load(odb, chunk, &e)) < 0)
+		return error;
+	if (cache)
+		e = cache_put(cache, e);
+	*out = e;
+	return 0;
+}
+
+/* Index of the chunk holding offset (offset < map->size). */
+static size_t chunk_index(const mesh_file_map *map, uint64_t offset)
+{
+	size_t lo = 0, hi = map->count;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (map->chunks[mid].offset <= offset)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int mesh_file_read(mesh_odb *odb, mesh_chunk_cache *cache,
+		   const mesh_file_map *map, void *buf, size_t len,
+		   uint64_t offset, size_t *nread)
+{
+	uint64_t end, pos = offset;
+	size_t i;
+	int error;
+
+	*nread = 0;
+	if (offset >= map->size || len == 0)
+		return 0;
+	end = map->size - offset < len ? map->size : offset + len;
+	for (i = chunk_index(map, offset); pos < end; i++) {
+		const mesh_file_chunk *chunk = &map->chunks[i];
+		uint64_t in_chunk = pos - chunk->offset;
+		uint64_t n = chunk->length - in_chunk;
+		cache_entry *e;
+
+		if (n > end - pos)
+			n = end - pos;
+		if ((error = chunk_acquire(odb, cache, chunk, &e)) < 0)
+			return error;
+		memcpy((unsigned char *)buf + (pos - offset), e->data + in_chunk,
+		       (size_t)n);
+		cache_release(cache, e);
+		pos += n;
+	}
+	*nread = (size_t)(end - offset);
+	return 0;
+}
+
+static bool all_zero(const unsigned char *p, size_t len)
+{
+	return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
+}
+
+static int pwrite_all(int fd, const unsigned char *buf, size_t len,
+		      uint64_t offset)
+{
+	while (len > 0) {
+		ssize_t n = pwrite(fd, buf, len, (off_t)offset);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return mesh_error_os("cannot write materialized file", NULL);
+		buf += n;
+		len -= (size_t)n;
+		offset += (uint64_t)n;
+	}
+	return 0;
+}
+
+int mesh_file_materialize(mesh_odb *odb, mesh_chunk_cache *cache,
+			  const mesh_file_map *map, int fd)
+{
+	mesh_oid zero_id;
+	bool know_zero = false;
+	int error;
+
+	/* Truncating to 0 first drops old bytes that a skipped zero chunk
+	 * would otherwise leave behind; growing again leaves holes. */
+	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)map->size) < 0)
+		return mesh_error_os("cannot size materialized file", NULL);
+	for (size_t i = 0; i < map->count; i++) {
+		const mesh_file_chunk *chunk = &map->chunks[i];
+		cache_entry *e;
+
+		/* Runs of zeros are one repeated chunk id: skip the reread. */
+		if (know_zero && mesh_oid_cmp(&chunk->id, &zero_id) == 0)
+			continue;
+		if ((error = chunk_acquire(odb, cache, chunk, &e)) < 0)
+			return error;
+		if (all_zero(e->data, e->len)) {
+			zero_id = chunk->id;
+			know_zero = true;
+			error = 0;
+		} else {
+			error = pwrite_all(fd, e->data, e->len, chunk->offset);
+		}
+		cache_release(cache, e);
+		if (error < 0)
+			return error;
+	}
+	return 0;
+}

@@ -1,0 +1,213 @@
+#include "history.h"
+#include "error.h"
+#include "refs.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INDEX_PREFIX_MAX 300
+
+static size_t index_prefix(char *buf, const char *domain)
+{
+	int n = snprintf(buf, INDEX_PREFIX_MAX, "c/%s", domain);
+
+	return (size_t)n + 1;   /* keep the NUL as separator */
+}
+
+void mesh_history_index_put(mesh_db_batch *batch, const char *domain,
+			    const mesh_oid *commit)
+{
+	char key[INDEX_PREFIX_MAX + MESH_OID_RAWSZ];
+	size_t len = index_prefix(key, domain);
+
+	memcpy(key + len, commit->id, MESH_OID_RAWSZ);
+	mesh_db_batch_put(batch, key, len + MESH_OID_RAWSZ, "", 0);
+}
+
+int mesh_history_branch_head(mesh_store *store, const char *domain,
+			     const char *branch, mesh_oid *out)
+{
+	char name[300];
+	int error;
+
+	snprintf(name, sizeof(name), "heads/%s", branch);
+	error = mesh_ref_get(mesh_store_refs(store), domain, name, out);
+	if (error == MESH_ENOENT)
+		return mesh_error_set(MESH_ENOENT, "branch %s does not exist in domain %s",
+				      branch, domain);
+	return error;
+}
+
+static int hex_value(int c)
+{
+	return isdigit(c) ? c - '0' : c - 'a' + 10;
+}
+
+static bool is_hex_prefix(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
+			return false;
+	return len >= MESH_ABBREV_MIN && len <= MESH_OID_HEXSZ;
+}
+
+/* Finds the one indexed commit of domain whose id starts with hex. */
+static int resolve_abbrev(mesh_store *store, const char *domain,
+			  const char *hex, size_t hexlen, mesh_oid *out)
+{
+	char key[INDEX_PREFIX_MAX + MESH_OID_RAWSZ];
+	size_t plen = index_prefix(key, domain), full = hexlen / 2;
+	mesh_db_iter *it;
+	const void *k, *v;
+	size_t klen, vlen;
+	int more, matches = 0, error;
+
+	for (size_t i = 0; i < full; i++)
+		key[plen + i] = (char)(hex_value(hex[2 * i]) << 4 | hex_value(hex[2 * i + 1]));
+	if ((error = mesh_db_iter_new(&it, mesh_store_db(store), key, plen + full)) < 0)
+		return error;
+	while ((more = mesh_db_iter_next(it, &k, &klen, &v, &vlen)) > 0) {
+		const unsigned char *raw = (const unsigned char *)k + plen;
+		if (klen != plen + MESH_OID_RAWSZ)
+			continue;
+		if (hexlen % 2 && (raw[full] >> 4) != hex_value(hex[hexlen - 1]))
+			continue;
+		if (++matches > 1)
+			break;
+		memcpy(out->id, raw, MESH_OID_RAWSZ);
+	}
+	mesh_db_iter_free(it);
+	if (more < 0)
+		return more;
+	if (matches > 1)
+		return mesh_error_set(MESH_EINVAL,
+			"commit id %.*s is ambiguous in domain %s: give more digits",
+			(int)hexlen, hex, domain);
+	if (matches == 0)
+		return mesh_error_set(MESH_ENOENT, "no commit %.*s in domain %s",
+				      (int)hexlen, hex, domain);
+	return 0;
+}
+
+/* A branch, a tag or a commit id: the base of an expression. */
+static int resolve_base(mesh_store *store, const char *domain, const char *base,
+			mesh_rev *out)
+{
+	char name[300];
+	size_t len = strlen(base);
+	int error;
+
+	if (len >= 256)
+		return mesh_error_set(MESH_EINVAL, "ref name too long in domain %s", domain);
+	snprintf(name, sizeof(name), "heads/%s", base);
+	error = mesh_ref_get(mesh_store_refs(store), domain, name, &out->commit);
+	if (error == 0) {
+		out->is_branch = true;
+		snprintf(out->branch, sizeof(out->branch), "%s", base);
+		return 0;
+	}
+	if (error != MESH_ENOENT)
+		return error;
+	snprintf(name, sizeof(name), "tags/%s", base);
+	error = mesh_ref_get(mesh_store_refs(store), domain, name, &out->commit);
+	if (error != MESH_ENOENT)
+		return error;
+	mesh_error_clear();
+	if (is_hex_prefix(base, len))
+		return resolve_abbrev(store, domain, base, len, &out->commit);
+	return mesh_error_set(MESH_ENOENT,
+		"ref %s not found in domain %s (not a branch, tag or commit id of at least %d hex digits)",
+		base, domain, MESH_ABBREV_MIN);
+}
+
+/* Moves *id to its nth parent (1-based). */
+static int nth_parent(mesh_store *store, const char *domain, const char *spec,
+		      mesh_oid *id, unsigned long nth)
+{
+	mesh_commit *commit;
+	int error = mesh_commit_load(mesh_store_odb(store), id, &commit);
+
+	if (error < 0)
+		return error;
+	if (nth == 0 || nth > commit->parent_count)
+		error = mesh_error_set(MESH_ENOENT, "%s: no such ancestor in domain %s",
+				       spec, domain);
+	else
+		*id = commit->parents[nth - 1];
+	mesh_commit_free(commit);
+	return error;
+}
+
+static int apply_suffixes(mesh_store *store, const char *domain, const char *spec,
+			  const char *p, mesh_oid *id)
+{
+	int error = 0;
+
+	while (*p && error == 0) {
+		char op = *p++;
+		char *end;
+		unsigned long n = 1;
+
+		if (op != '~' && op != '^')
+			return mesh_error_set(MESH_EINVAL, "malformed ref expression '%s'", spec);
+		if (isdigit((unsigned char)*p)) {
+			n = strtoul(p, &end, 10);
+			p = end;
+		}
+		if (op == '^') {
+			if (n > 0)
+				error = nth_parent(store, domain, spec, id, n);
+			continue;
+		}
+		for (unsigned long i = 0; i < n && error == 0; i++)
+			error = nth_parent(store, domain, spec, id, 1);
+	}
+	return error;
+}
+
+int mesh_revparse(mesh_store *store, const char *domain, const char *spec,
+		  mesh_rev *out)
+{
+	char base[300];
+	size_t base_len = strcspn(spec, "~^");
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	if (base_len == 0 || base_len >= sizeof(base))
+		return mesh_error_set(MESH_EINVAL, "malformed ref expression '%s'", spec);
+	memcpy(base, spec, base_len);
+	base[base_len] = '\0';
+	if ((error = resolve_base(store, domain, base, out)) < 0)
+		return error;
+	if (spec[base_len]) {
+		out->is_branch = false;
+		out->branch[0] = '\0';
+		error = apply_suffixes(store, domain, spec, spec + base_len, &out->commit);
+	}
+	return error;
+}
+
+int mesh_history_walk(mesh_store *store, const mesh_oid *start, size_t max,
+		      mesh_history_cb cb, void *ctx)
+{
+	mesh_oid id = *start;
+	size_t seen = 0;
+	int error = 0;
+
+	while (error == 0 && (max == 0 || seen < max)) {
+		mesh_commit *commit;
+		if ((error = mesh_commit_load(mesh_store_odb(store), &id, &commit)) < 0)
+			break;
+		error = cb(ctx, &id, commit);
+		seen++;
+		bool more = commit->parent_count > 0;
+		if (more)
+			id = commit->parents[0];
+		mesh_commit_free(commit);
+		if (!more)
+			break;
+	}
+	return error;
+}

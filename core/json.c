@@ -1,0 +1,134 @@
+#include "json.h"
+#include "error.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void mesh_json_init(mesh_json *j)
+{
+	memset(j, 0, sizeof(*j));
+}
+
+static void append(mesh_json *j, const char *s, size_t n)
+{
+	if (j->failed)
+		return;
+	if (j->len + n + 1 > j->cap) {
+		size_t cap = j->cap ? j->cap : 256;
+		while (cap < j->len + n + 1)
+			cap *= 2;
+		char *grown = realloc(j->buf, cap);
+		if (!grown) {
+			j->failed = true;
+			return;
+		}
+		j->buf = grown;
+		j->cap = cap;
+	}
+	memcpy(j->buf + j->len, s, n);
+	j->len += n;
+	j->buf[j->len] = '\0';
+}
+
+static void value_start(mesh_json *j)
+{
+	if (j->need_comma)
+		append(j, ",", 1);
+	j->need_comma = true;
+}
+
+void mesh_json_object_begin(mesh_json *j)
+{
+	value_start(j);
+	append(j, "{", 1);
+	j->need_comma = false;
+}
+
+void mesh_json_object_end(mesh_json *j)
+{
+	append(j, "}", 1);
+	j->need_comma = true;
+}
+
+void mesh_json_array_begin(mesh_json *j)
+{
+	value_start(j);
+	append(j, "[", 1);
+	j->need_comma = false;
+}
+
+void mesh_json_array_end(mesh_json *j)
+{
+	append(j, "]", 1);
+	j->need_comma = true;
+}
+
+static void quoted(mesh_json *j, const char *s)
+{
+	char esc[8];
+
+	append(j, "\"", 1);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)*p;
+			append(j, esc, 2);
+		} else if (*p < 0x20) {
+			snprintf(esc, sizeof(esc), "\\u%04x", *p);
+			append(j, esc, 6);
+		} else {
+			append(j, (const char *)p, 1);
+		}
+	}
+	append(j, "\"", 1);
+}
+
+void mesh_json_key(mesh_json *j, const char *key)
+{
+	value_start(j);
+	quoted(j, key);
+	append(j, ":", 1);
+	j->need_comma = false;
+}
+
+void mesh_json_string(mesh_json *j, const char *value)
+{
+	value_start(j);
+	quoted(j, value ? value : "");
+}
+
+void mesh_json_int(mesh_json *j, int64_t value)
+{
+	char num[24];
+	int n = snprintf(num, sizeof(num), "%" PRId64, value);
+
+	value_start(j);
+	append(j, num, (size_t)n);
+}
+
+void mesh_json_bool(mesh_json *j, bool value)
+{
+	value_start(j);
+	append(j, value ? "true" : "false", value ? 4 : 5);
+}
+
+int mesh_json_take(mesh_json *j, char **out)
+{
+	*out = NULL;
+	if (j->failed || !j->buf) {
+		mesh_json_dispose(j);
+		return mesh_error_oom();
+	}
+	*out = j->buf;
+	j->buf = NULL;
+	j->len = j->cap = 0;
+	return 0;
+}
+
+void mesh_json_dispose(mesh_json *j)
+{
+	free(j->buf);
+	mesh_json_init(j);
+}

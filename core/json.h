@@ -1,0 +1,35 @@
+/*
+ * json.h - a small JSON writer for the control file's answers and the
+ * CLI's --json output.  Commas are placed automatically.
+ */
+#ifndef MESH_JSON_H
+#define MESH_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mesh_json {
+	char *buf;
+	size_t len, cap;
+	bool need_comma;
+	bool failed;        /* out of memory: mesh_json_take reports it */
+} mesh_json;
+
+void mesh_json_init(mesh_json *j);
+void mesh_json_object_begin(mesh_json *j);
+void mesh_json_object_end(mesh_json *j);
+void mesh_json_array_begin(mesh_json *j);
+void mesh_json_array_end(mesh_json *j);
+/* A key inside an object; the value call follows. */
+void mesh_json_key(mesh_json *j, const char *key);
+void mesh_json_string(mesh_json *j, const char *value);
+void mesh_json_int(mesh_json *j, int64_t value);
+void mesh_json_bool(mesh_json *j, bool value);
+
+/* Hands over the text (malloc'd, NUL-terminated, caller frees);
+ * MESH_ENOMEM when any append failed. */
+int mesh_json_take(mesh_json *j, char **out);
+void mesh_json_dispose(mesh_json *j);
+
+#endif

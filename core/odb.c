@@ -1,0 +1,540 @@
+/*
+ * odb.c - the object database and its local "loose" backend.
+ *
+ * The odb does everything that must be identical whatever the backend:
+ * hashing, compression, the stored header and verification on read.  A
+ * backend only keeps opaque bytes under an id.
+ */
+#include "odb.h"
+#include "error.h"
+
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#define STORED_MAGIC 'M'
+#define STORED_HEADER_LEN 11
+#define ENCODING_RAW 0
+#define ENCODING_ZSTD 1
+
+/* Chunks are bulk data on the write path of every file, so they get
+ * zstd's fastest level; metadata objects are small and level 3 is free. */
+#define ZSTD_LEVEL_CHUNK 1
+#define ZSTD_LEVEL_META 3
+
+struct mesh_odb {
+	mesh_odb_backend *backend;
+	const mesh_log *log;
+	atomic_uint_least64_t reads;
+	atomic_uint_least64_t writes;
+	atomic_uint_least64_t write_dups;
+};
+
+const char *mesh_otype_name(mesh_otype type)
+{
+	switch (type) {
+	case MESH_OBJ_ANY: return "any";
+	case MESH_OBJ_CHUNK: return "chunk";
+	case MESH_OBJ_FILE: return "file";
+	case MESH_OBJ_TREE: return "tree";
+	case MESH_OBJ_COMMIT: return "commit";
+	}
+	return "unknown";
+}
+
+static bool otype_is_concrete(int type)
+{
+	return type >= MESH_OBJ_CHUNK && type <= MESH_OBJ_COMMIT;
+}
+
+/* ---- loose backend ---------------------------------------------------- */
+
+typedef struct loose_backend {
+	mesh_odb_backend base;   /* first, so the base pointer is the struct */
+	char *objects_dir;
+	char *tmp_dir;
+	int objects_fd;          /* for *at() calls and syncfs */
+} loose_backend;
+
+/* "xx/yyyy..." relative to the objects directory. */
+static void loose_relpath(char out[MESH_OID_HEXSZ + 2], const mesh_oid *oid)
+{
+	char hex[MESH_OID_HEXSZ + 1];
+
+	mesh_oid_fmt(hex, oid);
+	out[0] = hex[0];
+	out[1] = hex[1];
+	out[2] = '/';
+	memcpy(out + 3, hex + 2, MESH_OID_HEXSZ - 2 + 1);
+}
+
+static int read_all(int fd, void *buf, size_t len, const char *path)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return mesh_error_os("cannot read object", path);
+		if (n == 0)
+			return mesh_error_set(MESH_EIO,
+					      "object file %s shrank while being read",
+					      path);
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static int write_all(int fd, const void *buf, size_t len, const char *path)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = write(fd, (const char *)buf + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return mesh_error_os("cannot write object", path);
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static int loose_read(mesh_odb_backend *b, const mesh_oid *oid,
+		      void **out, size_t *out_len)
+{
+	loose_backend *lb = (loose_backend *)b;
+	char rel[MESH_OID_HEXSZ + 2];
+	struct stat st;
+	void *data;
+	int fd, error;
+
+	loose_relpath(rel, oid);
+	fd = openat(lb->objects_fd, rel, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return mesh_error_set(MESH_ENOENT, "object %.2s%s not found",
+				      rel, rel + 3);
+	if (fd < 0)
+		return mesh_error_os("cannot open object", rel);
+	if (fstat(fd, &st) < 0) {
+		error = mesh_error_os("cannot stat object", rel);
+		close(fd);
+		return error;
+	}
+	data = malloc(st.st_size > 0 ? (size_t)st.st_size : 1);
+	if (!data) {
+		close(fd);
+		return mesh_error_oom();
+	}
+	error = read_all(fd, data, (size_t)st.st_size, rel);
+	close(fd);
+	if (error < 0) {
+		free(data);
+		return error;
+	}
+	*out = data;
+	*out_len = (size_t)st.st_size;
+	return 0;
+}
+
+static int loose_exists(mesh_odb_backend *b, const mesh_oid *oid)
+{
+	loose_backend *lb = (loose_backend *)b;
+	char rel[MESH_OID_HEXSZ + 2];
+	struct stat st;
+
+	loose_relpath(rel, oid);
+	if (fstatat(lb->objects_fd, rel, &st, 0) == 0)
+		return 1;
+	if (errno == ENOENT)
+		return 0;
+	return mesh_error_os("cannot stat object", rel);
+}
+
+/* Writes data to a fresh temp file; *tmp_path is malloc'd. */
+static int loose_write_tmp(loose_backend *lb, const void *data, size_t len,
+			   char **tmp_path)
+{
+	size_t path_len = strlen(lb->tmp_dir) + sizeof("/obj-XXXXXX");
+	char *path = malloc(path_len);
+	int fd, error;
+
+	if (!path)
+		return mesh_error_oom();
+	snprintf(path, path_len, "%s/obj-XXXXXX", lb->tmp_dir);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0) {
+		error = mesh_error_os("cannot create temporary object in",
+				      lb->tmp_dir);
+		free(path);
+		return error;
+	}
+	error = write_all(fd, data, len, path);
+	/* Objects are immutable; read-only files guard against accidents. */
+	if (error == 0 && fchmod(fd, 0444) < 0)
+		error = mesh_error_os("cannot chmod", path);
+	if (close(fd) < 0 && error == 0)
+		error = mesh_error_os("cannot close", path);
+	if (error < 0) {
+		unlink(path);
+		free(path);
+		return error;
+	}
+	*tmp_path = path;
+	return 0;
+}
+
+static int loose_write(mesh_odb_backend *b, const mesh_oid *oid,
+		       const void *data, size_t len)
+{
+	loose_backend *lb = (loose_backend *)b;
+	char rel[MESH_OID_HEXSZ + 2];
+	char fanout[3];
+	char *tmp_path = NULL;
+	int error;
+
+	error = loose_exists(b, oid);
+	if (error != 0)
+		return error < 0 ? error : 0;
+	error = loose_write_tmp(lb, data, len, &tmp_path);
+	if (error < 0)
+		return error;
+	loose_relpath(rel, oid);
+	memcpy(fanout, rel, 2);
+	fanout[2] = '\0';
+	if (mkdirat(lb->objects_fd, fanout, 0755) < 0 && errno != EEXIST) {
+		error = mesh_error_os("cannot create object directory", fanout);
+		goto done;
+	}
+	/* rename(2) is atomic: a reader sees no object or the whole one.  A
+	 * concurrent writer of the same id renames identical bytes over it. */
+	if (renameat(AT_FDCWD, tmp_path, lb->objects_fd, rel) < 0)
+		error = mesh_error_os("cannot move object into place", rel);
+done:
+	if (error < 0)
+		unlink(tmp_path);
+	free(tmp_path);
+	return error;
+}
+
+/* Objects are not fsync'd one by one: one syncfs before a synced RocksDB
+ * batch that references them makes them all durable at once. */
+static int loose_sync(mesh_odb_backend *b)
+{
+	loose_backend *lb = (loose_backend *)b;
+
+	if (syncfs(lb->objects_fd) < 0)
+		return mesh_error_os("cannot sync object store", lb->objects_dir);
+	return 0;
+}
+
+static void loose_free(mesh_odb_backend *b)
+{
+	loose_backend *lb = (loose_backend *)b;
+
+	if (!lb)
+		return;
+	if (lb->objects_fd >= 0)
+		close(lb->objects_fd);
+	free(lb->objects_dir);
+	free(lb->tmp_dir);
+	free(lb);
+}
+
+static int dir_check(const char *path, const char *role)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return mesh_error_os(role, path);
+	if (!S_ISDIR(st.st_mode))
+		return mesh_error_set(MESH_ENOTDIR, "%s %s: not a directory",
+				      role, path);
+	return 0;
+}
+
+int mesh_odb_backend_loose(mesh_odb_backend **out,
+			   const char *objects_dir, const char *tmp_dir)
+{
+	loose_backend *lb;
+	int error;
+
+	if (!objects_dir || !tmp_dir)
+		return mesh_error_set(MESH_EINVAL, "object store directories missing");
+	if ((error = dir_check(tmp_dir, "temporary directory")) < 0)
+		return error;
+	lb = calloc(1, sizeof(*lb));
+	if (!lb)
+		return mesh_error_oom();
+	lb->objects_fd = -1;
+	lb->objects_dir = strdup(objects_dir);
+	lb->tmp_dir = strdup(tmp_dir);
+	if (!lb->objects_dir || !lb->tmp_dir) {
+		loose_free(&lb->base);
+		return mesh_error_oom();
+	}
+	lb->objects_fd = open(objects_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lb->objects_fd < 0) {
+		error = mesh_error_os("cannot open objects directory", objects_dir);
+		loose_free(&lb->base);
+		return error;
+	}
+	lb->base.read = loose_read;
+	lb->base.write = loose_write;
+	lb->base.exists = loose_exists;
+	lb->base.sync = loose_sync;
+	lb->base.free = loose_free;
+	*out = &lb->base;
+	return 0;
+}
+
+/* ---- odb -------------------------------------------------------------- */
+
+int mesh_odb_open(mesh_odb **out, mesh_odb_backend *backend,
+		  const mesh_log *log)
+{
+	mesh_odb *odb;
+
+	if (!backend)
+		return mesh_error_set(MESH_EINVAL, "object store backend missing");
+	odb = calloc(1, sizeof(*odb));
+	if (!odb)
+		return mesh_error_oom();
+	odb->backend = backend;
+	odb->log = log;
+	atomic_init(&odb->reads, 0);
+	atomic_init(&odb->writes, 0);
+	atomic_init(&odb->write_dups, 0);
+	*out = odb;
+	return 0;
+}
+
+void mesh_odb_close(mesh_odb *odb)
+{
+	if (!odb)
+		return;
+	if (odb->backend && odb->backend->free)
+		odb->backend->free(odb->backend);
+	free(odb);
+}
+
+static void put_le64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Builds the stored form in a malloc'd buffer: zstd when it is smaller. */
+static int encode_object(mesh_otype type, const void *data, size_t len,
+			 unsigned char **out, size_t *out_len)
+{
+	size_t bound = ZSTD_compressBound(len);
+	size_t cap = STORED_HEADER_LEN + (bound > len ? bound : len);
+	unsigned char *buf = malloc(cap);
+	int level = type == MESH_OBJ_CHUNK ? ZSTD_LEVEL_CHUNK : ZSTD_LEVEL_META;
+	size_t payload;
+
+	if (!buf)
+		return mesh_error_oom();
+	buf[0] = STORED_MAGIC;
+	buf[1] = (unsigned char)type;
+	put_le64(buf + 3, len);
+	payload = ZSTD_compress(buf + STORED_HEADER_LEN, bound, data, len, level);
+	if (!ZSTD_isError(payload) && payload < len) {
+		buf[2] = ENCODING_ZSTD;
+	} else {
+		buf[2] = ENCODING_RAW;
+		if (len)
+			memcpy(buf + STORED_HEADER_LEN, data, len);
+		payload = len;
+	}
+	*out = buf;
+	*out_len = STORED_HEADER_LEN + payload;
+	return 0;
+}
+
+int mesh_odb_write(mesh_odb *odb, mesh_otype type,
+		   const void *data, size_t len, mesh_oid *out)
+{
+	unsigned char *stored = NULL;
+	size_t stored_len = 0;
+	mesh_oid oid;
+	int error;
+
+	if (!otype_is_concrete(type))
+		return mesh_error_set(MESH_EINVAL, "cannot write an object of type %d",
+				      (int)type);
+	if (len && !data)
+		return mesh_error_set(MESH_EINVAL, "object data missing");
+	if ((error = mesh_oid_hash(&oid, mesh_otype_name(type), data, len)) < 0)
+		return error;
+	error = odb->backend->exists(odb->backend, &oid);
+	if (error < 0)
+		return error;
+	if (error == 1) {
+		atomic_fetch_add_explicit(&odb->write_dups, 1, memory_order_relaxed);
+		*out = oid;
+		return 0;
+	}
+	if ((error = encode_object(type, data, len, &stored, &stored_len)) < 0)
+		return error;
+	error = odb->backend->write(odb->backend, &oid, stored, stored_len);
+	free(stored);
+	if (error < 0)
+		return error;
+	atomic_fetch_add_explicit(&odb->writes, 1, memory_order_relaxed);
+	*out = oid;
+	return 0;
+}
+
+/* Sets and logs the error of a corrupt object; returns MESH_EIO. */
+static int corrupt(mesh_odb *odb, const mesh_oid *oid, const char *why)
+{
+	char hex[MESH_OID_HEXSZ + 1];
+
+	mesh_oid_fmt(hex, oid);
+	mesh_log_write(odb->log, MESH_LOG_ERROR, "object %s is corrupt: %s",
+		       hex, why);
+	return mesh_error_set(MESH_EIO, "object %s is corrupt: %s", hex, why);
+}
+
+/* Turns stored bytes into content; *out is malloc'd. */
+static int decode_object(mesh_odb *odb, const mesh_oid *oid,
+			 const unsigned char *stored, size_t stored_len,
+			 mesh_otype *type, void **out, size_t *out_len)
+{
+	const unsigned char *payload = stored + STORED_HEADER_LEN;
+	size_t payload_len;
+	uint64_t len;
+	void *data;
+
+	if (stored_len < STORED_HEADER_LEN || stored[0] != STORED_MAGIC)
+		return corrupt(odb, oid, "bad header");
+	if (!otype_is_concrete(stored[1]))
+		return corrupt(odb, oid, "unknown object type");
+	payload_len = stored_len - STORED_HEADER_LEN;
+	len = get_le64(stored + 3);
+	if (stored[2] == ENCODING_RAW && len != payload_len)
+		return corrupt(odb, oid, "length does not match header");
+	if (stored[2] == ENCODING_ZSTD &&
+	    ZSTD_getFrameContentSize(payload, payload_len) != len)
+		return corrupt(odb, oid, "compressed length does not match header");
+	if (stored[2] != ENCODING_RAW && stored[2] != ENCODING_ZSTD)
+		return corrupt(odb, oid, "unknown encoding");
+	if (len > SIZE_MAX - 1)
+		return corrupt(odb, oid, "length out of range");
+	data = malloc(len ? (size_t)len : 1);
+	if (!data)
+		return mesh_error_oom();
+	if (stored[2] == ENCODING_RAW) {
+		if (len)
+			memcpy(data, payload, (size_t)len);
+	} else {
+		size_t n = ZSTD_decompress(data, (size_t)len, payload, payload_len);
+
+		if (ZSTD_isError(n) || n != len) {
+			free(data);
+			return corrupt(odb, oid, "payload does not decompress");
+		}
+	}
+	*type = (mesh_otype)stored[1];
+	*out = data;
+	*out_len = (size_t)len;
+	return 0;
+}
+
+static int verify_object(mesh_odb *odb, const mesh_oid *oid, mesh_otype type,
+			 const void *data, size_t len)
+{
+	char actual_hex[MESH_OID_HEXSZ + 1];
+	char why[MESH_OID_HEXSZ + 32];
+	mesh_oid actual;
+	int error;
+
+	if ((error = mesh_oid_hash(&actual, mesh_otype_name(type), data, len)) < 0)
+		return error;
+	if (mesh_oid_cmp(&actual, oid) == 0)
+		return 0;
+	mesh_oid_fmt(actual_hex, &actual);
+	snprintf(why, sizeof(why), "content hashes to %s", actual_hex);
+	return corrupt(odb, oid, why);
+}
+
+static int check_type(mesh_odb *odb, const mesh_oid *oid, mesh_otype actual,
+		      mesh_otype expected)
+{
+	char hex[MESH_OID_HEXSZ + 1];
+
+	if (expected == MESH_OBJ_ANY || actual == expected)
+		return 0;
+	mesh_oid_fmt(hex, oid);
+	mesh_log_write(odb->log, MESH_LOG_ERROR, "object %s is a %s, expected a %s",
+		       hex, mesh_otype_name(actual), mesh_otype_name(expected));
+	return mesh_error_set(MESH_EIO, "object %s is a %s, expected a %s", hex,
+			      mesh_otype_name(actual), mesh_otype_name(expected));
+}
+
+int mesh_odb_read(mesh_odb *odb, const mesh_oid *oid, mesh_otype expected,
+		  void **out, size_t *out_len, mesh_otype *out_type)
+{
+	void *stored, *data = NULL;
+	size_t stored_len, len = 0;
+	mesh_otype type = MESH_OBJ_ANY;
+	int error;
+
+	error = odb->backend->read(odb->backend, oid, &stored, &stored_len);
+	if (error < 0)
+		return error;
+	atomic_fetch_add_explicit(&odb->reads, 1, memory_order_relaxed);
+	error = decode_object(odb, oid, stored, stored_len, &type, &data, &len);
+	free(stored);
+	if (error == 0)
+		error = verify_object(odb, oid, type, data, len);
+	if (error == 0)
+		error = check_type(odb, oid, type, expected);
+	if (error < 0) {
+		free(data);
+		return error;
+	}
+	*out = data;
+	*out_len = len;
+	if (out_type)
+		*out_type = type;
+	return 0;
+}
+
+int mesh_odb_exists(mesh_odb *odb, const mesh_oid *oid)
+{
+	return odb->backend->exists(odb->backend, oid);
+}
+
+int mesh_odb_sync(mesh_odb *odb)
+{
+	return odb->backend->sync(odb->backend);
+}
+
+void mesh_odb_stats_get(mesh_odb *odb, mesh_odb_stats *out)
+{
+	out->reads = atomic_load_explicit(&odb->reads, memory_order_relaxed);
+	out->writes = atomic_load_explicit(&odb->writes, memory_order_relaxed);
+	out->write_dups = atomic_load_explicit(&odb->write_dups,
+					       memory_order_relaxed);
+}

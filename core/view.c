@@ -1,0 +1,1062 @@
+#include "view.h"
+#include "domain.h"
+#include "error.h"
+#include "history.h"
+#include "stage.h"
+#include "treecache.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define VIEW_TREE_CACHE 4096
+#define PATH_MAX_LEN 4096
+
+struct mesh_view {
+	mesh_store *store;
+	char *domain;
+	char *branch;            /* NULL: read-only commit view */
+	mesh_treecache *trees;
+	pthread_mutex_t head_lock;
+	mesh_oid head;           /* the commit shown */
+	mesh_oid root;           /* its tree */
+	int64_t head_time_ns;
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int view_set_head(mesh_view *view, const mesh_oid *commit_id)
+{
+	mesh_commit *commit;
+	int error = mesh_commit_load(mesh_store_odb(view->store), commit_id, &commit);
+
+	if (error < 0)
+		return error;
+	pthread_mutex_lock(&view->head_lock);
+	view->head = *commit_id;
+	view->root = commit->tree;
+	view->head_time_ns = commit->time * 1000000000;
+	pthread_mutex_unlock(&view->head_lock);
+	mesh_commit_free(commit);
+	return 0;
+}
+
+static int view_new(mesh_view **out, mesh_store *store, const char *domain,
+		    const char *branch)
+{
+	mesh_view *view = calloc(1, sizeof(*view));
+	int error;
+
+	if (!view)
+		return mesh_error_oom();
+	pthread_mutex_init(&view->head_lock, NULL);
+	view->store = store;
+	view->domain = strdup(domain);
+	view->branch = branch ? strdup(branch) : NULL;
+	if (!view->domain || (branch && !view->branch)) {
+		mesh_view_free(view);
+		return mesh_error_oom();
+	}
+	error = mesh_treecache_new(&view->trees, mesh_store_odb(store), VIEW_TREE_CACHE);
+	if (error < 0) {
+		mesh_view_free(view);
+		return error;
+	}
+	*out = view;
+	return 0;
+}
+
+int mesh_view_open_branch(mesh_view **out, mesh_store *store,
+			  const char *domain, const char *branch)
+{
+	mesh_oid head;
+	int error;
+
+	*out = NULL;
+	if ((error = mesh_history_branch_head(store, domain, branch, &head)) < 0 ||
+	    (error = view_new(out, store, domain, branch)) < 0)
+		return error;
+	if ((error = view_set_head(*out, &head)) < 0) {
+		mesh_view_free(*out);
+		*out = NULL;
+	}
+	return error;
+}
+
+int mesh_view_open_commit(mesh_view **out, mesh_store *store,
+			  const char *domain, const mesh_oid *commit)
+{
+	int error;
+
+	*out = NULL;
+	if ((error = view_new(out, store, domain, NULL)) < 0)
+		return error;
+	if ((error = view_set_head(*out, commit)) < 0) {
+		mesh_view_free(*out);
+		*out = NULL;
+	}
+	return error;
+}
+
+void mesh_view_free(mesh_view *view)
+{
+	if (!view)
+		return;
+	mesh_treecache_free(view->trees);
+	pthread_mutex_destroy(&view->head_lock);
+	free(view->domain);
+	free(view->branch);
+	free(view);
+}
+
+bool mesh_view_is_branch(const mesh_view *view) { return view->branch != NULL; }
+const char *mesh_view_domain(const mesh_view *view) { return view->domain; }
+const char *mesh_view_branch(const mesh_view *view) { return view->branch; }
+
+void mesh_view_commit_id(mesh_view *view, mesh_oid *out)
+{
+	pthread_mutex_lock(&view->head_lock);
+	*out = view->head;
+	pthread_mutex_unlock(&view->head_lock);
+}
+
+static void root_entry(mesh_view *view, mesh_view_entry *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->kind = MESH_KIND_DIR;
+	out->mode = 0755;
+	out->has_lower = true;
+	pthread_mutex_lock(&view->head_lock);
+	out->id = view->root;
+	out->mtime_ns = view->head_time_ns;
+	pthread_mutex_unlock(&view->head_lock);
+}
+
+static void entry_from_tree(const mesh_tree_entry *te, mesh_view_entry *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->kind = te->kind;
+	out->mode = te->mode;
+	out->size = te->size;
+	out->mtime_ns = te->mtime_ns;
+	out->id = te->id;
+	out->has_lower = te->kind == MESH_KIND_DIR;
+}
+
+static void entry_from_stage(const mesh_stage_entry *se, mesh_view_entry *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->kind = se->kind == MESH_STAGE_DIR ? MESH_KIND_DIR :
+		    se->kind == MESH_STAGE_SYMLINK ? MESH_KIND_SYMLINK : MESH_KIND_FILE;
+	out->mode = se->mode;
+	out->size = se->size;
+	out->mtime_ns = se->mtime_ns;
+	out->id = se->id;
+	out->has_lower = se->kind == MESH_STAGE_DIR && se->has_lower;
+	out->staged = true;
+}
+
+static void stage_from_entry(const mesh_view_entry *e, mesh_stage_entry *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->kind = e->kind == MESH_KIND_DIR ? MESH_STAGE_DIR :
+		    e->kind == MESH_KIND_SYMLINK ? MESH_STAGE_SYMLINK : MESH_STAGE_FILE;
+	out->mode = e->mode;
+	out->size = e->size;
+	out->mtime_ns = e->mtime_ns;
+	out->id = e->id;
+	out->has_lower = e->kind == MESH_KIND_DIR && e->has_lower;
+}
+
+/* Looks name up in the committed tree under a directory entry. */
+static int lower_child(mesh_view *view, const mesh_view_entry *dir,
+		       const char *name, mesh_view_entry *out)
+{
+	mesh_tree_ref *ref;
+	const mesh_tree_entry *te;
+	int error;
+
+	if (!dir->has_lower)
+		return MESH_ENOENT;
+	if ((error = mesh_treecache_get(view->trees, &dir->id, &ref)) < 0)
+		return error;
+	te = mesh_tree_find(mesh_tree_ref_tree(ref), name);
+	if (te)
+		entry_from_tree(te, out);
+	mesh_treecache_release(view->trees, ref);
+	return te ? 0 : MESH_ENOENT;
+}
+
+/* The staged entry at path; 1 found, 0 none (always 0 read-only). */
+static int staged_at(mesh_view *view, const char *path, mesh_stage_entry *out)
+{
+	int error;
+
+	if (!view->branch)
+		return 0;
+	error = mesh_stage_get(mesh_store_db(view->store), view->domain,
+			       view->branch, path, out);
+	if (error == MESH_ENOENT) {
+		mesh_error_clear();
+		return 0;
+	}
+	return error < 0 ? error : 1;
+}
+
+static int check_path(const char *path)
+{
+	size_t len = strlen(path);
+
+	if (len >= PATH_MAX_LEN)
+		return mesh_error_set(MESH_ENAMETOOLONG, "path too long: %.64s...", path);
+	if (path[0] == '/' || (len && path[len - 1] == '/') || strstr(path, "//"))
+		return mesh_error_set(MESH_EINVAL, "malformed path '%s'", path);
+	return 0;
+}
+
+static int not_found(const mesh_view *view, const char *path)
+{
+	return mesh_error_set(MESH_ENOENT, "%s/%s: no such file or directory",
+			      view->domain, path);
+}
+
+int mesh_view_lookup(mesh_view *view, const char *path, mesh_view_entry *out)
+{
+	char buf[PATH_MAX_LEN];
+	mesh_stage_entry staged;
+	mesh_view_entry cur;
+	char *name, *slash;
+	int error;
+
+	if ((error = check_path(path)) < 0)
+		return error;
+	root_entry(view, &cur);
+	strcpy(buf, path);
+	for (name = buf; *path && name; name = slash ? slash + 1 : NULL) {
+		if (cur.kind != MESH_KIND_DIR)
+			return mesh_error_set(MESH_ENOTDIR, "%s/%s: not a directory",
+					      view->domain, path);
+		slash = strchr(name, '/');
+		if (slash)
+			*slash = '\0';
+		if ((error = staged_at(view, buf, &staged)) < 0)
+			return error;
+		if (error == 1) {
+			if (staged.kind == MESH_STAGE_TOMBSTONE)
+				return not_found(view, path);
+			entry_from_stage(&staged, &cur);
+		} else if ((error = lower_child(view, &cur, name, &cur)) < 0) {
+			return error == MESH_ENOENT ? not_found(view, path) : error;
+		}
+		if (slash)
+			*slash = '/';
+	}
+	*out = cur;
+	return 0;
+}
+
+/* Splits path into its parent (in parent_buf) and its last name. */
+static const char *split_parent(const char *path, char *parent_buf)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash) {
+		parent_buf[0] = '\0';
+		return path;
+	}
+	memcpy(parent_buf, path, (size_t)(slash - path));
+	parent_buf[slash - path] = '\0';
+	return slash + 1;
+}
+
+/* Whether the committed layer under path's parent has path's name: a
+ * removal there needs a tombstone, elsewhere just dropping the entry. */
+static int lower_has(mesh_view *view, const char *path)
+{
+	char parent[PATH_MAX_LEN];
+	const char *name = split_parent(path, parent);
+	mesh_view_entry dir, child;
+	int error;
+
+	if ((error = mesh_view_lookup(view, parent, &dir)) < 0)
+		return error;
+	error = lower_child(view, &dir, name, &child);
+	if (error == MESH_ENOENT)
+		return 0;
+	return error < 0 ? error : 1;
+}
+
+/* --- listing --------------------------------------------------------- */
+
+typedef struct dirent_list {
+	mesh_view_dirent *items;
+	size_t count, cap;
+} dirent_list;
+
+static int list_push(dirent_list *list, const char *name,
+		     const mesh_view_entry *entry)
+{
+	if (list->count == list->cap) {
+		size_t cap = list->cap ? list->cap * 2 : 16;
+		mesh_view_dirent *grown = realloc(list->items, cap * sizeof(*grown));
+		if (!grown)
+			return mesh_error_oom();
+		list->items = grown;
+		list->cap = cap;
+	}
+	if (!(list->items[list->count].name = strdup(name)))
+		return mesh_error_oom();
+	list->items[list->count].entry = *entry;
+	list->count++;
+	return 0;
+}
+
+typedef struct staged_children {
+	dirent_list list;          /* tombstones kept, marked KIND_NONE */
+} staged_children;
+
+static int collect_staged(void *ctx, const char *name, const mesh_stage_entry *se)
+{
+	staged_children *sc = ctx;
+	mesh_view_entry entry;
+
+	entry_from_stage(se, &entry);
+	if (se->kind == MESH_STAGE_TOMBSTONE)
+		entry.kind = MESH_KIND_NONE;
+	return list_push(&sc->list, name, &entry);
+}
+
+/* Called for each name of a merged directory: exactly one of lower and
+ * staged is set (a staged entry hides the committed one). */
+typedef int (*merge_fn)(void *ctx, const mesh_tree_entry *lower,
+			const mesh_view_dirent *staged);
+
+/* Walks the sorted committed entries and the sorted staged ones together;
+ * tombstones drop their names. */
+static int merge_walk(const mesh_tree *lower, const dirent_list *staged,
+		      merge_fn fn, void *ctx)
+{
+	size_t i = 0, j = 0, lower_count = lower ? lower->count : 0;
+	int error = 0;
+
+	while (error == 0 && (i < lower_count || j < staged->count)) {
+		int cmp = i == lower_count ? 1 : j == staged->count ? -1 :
+			  strcmp(lower->entries[i].name, staged->items[j].name);
+		if (cmp < 0) {
+			error = fn(ctx, &lower->entries[i++], NULL);
+			continue;
+		}
+		if (cmp == 0)
+			i++;
+		if (staged->items[j].entry.kind != MESH_KIND_NONE)
+			error = fn(ctx, NULL, &staged->items[j]);
+		j++;
+	}
+	return error;
+}
+
+static int push_listing(void *ctx, const mesh_tree_entry *lower,
+			const mesh_view_dirent *staged)
+{
+	mesh_view_entry entry;
+
+	if (staged)
+		return list_push(ctx, staged->name, &staged->entry);
+	entry_from_tree(lower, &entry);
+	return list_push(ctx, lower->name, &entry);
+}
+
+int mesh_view_list(mesh_view *view, const char *dir,
+		   mesh_view_dirent **out, size_t *count)
+{
+	mesh_view_entry entry;
+	staged_children staged = { { 0 } };
+	dirent_list result = { 0 };
+	mesh_tree_ref *ref = NULL;
+	int error;
+
+	*out = NULL;
+	*count = 0;
+	if ((error = mesh_view_lookup(view, dir, &entry)) < 0)
+		return error;
+	if (entry.kind != MESH_KIND_DIR)
+		return mesh_error_set(MESH_ENOTDIR, "%s/%s: not a directory",
+				      view->domain, dir);
+	if (entry.has_lower &&
+	    (error = mesh_treecache_get(view->trees, &entry.id, &ref)) < 0)
+		return error;
+	if (view->branch)
+		error = mesh_stage_list_dir(mesh_store_db(view->store), view->domain,
+					    view->branch, dir, collect_staged, &staged);
+	if (error == 0)
+		error = merge_walk(ref ? mesh_tree_ref_tree(ref) : NULL,
+				   &staged.list, push_listing, &result);
+	mesh_treecache_release(view->trees, ref);
+	mesh_view_dirents_free(staged.list.items, staged.list.count);
+	if (error < 0) {
+		mesh_view_dirents_free(result.items, result.count);
+		return error;
+	}
+	*out = result.items;
+	*count = result.count;
+	return 0;
+}
+
+void mesh_view_dirents_free(mesh_view_dirent *dirents, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(dirents[i].name);
+	free(dirents);
+}
+
+int mesh_view_file_map(mesh_view *view, const mesh_view_entry *entry,
+		       mesh_file_map **out)
+{
+	if (entry->kind != MESH_KIND_FILE && entry->kind != MESH_KIND_SYMLINK)
+		return mesh_error_set(MESH_EISDIR, "not a file");
+	return mesh_file_map_load(mesh_store_odb(view->store), &entry->id, out);
+}
+
+/* --- changes --------------------------------------------------------- */
+
+/* One change of a branch: the lock, a batch, and the write. */
+typedef struct change {
+	mesh_view *view;
+	mesh_db_batch *batch;
+	int64_t now;
+} change;
+
+static int change_begin(change *ch, mesh_view *view)
+{
+	int error;
+
+	if (!view->branch)
+		return mesh_error_set(MESH_EROFS,
+			"%s: this view is a commit and cannot change; write in a branch",
+			view->domain);
+	if ((error = mesh_db_batch_new(&ch->batch)) < 0)
+		return error;
+	ch->view = view;
+	ch->now = now_ns();
+	mesh_store_branch_lock(view->store, view->domain, view->branch);
+	return 0;
+}
+
+static int change_end(change *ch, int error, bool durable)
+{
+	mesh_view *view = ch->view;
+
+	if (error == 0 && mesh_db_batch_count(ch->batch) > 0)
+		error = mesh_db_batch_write(mesh_store_db(view->store), ch->batch, durable);
+	mesh_store_branch_unlock(view->store, view->domain, view->branch);
+	mesh_db_batch_free(ch->batch);
+	return error;
+}
+
+static void change_put(change *ch, const char *path, const mesh_stage_entry *se)
+{
+	mesh_stage_put(ch->batch, ch->view->domain, ch->view->branch, path, se);
+}
+
+/*
+ * Keeps stage.h's invariant: every ancestor of path is staged as a
+ * directory (carrying its committed tree as lower), so a commit descends
+ * only into staged directories.  The parent's mtime becomes now, as a
+ * directory's does when an entry is added or removed.
+ */
+static int stage_ancestors(change *ch, const char *path)
+{
+	char prefix[PATH_MAX_LEN];
+	mesh_view_entry entry;
+	mesh_stage_entry se;
+	const char *slash;
+	int error;
+
+	for (slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/')) {
+		size_t len = (size_t)(slash - path);
+		bool is_parent = strchr(slash + 1, '/') == NULL;
+
+		memcpy(prefix, path, len);
+		prefix[len] = '\0';
+		if ((error = staged_at(ch->view, prefix, &se)) < 0)
+			return error;
+		if (error == 1 && !is_parent)
+			continue;
+		if ((error = mesh_view_lookup(ch->view, prefix, &entry)) < 0)
+			return error;
+		if (entry.kind != MESH_KIND_DIR)
+			return mesh_error_set(MESH_ENOTDIR, "%s/%s: not a directory",
+					      ch->view->domain, prefix);
+		stage_from_entry(&entry, &se);
+		if (is_parent)
+			se.mtime_ns = ch->now;
+		change_put(ch, prefix, &se);
+	}
+	return 0;
+}
+
+/* Drops what is at path: a tombstone when the commit has it. */
+static int stage_removal(change *ch, const char *path)
+{
+	mesh_stage_entry tomb = { .kind = MESH_STAGE_TOMBSTONE };
+	int in_lower = lower_has(ch->view, path);
+
+	if (in_lower < 0)
+		return in_lower;
+	if (in_lower)
+		change_put(ch, path, &tomb);
+	else
+		mesh_stage_remove(ch->batch, ch->view->domain, ch->view->branch, path);
+	return 0;
+}
+
+static int require_parent_dir(mesh_view *view, const char *path)
+{
+	char parent[PATH_MAX_LEN];
+	mesh_view_entry dir;
+	int error;
+
+	split_parent(path, parent);
+	if ((error = mesh_view_lookup(view, parent, &dir)) < 0)
+		return error;
+	if (dir.kind != MESH_KIND_DIR)
+		return mesh_error_set(MESH_ENOTDIR, "%s/%s: not a directory",
+				      view->domain, parent);
+	return 0;
+}
+
+static int check_target(mesh_view *view, const char *path)
+{
+	int error = check_path(path);
+
+	if (error == 0 && !*path)
+		error = mesh_error_set(MESH_EPERM, "%s: the root of a view cannot change",
+				       view->domain);
+	return error;
+}
+
+int mesh_view_stage_content(mesh_view *view, const mesh_caller *caller,
+			    const char *path, mesh_entry_kind kind,
+			    uint32_t mode, uint64_t size, int64_t mtime_ns,
+			    const mesh_oid *map_id, bool durable)
+{
+	mesh_stage_entry se = { 0 };
+	change ch;
+	int error;
+
+	(void)caller;
+	if ((error = check_target(view, path)) < 0 ||
+	    (error = change_begin(&ch, view)) < 0)
+		return error;
+	se.kind = kind == MESH_KIND_SYMLINK ? MESH_STAGE_SYMLINK : MESH_STAGE_FILE;
+	se.mode = mode & 07777;
+	se.size = size;
+	se.mtime_ns = mtime_ns;
+	se.id = *map_id;
+	if ((error = require_parent_dir(view, path)) == 0 &&
+	    (error = stage_ancestors(&ch, path)) == 0)
+		change_put(&ch, path, &se);
+	return change_end(&ch, error, durable);
+}
+
+int mesh_view_mkdir(mesh_view *view, const mesh_caller *caller,
+		    const char *path, uint32_t mode)
+{
+	mesh_stage_entry se = { .kind = MESH_STAGE_DIR };
+	mesh_view_entry existing;
+	change ch;
+	int error;
+
+	(void)caller;
+	if ((error = check_target(view, path)) < 0 ||
+	    (error = change_begin(&ch, view)) < 0)
+		return error;
+	se.mode = mode & 07777;
+	se.mtime_ns = ch.now;
+	if ((error = require_parent_dir(view, path)) == 0) {
+		if (mesh_view_lookup(view, path, &existing) == 0)
+			error = mesh_error_set(MESH_EEXIST, "%s/%s: already exists",
+					       view->domain, path);
+		else
+			mesh_error_clear();
+	}
+	if (error == 0 && (error = stage_ancestors(&ch, path)) == 0)
+		change_put(&ch, path, &se);
+	return change_end(&ch, error, false);
+}
+
+int mesh_view_unlink(mesh_view *view, const mesh_caller *caller,
+		     const char *path)
+{
+	mesh_view_entry entry;
+	change ch;
+	int error;
+
+	(void)caller;
+	if ((error = check_target(view, path)) < 0 ||
+	    (error = change_begin(&ch, view)) < 0)
+		return error;
+	if ((error = mesh_view_lookup(view, path, &entry)) == 0 &&
+	    entry.kind == MESH_KIND_DIR)
+		error = mesh_error_set(MESH_EISDIR, "%s/%s: is a directory",
+				       view->domain, path);
+	if (error == 0 && (error = stage_ancestors(&ch, path)) == 0)
+		error = stage_removal(&ch, path);
+	return change_end(&ch, error, false);
+}
+
+static int check_empty_dir(mesh_view *view, const char *path)
+{
+	mesh_view_dirent *dirents;
+	size_t count;
+	int error = mesh_view_list(view, path, &dirents, &count);
+
+	if (error < 0)
+		return error;
+	mesh_view_dirents_free(dirents, count);
+	if (count > 0)
+		return mesh_error_set(MESH_ENOTEMPTY, "%s/%s: directory not empty",
+				      view->domain, path);
+	return 0;
+}
+
+int mesh_view_rmdir(mesh_view *view, const mesh_caller *caller,
+		    const char *path)
+{
+	mesh_view_entry entry;
+	change ch;
+	int error;
+
+	(void)caller;
+	if ((error = check_target(view, path)) < 0 ||
+	    (error = change_begin(&ch, view)) < 0)
+		return error;
+	if ((error = mesh_view_lookup(view, path, &entry)) == 0 &&
+	    entry.kind != MESH_KIND_DIR)
+		error = mesh_error_set(MESH_ENOTDIR, "%s/%s: not a directory",
+				       view->domain, path);
+	if (error == 0)
+		error = check_empty_dir(view, path);
+	/* Tombstones of removed children are all that can be below it. */
+	if (error == 0)
+		error = mesh_stage_clear_tree(mesh_store_db(view->store), ch.batch,
+					      view->domain, view->branch, path);
+	if (error == 0 && (error = stage_ancestors(&ch, path)) == 0)
+		error = stage_removal(&ch, path);
+	return change_end(&ch, error, false);
+}
+
+/* Checks rename(2)'s rules for replacing an existing target. */
+static int check_rename_target(mesh_view *view, const mesh_view_entry *src,
+			       const char *to, bool noreplace)
+{
+	mesh_view_entry dst;
+	int error = mesh_view_lookup(view, to, &dst);
+
+	if (error == MESH_ENOENT) {
+		mesh_error_clear();
+		return 0;
+	}
+	if (error < 0)
+		return error;
+	if (noreplace)
+		return mesh_error_set(MESH_EEXIST, "%s/%s: already exists", view->domain, to);
+	if (src->kind == MESH_KIND_DIR && dst.kind != MESH_KIND_DIR)
+		return mesh_error_set(MESH_ENOTDIR, "%s/%s: not a directory", view->domain, to);
+	if (src->kind != MESH_KIND_DIR && dst.kind == MESH_KIND_DIR)
+		return mesh_error_set(MESH_EISDIR, "%s/%s: is a directory", view->domain, to);
+	if (dst.kind == MESH_KIND_DIR)
+		return check_empty_dir(view, to);
+	return 0;
+}
+
+typedef struct rekey_ctx {
+	change *ch;
+	size_t from_len;
+	const char *to;
+} rekey_ctx;
+
+static int rekey_one(void *ctx, const char *path, const mesh_stage_entry *se)
+{
+	rekey_ctx *rk = ctx;
+	char moved[PATH_MAX_LEN];
+
+	if ((size_t)snprintf(moved, sizeof(moved), "%s%s", rk->to,
+			     path + rk->from_len) >= sizeof(moved))
+		return mesh_error_set(MESH_ENAMETOOLONG, "path too long after rename");
+	change_put(rk->ch, moved, se);
+	mesh_stage_remove(rk->ch->batch, rk->ch->view->domain,
+			  rk->ch->view->branch, path);
+	return 0;
+}
+
+/* Moves a directory: its staged descendants are re-keyed, and the new
+ * name shows the old committed tree.  No content is touched. */
+static int move_dir(change *ch, const char *from, const char *to)
+{
+	mesh_view *view = ch->view;
+	rekey_ctx rk = { ch, strlen(from), to };
+	int error;
+
+	if ((error = mesh_stage_clear_tree(mesh_store_db(view->store), ch->batch,
+					   view->domain, view->branch, to)) < 0)
+		return error;
+	return mesh_stage_list_tree(mesh_store_db(view->store), view->domain,
+				    view->branch, from, rekey_one, &rk);
+}
+
+int mesh_view_rename(mesh_view *view, const mesh_caller *caller,
+		     const char *from, const char *to, bool noreplace)
+{
+	mesh_view_entry src;
+	mesh_stage_entry se;
+	size_t from_len = strlen(from);
+	change ch;
+	int error;
+
+	(void)caller;
+	if ((error = check_target(view, from)) < 0 ||
+	    (error = check_target(view, to)) < 0)
+		return error;
+	if (strcmp(from, to) == 0)
+		return mesh_view_lookup(view, from, &src);
+	if (strncmp(to, from, from_len) == 0 && to[from_len] == '/')
+		return mesh_error_set(MESH_EINVAL, "%s: cannot move %s into itself",
+				      view->domain, from);
+	if ((error = change_begin(&ch, view)) < 0)
+		return error;
+	if ((error = mesh_view_lookup(view, from, &src)) == 0 &&
+	    (error = require_parent_dir(view, to)) == 0 &&
+	    (error = check_rename_target(view, &src, to, noreplace)) == 0 &&
+	    (error = stage_ancestors(&ch, from)) == 0 &&
+	    (error = stage_ancestors(&ch, to)) == 0 &&
+	    (src.kind != MESH_KIND_DIR || (error = move_dir(&ch, from, to)) == 0)) {
+		stage_from_entry(&src, &se);
+		change_put(&ch, to, &se);
+		error = stage_removal(&ch, from);
+	}
+	return change_end(&ch, error, false);
+}
+
+int mesh_view_setattr(mesh_view *view, const mesh_caller *caller,
+		      const char *path, const uint32_t *mode,
+		      const int64_t *mtime_ns)
+{
+	mesh_view_entry entry;
+	mesh_stage_entry se;
+	change ch;
+	int error;
+
+	(void)caller;
+	if ((error = check_target(view, path)) < 0 ||
+	    (error = change_begin(&ch, view)) < 0)
+		return error;
+	if ((error = mesh_view_lookup(view, path, &entry)) == 0 &&
+	    (error = stage_ancestors(&ch, path)) == 0) {
+		stage_from_entry(&entry, &se);
+		if (mode)
+			se.mode = *mode & 07777;
+		if (mtime_ns)
+			se.mtime_ns = *mtime_ns;
+		change_put(&ch, path, &se);
+	}
+	return change_end(&ch, error, false);
+}
+
+/* --- status ---------------------------------------------------------- */
+
+const char *mesh_change_type_name(mesh_change_type type)
+{
+	switch (type) {
+	case MESH_CHANGE_ADDED: return "added";
+	case MESH_CHANGE_MODIFIED: return "modified";
+	case MESH_CHANGE_REMOVED: return "removed";
+	}
+	return "unknown";
+}
+
+const char *mesh_entry_kind_name(mesh_entry_kind kind)
+{
+	switch (kind) {
+	case MESH_KIND_FILE: return "file";
+	case MESH_KIND_DIR: return "dir";
+	case MESH_KIND_SYMLINK: return "symlink";
+	default: return "none";
+	}
+}
+
+typedef struct change_list {
+	mesh_view *view;
+	mesh_oid root;
+	mesh_change *items;
+	size_t count, cap;
+} change_list;
+
+static int change_list_push(change_list *cl, const char *path,
+			    mesh_change_type type, mesh_entry_kind kind)
+{
+	if (cl->count == cl->cap) {
+		size_t cap = cl->cap ? cl->cap * 2 : 16;
+		mesh_change *grown = realloc(cl->items, cap * sizeof(*grown));
+		if (!grown)
+			return mesh_error_oom();
+		cl->items = grown;
+		cl->cap = cap;
+	}
+	if (!(cl->items[cl->count].path = strdup(path)))
+		return mesh_error_oom();
+	cl->items[cl->count].type = type;
+	cl->items[cl->count].kind = kind;
+	cl->count++;
+	return 0;
+}
+
+static bool same_content(const mesh_tree_entry *head, const mesh_stage_entry *se)
+{
+	if (se->kind == MESH_STAGE_DIR)
+		return head->kind == MESH_KIND_DIR && head->mode == se->mode;
+	return head->kind == (se->kind == MESH_STAGE_SYMLINK ? MESH_KIND_SYMLINK : MESH_KIND_FILE) &&
+	       head->mode == se->mode && mesh_oid_cmp(&head->id, &se->id) == 0;
+}
+
+/* Classifies one staged entry against the head. */
+static int classify_staged(void *ctx, const char *path, const mesh_stage_entry *se)
+{
+	change_list *cl = ctx;
+	mesh_tree_entry head;
+	mesh_view_entry kind_of;
+	int error = mesh_tree_lookup_path(mesh_store_odb(cl->view->store),
+					  &cl->root, path, &head);
+	bool in_head = error == 0;
+
+	if (error < 0 && error != MESH_ENOENT && error != MESH_ENOTDIR)
+		return error;
+	mesh_error_clear();
+	if (se->kind == MESH_STAGE_TOMBSTONE)
+		return in_head ? change_list_push(cl, path, MESH_CHANGE_REMOVED, head.kind) : 0;
+	if (in_head && same_content(&head, se))
+		return 0;
+	entry_from_stage(se, &kind_of);
+	/* A directory staged only to carry its changed children is no
+	 * change of its own. */
+	if (in_head && se->kind == MESH_STAGE_DIR && head.kind == MESH_KIND_DIR &&
+	    head.mode == se->mode)
+		return 0;
+	return change_list_push(cl, path, in_head ? MESH_CHANGE_MODIFIED : MESH_CHANGE_ADDED,
+				kind_of.kind);
+}
+
+static int collect_changes(mesh_view *view, change_list *cl)
+{
+	int error;
+
+	memset(cl, 0, sizeof(*cl));
+	cl->view = view;
+	pthread_mutex_lock(&view->head_lock);
+	cl->root = view->root;
+	pthread_mutex_unlock(&view->head_lock);
+	error = mesh_stage_list_tree(mesh_store_db(view->store), view->domain,
+				     view->branch, "", classify_staged, cl);
+	if (error < 0)
+		mesh_changes_free(cl->items, cl->count);
+	return error;
+}
+
+int mesh_view_status(mesh_view *view, mesh_change **out, size_t *count)
+{
+	change_list cl;
+	int error;
+
+	*out = NULL;
+	*count = 0;
+	if (!view->branch)
+		return mesh_error_set(MESH_EINVAL, "%s: status needs a branch", view->domain);
+	if ((error = collect_changes(view, &cl)) < 0)
+		return error;
+	*out = cl.items;
+	*count = cl.count;
+	return 0;
+}
+
+void mesh_changes_free(mesh_change *changes, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(changes[i].path);
+	free(changes);
+}
+
+/* --- commit ---------------------------------------------------------- */
+
+static int build_tree(mesh_view *view, const char *dir, bool has_lower,
+		      const mesh_oid *lower, mesh_oid *out);
+
+typedef struct tree_builder {
+	mesh_tree_entry *entries;
+	size_t count, cap;
+} tree_builder;
+
+static mesh_tree_entry *builder_push(tree_builder *tb, const char *name)
+{
+	if (tb->count == tb->cap) {
+		size_t cap = tb->cap ? tb->cap * 2 : 16;
+		mesh_tree_entry *grown = realloc(tb->entries, cap * sizeof(*grown));
+		if (!grown)
+			return NULL;
+		tb->entries = grown;
+		tb->cap = cap;
+	}
+	memset(&tb->entries[tb->count], 0, sizeof(tb->entries[0]));
+	if (!(tb->entries[tb->count].name = strdup(name)))
+		return NULL;
+	return &tb->entries[tb->count++];
+}
+
+/* The tree entry for a staged child; staged directories are built. */
+static int staged_tree_entry(mesh_view *view, const char *dir,
+			     const mesh_view_dirent *child, mesh_tree_entry *out)
+{
+	char path[PATH_MAX_LEN];
+
+	out->kind = child->entry.kind;
+	out->mode = child->entry.mode;
+	out->mtime_ns = child->entry.mtime_ns;
+	out->size = child->entry.kind == MESH_KIND_DIR ? 0 : child->entry.size;
+	out->id = child->entry.id;
+	if (child->entry.kind != MESH_KIND_DIR)
+		return 0;
+	snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "", child->name);
+	return build_tree(view, path, child->entry.has_lower, &child->entry.id, &out->id);
+}
+
+typedef struct build_ctx {
+	mesh_view *view;
+	const char *dir;
+	tree_builder tb;
+} build_ctx;
+
+static int push_tree_entry(void *ctx, const mesh_tree_entry *lower,
+			   const mesh_view_dirent *staged)
+{
+	build_ctx *bc = ctx;
+	mesh_tree_entry *slot = builder_push(&bc->tb, lower ? lower->name : staged->name);
+	char *name;
+
+	if (!slot)
+		return mesh_error_oom();
+	if (staged)
+		return staged_tree_entry(bc->view, bc->dir, staged, slot);
+	name = slot->name;
+	*slot = *lower;
+	slot->name = name;
+	return 0;
+}
+
+/* The tree of dir: its committed entries overlaid with its staged
+ * children, descending only into staged directories. */
+static int build_tree(mesh_view *view, const char *dir, bool has_lower,
+		      const mesh_oid *lower, mesh_oid *out)
+{
+	staged_children staged = { { 0 } };
+	build_ctx bc = { .view = view, .dir = dir };
+	mesh_tree_ref *ref = NULL;
+	int error;
+
+	if (has_lower && (error = mesh_treecache_get(view->trees, lower, &ref)) < 0)
+		return error;
+	error = mesh_stage_list_dir(mesh_store_db(view->store), view->domain,
+				    view->branch, dir, collect_staged, &staged);
+	if (error == 0)
+		error = merge_walk(ref ? mesh_tree_ref_tree(ref) : NULL,
+				   &staged.list, push_tree_entry, &bc);
+	if (error == 0)
+		error = mesh_tree_write(mesh_store_odb(view->store), bc.tb.entries,
+					bc.tb.count, out);
+	mesh_treecache_release(view->trees, ref);
+	mesh_view_dirents_free(staged.list.items, staged.list.count);
+	for (size_t k = 0; k < bc.tb.count; k++)
+		free(bc.tb.entries[k].name);
+	free(bc.tb.entries);
+	return error;
+}
+
+static int write_commit(mesh_view *view, const mesh_caller *caller,
+			const mesh_oid *tree, const char *message,
+			const mesh_meta *meta, size_t meta_count, mesh_oid *out)
+{
+	mesh_commit commit = { 0 };
+	char author[256];
+
+	mesh_user_name(caller->uid, author, sizeof(author));
+	pthread_mutex_lock(&view->head_lock);
+	commit.parents = &view->head;
+	pthread_mutex_unlock(&view->head_lock);
+	commit.tree = *tree;
+	commit.parent_count = 1;
+	commit.author = author;
+	commit.uid = caller->uid;
+	commit.time = (int64_t)time(NULL);
+	commit.message = (char *)message;
+	commit.meta = (mesh_meta *)meta;
+	commit.meta_count = meta_count;
+	return mesh_commit_write(mesh_store_odb(view->store), &commit, out);
+}
+
+static int commit_locked(mesh_view *view, const mesh_caller *caller,
+			 const char *message, const mesh_meta *meta,
+			 size_t meta_count, mesh_oid *out, size_t *changes)
+{
+	mesh_db *db = mesh_store_db(view->store);
+	mesh_db_batch *batch = NULL;
+	change_list cl;
+	mesh_oid root, tree;
+	char ref[300];
+	int error;
+
+	if ((error = collect_changes(view, &cl)) < 0)
+		return error;
+	*changes = cl.count;
+	mesh_changes_free(cl.items, cl.count);
+	if (cl.count == 0)
+		return mesh_error_set(MESH_EINVAL, "nothing to commit on %s/%s",
+				      view->domain, view->branch);
+	pthread_mutex_lock(&view->head_lock);
+	root = view->root;
+	pthread_mutex_unlock(&view->head_lock);
+	snprintf(ref, sizeof(ref), "heads/%s", view->branch);
+	if ((error = build_tree(view, "", true, &root, &tree)) < 0 ||
+	    (error = write_commit(view, caller, &tree, message, meta, meta_count, out)) < 0 ||
+	    (error = mesh_odb_sync(mesh_store_odb(view->store))) < 0 ||
+	    (error = mesh_db_batch_new(&batch)) < 0 ||
+	    (error = mesh_stage_clear_tree(db, batch, view->domain, view->branch, "")) < 0 ||
+	    (error = mesh_ref_set(mesh_store_refs(view->store), view->domain, ref, out, batch)) < 0)
+		goto done;
+	mesh_history_index_put(batch, view->domain, out);
+	if ((error = mesh_db_batch_write(db, batch, true)) == 0)
+		error = view_set_head(view, out);
+done:
+	mesh_db_batch_free(batch);
+	return error;
+}
+
+int mesh_view_commit(mesh_view *view, const mesh_caller *caller,
+		     const char *message, const mesh_meta *meta,
+		     size_t meta_count, mesh_oid *out, size_t *changes)
+{
+	int error;
+
+	if (!view->branch)
+		return mesh_error_set(MESH_EROFS, "%s: cannot commit to a commit view",
+				      view->domain);
+	mesh_store_branch_lock(view->store, view->domain, view->branch);
+	error = commit_locked(view, caller, message, meta, meta_count, out, changes);
+	mesh_store_branch_unlock(view->store, view->domain, view->branch);
+	return error;
+}

@@ -1,0 +1,126 @@
+/*
+ * view.h - what a directory of the mount shows: a domain's branch (its
+ * head tree overlaid with staged changes, read-write) or a commit
+ * (read-only, immutable).  Every path operation of the FUSE daemon maps
+ * onto one call here; no FUSE type appears.
+ *
+ * Paths are relative to the view's root, '/'-separated, no leading
+ * slash; "" is the root.
+ */
+#ifndef MESH_VIEW_H
+#define MESH_VIEW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "commit.h"
+#include "store.h"
+#include "tree.h"
+
+typedef struct mesh_view mesh_view;
+
+/* A resolved path. */
+typedef struct mesh_view_entry {
+	mesh_entry_kind kind;
+	uint32_t mode;          /* permission bits */
+	uint64_t size;
+	int64_t mtime_ns;
+	/* FILE/SYMLINK: the file map.  DIR: the tree under its listing when
+	 * has_lower (a committed dir); a staged-only dir has none. */
+	mesh_oid id;
+	bool has_lower;
+	bool staged;            /* comes from staging, not the commit */
+} mesh_view_entry;
+
+typedef struct mesh_view_dirent {
+	char *name;
+	mesh_view_entry entry;
+} mesh_view_dirent;
+
+/* A read-write view of a branch.  MESH_ENOENT when it does not exist. */
+int mesh_view_open_branch(mesh_view **out, mesh_store *store,
+			  const char *domain, const char *branch);
+/* A read-only view of a commit. */
+int mesh_view_open_commit(mesh_view **out, mesh_store *store,
+			  const char *domain, const mesh_oid *commit);
+void mesh_view_free(mesh_view *view);
+
+bool mesh_view_is_branch(const mesh_view *view);
+const char *mesh_view_domain(const mesh_view *view);
+const char *mesh_view_branch(const mesh_view *view);   /* NULL if read-only */
+/* The commit shown (a branch's current head). */
+void mesh_view_commit_id(mesh_view *view, mesh_oid *out);
+
+int mesh_view_lookup(mesh_view *view, const char *path, mesh_view_entry *out);
+
+/* The merged, name-sorted listing of a directory; free with
+ * mesh_view_dirents_free. */
+int mesh_view_list(mesh_view *view, const char *dir,
+		   mesh_view_dirent **out, size_t *count);
+void mesh_view_dirents_free(mesh_view_dirent *dirents, size_t count);
+
+/* The content of a file or symlink entry; free with mesh_file_map_free. */
+int mesh_view_file_map(mesh_view *view, const mesh_view_entry *entry,
+		       mesh_file_map **out);
+
+/*
+ * Changes.  All fail with MESH_EROFS on a read-only view.  Each is one
+ * atomic RocksDB batch, in its log before the call returns.
+ */
+
+/* Stages a file or symlink whose content was stored as map_id.  With
+ * durable the batch is synced (fsync); without it, it still survives a
+ * kill of the process, as RocksDB's log is written before returning. */
+int mesh_view_stage_content(mesh_view *view, const mesh_caller *caller,
+			    const char *path, mesh_entry_kind kind,
+			    uint32_t mode, uint64_t size, int64_t mtime_ns,
+			    const mesh_oid *map_id, bool durable);
+/* MESH_EEXIST when path exists. */
+int mesh_view_mkdir(mesh_view *view, const mesh_caller *caller,
+		    const char *path, uint32_t mode);
+/* Files and symlinks; MESH_EISDIR for a directory. */
+int mesh_view_unlink(mesh_view *view, const mesh_caller *caller,
+		     const char *path);
+/* MESH_ENOTEMPTY unless empty; MESH_ENOTDIR for a file. */
+int mesh_view_rmdir(mesh_view *view, const mesh_caller *caller,
+		    const char *path);
+/* rename(2) semantics, also over an existing target; a directory moves
+ * by re-keying its staged entries and pointing the new name at the old
+ * tree: no file content is read or copied.  noreplace: MESH_EEXIST when
+ * the target exists. */
+int mesh_view_rename(mesh_view *view, const mesh_caller *caller,
+		     const char *from, const char *to, bool noreplace);
+/* chmod / utimens: mode or mtime may be left alone with NULL. */
+int mesh_view_setattr(mesh_view *view, const mesh_caller *caller,
+		      const char *path, const uint32_t *mode,
+		      const int64_t *mtime_ns);
+
+/* What is staged, against the head. */
+typedef enum mesh_change_type {
+	MESH_CHANGE_ADDED = 1,
+	MESH_CHANGE_MODIFIED = 2,
+	MESH_CHANGE_REMOVED = 3,
+} mesh_change_type;
+
+typedef struct mesh_change {
+	char *path;
+	mesh_change_type type;
+	mesh_entry_kind kind;
+} mesh_change;
+
+int mesh_view_status(mesh_view *view, mesh_change **out, size_t *count);
+void mesh_changes_free(mesh_change *changes, size_t count);
+const char *mesh_change_type_name(mesh_change_type type);
+const char *mesh_entry_kind_name(mesh_entry_kind kind);
+
+/*
+ * Commits everything staged: builds the new trees, then moves the head,
+ * indexes the commit and clears the committed staging entries in one
+ * synced batch, after making the new objects durable.  MESH_EINVAL
+ * ("nothing to commit") when nothing is staged.
+ */
+int mesh_view_commit(mesh_view *view, const mesh_caller *caller,
+		     const char *message, const mesh_meta *meta,
+		     size_t meta_count, mesh_oid *out, size_t *changes);
+
+#endif

@@ -1,0 +1,258 @@
+/*
+ * daemon.c - the mount's life: open the store, mount, serve on several
+ * threads, unmount and close the store; and the table of views.
+ */
+#include "fs.h"
+#include "error.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#define MAX_IDLE_THREADS 16
+
+static void syslog_sink(void *ctx, int level, const char *line)
+{
+	static const int priorities[] = { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR };
+
+	(void)ctx;
+	syslog(priorities[level < 0 ? 0 : level > 3 ? 3 : level], "%s", line);
+}
+
+/* --- views ----------------------------------------------------------- */
+
+static int find_or_open_view(fs *f, const char *key,
+			     int (*open_fn)(fs *, mesh_view **, const void *),
+			     const void *arg, mesh_view **out)
+{
+	mesh_view *view;
+	int error = 0;
+
+	pthread_mutex_lock(&f->views_lock);
+	for (size_t i = 0; i < f->view_count; i++) {
+		if (strcmp(f->views[i].key, key) == 0) {
+			*out = f->views[i].view;
+			pthread_mutex_unlock(&f->views_lock);
+			return 0;
+		}
+	}
+	if (f->view_count == f->view_cap) {
+		size_t cap = f->view_cap ? f->view_cap * 2 : 16;
+		fs_view_slot *grown = realloc(f->views, cap * sizeof(*grown));
+		if (!grown) {
+			pthread_mutex_unlock(&f->views_lock);
+			return mesh_error_oom();
+		}
+		f->views = grown;
+		f->view_cap = cap;
+	}
+	if ((error = open_fn(f, &view, arg)) == 0) {
+		if (!(f->views[f->view_count].key = strdup(key))) {
+			mesh_view_free(view);
+			error = mesh_error_oom();
+		} else {
+			f->views[f->view_count++].view = view;
+			*out = view;
+		}
+	}
+	pthread_mutex_unlock(&f->views_lock);
+	return error;
+}
+
+typedef struct view_args {
+	const char *domain;
+	const char *branch;
+	const mesh_oid *commit;
+} view_args;
+
+static int open_branch(fs *f, mesh_view **out, const void *arg)
+{
+	const view_args *a = arg;
+
+	return mesh_view_open_branch(out, f->store, a->domain, a->branch);
+}
+
+static int open_commit(fs *f, mesh_view **out, const void *arg)
+{
+	const view_args *a = arg;
+
+	return mesh_view_open_commit(out, f->store, a->domain, a->commit);
+}
+
+int fs_branch_view(fs *f, const char *domain, const char *branch, mesh_view **out)
+{
+	view_args args = { domain, branch, NULL };
+	char key[600];
+
+	snprintf(key, sizeof(key), "%s/%s", domain, branch);
+	return find_or_open_view(f, key, open_branch, &args, out);
+}
+
+int fs_commit_view(fs *f, const char *domain, const mesh_oid *commit, mesh_view **out)
+{
+	view_args args = { domain, NULL, commit };
+	char key[600], hex[MESH_OID_HEXSZ + 1];
+
+	mesh_oid_fmt(hex, commit);
+	snprintf(key, sizeof(key), "%s@%s", domain, hex);
+	return find_or_open_view(f, key, open_commit, &args, out);
+}
+
+static void views_free(fs *f)
+{
+	for (size_t i = 0; i < f->view_count; i++) {
+		mesh_view_free(f->views[i].view);
+		free(f->views[i].key);
+	}
+	free(f->views);
+	pthread_mutex_destroy(&f->views_lock);
+}
+
+/* --- lifecycle ------------------------------------------------------- */
+
+/* In the background the parent waits on a pipe for the child's word
+ * that the mount is up, so `meshfs mount` fails visibly when it fails. */
+static int daemonize(int *ready_fd)
+{
+	int fds[2];
+	pid_t pid;
+	char status = 1;
+
+	if (pipe(fds) < 0)
+		return -errno;
+	if ((pid = fork()) < 0)
+		return -errno;
+	if (pid > 0) {
+		close(fds[1]);
+		if (read(fds[0], &status, 1) != 1)
+			status = 1;
+		close(fds[0]);
+		_exit(status);
+	}
+	close(fds[0]);
+	setsid();
+	*ready_fd = fds[1];
+	return 0;
+}
+
+static void report_ready(int *ready_fd, char status)
+{
+	int devnull;
+
+	if (*ready_fd < 0)
+		return;
+	if (write(*ready_fd, &status, 1) != 1)
+		status = 1;
+	close(*ready_fd);
+	*ready_fd = -1;
+	if (status == 0 && (devnull = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(devnull, STDIN_FILENO);
+		dup2(devnull, STDOUT_FILENO);
+		dup2(devnull, STDERR_FILENO);
+		if (devnull > STDERR_FILENO)
+			close(devnull);
+	}
+}
+
+static int build_args(const meshfs_mount_opts *opts, struct fuse_args *args)
+{
+	char options[8192];
+	int n = snprintf(options, sizeof(options),
+			 "fsname=meshfs:%s,subtype=meshfs,default_permissions%s%s",
+			 opts->store_path, opts->fuse_opts ? "," : "",
+			 opts->fuse_opts ? opts->fuse_opts : "");
+
+	if (n < 0 || (size_t)n >= sizeof(options))
+		return mesh_error_set(MESH_EINVAL, "mount options too long");
+	if (fuse_opt_add_arg(args, "meshfs") < 0 ||
+	    fuse_opt_add_arg(args, "-o") < 0 ||
+	    fuse_opt_add_arg(args, options) < 0)
+		return mesh_error_oom();
+	return 0;
+}
+
+static int fs_open(fs *f, const meshfs_mount_opts *opts)
+{
+	int error;
+
+	memset(f, 0, sizeof(*f));
+	f->log.level = opts->log_level;
+	f->log.sink = opts->foreground ? NULL : syslog_sink;
+	f->uid = getuid();
+	f->gid = getgid();
+	pthread_mutex_init(&f->views_lock, NULL);
+	if ((error = fs_nodes_init(&f->nodes)) < 0)
+		return mesh_error_set(error, "cannot allocate the inode table");
+	if ((error = mesh_store_open(&f->store, opts->store_path, &f->log)) < 0)
+		return error;
+	return mesh_file_write_buf(mesh_store_odb(f->store), NULL, "", 0, &f->empty_file);
+}
+
+static void fs_close(fs *f)
+{
+	views_free(f);
+	fs_nodes_destroy(&f->nodes);
+	mesh_store_close(f->store);
+}
+
+static int serve(fs *f, const meshfs_mount_opts *opts, int *ready_fd)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_loop_config *loop;
+	int error;
+
+	if ((error = build_args(opts, &args)) < 0)
+		goto out;
+	f->session = fuse_session_new(&args, &meshfs_ops, sizeof(meshfs_ops), f);
+	if (!f->session) {
+		error = mesh_error_set(MESH_EINVAL, "bad FUSE options: %s",
+				       opts->fuse_opts ? opts->fuse_opts : "");
+		goto out;
+	}
+	if (fuse_set_signal_handlers(f->session) != 0 ||
+	    fuse_session_mount(f->session, opts->mountpoint) != 0) {
+		error = mesh_error_set(MESH_EIO, "cannot mount on %s", opts->mountpoint);
+		goto destroy;
+	}
+	mesh_log_write(&f->log, MESH_LOG_INFO, "mounted %s on %s",
+		       mesh_store_path(f->store), opts->mountpoint);
+	report_ready(ready_fd, 0);
+	loop = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_max_threads(loop, 64);
+	fuse_loop_cfg_set_idle_threads(loop, MAX_IDLE_THREADS);
+	error = fuse_session_loop_mt(f->session, loop) == 0 ? 0 : MESH_EIO;
+	fuse_loop_cfg_destroy(loop);
+	fuse_session_unmount(f->session);
+	mesh_log_write(&f->log, MESH_LOG_INFO, "unmounted %s", opts->mountpoint);
+destroy:
+	fuse_remove_signal_handlers(f->session);
+	fuse_session_destroy(f->session);
+out:
+	fuse_opt_free_args(&args);
+	return error;
+}
+
+int meshfs_fs_main(const meshfs_mount_opts *opts)
+{
+	fs f;
+	int ready_fd = -1, error;
+
+	if (!opts->foreground) {
+		openlog("meshfs", LOG_PID, LOG_DAEMON);
+		if ((error = daemonize(&ready_fd)) < 0)
+			return mesh_error_set(error, "cannot start the daemon");
+	}
+	if ((error = fs_open(&f, opts)) == 0)
+		error = serve(&f, opts, &ready_fd);
+	if (error < 0) {
+		fprintf(stderr, "meshfs: %s\n", mesh_error_message());
+		mesh_log_write(&f.log, MESH_LOG_ERROR, "%s", mesh_error_message());
+	}
+	report_ready(&ready_fd, error ? 1 : 0);
+	fs_close(&f);
+	return error;
+}

@@ -1,0 +1,60 @@
+/*
+ * fs.h - the meshfs FUSE daemon: state shared by its handlers.
+ */
+#ifndef MESHFS_FS_H
+#define MESHFS_FS_H
+
+#define FUSE_USE_VERSION 312
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "nodes.h"
+#include "store.h"
+#include "view.h"
+
+typedef struct meshfs_mount_opts {
+	const char *mountpoint;
+	const char *store_path;
+	const char *fuse_opts;     /* extra -o options, or NULL */
+	bool foreground;
+	int log_level;
+} meshfs_mount_opts;
+
+/* Mounts, serves until unmounted or signalled, and closes the store.
+ * Without foreground it returns in the parent once the mount is up
+ * (0) or failed (non-zero), and the child serves in the background. */
+int meshfs_fs_main(const meshfs_mount_opts *opts);
+
+/* The views the mount shows, kept for the life of the mount so that
+ * every node of a branch shares one view and its cached head. */
+typedef struct fs_view_slot {
+	char *key;                 /* "domain/branch" or "domain@commit" */
+	mesh_view *view;
+} fs_view_slot;
+
+typedef struct fs {
+	mesh_store *store;
+	mesh_log log;
+	fs_nodes nodes;
+	pthread_mutex_t views_lock;
+	fs_view_slot *views;
+	size_t view_count, view_cap;
+	mesh_oid empty_file;       /* the file map of empty content */
+	uid_t uid;                 /* owner shown for every file */
+	gid_t gid;
+	struct fuse_session *session;
+} fs;
+
+/* The branch view, opened on first use.  MESH_ENOENT when the branch
+ * does not exist. */
+int fs_branch_view(fs *f, const char *domain, const char *branch, mesh_view **out);
+/* The read-only view of a commit, opened on first use. */
+int fs_commit_view(fs *f, const char *domain, const mesh_oid *commit,
+		   mesh_view **out);
+
+extern const struct fuse_lowlevel_ops meshfs_ops;
+
+#endif

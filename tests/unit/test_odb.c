@@ -1,0 +1,630 @@
+/* test_odb.c - object ids, the object store and its loose backend, errors
+ * and logging. */
+#include "testutil.h"
+#include "error.h"
+#include "log.h"
+#include "odb.h"
+#include "oid.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Per-test fixture (each test runs in its own forked process). */
+static char *tmp;
+static char objects_dir[512];
+static mesh_odb *odb;
+
+typedef struct captured_log {
+	int count;
+	int last_level;
+	char last_line[2048];
+} captured_log;
+
+static captured_log captured;
+
+static void capture_sink(void *ctx, int level, const char *line)
+{
+	captured_log *c = ctx;
+
+	c->count++;
+	c->last_level = level;
+	snprintf(c->last_line, sizeof(c->last_line), "%s", line);
+}
+
+static const mesh_log test_log = {
+	.level = MESH_LOG_DEBUG, .sink = capture_sink, .ctx = &captured,
+};
+
+static void setup(void)
+{
+	char tmp_dir[512];
+	mesh_odb_backend *backend;
+
+	tmp = test_tmpdir_new();
+	snprintf(objects_dir, sizeof(objects_dir), "%s/objects", tmp);
+	snprintf(tmp_dir, sizeof(tmp_dir), "%s/tmp", tmp);
+	ck_assert_int_eq(mkdir(objects_dir, 0755), 0);
+	ck_assert_int_eq(mkdir(tmp_dir, 0755), 0);
+	ck_assert_int_eq(mesh_odb_backend_loose(&backend, objects_dir, tmp_dir), 0);
+	ck_assert_int_eq(mesh_odb_open(&odb, backend, &test_log), 0);
+	memset(&captured, 0, sizeof(captured));
+}
+
+static void teardown(void)
+{
+	mesh_odb_close(odb);
+	odb = NULL;
+	test_tmpdir_remove(tmp);
+	tmp = NULL;
+}
+
+static void fill_random(unsigned char *buf, size_t len, unsigned seed)
+{
+	uint64_t x = seed * 0x9e3779b97f4a7c15ULL + 1;
+
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		buf[i] = (unsigned char)(x >> 24);
+	}
+}
+
+static void object_path(char *out, size_t size, const mesh_oid *oid)
+{
+	char hex[MESH_OID_HEXSZ + 1];
+
+	mesh_oid_fmt(hex, oid);
+	snprintf(out, size, "%s/%.2s/%s", objects_dir, hex, hex + 2);
+}
+
+static off_t stored_size(const mesh_oid *oid)
+{
+	char path[1024];
+	struct stat st;
+
+	object_path(path, sizeof(path), oid);
+	ck_assert_int_eq(stat(path, &st), 0);
+	return st.st_size;
+}
+
+static int file_count;
+
+static int count_file(const char *path, const struct stat *st, int flag,
+		      struct FTW *ftw)
+{
+	(void)path; (void)st; (void)ftw;
+	if (flag == FTW_F)
+		file_count++;
+	return 0;
+}
+
+static int count_objects(void)
+{
+	file_count = 0;
+	ck_assert_int_eq(nftw(objects_dir, count_file, 16, FTW_PHYS), 0);
+	return file_count;
+}
+
+/* Flips one byte of an object's file at offset (negative: from the end). */
+static void corrupt_byte(const mesh_oid *oid, off_t offset)
+{
+	char path[1024];
+	unsigned char byte;
+	int fd;
+
+	object_path(path, sizeof(path), oid);
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	if (offset < 0)
+		offset += lseek(fd, 0, SEEK_END);
+	ck_assert_int_eq(pread(fd, &byte, 1, offset), 1);
+	byte ^= 0x40;
+	ck_assert_int_eq(pwrite(fd, &byte, 1, offset), 1);
+	close(fd);
+}
+
+/* ---- oid -------------------------------------------------------------- */
+
+START_TEST(oid_hash_matches_git_style_header)
+{
+	mesh_oid oid;
+	char hex[MESH_OID_HEXSZ + 1];
+
+	/* printf 'chunk 5\0hello' | sha256sum */
+	ck_assert_int_eq(mesh_oid_hash(&oid, "chunk", "hello", 5), 0);
+	mesh_oid_fmt(hex, &oid);
+	ck_assert_str_eq(hex, "20629df502827a87bf37bd7c50cb33b72158871fdb4f2f3b37da3fbb755ddd5e");
+	/* printf 'file 0\0' | sha256sum */
+	ck_assert_int_eq(mesh_oid_hash(&oid, "file", NULL, 0), 0);
+	mesh_oid_fmt(hex, &oid);
+	ck_assert_str_eq(hex, "fba941a95a9a6ad74087b7acb8627e07d41d7a601513502fc21ba0df21f69f16");
+}
+END_TEST
+
+START_TEST(oid_parse_fmt_round_trip)
+{
+	const char *hex = "20629DF502827a87bf37bd7c50cb33b72158871fdb4f2f3b37da3fbb755ddd5e";
+	mesh_oid a, b;
+	char out[MESH_OID_HEXSZ + 1];
+
+	ck_assert_int_eq(mesh_oid_parse(&a, hex), 0);
+	mesh_oid_fmt(out, &a);
+	ck_assert_str_eq(out, "20629df502827a87bf37bd7c50cb33b72158871fdb4f2f3b37da3fbb755ddd5e");
+	ck_assert_int_eq(mesh_oid_parse(&b, out), 0);
+	ck_assert_int_eq(mesh_oid_cmp(&a, &b), 0);
+	ck_assert(!mesh_oid_is_zero(&a));
+	memset(&b, 0, sizeof(b));
+	ck_assert(mesh_oid_is_zero(&b));
+	ck_assert_int_gt(mesh_oid_cmp(&a, &b), 0);
+}
+END_TEST
+
+START_TEST(oid_parse_rejects_bad_hex)
+{
+	mesh_oid oid;
+
+	ck_assert_int_eq(mesh_oid_parse(&oid, "abc"), MESH_EINVAL);
+	ck_assert_int_eq(mesh_oid_parse(&oid,
+		"20629df502827a87bf37bd7c50cb33b72158871fdb4f2f3b37da3fbb755ddd5"), MESH_EINVAL);
+	ck_assert_int_eq(mesh_oid_parse(&oid,
+		"20629df502827a87bf37bd7c50cb33b72158871fdb4f2f3b37da3fbb755ddd5e0"), MESH_EINVAL);
+	ck_assert_int_eq(mesh_oid_parse(&oid,
+		"g0629df502827a87bf37bd7c50cb33b72158871fdb4f2f3b37da3fbb755ddd5e"), MESH_EINVAL);
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "g0629df5"));
+	ck_assert_int_eq(mesh_oid_parse(&oid, NULL), MESH_EINVAL);
+}
+END_TEST
+
+/* ---- odb -------------------------------------------------------------- */
+
+START_TEST(round_trip_each_type)
+{
+	static const mesh_otype types[] = {
+		MESH_OBJ_CHUNK, MESH_OBJ_FILE, MESH_OBJ_TREE, MESH_OBJ_COMMIT,
+	};
+	const char *text = "tree 0123 some object body\n";
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		mesh_oid oid;
+		mesh_otype type;
+		void *data;
+		size_t len;
+
+		ck_assert_int_eq(mesh_odb_write(odb, types[i], text, strlen(text), &oid), 0);
+		ck_assert_int_eq(mesh_odb_exists(odb, &oid), 1);
+		ck_assert_int_eq(mesh_odb_read(odb, &oid, types[i], &data, &len, &type), 0);
+		ck_assert_uint_eq(len, strlen(text));
+		ck_assert_mem_eq(data, text, len);
+		ck_assert_int_eq(type, types[i]);
+		free(data);
+	}
+	/* Same bytes, different types: four distinct objects. */
+	ck_assert_int_eq(count_objects(), 4);
+}
+END_TEST
+
+START_TEST(round_trip_empty_and_large)
+{
+	size_t big = 3 * 1024 * 1024 + 17;
+	unsigned char *buf = malloc(big);
+	mesh_oid empty_id, big_id;
+	void *data;
+	size_t len;
+
+	fill_random(buf, big, 7);
+	memset(buf, 'x', big / 2);   /* half compressible */
+	ck_assert_int_eq(mesh_odb_write(odb, MESH_OBJ_FILE, NULL, 0, &empty_id), 0);
+	ck_assert_int_eq(mesh_odb_write(odb, MESH_OBJ_CHUNK, buf, big, &big_id), 0);
+	ck_assert_int_eq(mesh_odb_read(odb, &empty_id, MESH_OBJ_FILE, &data, &len, NULL), 0);
+	ck_assert_uint_eq(len, 0);
+	free(data);
+	ck_assert_int_eq(mesh_odb_read(odb, &big_id, MESH_OBJ_ANY, &data, &len, NULL), 0);
+	ck_assert_uint_eq(len, big);
+	ck_assert_mem_eq(data, buf, big);
+	ck_assert_int_lt(stored_size(&big_id), (off_t)(big * 3 / 4));
+	free(data);
+	free(buf);
+}
+END_TEST
+
+START_TEST(dedup_stores_once)
+{
+	const char *text = "identical content";
+	mesh_oid a, b;
+	mesh_odb_stats stats;
+
+	ck_assert_int_eq(mesh_odb_write(odb, MESH_OBJ_CHUNK, text, strlen(text), &a), 0);
+	ck_assert_int_eq(mesh_odb_write(odb, MESH_OBJ_CHUNK, text, strlen(text), &b), 0);
+	ck_assert_int_eq(mesh_oid_cmp(&a, &b), 0);
+	ck_assert_int_eq(count_objects(), 1);
+	mesh_odb_stats_get(odb, &stats);
+	ck_assert_uint_eq(stats.writes, 1);
+	ck_assert_uint_eq(stats.write_dups, 1);
+	ck_assert_uint_eq(stats.reads, 0);
+}
+END_TEST
+
+START_TEST(compresses_only_when_it_pays)
+{
+	size_t len = 1024 * 1024;
+	unsigned char *buf = malloc(len);
+	mesh_oid text_id, random_id;
+	void *data;
+	size_t out_len;
+
+	for (size_t i = 0; i < len; i++)
+		buf[i] = "the quick brown fox jumps over the lazy dog\n"[i % 44];
+	ck_assert_int_eq(mesh_odb_write(odb, MESH_OBJ_CHUNK, buf, len, &text_id), 0);
+	ck_assert_int_lt(stored_size(&text_id), (off_t)(len / 50));
+	fill_random(buf, len, 1);
+	ck_assert_int_eq(mesh_odb_write(odb, MESH_OBJ_CHUNK, buf, len, &random_id), 0);
+	/* Raw payload plus the 11-byte header: zstd would have grown it. */
+	ck_assert_int_eq(stored_size(&random_id), (off_t)(len + 11));
+	ck_assert_int_eq(mesh_odb_read(odb, &random_id, MESH_OBJ_CHUNK, &data, &out_len, NULL), 0);
+	ck_assert_mem_eq(data, buf, len);
+	free(data);
+	free(buf);
+}
+END_TEST
+
+static void assert_corrupt_read(const mesh_oid *oid)
+{
+	char hex[MESH_OID_HEXSZ + 1];
+	void *data = NULL;
+	size_t len;
+
+	mesh_oid_fmt(hex, oid);
+	captured.count = 0;
+	ck_assert_int_eq(mesh_odb_read(odb, oid, MESH_OBJ_CHUNK, &data, &len, NULL), MESH_EIO);
+	ck_assert_ptr_null(data);
+	ck_assert_int_eq(mesh_error_code(), MESH_EIO);
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), hex));
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "corrupt"));
+	ck_assert_int_eq(captured.count, 1);
+	ck_assert_int_eq(captured.last_level, MESH_LOG_ERROR);
+	ck_assert_ptr_nonnull(strstr(captured.last_line, hex));
+}
+
+START_TEST(corrupt_raw_payload_is_eio)
+{
+	unsigned char buf[4096];
+	mesh_oid oid;
+
+	fill_random(buf, sizeof(buf), 3);
+	ck_assert_int_eq(mesh_odb_write(odb, MESH_OBJ_CHUNK, buf, sizeof(buf), &oid), 0);
+	corrupt_byte(&oid, 11 + 100);
+	assert_corrupt_read(&oid);
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "content hashes to"));
+}
+END_TEST
+
+START_TEST(corrupt_compressed_payload_is_eio)
+{
+	char buf[8192];
+	mesh_oid oid;
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (char)('a' + i % 7);
+	ck_assert_int_eq(mesh_odb_write(odb, MESH_OBJ_CHUNK, buf, sizeof(buf), &oid), 0);
+	ck_assert_int_lt(stored_size(&oid), (off_t)sizeof(buf));
+	corrupt_byte(&oid, -3);
+	assert_corrupt_read(&oid);
+}
+END_TEST
+
+START_TEST(corrupt_header_is_eio)
+{
+	mesh_oid oid;
+
+	ck_assert_int_eq(mesh_odb_write(odb, MESH_OBJ_CHUNK, "abc", 3, &oid), 0);
+	corrupt_byte(&oid, 0);    /* magic */
+	assert_corrupt_read(&oid);
+}
+END_TEST
+
+START_TEST(truncated_object_is_eio)
+{
+	char path[1024];
+	mesh_oid oid;
+
+	ck_assert_int_eq(mesh_odb_write(odb, MESH_OBJ_CHUNK, "abcdef", 6, &oid), 0);
+	object_path(path, sizeof(path), &oid);
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	ck_assert_int_eq(truncate(path, 5), 0);
+	assert_corrupt_read(&oid);
+	ck_assert_int_eq(truncate(path, 14), 0);   /* header + half the data */
+	assert_corrupt_read(&oid);
+}
+END_TEST
+
+START_TEST(missing_is_enoent)
+{
+	mesh_oid oid;
+	void *data = NULL;
+	size_t len;
+
+	ck_assert_int_eq(mesh_oid_hash(&oid, "chunk", "never stored", 12), 0);
+	ck_assert_int_eq(mesh_odb_exists(odb, &oid), 0);
+	ck_assert_int_eq(mesh_odb_read(odb, &oid, MESH_OBJ_ANY, &data, &len, NULL), MESH_ENOENT);
+	ck_assert_ptr_null(data);
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "not found"));
+}
+END_TEST
+
+START_TEST(type_mismatch_is_eio)
+{
+	mesh_oid oid;
+	mesh_otype type;
+	void *data = NULL;
+	size_t len;
+	char hex[MESH_OID_HEXSZ + 1];
+
+	ck_assert_int_eq(mesh_odb_write(odb, MESH_OBJ_TREE, "entries", 7, &oid), 0);
+	mesh_oid_fmt(hex, &oid);
+	ck_assert_int_eq(mesh_odb_read(odb, &oid, MESH_OBJ_COMMIT, &data, &len, NULL), MESH_EIO);
+	ck_assert_ptr_null(data);
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), hex));
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "tree"));
+	ck_assert_int_eq(captured.last_level, MESH_LOG_ERROR);
+	ck_assert_int_eq(mesh_odb_read(odb, &oid, MESH_OBJ_ANY, &data, &len, &type), 0);
+	ck_assert_int_eq(type, MESH_OBJ_TREE);
+	free(data);
+}
+END_TEST
+
+START_TEST(write_rejects_bad_type)
+{
+	mesh_oid oid;
+
+	ck_assert_int_eq(mesh_odb_write(odb, MESH_OBJ_ANY, "x", 1, &oid), MESH_EINVAL);
+	ck_assert_int_eq(mesh_odb_write(odb, (mesh_otype)9, "x", 1, &oid), MESH_EINVAL);
+	ck_assert_int_eq(count_objects(), 0);
+	ck_assert_str_eq(mesh_otype_name(MESH_OBJ_COMMIT), "commit");
+}
+END_TEST
+
+START_TEST(sync_and_no_temp_leftovers)
+{
+	char tmp_dir[600];
+	mesh_oid oid;
+
+	ck_assert_int_eq(mesh_odb_write(odb, MESH_OBJ_CHUNK, "data", 4, &oid), 0);
+	ck_assert_int_eq(mesh_odb_sync(odb), 0);
+	snprintf(tmp_dir, sizeof(tmp_dir), "%s/tmp", tmp);
+	ck_assert_int_eq(rmdir(tmp_dir), 0);   /* fails unless empty */
+}
+END_TEST
+
+START_TEST(loose_requires_directories)
+{
+	mesh_odb_backend *backend = NULL;
+	char missing[600];
+
+	snprintf(missing, sizeof(missing), "%s/nope", tmp);
+	ck_assert_int_eq(mesh_odb_backend_loose(&backend, missing, objects_dir), MESH_ENOENT);
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), missing));
+	ck_assert_int_eq(mesh_odb_backend_loose(&backend, objects_dir, missing), MESH_ENOENT);
+	ck_assert_ptr_null(backend);
+}
+END_TEST
+
+typedef struct worker_arg {
+	int id;
+	int failures;
+} worker_arg;
+
+/* Every thread writes the same set plus its own objects and reads all. */
+static void *worker(void *p)
+{
+	worker_arg *arg = p;
+	unsigned char buf[20000];
+
+	for (unsigned i = 0; i < 40; i++) {
+		unsigned seed = i % 2 ? i : 1000 * (unsigned)arg->id + i;
+		mesh_oid oid;
+		void *data;
+		size_t len;
+
+		fill_random(buf, sizeof(buf), seed);
+		memset(buf, 0, i * 400);
+		if (mesh_odb_write(odb, MESH_OBJ_CHUNK, buf, sizeof(buf), &oid) < 0 ||
+		    mesh_odb_read(odb, &oid, MESH_OBJ_CHUNK, &data, &len, NULL) < 0) {
+			arg->failures++;
+			continue;
+		}
+		if (len != sizeof(buf) || memcmp(data, buf, len) != 0)
+			arg->failures++;
+		free(data);
+	}
+	return NULL;
+}
+
+START_TEST(concurrent_writers_and_readers)
+{
+	pthread_t threads[6];
+	worker_arg args[6];
+	mesh_odb_stats stats;
+
+	for (int i = 0; i < 6; i++) {
+		args[i] = (worker_arg){ .id = i };
+		ck_assert_int_eq(pthread_create(&threads[i], NULL, worker, &args[i]), 0);
+	}
+	for (int i = 0; i < 6; i++) {
+		pthread_join(threads[i], NULL);
+		ck_assert_int_eq(args[i].failures, 0);
+	}
+	/* 20 shared objects + 6 * 20 private ones. */
+	ck_assert_int_eq(count_objects(), 20 + 6 * 20);
+	mesh_odb_stats_get(odb, &stats);
+	ck_assert_uint_eq(stats.reads, 6 * 40);
+	ck_assert_uint_eq(stats.writes + stats.write_dups, 6 * 40);
+}
+END_TEST
+
+/* ---- error and log ---------------------------------------------------- */
+
+START_TEST(error_set_formats_and_returns_code)
+{
+	char big[3000];
+
+	mesh_error_clear();
+	ck_assert_int_eq(mesh_error_code(), 0);
+	ck_assert_str_eq(mesh_error_message(), "");
+	ck_assert_int_eq(mesh_error_set(MESH_EBUSY, "branch %s is locked by %d", "main", 42),
+			 MESH_EBUSY);
+	ck_assert_str_eq(mesh_error_message(), "branch main is locked by 42");
+	ck_assert_int_eq(mesh_error_code(), MESH_EBUSY);
+	memset(big, 'y', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	mesh_error_set(MESH_EINVAL, "%s", big);   /* truncated, not overflowed */
+	ck_assert_uint_gt(strlen(mesh_error_message()), 500);
+	ck_assert_uint_lt(strlen(mesh_error_message()), sizeof(big) - 1);
+	ck_assert_int_eq(mesh_error_oom(), MESH_ENOMEM);
+	ck_assert_str_eq(mesh_error_name(mesh_error_code()), "ENOMEM");
+}
+END_TEST
+
+START_TEST(error_os_uses_errno)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/does-not-exist", tmp);
+	ck_assert_int_lt(open(path, O_RDONLY), 0);
+	ck_assert_int_eq(mesh_error_os("cannot open", path), MESH_ENOENT);
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "cannot open"));
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), path));
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "No such file"));
+	errno = EACCES;
+	ck_assert_int_eq(mesh_error_os("cannot write", NULL), MESH_EACCES);
+}
+END_TEST
+
+START_TEST(error_names)
+{
+	ck_assert_str_eq(mesh_error_name(MESH_ENOENT), "ENOENT");
+	ck_assert_str_eq(mesh_error_name(MESH_EINVAL), "EINVAL");
+	ck_assert_str_eq(mesh_error_name(MESH_EIO), "EIO");
+	ck_assert_str_eq(mesh_error_name(MESH_EROFS), "EROFS");
+	ck_assert_str_eq(mesh_error_name(MESH_ENOTEMPTY), "ENOTEMPTY");
+	ck_assert_str_eq(mesh_error_name(MESH_ENAMETOOLONG), "ENAMETOOLONG");
+}
+END_TEST
+
+static void *other_thread(void *p)
+{
+	char *seen = p;
+
+	snprintf(seen, 64, "%s|%d", mesh_error_message(), mesh_error_code());
+	mesh_error_set(MESH_EPERM, "other thread's error");
+	return NULL;
+}
+
+START_TEST(error_is_per_thread)
+{
+	pthread_t thread;
+	char seen[64] = "";
+
+	mesh_error_set(MESH_EIO, "main thread's error");
+	ck_assert_int_eq(pthread_create(&thread, NULL, other_thread, seen), 0);
+	pthread_join(thread, NULL);
+	ck_assert_str_eq(seen, "|0");
+	ck_assert_str_eq(mesh_error_message(), "main thread's error");
+	ck_assert_int_eq(mesh_error_code(), MESH_EIO);
+}
+END_TEST
+
+START_TEST(log_levels_and_sink)
+{
+	mesh_log log = { .level = MESH_LOG_WARN, .sink = capture_sink, .ctx = &captured };
+	int level;
+
+	mesh_log_write(&log, MESH_LOG_INFO, "dropped %d", 1);
+	ck_assert_int_eq(captured.count, 0);
+	mesh_log_write(&log, MESH_LOG_WARN, "kept %d", 2);
+	ck_assert_int_eq(captured.count, 1);
+	ck_assert_str_eq(captured.last_line, "kept 2");
+	ck_assert_int_eq(captured.last_level, MESH_LOG_WARN);
+	mesh_log_write(NULL, MESH_LOG_ERROR, "nowhere");
+	ck_assert_int_eq(mesh_log_level_parse("debug", &level), 0);
+	ck_assert_int_eq(level, MESH_LOG_DEBUG);
+	ck_assert_int_eq(mesh_log_level_parse("error", &level), 0);
+	ck_assert_int_eq(level, MESH_LOG_ERROR);
+	ck_assert_int_eq(mesh_log_level_parse("loud", &level), MESH_EINVAL);
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "loud"));
+}
+END_TEST
+
+START_TEST(log_without_sink_goes_to_stderr)
+{
+	mesh_log log = { .level = MESH_LOG_INFO };
+	char path[600], line[256] = "";
+	FILE *f;
+	int fd, saved;
+
+	snprintf(path, sizeof(path), "%s/stderr.txt", tmp);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	fflush(stderr);
+	saved = dup(2);
+	dup2(fd, 2);
+	mesh_log_write(&log, MESH_LOG_DEBUG, "too quiet");
+	mesh_log_write(&log, MESH_LOG_WARN, "disk %d%% full", 91);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+	ck_assert_str_eq(line, "meshfs: WARN: disk 91% full\n");
+	ck_assert_ptr_null(fgets(line, sizeof(line), f));
+	fclose(f);
+}
+END_TEST
+
+static Suite *odb_suite(void)
+{
+	Suite *s = suite_create("odb");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, oid_hash_matches_git_style_header);
+	tcase_add_test(tc, oid_parse_fmt_round_trip);
+	tcase_add_test(tc, oid_parse_rejects_bad_hex);
+	tcase_add_test(tc, round_trip_each_type);
+	tcase_add_test(tc, round_trip_empty_and_large);
+	tcase_add_test(tc, dedup_stores_once);
+	tcase_add_test(tc, compresses_only_when_it_pays);
+	tcase_add_test(tc, corrupt_raw_payload_is_eio);
+	tcase_add_test(tc, corrupt_compressed_payload_is_eio);
+	tcase_add_test(tc, corrupt_header_is_eio);
+	tcase_add_test(tc, truncated_object_is_eio);
+	tcase_add_test(tc, missing_is_enoent);
+	tcase_add_test(tc, type_mismatch_is_eio);
+	tcase_add_test(tc, write_rejects_bad_type);
+	tcase_add_test(tc, sync_and_no_temp_leftovers);
+	tcase_add_test(tc, loose_requires_directories);
+	tcase_add_test(tc, concurrent_writers_and_readers);
+	tcase_add_test(tc, error_set_formats_and_returns_code);
+	tcase_add_test(tc, error_os_uses_errno);
+	tcase_add_test(tc, error_names);
+	tcase_add_test(tc, error_is_per_thread);
+	tcase_add_test(tc, log_levels_and_sink);
+	tcase_add_test(tc, log_without_sink_goes_to_stderr);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return test_run_suite(odb_suite());
+}

@@ -1,0 +1,254 @@
+#include "jsonread.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct parser {
+	const char *p;
+	int depth;
+} parser;
+
+static json_value *parse_value(parser *ps);
+
+static void skip_ws(parser *ps)
+{
+	while (isspace((unsigned char)*ps->p))
+		ps->p++;
+}
+
+static json_value *new_value(json_type type)
+{
+	json_value *v = calloc(1, sizeof(*v));
+
+	if (v)
+		v->type = type;
+	return v;
+}
+
+static int append_utf8(char *out, size_t *len, unsigned code)
+{
+	if (code < 0x80) {
+		out[(*len)++] = (char)code;
+	} else if (code < 0x800) {
+		out[(*len)++] = (char)(0xC0 | code >> 6);
+		out[(*len)++] = (char)(0x80 | (code & 0x3F));
+	} else {
+		out[(*len)++] = (char)(0xE0 | code >> 12);
+		out[(*len)++] = (char)(0x80 | ((code >> 6) & 0x3F));
+		out[(*len)++] = (char)(0x80 | (code & 0x3F));
+	}
+	return 0;
+}
+
+static char *parse_string(parser *ps)
+{
+	const char *start = ++ps->p;
+	char *out = malloc(strlen(start) * 3 + 1);
+	size_t len = 0;
+
+	if (!out)
+		return NULL;
+	while (*ps->p && *ps->p != '"') {
+		char c = *ps->p++;
+		if (c != '\\') {
+			out[len++] = c;
+			continue;
+		}
+		c = *ps->p++;
+		switch (c) {
+		case 'n': out[len++] = '\n'; break;
+		case 't': out[len++] = '\t'; break;
+		case 'r': out[len++] = '\r'; break;
+		case 'b': out[len++] = '\b'; break;
+		case 'f': out[len++] = '\f'; break;
+		case 'u': {
+			char hex[5] = { 0 };
+			if (strlen(ps->p) < 4)
+				goto fail;
+			memcpy(hex, ps->p, 4);
+			ps->p += 4;
+			append_utf8(out, &len, (unsigned)strtoul(hex, NULL, 16));
+			break;
+		}
+		case '\0':
+			goto fail;
+		default:
+			out[len++] = c;
+		}
+	}
+	if (*ps->p != '"')
+		goto fail;
+	ps->p++;
+	out[len] = '\0';
+	return out;
+fail:
+	free(out);
+	return NULL;
+}
+
+static int push_item(json_value *v, char *key, json_value *item)
+{
+	json_value **items = realloc(v->items, (v->count + 1) * sizeof(*items));
+	char **keys = v->type == JSON_OBJECT ?
+		      realloc(v->keys, (v->count + 1) * sizeof(*keys)) : NULL;
+
+	if (items)
+		v->items = items;
+	if (keys)
+		v->keys = keys;
+	if (!items || (v->type == JSON_OBJECT && !keys))
+		return -1;
+	if (keys)
+		v->keys[v->count] = key;
+	v->items[v->count++] = item;
+	return 0;
+}
+
+static json_value *parse_container(parser *ps, json_type type, char close)
+{
+	json_value *v = new_value(type);
+
+	if (!v || ++ps->depth > 64)
+		goto fail;
+	ps->p++;
+	skip_ws(ps);
+	if (*ps->p == close) {
+		ps->p++;
+		ps->depth--;
+		return v;
+	}
+	for (;;) {
+		char *key = NULL;
+		json_value *item;
+		skip_ws(ps);
+		if (type == JSON_OBJECT) {
+			if (*ps->p != '"' || !(key = parse_string(ps)))
+				goto fail;
+			skip_ws(ps);
+			if (*ps->p++ != ':') {
+				free(key);
+				goto fail;
+			}
+		}
+		if (!(item = parse_value(ps)) || push_item(v, key, item) < 0) {
+			free(key);
+			json_free(item);
+			goto fail;
+		}
+		skip_ws(ps);
+		if (*ps->p == ',') {
+			ps->p++;
+			continue;
+		}
+		if (*ps->p++ != close)
+			goto fail;
+		ps->depth--;
+		return v;
+	}
+fail:
+	json_free(v);
+	return NULL;
+}
+
+static json_value *parse_literal(parser *ps)
+{
+	json_value *v;
+	char *end;
+
+	if (!strncmp(ps->p, "true", 4) || !strncmp(ps->p, "false", 5)) {
+		if ((v = new_value(JSON_BOOL))) {
+			v->boolean = *ps->p == 't';
+			ps->p += v->boolean ? 4 : 5;
+		}
+		return v;
+	}
+	if (!strncmp(ps->p, "null", 4)) {
+		ps->p += 4;
+		return new_value(JSON_NULL);
+	}
+	if (!(v = new_value(JSON_NUMBER)))
+		return NULL;
+	v->number = strtod(ps->p, &end);
+	if (end == ps->p || !(v->string = strndup(ps->p, (size_t)(end - ps->p)))) {
+		json_free(v);
+		return NULL;
+	}
+	ps->p = end;
+	return v;
+}
+
+static json_value *parse_value(parser *ps)
+{
+	json_value *v;
+
+	skip_ws(ps);
+	switch (*ps->p) {
+	case '{':
+		return parse_container(ps, JSON_OBJECT, '}');
+	case '[':
+		return parse_container(ps, JSON_ARRAY, ']');
+	case '"':
+		if (!(v = new_value(JSON_STRING)))
+			return NULL;
+		if (!(v->string = parse_string(ps))) {
+			free(v);
+			return NULL;
+		}
+		return v;
+	default:
+		return parse_literal(ps);
+	}
+}
+
+json_value *json_parse(const char *text)
+{
+	parser ps = { text, 0 };
+	json_value *v = parse_value(&ps);
+
+	skip_ws(&ps);
+	if (v && *ps.p) {
+		json_free(v);
+		return NULL;
+	}
+	return v;
+}
+
+void json_free(json_value *v)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < v->count; i++) {
+		json_free(v->items[i]);
+		if (v->keys)
+			free(v->keys[i]);
+	}
+	free(v->items);
+	free(v->keys);
+	free(v->string);
+	free(v);
+}
+
+const json_value *json_get(const json_value *object, const char *key)
+{
+	if (!object || object->type != JSON_OBJECT)
+		return NULL;
+	for (size_t i = 0; i < object->count; i++)
+		if (strcmp(object->keys[i], key) == 0)
+			return object->items[i];
+	return NULL;
+}
+
+const char *json_str(const json_value *object, const char *key, const char *def)
+{
+	const json_value *v = json_get(object, key);
+
+	return v && (v->type == JSON_STRING || v->type == JSON_NUMBER) ? v->string : def;
+}
+
+double json_num(const json_value *object, const char *key, double def)
+{
+	const json_value *v = json_get(object, key);
+
+	return v && v->type == JSON_NUMBER ? v->number : def;
+}

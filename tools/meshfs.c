@@ -1,0 +1,526 @@
+/*
+ * meshfs.c - the command line: store set-up, mounting, and the control
+ * commands, sent through a mount's control file when one serves the
+ * store and run on the store directly otherwise.
+ */
+#include "control.h"
+#include "domain.h"
+#include "error.h"
+#include "fs.h"
+#include "jsonread.h"
+#include "store.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXIT_USAGE 2
+#define ANSWER_MAX (64u << 20)
+#define UMOUNT_WAIT_SECONDS 30
+
+typedef struct cli {
+	char *store;          /* --store, $MESHFS_STORE or the default */
+	bool store_given;
+	const char *mount;    /* --mount */
+	const char *fuse_opts;
+	bool json;
+	bool foreground;
+	int log_level;
+	int argc;             /* the words after the options */
+	char **argv;
+} cli;
+
+static const char usage_text[] =
+	"usage: meshfs COMMAND [ARGS] [OPTIONS]\n"
+	"\n"
+	"  init [--store DIR]                       create a store (harmless if it exists)\n"
+	"  domain create NAME [--description TEXT]  create a domain with branch main\n"
+	"  domain list                              list domains\n"
+	"  mount MOUNTPOINT [--foreground] [-o OPTS] [--log-level LEVEL]\n"
+	"  umount MOUNTPOINT\n"
+	"  commit DOMAIN/BRANCH -m MESSAGE [--meta KEY=VALUE]...\n"
+	"  status DOMAIN/BRANCH\n"
+	"  log DOMAIN/REF [-n N]\n"
+	"\n"
+	"options: --store DIR (default $MESHFS_STORE, else ~/.local/share/meshfs),\n"
+	"         --mount DIR (the mount whose control file to use), --json\n";
+
+static int usage(const char *problem)
+{
+	if (problem)
+		fprintf(stderr, "meshfs: %s\n\n", problem);
+	fputs(usage_text, stderr);
+	return EXIT_USAGE;
+}
+
+static int fail(void)
+{
+	fprintf(stderr, "meshfs: %s\n", *mesh_error_message() ? mesh_error_message() : "failed");
+	return EXIT_FAILURE;
+}
+
+/* --- options --------------------------------------------------------- */
+
+enum { OPT_STORE = 256, OPT_MOUNT, OPT_JSON, OPT_FOREGROUND, OPT_LOG_LEVEL,
+       OPT_DESCRIPTION, OPT_META, OPT_MESSAGE };
+
+/* Options of the control commands are passed through as words. */
+static int parse_options(cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "store", required_argument, NULL, OPT_STORE },
+		{ "mount", required_argument, NULL, OPT_MOUNT },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
+		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "description", required_argument, NULL, OPT_DESCRIPTION },
+		{ "meta", required_argument, NULL, OPT_META },
+		{ "message", required_argument, NULL, OPT_MESSAGE },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char **words = calloc((size_t)argc * 2 + 1, sizeof(char *));
+	int n = 0, opt;
+
+	if (!words)
+		return -1;
+	c->log_level = MESH_LOG_INFO;
+	opterr = 0;
+	/* "+": stop at nothing; "-": keep operands in order as opt 1. */
+	while ((opt = getopt_long(argc, argv, "-m:n:o:fh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 1: words[n++] = optarg; break;
+		case OPT_STORE: free(c->store); c->store = strdup(optarg); c->store_given = true; break;
+		case OPT_MOUNT: c->mount = optarg; break;
+		case OPT_JSON: c->json = true; break;
+		case 'f': case OPT_FOREGROUND: c->foreground = true; break;
+		case 'o': c->fuse_opts = optarg; break;
+		case OPT_LOG_LEVEL:
+			if (mesh_log_level_parse(optarg, &c->log_level) < 0) {
+				free(words);
+				return usage("--log-level takes debug, info, warn or error") ? -1 : -1;
+			}
+			break;
+		case OPT_DESCRIPTION: words[n++] = "--description"; words[n++] = optarg; break;
+		case OPT_META: words[n++] = "--meta"; words[n++] = optarg; break;
+		case 'm': case OPT_MESSAGE: words[n++] = "-m"; words[n++] = optarg; break;
+		case 'n': words[n++] = "-n"; words[n++] = optarg; break;
+		case 'h': free(words); usage(NULL); exit(0);
+		default:
+			fprintf(stderr, "meshfs: unknown or incomplete option '%s'\n", argv[optind - 1]);
+			free(words);
+			usage(NULL);
+			return -1;
+		}
+	}
+	c->argc = n;
+	c->argv = words;
+	if (!c->store && mesh_store_default_path(&c->store) < 0) {
+		fail();
+		return -1;
+	}
+	return 0;
+}
+
+/* --- finding the mount ----------------------------------------------- */
+
+/* Undoes /proc/self/mounts' octal escapes (\040 for a space). */
+static void unescape_mount_field(char *s)
+{
+	char *out = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '7' && s[2] && s[3]) {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+/*
+ * The meshfs mount serving store (or any, when store is NULL), or the
+ * one at mountpoint: fills mount_out and store_out.  0 found, -1 none.
+ */
+static int find_mount(const char *store, const char *mountpoint,
+		      char *mount_out, char *store_out)
+{
+	char line[3 * PATH_MAX], real_store[PATH_MAX], real_mount[PATH_MAX];
+	FILE *mounts = fopen("/proc/self/mounts", "r");
+	int found = -1;
+
+	if (!mounts)
+		return -1;
+	if (store && !realpath(store, real_store))
+		snprintf(real_store, sizeof(real_store), "%s", store);
+	if (mountpoint && !realpath(mountpoint, real_mount))
+		snprintf(real_mount, sizeof(real_mount), "%s", mountpoint);
+	while (found < 0 && fgets(line, sizeof(line), mounts)) {
+		char *fsname = strtok(line, " "), *dir = strtok(NULL, " "), *type = strtok(NULL, " ");
+		if (!fsname || !dir || !type || strcmp(type, "fuse.meshfs") != 0 ||
+		    strncmp(fsname, "meshfs:", 7) != 0)
+			continue;
+		unescape_mount_field(fsname);
+		unescape_mount_field(dir);
+		if (store && strcmp(fsname + 7, real_store) != 0 && strcmp(fsname + 7, store) != 0)
+			continue;
+		if (mountpoint && strcmp(dir, real_mount) != 0)
+			continue;
+		snprintf(mount_out, PATH_MAX, "%s", dir);
+		snprintf(store_out, PATH_MAX, "%s", fsname + 7);
+		found = 0;
+	}
+	fclose(mounts);
+	return found;
+}
+
+/* --- running a control command --------------------------------------- */
+
+static int append_quoted(char *line, size_t cap, size_t *len, const char *word)
+{
+	size_t need = 3 + strlen(word) * 4;
+
+	if (*len + need + 1 >= cap)
+		return -1;
+	if (*len)
+		line[(*len)++] = ' ';
+	line[(*len)++] = '\'';
+	for (const char *p = word; *p; p++) {
+		if (*p == '\'') {
+			memcpy(line + *len, "'\\''", 4);
+			*len += 4;
+		} else {
+			line[(*len)++] = *p;
+		}
+	}
+	line[(*len)++] = '\'';
+	line[*len] = '\0';
+	return 0;
+}
+
+static char *command_line(int argc, char **argv)
+{
+	size_t cap = MESH_CONTROL_MAX_LINE, len = 0;
+	char *line = malloc(cap);
+
+	if (!line)
+		return NULL;
+	line[0] = '\0';
+	for (int i = 0; i < argc; i++) {
+		if (append_quoted(line, cap, &len, argv[i]) < 0) {
+			free(line);
+			mesh_error_set(MESH_EINVAL, "command too long");
+			return NULL;
+		}
+	}
+	return line;
+}
+
+/* Sends line through MOUNT/.control; the answer comes back on the fd. */
+static int run_via_mount(const char *mount, const char *line, char **answer, int *code)
+{
+	char path[PATH_MAX];
+	char *buf = malloc(ANSWER_MAX);
+	ssize_t n;
+	size_t got = 0;
+	int fd;
+
+	*answer = NULL;
+	if (!buf)
+		return mesh_error_oom();
+	snprintf(path, sizeof(path), "%s/.control", mount);
+	if ((fd = open(path, O_RDWR)) < 0) {
+		free(buf);
+		return mesh_error_os("cannot open the control file", path);
+	}
+	*code = write(fd, line, strlen(line)) < 0 ? -errno : 0;
+	while ((n = pread(fd, buf + got, ANSWER_MAX - 1 - got, (off_t)got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	buf[got] = '\0';
+	*answer = buf;
+	return 0;
+}
+
+typedef struct local_views {
+	mesh_store *store;
+	mesh_view *views[16];
+	size_t count;
+} local_views;
+
+static int local_branch_view(void *ctx, const char *domain, const char *branch,
+			     mesh_view **out)
+{
+	local_views *lv = ctx;
+	int error;
+
+	if (lv->count == 16)
+		return mesh_error_set(MESH_EINVAL, "too many branches in one command");
+	if ((error = mesh_view_open_branch(out, lv->store, domain, branch)) == 0)
+		lv->views[lv->count++] = *out;
+	return error;
+}
+
+static int run_on_store(const cli *c, const char *line, char **answer, int *code)
+{
+	mesh_log log = { .level = c->log_level };
+	local_views lv = { 0 };
+	mesh_control_env env = { NULL, local_branch_view, &lv };
+	mesh_caller caller = { getuid(), getgid(), getpid() };
+	int error = mesh_store_open(&lv.store, c->store, &log);
+
+	if (error < 0)
+		return error;
+	env.store = lv.store;
+	*code = mesh_control_run(&env, &caller, line, answer);
+	for (size_t i = 0; i < lv.count; i++)
+		mesh_view_free(lv.views[i]);
+	mesh_store_close(lv.store);
+	return *answer ? 0 : mesh_error_oom();
+}
+
+/* --- printing answers for people ------------------------------------- */
+
+static void short_id(const char *hex, char *out)
+{
+	snprintf(out, 13, "%s", hex ? hex : "");
+}
+
+static void print_commit(const json_value *a)
+{
+	char id[13];
+
+	short_id(json_str(a, "commit", ""), id);
+	printf("[%s/%s %s] committed %.0f change(s)\n", json_str(a, "domain", "?"),
+	       json_str(a, "branch", "?"), id, json_num(a, "changes", 0));
+}
+
+static void print_status(const json_value *a)
+{
+	const json_value *changes = json_get(a, "changes");
+	char id[13];
+
+	short_id(json_str(a, "head", ""), id);
+	printf("On %s/%s, head %s\n", json_str(a, "domain", "?"), json_str(a, "branch", "?"), id);
+	if (!changes || changes->count == 0) {
+		printf("nothing staged\n");
+		return;
+	}
+	for (size_t i = 0; i < changes->count; i++)
+		printf("  %-9s %-8s %s\n", json_str(changes->items[i], "change", "?"),
+		       json_str(changes->items[i], "kind", "?"),
+		       json_str(changes->items[i], "path", "?"));
+}
+
+static void print_log(const json_value *a)
+{
+	const json_value *commits = json_get(a, "commits");
+
+	for (size_t i = 0; commits && i < commits->count; i++) {
+		const json_value *c = commits->items[i], *meta = json_get(c, "meta");
+		time_t when = (time_t)json_num(c, "time", 0);
+		char date[64];
+
+		strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S %z", localtime(&when));
+		printf("commit %s\nAuthor: %s (uid %.0f)\nDate:   %s\n", json_str(c, "id", "?"),
+		       json_str(c, "author", "?"), json_num(c, "uid", 0), date);
+		for (size_t m = 0; meta && m < meta->count; m++)
+			printf("Meta:   %s=%s\n", meta->keys[m], meta->items[m]->string);
+		printf("\n    %s\n\n", json_str(c, "message", ""));
+	}
+}
+
+static void print_domains(const json_value *a)
+{
+	const json_value *domains = json_get(a, "domains"), *one = json_get(a, "domain");
+
+	if (one) {
+		printf("created domain %s (branch %s)\n", json_str(one, "name", "?"),
+		       json_str(one, "default_branch", "main"));
+		return;
+	}
+	for (size_t i = 0; domains && i < domains->count; i++)
+		printf("%s\t%s\n", json_str(domains->items[i], "name", "?"),
+		       json_str(domains->items[i], "description", ""));
+}
+
+static int print_answer(const cli *c, const char *answer, int code)
+{
+	json_value *a;
+	const char *cmd = c->argv[0];
+
+	if (c->json) {
+		printf("%s\n", answer);
+		return code ? EXIT_FAILURE : EXIT_SUCCESS;
+	}
+	if (!(a = json_parse(answer))) {
+		fprintf(stderr, "meshfs: unreadable answer: %.200s\n", answer);
+		return EXIT_FAILURE;
+	}
+	if (code) {
+		fprintf(stderr, "meshfs: %s\n", json_str(a, "message", strerror(-code)));
+	} else if (!strcmp(cmd, "commit")) {
+		print_commit(a);
+	} else if (!strcmp(cmd, "status")) {
+		print_status(a);
+	} else if (!strcmp(cmd, "log")) {
+		print_log(a);
+	} else {
+		print_domains(a);
+	}
+	json_free(a);
+	return code ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+static int cmd_control(const cli *c)
+{
+	char mount[PATH_MAX], store[PATH_MAX];
+	char *line = command_line(c->argc, c->argv), *answer = NULL;
+	int error, code = 0, status;
+	bool mounted;
+
+	if (!line)
+		return fail();
+	if (c->mount)
+		mounted = find_mount(NULL, c->mount, mount, store) == 0;
+	else
+		mounted = find_mount(c->store_given || getenv("MESHFS_STORE") ? c->store : NULL,
+				     NULL, mount, store) == 0;
+	if (c->mount && !mounted) {
+		free(line);
+		fprintf(stderr, "meshfs: %s is not a meshfs mount\n", c->mount);
+		return EXIT_FAILURE;
+	}
+	error = mounted ? run_via_mount(mount, line, &answer, &code)
+			: run_on_store(c, line, &answer, &code);
+	free(line);
+	if (error < 0) {
+		free(answer);
+		return fail();
+	}
+	status = print_answer(c, answer, code);
+	free(answer);
+	return status;
+}
+
+/* --- store and mount commands ---------------------------------------- */
+
+static int cmd_init(const cli *c)
+{
+	if (c->argc != 1)
+		return usage("init takes no arguments besides --store DIR");
+	if (mesh_store_init(c->store) < 0)
+		return fail();
+	printf("store ready at %s\n", c->store);
+	return EXIT_SUCCESS;
+}
+
+static int cmd_mount(const cli *c)
+{
+	meshfs_mount_opts opts = { 0 };
+	char store[PATH_MAX];
+	struct stat st;
+
+	if (c->argc != 2)
+		return usage("mount takes one MOUNTPOINT");
+	if (stat(c->argv[1], &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "meshfs: mount point %s is not a directory\n", c->argv[1]);
+		return EXIT_FAILURE;
+	}
+	if (!realpath(c->store, store)) {
+		fprintf(stderr, "meshfs: store %s does not exist (run `meshfs init --store %s`)\n",
+			c->store, c->store);
+		return EXIT_FAILURE;
+	}
+	opts.mountpoint = c->argv[1];
+	opts.store_path = store;
+	opts.fuse_opts = c->fuse_opts;
+	opts.foreground = c->foreground;
+	opts.log_level = c->log_level;
+	return meshfs_fs_main(&opts) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* RocksDB holds a POSIX lock on db/LOCK while the store is open. */
+static bool store_in_use(const char *store)
+{
+	char path[PATH_MAX];
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int fd, busy;
+
+	snprintf(path, sizeof(path), "%s/db/LOCK", store);
+	if ((fd = open(path, O_RDWR)) < 0)
+		return false;
+	busy = fcntl(fd, F_GETLK, &lock) == 0 && lock.l_type != F_UNLCK;
+	close(fd);
+	return busy;
+}
+
+static int cmd_umount(const cli *c)
+{
+	char mount[PATH_MAX], store[PATH_MAX];
+	int status;
+	pid_t pid;
+
+	if (c->argc != 2)
+		return usage("umount takes one MOUNTPOINT");
+	if (find_mount(NULL, c->argv[1], mount, store) < 0) {
+		fprintf(stderr, "meshfs: %s is not a meshfs mount\n", c->argv[1]);
+		return EXIT_FAILURE;
+	}
+	if ((pid = fork()) == 0) {
+		execlp("fusermount3", "fusermount3", "-u", mount, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "meshfs: could not unmount %s (busy?)\n", mount);
+		return EXIT_FAILURE;
+	}
+	/* Returns once the daemon has closed the store cleanly. */
+	for (int i = 0; i < UMOUNT_WAIT_SECONDS * 10 && store_in_use(store); i++)
+		usleep(100000);
+	if (store_in_use(store)) {
+		fprintf(stderr, "meshfs: %s unmounted, but the daemon still holds %s\n", mount, store);
+		return EXIT_FAILURE;
+	}
+	return EXIT_SUCCESS;
+}
+
+int main(int argc, char **argv)
+{
+	cli c = { 0 };
+	int status;
+
+	if (argc < 2)
+		return usage(NULL);
+	if (parse_options(&c, argc, argv) < 0)
+		return EXIT_USAGE;
+	if (c.argc == 0)
+		status = usage("no command given");
+	else if (!strcmp(c.argv[0], "init"))
+		status = cmd_init(&c);
+	else if (!strcmp(c.argv[0], "mount"))
+		status = cmd_mount(&c);
+	else if (!strcmp(c.argv[0], "umount") || !strcmp(c.argv[0], "unmount"))
+		status = cmd_umount(&c);
+	else if (!strcmp(c.argv[0], "domain") && c.argc >= 2 && !strcmp(c.argv[1], "create") &&
+		 c.argc >= 3 && mesh_domain_name_check(c.argv[2]) < 0)
+		status = (fail(), EXIT_USAGE);
+	else if (!strcmp(c.argv[0], "commit") || !strcmp(c.argv[0], "status") ||
+		 !strcmp(c.argv[0], "log") || !strcmp(c.argv[0], "domain"))
+		status = cmd_control(&c);
+	else
+		status = usage("unknown command");
+	free(c.argv);
+	free(c.store);
+	return status;
+}
