@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_IDLE_THREADS 16
@@ -182,6 +183,7 @@ static int fs_open(fs *f, const meshfs_mount_opts *opts)
 	memset(f, 0, sizeof(*f));
 	f->log.level = opts->log_level;
 	f->log.sink = opts->foreground ? NULL : syslog_sink;
+	f->started_ns = (int64_t)time(NULL) * 1000000000;
 	f->uid = getuid();
 	f->gid = getgid();
 	pthread_mutex_init(&f->views_lock, NULL);

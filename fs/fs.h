@@ -43,6 +43,7 @@ typedef struct fs {
 	fs_view_slot *views;
 	size_t view_count, view_cap;
 	mesh_oid empty_file;       /* the file map of empty content */
+	int64_t started_ns;        /* mtime shown for the root and domains */
 	uid_t uid;                 /* owner shown for every file */
 	gid_t gid;
 	struct fuse_session *session;

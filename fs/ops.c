@@ -41,6 +41,7 @@ typedef struct fs_handle {
 	char *answer;
 	size_t answer_len;
 	off_t answer_base;         /* file offset where the answer starts */
+	bool answer_from_zero;     /* reads since the write began at 0 */
 } fs_handle;
 
 typedef struct fs_dir_handle {
@@ -201,7 +202,7 @@ static int node_attr(fs *f, fs_node *node, struct stat *st)
 	switch (node->type) {
 	case FS_NODE_ROOT:
 	case FS_NODE_DOMAIN:
-		stat_dir(f, node->ino, 0755, 0, st);
+		stat_dir(f, node->ino, 0755, f->started_ns, st);
 		return 0;
 	case FS_NODE_CONTROL:
 		memset(st, 0, sizeof(*st));
@@ -905,9 +906,12 @@ static void control_read(fuse_req_t req, fs_handle *h, size_t size, off_t off)
 	size_t start;
 
 	pthread_mutex_lock(&h->lock);
-	/* Both a read after the write (offset past the command) and a
-	 * pread at 0 see the answer from its start. */
-	start = (size_t)(off >= h->answer_base ? off - h->answer_base : off);
+	/* Both a read after the write (the fd's offset is past the command)
+	 * and preads from 0 see the answer from its start: the first read
+	 * after a write tells which of the two the caller does. */
+	if (off < h->answer_base)
+		h->answer_from_zero = true;
+	start = (size_t)(h->answer_from_zero ? off : off - h->answer_base);
 	if (!h->answer || start >= h->answer_len)
 		fuse_reply_buf(req, NULL, 0);
 	else
@@ -972,6 +976,7 @@ static void control_write(fuse_req_t req, fs_handle *h, const char *buf,
 	h->answer = answer;
 	h->answer_len = answer ? strlen(answer) : 0;
 	h->answer_base = off + (off_t)size;
+	h->answer_from_zero = false;
 	pthread_mutex_unlock(&h->lock);
 	if (error < 0)
 		fuse_reply_err(req, -error);
