@@ -1,4 +1,6 @@
 #include "control.h"
+#include "branch.h"
+#include "diff.h"
 #include "domain.h"
 #include "error.h"
 #include "history.h"
@@ -99,6 +101,7 @@ typedef struct command {
 	char **argv;
 	size_t argc;
 	mesh_json json;
+	mesh_json details;   /* members added to a failure's answer */
 } command;
 
 /* Splits "DOMAIN/REST" and checks that the domain exists. */
@@ -155,7 +158,81 @@ static int branch_view(command *cmd, const char *target, char *domain,
 		error = mesh_ref_name_check("branch", branch);
 	if (error == 0)
 		error = cmd->env->branch_view(cmd->env->ctx, domain, branch, view);
+	/* Another handle (the CLI on the store, a branch delete) may have
+	 * moved or removed the branch since the view was opened. */
+	if (error == 0)
+		error = mesh_view_refresh(*view);
 	return error;
+}
+
+/* Options of a command: each known flag takes one value; other words are
+ * positional; what follows "--" is a path. */
+typedef struct opt_spec {
+	const char *flag;
+	const char *alias;
+	const char **value;
+} opt_spec;
+
+static int parse_opts(command *cmd, size_t start, const opt_spec *specs,
+		      size_t nspecs, const char **positional, size_t max_pos,
+		      size_t *npos, const char **path)
+{
+	*npos = 0;
+	if (path)
+		*path = NULL;
+	for (size_t i = start; i < cmd->argc; i++) {
+		const char *a = cmd->argv[i];
+		size_t s;
+		if (path && !strcmp(a, "--")) {
+			if (i + 2 != cmd->argc)
+				return mesh_error_set(MESH_EINVAL, "%s: give one PATH after --",
+						      cmd->argv[0]);
+			*path = cmd->argv[i + 1];
+			return 0;
+		}
+		for (s = 0; s < nspecs; s++)
+			if (!strcmp(a, specs[s].flag) || (specs[s].alias && !strcmp(a, specs[s].alias)))
+				break;
+		if (s < nspecs) {
+			if (need_value(cmd, i) < 0)
+				return MESH_EINVAL;
+			*specs[s].value = cmd->argv[++i];
+		} else if (a[0] == '-' || *npos == max_pos) {
+			return unknown_option(cmd, i);
+		} else {
+			positional[(*npos)++] = a;
+		}
+	}
+	return 0;
+}
+
+static int need_positional(command *cmd, size_t npos, size_t want, const char *usage)
+{
+	if (npos != want)
+		return mesh_error_set(MESH_EINVAL, "usage: %s", usage);
+	(void)cmd;
+	return 0;
+}
+
+/* Tells the caller (the mount) what a command changed in a branch. */
+static void notify_changed(command *cmd, const char *domain, const char *branch,
+			   const mesh_change *changes, size_t count)
+{
+	if (cmd->env->changed)
+		cmd->env->changed(cmd->env->ctx, domain, branch, changes, count);
+}
+
+/* A path argument: relative, without leading or trailing slashes. */
+static const char *trim_path(char *path)
+{
+	size_t len;
+
+	while (*path == '/')
+		path++;
+	len = strlen(path);
+	while (len > 0 && path[len - 1] == '/')
+		path[--len] = '\0';
+	return path;
 }
 
 /* --- commit ---------------------------------------------------------- */
@@ -309,47 +386,68 @@ static int log_one(void *ctx, const mesh_oid *id, const mesh_commit *commit)
 	return 0;
 }
 
-static int parse_count(command *cmd, size_t i, size_t *out)
+static int parse_count(const char *text, size_t *out)
 {
 	char *end;
-	long n;
+	long n = strtol(text, &end, 10);
 
-	if (need_value(cmd, i) < 0)
-		return MESH_EINVAL;
-	n = strtol(cmd->argv[i + 1], &end, 10);
 	if (*end || n <= 0)
-		return mesh_error_set(MESH_EINVAL, "-n needs a positive number, not '%s'",
-				      cmd->argv[i + 1]);
+		return mesh_error_set(MESH_EINVAL, "-n needs a positive number, not '%s'", text);
 	*out = (size_t)n;
 	return 0;
 }
 
-static int cmd_log(command *cmd)
+typedef struct log_ctx {
+	command *cmd;
+	char *path;        /* only commits that touched it, or NULL */
+	size_t max, shown;
+} log_ctx;
+
+static int log_filtered(void *ctx, const mesh_oid *id, const mesh_commit *commit)
 {
-	char domain[256];
-	const char *ref;
-	mesh_rev rev;
-	size_t max = 0;
+	log_ctx *lc = ctx;
+	bool touches = true;
 	int error;
 
-	if (cmd->argc < 2)
-		return mesh_error_set(MESH_EINVAL, "usage: log DOMAIN/REF [-n N]");
-	for (size_t i = 2; i < cmd->argc; i++) {
-		if (strcmp(cmd->argv[i], "-n") != 0)
-			return unknown_option(cmd, i);
-		if ((error = parse_count(cmd, i++, &max)) < 0)
-			return error;
-	}
-	if ((error = parse_target(cmd, cmd->argv[1], domain, sizeof(domain), &ref)) < 0 ||
+	if (lc->path && (error = mesh_history_touches(lc->cmd->env->store, commit,
+						      lc->path, &touches)) < 0)
+		return error;
+	if (!touches)
+		return 0;
+	if ((error = log_one(&lc->cmd->json, id, commit)) < 0)
+		return error;
+	/* Stops the walk once enough commits are shown. */
+	return lc->max && ++lc->shown == lc->max ? 1 : 0;
+}
+
+static int cmd_log(command *cmd)
+{
+	const char *count = NULL, *pos[1], *ref, *path;
+	opt_spec specs[] = { { "-n", NULL, &count } };
+	log_ctx lc = { .cmd = cmd };
+	char domain[256];
+	mesh_rev rev;
+	size_t npos;
+	int error;
+
+	if ((error = parse_opts(cmd, 1, specs, 1, pos, 1, &npos, &path)) < 0 ||
+	    (error = need_positional(cmd, npos, 1, "log DOMAIN/REF [-n N] [-- PATH]")) < 0 ||
+	    (count && (error = parse_count(count, &lc.max)) < 0) ||
+	    (error = parse_target(cmd, pos[0], domain, sizeof(domain), &ref)) < 0 ||
 	    (error = mesh_revparse(cmd->env->store, domain, ref, &rev)) < 0)
 		return error;
+	if (path && !(lc.path = strdup(path)))
+		return mesh_error_oom();
+	if (lc.path)
+		trim_path(lc.path);
 	mesh_json_key(&cmd->json, "domain");
 	mesh_json_string(&cmd->json, domain);
 	mesh_json_key(&cmd->json, "commits");
 	mesh_json_array_begin(&cmd->json);
-	error = mesh_history_walk(cmd->env->store, &rev.commit, max, log_one, &cmd->json);
+	error = mesh_history_walk(cmd->env->store, &rev.commit, 0, log_filtered, &lc);
 	mesh_json_array_end(&cmd->json);
-	return error;
+	free(lc.path);
+	return error == 1 ? 0 : error;
 }
 
 /* --- domains --------------------------------------------------------- */
@@ -425,6 +523,483 @@ static int cmd_domain(command *cmd)
 	return mesh_error_set(MESH_EINVAL, "usage: domain create NAME [--description TEXT] | domain list");
 }
 
+/* --- branches and tags ----------------------------------------------- */
+
+typedef struct ref_list_ctx {
+	mesh_json *json;
+	size_t skip;        /* length of "heads/" or "tags/" */
+} ref_list_ctx;
+
+static int list_ref(void *ctx, const char *name, const mesh_oid *oid)
+{
+	ref_list_ctx *rl = ctx;
+
+	mesh_json_object_begin(rl->json);
+	mesh_json_key(rl->json, "name");
+	mesh_json_string(rl->json, name + rl->skip);
+	json_oid(rl->json, "commit", oid);
+	mesh_json_object_end(rl->json);
+	return 0;
+}
+
+static int list_refs(command *cmd, const char *prefix, const char *key)
+{
+	ref_list_ctx rl = { &cmd->json, strlen(prefix) };
+	mesh_domain *d;
+	int error;
+
+	if (cmd->argc != 3)
+		return mesh_error_set(MESH_EINVAL, "usage: %s list DOMAIN", cmd->argv[0]);
+	if ((error = mesh_domain_get(cmd->env->store, cmd->argv[2], &d)) < 0)
+		return error;
+	mesh_domain_free(d);
+	mesh_json_key(&cmd->json, "domain");
+	mesh_json_string(&cmd->json, cmd->argv[2]);
+	mesh_json_key(&cmd->json, key);
+	mesh_json_array_begin(&cmd->json);
+	error = mesh_ref_list(mesh_store_refs(cmd->env->store), cmd->argv[2], prefix,
+			      list_ref, &rl);
+	mesh_json_array_end(&cmd->json);
+	return error;
+}
+
+static void json_ref_answer(command *cmd, const char *domain, const char *key,
+			    const char *name, const mesh_oid *commit)
+{
+	mesh_json_key(&cmd->json, "domain");
+	mesh_json_string(&cmd->json, domain);
+	mesh_json_key(&cmd->json, key);
+	mesh_json_string(&cmd->json, name);
+	if (commit)
+		json_oid(&cmd->json, "commit", commit);
+}
+
+static int branch_create(command *cmd)
+{
+	const char *from = NULL, *pos[1], *name;
+	opt_spec specs[] = { { "--from", NULL, &from } };
+	char domain[256];
+	mesh_domain *d;
+	mesh_oid head;
+	size_t npos;
+	int error;
+
+	if ((error = parse_opts(cmd, 2, specs, 1, pos, 1, &npos, NULL)) < 0 ||
+	    (error = need_positional(cmd, npos, 1, "branch create DOMAIN/NAME [--from REF]")) < 0 ||
+	    (error = parse_target(cmd, pos[0], domain, sizeof(domain), &name)) < 0 ||
+	    (error = mesh_domain_get(cmd->env->store, domain, &d)) < 0)
+		return error;
+	error = mesh_branch_create(cmd->env->store, cmd->caller, domain, name,
+				   from ? from : d->default_branch, &head);
+	mesh_domain_free(d);
+	if (error < 0)
+		return error;
+	notify_changed(cmd, domain, name, NULL, 0);
+	json_ref_answer(cmd, domain, "branch", name, &head);
+	return 0;
+}
+
+static int branch_delete(command *cmd)
+{
+	const char *name;
+	char domain[256];
+	int error;
+
+	if (cmd->argc != 3)
+		return mesh_error_set(MESH_EINVAL, "usage: branch delete DOMAIN/NAME");
+	if ((error = parse_target(cmd, cmd->argv[2], domain, sizeof(domain), &name)) < 0 ||
+	    (error = mesh_branch_delete(cmd->env->store, cmd->caller, domain, name)) < 0)
+		return error;
+	notify_changed(cmd, domain, name, NULL, 0);
+	json_ref_answer(cmd, domain, "deleted", name, NULL);
+	return 0;
+}
+
+static int cmd_branch(command *cmd)
+{
+	const char *sub = cmd->argc >= 2 ? cmd->argv[1] : "";
+
+	if (!strcmp(sub, "create"))
+		return branch_create(cmd);
+	if (!strcmp(sub, "delete"))
+		return branch_delete(cmd);
+	if (!strcmp(sub, "list"))
+		return list_refs(cmd, "heads/", "branches");
+	return mesh_error_set(MESH_EINVAL,
+		"usage: branch create DOMAIN/NAME [--from REF] | branch delete DOMAIN/NAME | branch list DOMAIN");
+}
+
+static int cmd_tag(command *cmd)
+{
+	const char *sub = cmd->argc >= 2 ? cmd->argv[1] : "", *name;
+	char domain[256];
+	mesh_oid commit;
+	int error;
+
+	if (!strcmp(sub, "list"))
+		return list_refs(cmd, "tags/", "tags");
+	if (!strcmp(sub, "create") && cmd->argc == 4) {
+		if ((error = parse_target(cmd, cmd->argv[2], domain, sizeof(domain), &name)) < 0 ||
+		    (error = mesh_tag_create(cmd->env->store, cmd->caller, domain, name,
+					     cmd->argv[3], &commit)) < 0)
+			return error;
+		json_ref_answer(cmd, domain, "tag", name, &commit);
+		return 0;
+	}
+	if (!strcmp(sub, "delete") && cmd->argc == 3) {
+		if ((error = parse_target(cmd, cmd->argv[2], domain, sizeof(domain), &name)) < 0 ||
+		    (error = mesh_tag_delete(cmd->env->store, cmd->caller, domain, name)) < 0)
+			return error;
+		json_ref_answer(cmd, domain, "deleted", name, NULL);
+		return 0;
+	}
+	return mesh_error_set(MESH_EINVAL,
+		"usage: tag create DOMAIN/TAG REF | tag delete DOMAIN/TAG | tag list DOMAIN");
+}
+
+/* --- diff ------------------------------------------------------------ */
+
+typedef struct diff_ctx {
+	mesh_json *json;
+	mesh_change *changes;        /* collected for cache invalidation */
+	size_t count, cap;
+	bool collect;
+} diff_ctx;
+
+static int diff_one(void *ctx, const char *path, mesh_diff_type type,
+		    const mesh_tree_entry *old, const mesh_tree_entry *new_)
+{
+	diff_ctx *dc = ctx;
+	const mesh_tree_entry *any = new_ ? new_ : old;
+
+	if (dc->collect) {
+		if (dc->count == dc->cap) {
+			size_t cap = dc->cap ? dc->cap * 2 : 16;
+			mesh_change *grown = realloc(dc->changes, cap * sizeof(*grown));
+			if (!grown)
+				return mesh_error_oom();
+			dc->changes = grown;
+			dc->cap = cap;
+		}
+		if (!(dc->changes[dc->count].path = strdup(path)))
+			return mesh_error_oom();
+		dc->changes[dc->count].type = type == MESH_DIFF_ADDED ? MESH_CHANGE_ADDED :
+			type == MESH_DIFF_REMOVED ? MESH_CHANGE_REMOVED : MESH_CHANGE_MODIFIED;
+		dc->changes[dc->count++].kind = any->kind;
+		return 0;
+	}
+	mesh_json_object_begin(dc->json);
+	mesh_json_key(dc->json, "path");
+	mesh_json_string(dc->json, path);
+	mesh_json_key(dc->json, "change");
+	mesh_json_string(dc->json, mesh_diff_type_name(type));
+	mesh_json_key(dc->json, "kind");
+	mesh_json_string(dc->json, mesh_entry_kind_name(any->kind));
+	if (old) {
+		mesh_json_key(dc->json, "old_size");
+		mesh_json_int(dc->json, (int64_t)old->size);
+	}
+	if (new_) {
+		mesh_json_key(dc->json, "new_size");
+		mesh_json_int(dc->json, (int64_t)new_->size);
+	}
+	mesh_json_object_end(dc->json);
+	return 0;
+}
+
+static int rev_tree(command *cmd, const char *domain, const char *spec,
+		    mesh_oid *commit, mesh_oid *tree)
+{
+	mesh_commit *c;
+	mesh_rev rev;
+	int error;
+
+	if ((error = mesh_revparse(cmd->env->store, domain, spec, &rev)) < 0 ||
+	    (error = mesh_commit_load(mesh_store_odb(cmd->env->store), &rev.commit, &c)) < 0)
+		return error;
+	*commit = rev.commit;
+	*tree = c->tree;
+	mesh_commit_free(c);
+	return 0;
+}
+
+static int cmd_diff(command *cmd)
+{
+	const char *pos[2], *path, *ref1;
+	char domain[256], *prefix = NULL;
+	mesh_oid c1, c2, t1, t2;
+	diff_ctx dc = { .json = &cmd->json };
+	size_t npos;
+	int error;
+
+	if ((error = parse_opts(cmd, 1, NULL, 0, pos, 2, &npos, &path)) < 0 ||
+	    (error = need_positional(cmd, npos, 2, "diff DOMAIN/REF1 REF2 [-- PATH]")) < 0 ||
+	    (error = parse_target(cmd, pos[0], domain, sizeof(domain), &ref1)) < 0 ||
+	    (error = rev_tree(cmd, domain, ref1, &c1, &t1)) < 0 ||
+	    (error = rev_tree(cmd, domain, pos[1], &c2, &t2)) < 0)
+		return error;
+	if (path && !(prefix = strdup(path)))
+		return mesh_error_oom();
+	mesh_json_key(&cmd->json, "domain");
+	mesh_json_string(&cmd->json, domain);
+	json_oid(&cmd->json, "from", &c1);
+	json_oid(&cmd->json, "to", &c2);
+	mesh_json_key(&cmd->json, "changes");
+	mesh_json_array_begin(&cmd->json);
+	error = mesh_diff_trees(mesh_store_odb(cmd->env->store), &t1, &t2,
+				prefix ? trim_path(prefix) : "", diff_one, &dc);
+	mesh_json_array_end(&cmd->json);
+	free(prefix);
+	return error;
+}
+
+/* --- merge, revert, cherry-pick, reset ---------------------------------- */
+
+/* Tells the mount which paths a head move changed: the diff of the old
+ * and new trees, so only those leave the kernel's caches. */
+static int notify_head_moved(command *cmd, mesh_view *view, const mesh_oid *old_head,
+			     const mesh_oid *new_head)
+{
+	diff_ctx dc = { .collect = true };
+	mesh_oid old_tree, new_tree;
+	mesh_commit *c;
+	int error;
+
+	if (!cmd->env->changed || mesh_oid_cmp(old_head, new_head) == 0)
+		return 0;
+	if ((error = mesh_commit_load(mesh_store_odb(cmd->env->store), old_head, &c)) < 0)
+		return error;
+	old_tree = c->tree;
+	mesh_commit_free(c);
+	mesh_view_root_tree(view, &new_tree);
+	error = mesh_diff_trees(mesh_store_odb(cmd->env->store), &old_tree, &new_tree, "",
+				diff_one, &dc);
+	if (error == 0)
+		notify_changed(cmd, mesh_view_domain(view), mesh_view_branch(view),
+			       dc.changes, dc.count);
+	mesh_changes_free(dc.changes, dc.count);
+	return error;
+}
+
+static void json_conflicts(mesh_json *j, const mesh_merge_result *merge)
+{
+	mesh_json_key(j, "conflicts");
+	mesh_json_array_begin(j);
+	for (size_t i = 0; i < merge->conflict_count; i++) {
+		mesh_json_object_begin(j);
+		mesh_json_key(j, "path");
+		mesh_json_string(j, merge->conflicts[i].path);
+		mesh_json_key(j, "kind");
+		mesh_json_string(j, mesh_conflict_kind_name(merge->conflicts[i].kind));
+		mesh_json_object_end(j);
+	}
+	mesh_json_array_end(j);
+}
+
+/* The answer of merge, revert and cherry-pick, or the conflicts. */
+static int outcome_answer(command *cmd, mesh_view *view, int error,
+			  mesh_branch_outcome *outcome)
+{
+	if (error == MESH_EBUSY && outcome->merge.conflict_count > 0)
+		json_conflicts(&cmd->details, &outcome->merge);
+	if (error == 0)
+		error = notify_head_moved(cmd, view, &outcome->old_head, &outcome->commit);
+	if (error == 0) {
+		mesh_json_key(&cmd->json, "domain");
+		mesh_json_string(&cmd->json, mesh_view_domain(view));
+		mesh_json_key(&cmd->json, "branch");
+		mesh_json_string(&cmd->json, mesh_view_branch(view));
+		json_oid(&cmd->json, "commit", &outcome->commit);
+		json_oid(&cmd->json, "parent", &outcome->old_head);
+		mesh_json_key(&cmd->json, "up_to_date");
+		mesh_json_bool(&cmd->json, outcome->up_to_date);
+		mesh_json_key(&cmd->json, "changes");
+		mesh_json_int(&cmd->json, (int64_t)outcome->merge.changes);
+		mesh_json_key(&cmd->json, "resolved_conflicts");
+		mesh_json_int(&cmd->json, (int64_t)outcome->merge.resolved_count);
+	}
+	mesh_branch_outcome_free(outcome);
+	return error;
+}
+
+static int cmd_merge(command *cmd)
+{
+	const char *into = NULL, *message = NULL, *strategy_name = NULL, *pos[1], *src;
+	opt_spec specs[] = { { "--into", NULL, &into }, { "-m", "--message", &message },
+			     { "--strategy", NULL, &strategy_name } };
+	mesh_merge_strategy strategy = MESH_MERGE_FAIL;
+	mesh_branch_outcome outcome = { 0 };
+	char domain[256], target[600];
+	mesh_view *view;
+	size_t npos;
+	int error;
+
+	if ((error = parse_opts(cmd, 1, specs, 3, pos, 1, &npos, NULL)) < 0 ||
+	    (error = need_positional(cmd, npos, 1,
+		"merge DOMAIN/SRC --into BRANCH [-m MSG] [--strategy dest-wins|source-wins]")) < 0)
+		return error;
+	if (!into)
+		return mesh_error_set(MESH_EINVAL, "merge needs --into BRANCH");
+	if (strategy_name && (error = mesh_merge_strategy_parse(strategy_name, &strategy)) < 0)
+		return error;
+	if ((error = parse_target(cmd, pos[0], domain, sizeof(domain), &src)) < 0)
+		return error;
+	snprintf(target, sizeof(target), "%s/%s", domain, into);
+	if ((error = branch_view(cmd, target, domain, sizeof(domain), &view)) < 0)
+		return error;
+	error = mesh_branch_merge(cmd->env->store, view, cmd->caller, src, strategy,
+				  message, &outcome);
+	return outcome_answer(cmd, view, error, &outcome);
+}
+
+static int parse_parent(const char *text, unsigned *out)
+{
+	char *end;
+	unsigned long n = strtoul(text, &end, 10);
+
+	if (*end || n == 0 || n > 64)
+		return mesh_error_set(MESH_EINVAL, "--parent needs a number from 1, not '%s'", text);
+	*out = (unsigned)n;
+	return 0;
+}
+
+static int cmd_revert_or_pick(command *cmd)
+{
+	bool revert = !strcmp(cmd->argv[0], "revert");
+	const char *parent_text = NULL, *pos[2];
+	opt_spec specs[] = { { "--parent", NULL, &parent_text } };
+	mesh_branch_outcome outcome = { 0 };
+	char domain[256];
+	mesh_view *view;
+	unsigned parent = 0;
+	size_t npos;
+	int error;
+
+	if ((error = parse_opts(cmd, 1, specs, revert ? 1 : 0, pos, 2, &npos, NULL)) < 0 ||
+	    (error = need_positional(cmd, npos, 2, revert ?
+		"revert DOMAIN/BRANCH COMMIT [--parent N]" : "cherry-pick DOMAIN/BRANCH COMMIT")) < 0 ||
+	    (parent_text && (error = parse_parent(parent_text, &parent)) < 0) ||
+	    (error = branch_view(cmd, pos[0], domain, sizeof(domain), &view)) < 0)
+		return error;
+	error = revert ?
+		mesh_branch_revert(cmd->env->store, view, cmd->caller, pos[1], parent, &outcome) :
+		mesh_branch_cherry_pick(cmd->env->store, view, cmd->caller, pos[1], &outcome);
+	return outcome_answer(cmd, view, error, &outcome);
+}
+
+static int cmd_reset(command *cmd)
+{
+	const char *pos[1], *path;
+	char domain[256], *prefix = NULL;
+	mesh_change *dropped;
+	mesh_view *view;
+	size_t npos, count;
+	int error;
+
+	if ((error = parse_opts(cmd, 1, NULL, 0, pos, 1, &npos, &path)) < 0 ||
+	    (error = need_positional(cmd, npos, 1, "reset DOMAIN/BRANCH [-- PATH]")) < 0 ||
+	    (error = branch_view(cmd, pos[0], domain, sizeof(domain), &view)) < 0)
+		return error;
+	if (path && !(prefix = strdup(path)))
+		return mesh_error_oom();
+	error = mesh_view_reset(view, cmd->caller, prefix ? trim_path(prefix) : "",
+				&dropped, &count);
+	free(prefix);
+	if (error < 0)
+		return error;
+	notify_changed(cmd, domain, mesh_view_branch(view), dropped, count);
+	mesh_json_key(&cmd->json, "domain");
+	mesh_json_string(&cmd->json, domain);
+	mesh_json_key(&cmd->json, "branch");
+	mesh_json_string(&cmd->json, mesh_view_branch(view));
+	mesh_json_key(&cmd->json, "dropped");
+	mesh_json_array_begin(&cmd->json);
+	for (size_t i = 0; i < count; i++) {
+		mesh_json_object_begin(&cmd->json);
+		mesh_json_key(&cmd->json, "path");
+		mesh_json_string(&cmd->json, dropped[i].path);
+		mesh_json_key(&cmd->json, "change");
+		mesh_json_string(&cmd->json, mesh_change_type_name(dropped[i].type));
+		mesh_json_object_end(&cmd->json);
+	}
+	mesh_json_array_end(&cmd->json);
+	mesh_changes_free(dropped, count);
+	return 0;
+}
+
+/* --- cp -------------------------------------------------------------- */
+
+/* Splits DOMAIN/REF/PATH. */
+static int split_location(command *cmd, const char *arg, char *domain, char *ref,
+			  char **path)
+{
+	const char *rest, *slash;
+	int error;
+
+	if ((error = parse_target(cmd, arg, domain, 256, &rest)) < 0)
+		return error;
+	slash = strchr(rest, '/');
+	if (!slash || (size_t)(slash - rest) >= 256 || !slash[1])
+		return mesh_error_set(MESH_EINVAL, "'%s' is not of the form DOMAIN/REF/PATH", arg);
+	memcpy(ref, rest, (size_t)(slash - rest));
+	ref[slash - rest] = '\0';
+	if (!(*path = strdup(slash + 1)))
+		return mesh_error_oom();
+	return 0;
+}
+
+static int open_source_view(command *cmd, const char *domain, const char *ref,
+			    mesh_view **view, mesh_view **owned)
+{
+	char target[600];
+	mesh_rev rev;
+	int error;
+
+	*owned = NULL;
+	if ((error = mesh_revparse(cmd->env->store, domain, ref, &rev)) < 0)
+		return error;
+	if (rev.is_branch) {
+		snprintf(target, sizeof(target), "%s/%s", domain, rev.branch);
+		return branch_view(cmd, target, (char[256]){ 0 }, 256, view);
+	}
+	if ((error = mesh_view_open_commit(owned, cmd->env->store, domain, &rev.commit)) == 0)
+		*view = *owned;
+	return error;
+}
+
+static int cmd_cp(command *cmd)
+{
+	char src_domain[256], src_ref[256], dst_domain[256], dst_ref[256];
+	char *src_path = NULL, *dst_path = NULL, target[600];
+	mesh_view *src, *dst, *owned = NULL;
+	mesh_change change = { 0 };
+	int error;
+
+	if (cmd->argc != 3)
+		return mesh_error_set(MESH_EINVAL, "usage: cp DOMAIN/REF/PATH DOMAIN2/BRANCH/PATH");
+	if ((error = split_location(cmd, cmd->argv[1], src_domain, src_ref, &src_path)) < 0 ||
+	    (error = split_location(cmd, cmd->argv[2], dst_domain, dst_ref, &dst_path)) < 0)
+		goto done;
+	snprintf(target, sizeof(target), "%s/%s", dst_domain, dst_ref);
+	if ((error = branch_view(cmd, target, dst_domain, sizeof(dst_domain), &dst)) < 0 ||
+	    (error = open_source_view(cmd, src_domain, src_ref, &src, &owned)) < 0 ||
+	    (error = mesh_view_copy(dst, cmd->caller, trim_path(dst_path), src,
+				    trim_path(src_path))) < 0)
+		goto done;
+	change.path = (char *)trim_path(dst_path);
+	change.type = MESH_CHANGE_ADDED;
+	notify_changed(cmd, dst_domain, dst_ref, &change, 1);
+	mesh_json_key(&cmd->json, "from");
+	mesh_json_string(&cmd->json, cmd->argv[1]);
+	mesh_json_key(&cmd->json, "to");
+	mesh_json_string(&cmd->json, cmd->argv[2]);
+done:
+	mesh_view_free(owned);
+	free(src_path);
+	free(dst_path);
+	return error;
+}
+
 /* --- dispatch -------------------------------------------------------- */
 
 static const struct {
@@ -435,6 +1010,14 @@ static const struct {
 	{ "status", cmd_status },
 	{ "log", cmd_log },
 	{ "domain", cmd_domain },
+	{ "branch", cmd_branch },
+	{ "tag", cmd_tag },
+	{ "diff", cmd_diff },
+	{ "merge", cmd_merge },
+	{ "revert", cmd_revert_or_pick },
+	{ "cherry-pick", cmd_revert_or_pick },
+	{ "reset", cmd_reset },
+	{ "cp", cmd_cp },
 };
 
 static int dispatch(command *cmd)
@@ -445,10 +1028,10 @@ static int dispatch(command *cmd)
 		if (strcmp(cmd->argv[0], commands[i].name) == 0)
 			return commands[i].run(cmd);
 	return mesh_error_set(MESH_EINVAL,
-		"unknown command '%s' (commands: commit, status, log, domain)", cmd->argv[0]);
+		"unknown command '%s' (commands: commit, status, log, diff, domain, branch, tag, merge, revert, cherry-pick, reset, cp)", cmd->argv[0]);
 }
 
-static int error_answer(int code, char **answer)
+static int error_answer(int code, mesh_json *details, char **answer)
 {
 	mesh_json j;
 
@@ -460,6 +1043,8 @@ static int error_answer(int code, char **answer)
 	mesh_json_string(&j, mesh_error_name(code));
 	mesh_json_key(&j, "message");
 	mesh_json_string(&j, *mesh_error_message() ? mesh_error_message() : "failed");
+	if (details)
+		mesh_json_members(&j, details);
 	mesh_json_object_end(&j);
 	mesh_json_take(&j, answer);
 	return code;
@@ -474,21 +1059,25 @@ int mesh_control_run(const mesh_control_env *env, const mesh_caller *caller,
 	*answer = NULL;
 	mesh_error_clear();
 	if (strlen(line) >= MESH_CONTROL_MAX_LINE)
-		return error_answer(mesh_error_set(MESH_EINVAL, "command line too long"), answer);
+		return error_answer(mesh_error_set(MESH_EINVAL, "command line too long"), NULL, answer);
 	if ((error = mesh_control_split(line, &cmd.argv, &cmd.argc)) < 0)
-		return error_answer(error, answer);
+		return error_answer(error, NULL, answer);
 	mesh_json_init(&cmd.json);
+	mesh_json_init(&cmd.details);
 	mesh_json_object_begin(&cmd.json);
 	mesh_json_key(&cmd.json, "ok");
 	mesh_json_bool(&cmd.json, true);
 	error = dispatch(&cmd);
 	mesh_control_words_free(cmd.argv, cmd.argc);
 	if (error < 0) {
+		error = error_answer(error, &cmd.details, answer);
+		mesh_json_dispose(&cmd.details);
 		mesh_json_dispose(&cmd.json);
-		return error_answer(error, answer);
+		return error;
 	}
+	mesh_json_dispose(&cmd.details);
 	mesh_json_object_end(&cmd.json);
 	if ((error = mesh_json_take(&cmd.json, answer)) < 0)
-		return error_answer(error, answer);
+		return error_answer(error, NULL, answer);
 	return 0;
 }

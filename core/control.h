@@ -11,6 +11,15 @@
  *   log DOMAIN/REF [-n N]
  *   domain create NAME [--description TEXT]
  *   domain list
+ *   branch create DOMAIN/NAME [--from REF] | branch delete DOMAIN/NAME
+ *   branch list DOMAIN
+ *   tag create DOMAIN/TAG REF | tag delete DOMAIN/TAG | tag list DOMAIN
+ *   diff DOMAIN/REF1 REF2 [-- PATH]
+ *   merge DOMAIN/SRC --into BRANCH [-m MSG] [--strategy dest-wins|source-wins]
+ *   revert DOMAIN/BRANCH COMMIT [--parent N]
+ *   cherry-pick DOMAIN/BRANCH COMMIT
+ *   reset DOMAIN/BRANCH [-- PATH]
+ *   cp DOMAIN/REF/PATH DOMAIN2/BRANCH/PATH
  */
 #ifndef MESH_CONTROL_H
 #define MESH_CONTROL_H
@@ -26,9 +35,17 @@
 typedef int (*mesh_control_branch_view)(void *ctx, const char *domain,
 					const char *branch, mesh_view **out);
 
+/* Told after a command changed what a branch shows (changes lists the
+ * paths), or created or deleted a branch (changes NULL), so that the
+ * mount can drop exactly those entries from the kernel's caches. */
+typedef void (*mesh_control_changed)(void *ctx, const char *domain,
+				     const char *branch,
+				     const mesh_change *changes, size_t count);
+
 typedef struct mesh_control_env {
 	mesh_store *store;
 	mesh_control_branch_view branch_view;
+	mesh_control_changed changed;   /* may be NULL */
 	void *ctx;
 } mesh_control_env;
 

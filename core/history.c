@@ -1,6 +1,7 @@
 #include "history.h"
 #include "error.h"
 #include "refs.h"
+#include "tree.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -210,4 +211,45 @@ int mesh_history_walk(mesh_store *store, const mesh_oid *start, size_t max,
 			break;
 	}
 	return error;
+}
+
+/* The entry at path, or kind NONE when absent. */
+static int entry_at(mesh_store *store, const mesh_oid *commit_id, const mesh_oid *tree,
+		    const char *path, mesh_tree_entry *out)
+{
+	mesh_commit *commit;
+	mesh_oid root;
+	int error;
+
+	if (tree) {
+		root = *tree;
+	} else {
+		if ((error = mesh_commit_load(mesh_store_odb(store), commit_id, &commit)) < 0)
+			return error;
+		root = commit->tree;
+		mesh_commit_free(commit);
+	}
+	error = mesh_tree_lookup_path(mesh_store_odb(store), &root, path, out);
+	if (error == MESH_ENOENT || error == MESH_ENOTDIR) {
+		mesh_error_clear();
+		memset(out, 0, sizeof(*out));
+		return 0;
+	}
+	return error;
+}
+
+int mesh_history_touches(mesh_store *store, const mesh_commit *commit,
+			 const char *path, bool *out)
+{
+	mesh_tree_entry mine, before = { 0 };
+	int error;
+
+	if ((error = entry_at(store, NULL, &commit->tree, path, &mine)) < 0)
+		return error;
+	if (commit->parent_count > 0 &&
+	    (error = entry_at(store, &commit->parents[0], NULL, path, &before)) < 0)
+		return error;
+	*out = mine.kind != before.kind || mine.mode != before.mode ||
+	       mesh_oid_cmp(&mine.id, &before.id) != 0;
+	return 0;
 }

@@ -48,4 +48,9 @@ typedef int (*mesh_history_cb)(void *ctx, const mesh_oid *id,
 int mesh_history_walk(mesh_store *store, const mesh_oid *start, size_t max,
 		      mesh_history_cb cb, void *ctx);
 
+/* Whether commit changed path against its first parent (a root commit
+ * changes what it has).  Costs two path lookups. */
+int mesh_history_touches(mesh_store *store, const mesh_commit *commit,
+			 const char *path, bool *out);
+
 #endif

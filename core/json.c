@@ -114,6 +114,16 @@ void mesh_json_bool(mesh_json *j, bool value)
 	append(j, value ? "true" : "false", value ? 4 : 5);
 }
 
+void mesh_json_members(mesh_json *j, const mesh_json *members)
+{
+	if (!members->buf || members->len == 0)
+		return;
+	value_start(j);
+	append(j, members->buf, members->len);
+	if (members->failed)
+		j->failed = true;
+}
+
 int mesh_json_take(mesh_json *j, char **out)
 {
 	*out = NULL;

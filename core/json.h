@@ -27,6 +27,10 @@ void mesh_json_string(mesh_json *j, const char *value);
 void mesh_json_int(mesh_json *j, int64_t value);
 void mesh_json_bool(mesh_json *j, bool value);
 
+/* Appends members written into another writer (keys and values, no
+ * braces) inside the current object. */
+void mesh_json_members(mesh_json *j, const mesh_json *members);
+
 /* Hands over the text (malloc'd, NUL-terminated, caller frees);
  * MESH_ENOMEM when any append failed. */
 int mesh_json_take(mesh_json *j, char **out);

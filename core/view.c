@@ -6,6 +6,7 @@
 #include "treecache.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,10 @@ struct mesh_view {
 	mesh_oid head;           /* the commit shown */
 	mesh_oid root;           /* its tree */
 	int64_t head_time_ns;
+	/* Bumped whenever what the view shows changes other than through its
+	 * own path operations (reset, merge, revert...): cached content of
+	 * open files is stale then. */
+	atomic_uint_fast64_t generation;
 };
 
 static int64_t now_ns(void)
@@ -987,37 +992,75 @@ static int build_tree(mesh_view *view, const char *dir, bool has_lower,
 	return error;
 }
 
+/* What a new head commit is made of. */
+typedef struct head_change {
+	const mesh_oid *tree;
+	const mesh_oid *extra_parent;   /* second parent of a merge, or NULL */
+	const char *message;
+	const mesh_meta *meta;
+	size_t meta_count;
+} head_change;
+
 static int write_commit(mesh_view *view, const mesh_caller *caller,
-			const mesh_oid *tree, const char *message,
-			const mesh_meta *meta, size_t meta_count, mesh_oid *out)
+			const head_change *hc, mesh_oid *out)
 {
 	mesh_commit commit = { 0 };
+	mesh_oid parents[2];
 	char author[256];
 
 	mesh_user_name(caller->uid, author, sizeof(author));
 	pthread_mutex_lock(&view->head_lock);
-	commit.parents = &view->head;
+	parents[0] = view->head;
 	pthread_mutex_unlock(&view->head_lock);
-	commit.tree = *tree;
-	commit.parent_count = 1;
+	if (hc->extra_parent)
+		parents[1] = *hc->extra_parent;
+	commit.parents = parents;
+	commit.parent_count = hc->extra_parent ? 2 : 1;
+	commit.tree = *hc->tree;
 	commit.author = author;
 	commit.uid = caller->uid;
 	commit.time = (int64_t)time(NULL);
-	commit.message = (char *)message;
-	commit.meta = (mesh_meta *)meta;
-	commit.meta_count = meta_count;
+	commit.message = (char *)hc->message;
+	commit.meta = (mesh_meta *)hc->meta;
+	commit.meta_count = hc->meta_count;
 	return mesh_commit_write(mesh_store_odb(view->store), &commit, out);
+}
+
+/*
+ * Makes a commit of hc on top of the head and moves the head to it: the
+ * objects are made durable first, then the head, the commit index and
+ * the clearing of staging land in one synced batch.  Branch lock held.
+ */
+static int move_head_locked(mesh_view *view, const mesh_caller *caller,
+			    const head_change *hc, mesh_oid *out)
+{
+	mesh_db *db = mesh_store_db(view->store);
+	mesh_db_batch *batch = NULL;
+	char ref[300];
+	int error;
+
+	snprintf(ref, sizeof(ref), "heads/%s", view->branch);
+	if ((error = write_commit(view, caller, hc, out)) < 0 ||
+	    (error = mesh_odb_sync(mesh_store_odb(view->store))) < 0 ||
+	    (error = mesh_db_batch_new(&batch)) < 0 ||
+	    (error = mesh_stage_clear_tree(db, batch, view->domain, view->branch, "")) < 0 ||
+	    (error = mesh_ref_set(mesh_store_refs(view->store), view->domain, ref, out, batch)) < 0)
+		goto done;
+	mesh_history_index_put(batch, view->domain, out);
+	if ((error = mesh_db_batch_write(db, batch, true)) == 0)
+		error = view_set_head(view, out);
+done:
+	mesh_db_batch_free(batch);
+	return error;
 }
 
 static int commit_locked(mesh_view *view, const mesh_caller *caller,
 			 const char *message, const mesh_meta *meta,
 			 size_t meta_count, mesh_oid *out, size_t *changes)
 {
-	mesh_db *db = mesh_store_db(view->store);
-	mesh_db_batch *batch = NULL;
+	head_change hc = { NULL, NULL, message, meta, meta_count };
 	change_list cl;
 	mesh_oid root, tree;
-	char ref[300];
 	int error;
 
 	if ((error = collect_changes(view, &cl)) < 0)
@@ -1030,20 +1073,10 @@ static int commit_locked(mesh_view *view, const mesh_caller *caller,
 	pthread_mutex_lock(&view->head_lock);
 	root = view->root;
 	pthread_mutex_unlock(&view->head_lock);
-	snprintf(ref, sizeof(ref), "heads/%s", view->branch);
-	if ((error = build_tree(view, "", true, &root, &tree)) < 0 ||
-	    (error = write_commit(view, caller, &tree, message, meta, meta_count, out)) < 0 ||
-	    (error = mesh_odb_sync(mesh_store_odb(view->store))) < 0 ||
-	    (error = mesh_db_batch_new(&batch)) < 0 ||
-	    (error = mesh_stage_clear_tree(db, batch, view->domain, view->branch, "")) < 0 ||
-	    (error = mesh_ref_set(mesh_store_refs(view->store), view->domain, ref, out, batch)) < 0)
-		goto done;
-	mesh_history_index_put(batch, view->domain, out);
-	if ((error = mesh_db_batch_write(db, batch, true)) == 0)
-		error = view_set_head(view, out);
-done:
-	mesh_db_batch_free(batch);
-	return error;
+	if ((error = build_tree(view, "", true, &root, &tree)) < 0)
+		return error;
+	hc.tree = &tree;
+	return move_head_locked(view, caller, &hc, out);
 }
 
 int mesh_view_commit(mesh_view *view, const mesh_caller *caller,
@@ -1059,4 +1092,182 @@ int mesh_view_commit(mesh_view *view, const mesh_caller *caller,
 	error = commit_locked(view, caller, message, meta, meta_count, out, changes);
 	mesh_store_branch_unlock(view->store, view->domain, view->branch);
 	return error;
+}
+
+/* --- whole-branch changes -------------------------------------------- */
+
+int mesh_view_refresh(mesh_view *view)
+{
+	mesh_oid head, shown;
+	int error;
+
+	if (!view->branch)
+		return 0;
+	if ((error = mesh_history_branch_head(view->store, view->domain,
+					      view->branch, &head)) < 0)
+		return error;
+	mesh_view_commit_id(view, &shown);
+	if (mesh_oid_cmp(&head, &shown) == 0)
+		return 0;
+	atomic_fetch_add(&view->generation, 1);
+	return view_set_head(view, &head);
+}
+
+uint64_t mesh_view_generation(mesh_view *view)
+{
+	return atomic_load(&view->generation);
+}
+
+void mesh_view_root_tree(mesh_view *view, mesh_oid *out)
+{
+	pthread_mutex_lock(&view->head_lock);
+	*out = view->root;
+	pthread_mutex_unlock(&view->head_lock);
+}
+
+static int count_staged(void *ctx, const char *path, const mesh_stage_entry *se)
+{
+	(void)path;
+	(void)se;
+	(*(size_t *)ctx)++;
+	return 1;   /* one is enough */
+}
+
+static int require_clean(mesh_view *view, const char *what)
+{
+	size_t staged = 0;
+	int error = mesh_stage_list_tree(mesh_store_db(view->store), view->domain,
+					 view->branch, "", count_staged, &staged);
+
+	if (error < 0 && error != 1)
+		return error;
+	if (staged)
+		return mesh_error_set(MESH_EBUSY,
+			"%s/%s has staged changes: commit them or reset the branch before %s",
+			view->domain, view->branch, what);
+	return 0;
+}
+
+int mesh_view_apply(mesh_view *view, const mesh_caller *caller,
+		    const mesh_oid *expected_head, const mesh_oid *tree,
+		    const mesh_oid *extra_parent, const char *what,
+		    const char *message, const mesh_meta *meta, size_t meta_count,
+		    mesh_oid *out)
+{
+	head_change hc = { tree, extra_parent, message, meta, meta_count };
+	mesh_oid head;
+	int error;
+
+	if (!view->branch)
+		return mesh_error_set(MESH_EROFS, "%s: a commit view cannot change", view->domain);
+	mesh_store_branch_lock(view->store, view->domain, view->branch);
+	mesh_view_commit_id(view, &head);
+	if (expected_head && mesh_oid_cmp(&head, expected_head) != 0)
+		error = mesh_error_set(MESH_EAGAIN, "%s/%s moved while %s ran: try again",
+				       view->domain, view->branch, what);
+	else if ((error = require_clean(view, what)) == 0 &&
+		 (error = move_head_locked(view, caller, &hc, out)) == 0)
+		atomic_fetch_add(&view->generation, 1);
+	mesh_store_branch_unlock(view->store, view->domain, view->branch);
+	return error;
+}
+
+int mesh_view_check_clean(mesh_view *view, const char *what)
+{
+	int error;
+
+	if (!view->branch)
+		return mesh_error_set(MESH_EROFS, "%s: a commit view cannot change", view->domain);
+	mesh_store_branch_lock(view->store, view->domain, view->branch);
+	error = require_clean(view, what);
+	mesh_store_branch_unlock(view->store, view->domain, view->branch);
+	return error;
+}
+
+int mesh_view_reset(mesh_view *view, const mesh_caller *caller, const char *path,
+		    mesh_change **changes, size_t *count)
+{
+	change ch;
+	change_list cl;
+	size_t kept = 0, plen = strlen(path);
+	int error;
+
+	(void)caller;
+	*changes = NULL;
+	*count = 0;
+	if ((error = check_path(path)) < 0 || (error = change_begin(&ch, view)) < 0)
+		return error;
+	if ((error = collect_changes(view, &cl)) < 0)
+		return change_end(&ch, error, true);
+	/* Report only the changes that the reset drops. */
+	for (size_t i = 0; i < cl.count; i++) {
+		const char *p = cl.items[i].path;
+		if (plen == 0 || (strncmp(p, path, plen) == 0 && (p[plen] == '\0' || p[plen] == '/')))
+			cl.items[kept++] = cl.items[i];
+		else
+			free(cl.items[i].path);
+	}
+	if (plen)
+		mesh_stage_remove(ch.batch, view->domain, view->branch, path);
+	error = mesh_stage_clear_tree(mesh_store_db(view->store), ch.batch,
+				      view->domain, view->branch, path);
+	if ((error = change_end(&ch, error, true)) < 0) {
+		mesh_changes_free(cl.items, kept);
+		return error;
+	}
+	atomic_fetch_add(&view->generation, 1);
+	*changes = cl.items;
+	*count = kept;
+	return 0;
+}
+
+/* --- copies ---------------------------------------------------------- */
+
+/* The committed form of a directory of any view: a branch's staged
+ * changes under it are built into trees (cost: the staged entries). */
+static int entry_tree(mesh_view *view, const char *path, const mesh_view_entry *entry,
+		      mesh_oid *out)
+{
+	if (!view->branch || !entry->staged) {
+		if (entry->has_lower) {
+			*out = entry->id;
+			return 0;
+		}
+		return mesh_tree_empty(mesh_store_odb(view->store), out);
+	}
+	return build_tree(view, path, entry->has_lower, &entry->id, out);
+}
+
+int mesh_view_copy(mesh_view *dst, const mesh_caller *caller, const char *dst_path,
+		   mesh_view *src, const char *src_path)
+{
+	mesh_view_entry entry, existing;
+	mesh_stage_entry se;
+	change ch;
+	int error;
+
+	(void)caller;
+	if ((error = check_target(dst, dst_path)) < 0 ||
+	    (error = mesh_view_lookup(src, src_path, &entry)) < 0)
+		return error;
+	if (entry.kind == MESH_KIND_DIR) {
+		entry.has_lower = true;
+		if ((error = entry_tree(src, src_path, &entry, &entry.id)) < 0)
+			return error;
+	}
+	if ((error = change_begin(&ch, dst)) < 0)
+		return error;
+	if ((error = require_parent_dir(dst, dst_path)) == 0) {
+		if (mesh_view_lookup(dst, dst_path, &existing) < 0)
+			mesh_error_clear();
+		else if (existing.kind == MESH_KIND_DIR || entry.kind == MESH_KIND_DIR)
+			error = mesh_error_set(MESH_EEXIST,
+				"%s/%s already exists: a directory is neither replaced nor copied over",
+				dst->domain, dst_path);
+	}
+	if (error == 0 && (error = stage_ancestors(&ch, dst_path)) == 0) {
+		stage_from_entry(&entry, &se);
+		change_put(&ch, dst_path, &se);
+	}
+	return change_end(&ch, error, true);
 }

@@ -123,4 +123,48 @@ int mesh_view_commit(mesh_view *view, const mesh_caller *caller,
 		     const char *message, const mesh_meta *meta,
 		     size_t meta_count, mesh_oid *out, size_t *changes);
 
+/*
+ * Whole-branch changes, for reset, merge, revert and cherry-pick.
+ */
+
+/* Re-reads a branch's head (another handle may have moved it).
+ * MESH_ENOENT when the branch is gone. */
+int mesh_view_refresh(mesh_view *view);
+
+/* Changes whenever the view's content changes other than by its own path
+ * operations: caches of file content compare it. */
+uint64_t mesh_view_generation(mesh_view *view);
+
+/* The root tree shown (the head's, not counting staged changes). */
+void mesh_view_root_tree(mesh_view *view, mesh_oid *out);
+
+/* MESH_EBUSY, naming the branch and what, when anything is staged. */
+int mesh_view_check_clean(mesh_view *view, const char *what);
+
+/*
+ * Commits tree on top of the head (a second parent with extra_parent)
+ * and moves the head there, as one synced batch.  MESH_EBUSY when the
+ * branch has staged changes; MESH_EAGAIN when the head is no longer
+ * expected_head (NULL: no check).  what names the operation in errors.
+ */
+int mesh_view_apply(mesh_view *view, const mesh_caller *caller,
+		    const mesh_oid *expected_head, const mesh_oid *tree,
+		    const mesh_oid *extra_parent, const char *what,
+		    const char *message, const mesh_meta *meta, size_t meta_count,
+		    mesh_oid *out);
+
+/* Drops staged changes at and below path ("" = all); *changes lists what
+ * was dropped (free with mesh_changes_free). */
+int mesh_view_reset(mesh_view *view, const mesh_caller *caller, const char *path,
+		    mesh_change **changes, size_t *count);
+
+/*
+ * Stages at dst_path a copy of src_path of src (any view, any domain) by
+ * reference: the same file maps and trees, no content read or written.
+ * A file may replace a file; directories are never replaced
+ * (MESH_EEXIST).
+ */
+int mesh_view_copy(mesh_view *dst, const mesh_caller *caller, const char *dst_path,
+		   mesh_view *src, const char *src_path);
+
 #endif

@@ -34,6 +34,7 @@ typedef struct fs_node {
 	unsigned opens;             /* open handles */
 	bool detached;              /* unlinked or replaced: no longer named */
 	struct fs_dirty *dirty;     /* content being written, or NULL */
+	uint64_t content_version;   /* bumped when content changes behind open handles */
 	struct fs_node *ino_next, *name_next;
 } fs_node;
 

@@ -3,10 +3,12 @@
  * core/'s view, control and store calls, and answers with one reply.
  */
 #include "fs.h"
+#include "dirty.h"
 #include "control.h"
 #include "domain.h"
 #include "error.h"
 #include "history.h"
+#include "branch.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -23,19 +25,12 @@
 #define IMMUTABLE_TIMEOUT 86400.0
 #define NAME_MAX_LEN 255
 
-/* Content being written: a scratch file under STORE/tmp that holds the
- * whole file until close or fsync stages it. */
-typedef struct fs_dirty {
-	int fd;
-	bool changed;              /* written since last staged */
-	mesh_entry_kind kind;
-	uint32_t mode;
-	pthread_mutex_t lock;      /* one stager at a time */
-} fs_dirty;
-
 typedef struct fs_handle {
 	fs_node *node;
 	mesh_file_map *map;        /* committed or staged content */
+	uint64_t map_generation;   /* the view's generation when map was loaded */
+	uint64_t map_version;      /* the node's content version then */
+	pthread_rwlock_t map_lock;
 	pthread_mutex_t lock;
 	/* control file */
 	char *answer;
@@ -140,24 +135,6 @@ static void stat_entry(fs *f, const fs_node *node, const mesh_view_entry *e,
 	stat_times(st, e->mtime_ns);
 }
 
-/* A file being written shows its scratch file's size and time. */
-static int dirty_attr(fs_node *node, struct stat *st)
-{
-	struct stat tmp;
-	fs_dirty *dirty = node->dirty;
-
-	if (!dirty)
-		return 0;
-	if (fstat(dirty->fd, &tmp) < 0)
-		return -errno;
-	st->st_size = tmp.st_size;
-	st->st_blocks = tmp.st_blocks;
-	st->st_mtim = tmp.st_mtim;
-	st->st_ctim = tmp.st_mtim;
-	st->st_mode = (st->st_mode & S_IFMT) | dirty->mode;
-	return 0;
-}
-
 static int node_path(fs *f, fs_node *node, char *buf)
 {
 	if (!fs_nodes_path(&f->nodes, node, buf, VIEW_PATH_MAX))
@@ -221,7 +198,7 @@ static int node_attr(fs *f, fs_node *node, struct stat *st)
 	    (error = mesh_view_lookup(node->view, path, &entry)) < 0)
 		return error;
 	stat_entry(f, node, &entry, st);
-	return dirty_attr(node, st);
+	return fs_dirty_attr(f, node, st);
 }
 
 static void reply_entry(fuse_req_t req, fs_node *node)
@@ -359,139 +336,6 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_attr(req, &st, timeout_of(node));
 }
 
-/* --- content being written ------------------------------------------ */
-
-static int dirty_new(fs *f, mesh_entry_kind kind, uint32_t mode, fs_dirty **out)
-{
-	fs_dirty *dirty = calloc(1, sizeof(*dirty));
-
-	if (!dirty)
-		return mesh_error_oom();
-	dirty->fd = open(mesh_store_tmp_dir(f->store), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (dirty->fd < 0) {
-		free(dirty);
-		return mesh_error_os("cannot create a scratch file in", mesh_store_tmp_dir(f->store));
-	}
-	pthread_mutex_init(&dirty->lock, NULL);
-	dirty->kind = kind;
-	dirty->mode = mode & 07777;
-	*out = dirty;
-	return 0;
-}
-
-static void dirty_free(fs_dirty *dirty)
-{
-	if (!dirty)
-		return;
-	close(dirty->fd);
-	pthread_mutex_destroy(&dirty->lock);
-	free(dirty);
-}
-
-/* Copies the file's current content into a new scratch file (copy on
- * write), keeping its mtime so an open that writes nothing changes
- * nothing. */
-static int dirty_from_entry(fs *f, fs_node *node, const mesh_view_entry *entry,
-			    bool truncate, fs_dirty **out)
-{
-	mesh_file_map *map = NULL;
-	struct timespec times[2];
-	int error;
-
-	if ((error = dirty_new(f, entry->kind, entry->mode, out)) < 0)
-		return error;
-	if (!truncate) {
-		if ((error = mesh_view_file_map(node->view, entry, &map)) == 0)
-			error = mesh_file_materialize(mesh_store_odb(f->store),
-						      mesh_store_cache(f->store), map, (*out)->fd);
-		mesh_file_map_free(map);
-	}
-	if (error < 0) {
-		dirty_free(*out);
-		*out = NULL;
-		return error;
-	}
-	times[0].tv_sec = times[1].tv_sec = entry->mtime_ns / 1000000000;
-	times[0].tv_nsec = times[1].tv_nsec = entry->mtime_ns % 1000000000;
-	futimens((*out)->fd, times);
-	(*out)->changed = truncate && entry->size > 0;
-	return 0;
-}
-
-/* The node's scratch file, made from its content when it has none. */
-static int node_dirty(fs *f, fs_node *node, bool truncate, fs_dirty **out)
-{
-	char path[VIEW_PATH_MAX];
-	mesh_view_entry entry;
-	fs_dirty *dirty;
-	int error;
-
-	pthread_mutex_lock(&f->nodes.lock);
-	dirty = node->dirty;
-	pthread_mutex_unlock(&f->nodes.lock);
-	if (dirty) {
-		if (truncate && ftruncate(dirty->fd, 0) == 0)
-			dirty->changed = true;
-		*out = dirty;
-		return 0;
-	}
-	if ((error = node_path(f, node, path)) < 0 ||
-	    (error = mesh_view_lookup(node->view, path, &entry)) < 0)
-		return error;
-	if (entry.kind != MESH_KIND_FILE)
-		return mesh_error_set(MESH_EISDIR, "%s is not a regular file", path);
-	if ((error = dirty_from_entry(f, node, &entry, truncate, &dirty)) < 0)
-		return error;
-	pthread_mutex_lock(&f->nodes.lock);
-	if (node->dirty) {             /* another opener won the race */
-		dirty_free(dirty);
-		dirty = node->dirty;
-	} else {
-		node->dirty = dirty;
-	}
-	pthread_mutex_unlock(&f->nodes.lock);
-	*out = dirty;
-	return 0;
-}
-
-/*
- * Stores the scratch file's content and stages it at the node's current
- * path.  Hashing and compressing run here, on the calling request's
- * thread, with no lock that other requests wait on.
- */
-static int stage_dirty(fs *f, fs_node *node, const mesh_caller *caller, bool durable)
-{
-	fs_dirty *dirty = node->dirty;
-	char path[VIEW_PATH_MAX];
-	mesh_oid map;
-	uint64_t size;
-	struct stat st;
-	int error = 0;
-
-	if (!dirty)
-		return 0;
-	pthread_mutex_lock(&dirty->lock);
-	if (!dirty->changed)
-		goto done;
-	if (!fs_nodes_path(&f->nodes, node, path, sizeof(path))) {
-		dirty->changed = false;    /* unlinked: nothing to keep */
-		goto done;
-	}
-	dirty->changed = false;
-	if ((error = mesh_file_write_fd(mesh_store_odb(f->store), NULL, dirty->fd,
-					&map, &size)) < 0 ||
-	    (fstat(dirty->fd, &st) < 0 && (error = -errno) < 0) ||
-	    (durable && (error = mesh_odb_sync(mesh_store_odb(f->store))) < 0) ||
-	    (error = mesh_view_stage_content(node->view, caller, path, dirty->kind,
-					     dirty->mode, size,
-					     (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
-					     &map, durable)) < 0)
-		dirty->changed = true;     /* keep it for the next close */
-done:
-	pthread_mutex_unlock(&dirty->lock);
-	return error;
-}
-
 /* --- setattr --------------------------------------------------------- */
 
 static int64_t now_ns(void)
@@ -504,32 +348,28 @@ static int64_t now_ns(void)
 
 static int truncate_node(fs *f, fs_node *node, off_t size, const mesh_caller *caller)
 {
-	fs_dirty *dirty;
-	bool temporary;
-	int error;
+	fs_dirty *dirty = fs_dirty_get(f, node);
+	bool temporary = dirty == NULL;
+	int error = 0;
 
 	if (size < 0)
-		return mesh_error_set(MESH_EINVAL, "negative size");
-	pthread_mutex_lock(&f->nodes.lock);
-	temporary = node->dirty == NULL;
-	pthread_mutex_unlock(&f->nodes.lock);
-	if ((error = node_dirty(f, node, false, &dirty)) < 0)
+		error = mesh_error_set(MESH_EINVAL, "negative size");
+	else if (!dirty)
+		error = fs_dirty_open(f, node, false, &dirty);
+	if (error == 0 && ftruncate(dirty->fd, size) < 0)
+		error = mesh_error_os("cannot truncate scratch file of", node->name);
+	if (error == 0)
+		dirty->changed = true;
+	fs_dirty_put(f, dirty);
+	if (error < 0 || !temporary)
 		return error;
-	if (ftruncate(dirty->fd, size) < 0)
-		return mesh_error_os("cannot truncate scratch file for", node->name);
-	dirty->changed = true;
-	if (!temporary)
-		return 0;
-	/* truncate(2) on a file nobody has open: stage it now. */
-	error = stage_dirty(f, node, caller, false);
+	/* truncate(2) of a file nobody has open: stage it now. */
+	error = fs_dirty_stage(f, node, caller, false);
 	pthread_mutex_lock(&f->nodes.lock);
-	if (node->opens == 0 && node->dirty == dirty) {
-		node->dirty = NULL;
-		pthread_mutex_unlock(&f->nodes.lock);
-		dirty_free(dirty);
-	} else {
-		pthread_mutex_unlock(&f->nodes.lock);
-	}
+	temporary = node->opens == 0;
+	pthread_mutex_unlock(&f->nodes.lock);
+	if (error == 0 && temporary)
+		fs_dirty_detach(f, node);
 	return error;
 }
 
@@ -539,7 +379,7 @@ static int setattr_meta(fs *f, fs_node *node, const struct stat *attr, int to_se
 	char path[VIEW_PATH_MAX];
 	uint32_t mode = attr->st_mode & 07777;
 	int64_t mtime;
-	fs_dirty *dirty = node->dirty;
+	fs_dirty *dirty;
 	int error;
 
 	if (!(to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)))
@@ -548,12 +388,13 @@ static int setattr_meta(fs *f, fs_node *node, const struct stat *attr, int to_se
 		(int64_t)attr->st_mtim.tv_sec * 1000000000 + attr->st_mtim.tv_nsec;
 	if ((error = node_path(f, node, path)) < 0)
 		return error;
-	if (dirty) {
+	if ((dirty = fs_dirty_get(f, node)) != NULL) {
 		struct timespec times[2] = { { 0, UTIME_OMIT }, { mtime / 1000000000, mtime % 1000000000 } };
 		if (to_set & FUSE_SET_ATTR_MODE)
 			dirty->mode = mode;
 		if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))
 			futimens(dirty->fd, times);
+		fs_dirty_put(f, dirty);
 	}
 	return mesh_view_setattr(node->view, caller, path,
 				 (to_set & FUSE_SET_ATTR_MODE) ? &mode : NULL,
@@ -622,14 +463,64 @@ static void reply_new_entry(fuse_req_t req, fs_node *parent, const char *name)
 	reply_entry(req, node);
 }
 
+/* mkdir in a domain: a branch from the head of the default branch. */
+static void mkdir_branch(fuse_req_t req, fs_node *domain_node, const char *name)
+{
+	fs *f = fs_of(req);
+	mesh_domain *domain;
+	mesh_caller caller;
+	mesh_oid head;
+	fs_node *node;
+	int error;
+
+	caller_of(req, &caller);
+	if ((error = mesh_domain_get(f->store, domain_node->name, &domain)) < 0)
+		return reply_error(req, error);
+	error = mesh_branch_create(f->store, &caller, domain_node->name, name,
+				   domain->default_branch, &head);
+	mesh_domain_free(domain);
+	if (error < 0 || (error = lookup_in_domain(f, domain_node, name, &node)) < 0)
+		return reply_error(req, error);
+	reply_entry(req, node);
+}
+
+/* rmdir of a branch view deletes the branch, only when it shows nothing. */
+static int rmdir_branch(fs *f, const mesh_caller *caller, fs_node *domain_node,
+			const char *name)
+{
+	mesh_view_dirent *entries;
+	mesh_view *view;
+	mesh_rev rev;
+	size_t count;
+	int error;
+
+	if ((error = mesh_revparse(f->store, domain_node->name, name, &rev)) < 0)
+		return error;
+	if (!rev.is_branch)
+		return mesh_error_set(MESH_EPERM, "%s/%s is not a branch: tags and commits stay",
+				      domain_node->name, name);
+	if ((error = fs_branch_view(f, domain_node->name, rev.branch, &view)) < 0 ||
+	    (error = mesh_view_refresh(view)) < 0 ||
+	    (error = mesh_view_list(view, "", &entries, &count)) < 0)
+		return error;
+	mesh_view_dirents_free(entries, count);
+	if (count > 0)
+		return mesh_error_set(MESH_ENOTEMPTY,
+			"branch %s/%s is not empty: delete it with `meshfs branch delete`",
+			domain_node->name, name);
+	return mesh_branch_delete(f->store, caller, domain_node->name, rev.branch);
+}
+
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode)
 {
 	fs *f = fs_of(req);
 	char path[VIEW_PATH_MAX];
-	fs_node *parent;
+	fs_node *parent = node_of(req, parent_ino);
 	mesh_caller caller;
 	int error;
 
+	if (parent && parent->type == FS_NODE_DOMAIN)
+		return mkdir_branch(req, parent, name);
 	caller_of(req, &caller);
 	if ((error = writable_parent(req, parent_ino, &parent)) < 0 ||
 	    (error = child_path(f, parent, name, path)) < 0 ||
@@ -742,11 +633,17 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 {
 	fs *f = fs_of(req);
 	char path[VIEW_PATH_MAX];
-	fs_node *parent;
+	fs_node *parent = node_of(req, parent_ino);
 	mesh_caller caller;
 	int error;
 
 	caller_of(req, &caller);
+	if (parent && parent->type == FS_NODE_DOMAIN) {
+		if ((error = rmdir_branch(f, &caller, parent, name)) < 0)
+			return reply_error(req, error);
+		fs_nodes_detach(&f->nodes, parent, name);
+		return (void)fuse_reply_err(req, 0);
+	}
 	if ((error = writable_parent(req, parent_ino, &parent)) < 0 ||
 	    (error = child_path(f, parent, name, path)) < 0 ||
 	    (error = mesh_view_rmdir(parent->view, &caller, path)) < 0)
@@ -797,6 +694,7 @@ static fs_handle *handle_new(fs *f, fs_node *node)
 	if (!h)
 		return NULL;
 	pthread_mutex_init(&h->lock, NULL);
+	pthread_rwlock_init(&h->map_lock, NULL);
 	h->node = node;
 	fs_nodes_open(&f->nodes, node);
 	return h;
@@ -812,6 +710,7 @@ static int open_entry(fs *f, fs_node *node, struct fuse_file_info *fi)
 	int accmode = fi->flags & O_ACCMODE;
 	bool writes = accmode != O_RDONLY || (fi->flags & O_TRUNC);
 	fs_dirty *dirty;
+	int error;
 
 	if (!mesh_view_is_branch(node->view)) {
 		if (writes)
@@ -821,9 +720,11 @@ static int open_entry(fs *f, fs_node *node, struct fuse_file_info *fi)
 		fi->keep_cache = 1;
 		return 0;
 	}
-	if (writes)
-		return node_dirty(f, node, (fi->flags & O_TRUNC) != 0, &dirty);
-	return 0;
+	if (!writes)
+		return 0;
+	if ((error = fs_dirty_open(f, node, (fi->flags & O_TRUNC) != 0, &dirty)) == 0)
+		fs_dirty_put(f, dirty);
+	return error;
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -869,8 +770,9 @@ static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	node = fs_nodes_lookup(&f->nodes, parent, name, FS_NODE_ENTRY, parent->view);
 	if (!node)
 		return (void)fuse_reply_err(req, ENOMEM);
-	if ((error = node_dirty(f, node, true, &dirty)) < 0 ||
-	    !(h = handle_new(f, node))) {
+	if ((error = fs_dirty_open(f, node, true, &dirty)) == 0)
+		fs_dirty_put(f, dirty);
+	if (error < 0 || !(h = handle_new(f, node))) {
 		fs_nodes_forget(&f->nodes, node, 1);
 		return reply_error(req, error < 0 ? error : MESH_ENOMEM);
 	}
@@ -882,23 +784,54 @@ static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	fuse_reply_create(req, &e, fi);
 }
 
-static int read_clean(fs *f, fs_handle *h, char *buf, size_t size, off_t off,
-		      size_t *got)
+static bool map_fresh(const fs_handle *h, uint64_t generation, uint64_t version)
+{
+	return h->map && h->map_generation == generation && h->map_version == version;
+}
+
+/* Loads the handle's file map again when a reset, merge or copy changed
+ * the file under it.  Write lock held. */
+static int reload_map(fs *f, fs_handle *h, uint64_t generation, uint64_t version)
 {
 	char path[VIEW_PATH_MAX];
 	mesh_view_entry entry;
+	int error;
+
+	if (map_fresh(h, generation, version))
+		return 0;
+	mesh_file_map_free(h->map);
+	h->map = NULL;
+	if ((error = node_path(f, h->node, path)) < 0 ||
+	    (error = mesh_view_lookup(h->node->view, path, &entry)) < 0 ||
+	    (error = mesh_view_file_map(h->node->view, &entry, &h->map)) < 0)
+		return error;
+	h->map_generation = generation;
+	h->map_version = version;
+	return 0;
+}
+
+static int read_clean(fs *f, fs_handle *h, char *buf, size_t size, off_t off,
+		      size_t *got)
+{
+	uint64_t generation = mesh_view_generation(h->node->view);
+	uint64_t version = __atomic_load_n(&h->node->content_version, __ATOMIC_ACQUIRE);
 	int error = 0;
 
-	pthread_mutex_lock(&h->lock);
-	if (!h->map &&
-	    (error = node_path(f, h->node, path)) == 0 &&
-	    (error = mesh_view_lookup(h->node->view, path, &entry)) == 0)
-		error = mesh_view_file_map(h->node->view, &entry, &h->map);
-	pthread_mutex_unlock(&h->lock);
-	if (error < 0)
-		return error;
-	return mesh_file_read(mesh_store_odb(f->store), mesh_store_cache(f->store),
-			      h->map, buf, size, (uint64_t)off, got);
+	/* Reads share the map; only a reload excludes them. */
+	pthread_rwlock_rdlock(&h->map_lock);
+	while (!map_fresh(h, generation, version)) {
+		pthread_rwlock_unlock(&h->map_lock);
+		pthread_rwlock_wrlock(&h->map_lock);
+		error = reload_map(f, h, generation, version);
+		pthread_rwlock_unlock(&h->map_lock);
+		if (error < 0)
+			return error;
+		pthread_rwlock_rdlock(&h->map_lock);
+	}
+	error = mesh_file_read(mesh_store_odb(f->store), mesh_store_cache(f->store),
+			       h->map, buf, size, (uint64_t)off, got);
+	pthread_rwlock_unlock(&h->map_lock);
+	return error;
 }
 
 static void control_read(fuse_req_t req, fs_handle *h, size_t size, off_t off)
@@ -936,14 +869,12 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return control_read(req, h, size, off);
 	if (!(buf = malloc(size ? size : 1)))
 		return (void)fuse_reply_err(req, ENOMEM);
-	pthread_mutex_lock(&f->nodes.lock);
-	dirty = h->node->dirty;
-	pthread_mutex_unlock(&f->nodes.lock);
-	if (dirty) {
+	if ((dirty = fs_dirty_get(f, h->node)) != NULL) {
 		if ((n = pread(dirty->fd, buf, size, off)) < 0)
 			error = -errno;
 		else
 			got = (size_t)n;
+		fs_dirty_put(f, dirty);
 	} else {
 		error = read_clean(f, h, buf, size, off, &got);
 	}
@@ -954,11 +885,82 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
+/* --- keeping the kernel's caches true ------------------------------- */
+
+#define INVAL_MAX 4096
+
+typedef struct inval_list {
+	fuse_ino_t parents[INVAL_MAX];
+	char *names[INVAL_MAX];
+	size_t entries;
+	fuse_ino_t inodes[INVAL_MAX];
+	size_t inode_count;
+} inval_list;
+
+static void inval_add(inval_list *l, fs_node *parent, const char *name, fs_node *node)
+{
+	if (parent && name && l->entries < INVAL_MAX && (l->names[l->entries] = strdup(name)))
+		l->parents[l->entries++] = parent->ino;
+	if (node && l->inode_count < INVAL_MAX) {
+		__atomic_add_fetch(&node->content_version, 1, __ATOMIC_RELEASE);
+		l->inodes[l->inode_count++] = node->ino;
+	}
+}
+
+/* Collects the cached entries and inodes of one changed path. */
+static void inval_path_locked(fs *f, fs_node *view_root, const char *path, inval_list *l)
+{
+	char buf[VIEW_PATH_MAX], *name, *slash;
+	fs_node *parent = view_root, *node;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (name = buf; (slash = strchr(name, '/')) != NULL; name = slash + 1) {
+		*slash = '\0';
+		if (!(parent = fs_nodes_find_locked(&f->nodes, parent, name)))
+			return;
+	}
+	node = fs_nodes_find_locked(&f->nodes, parent, name);
+	inval_add(l, parent, name, node);
+	inval_add(l, NULL, NULL, parent);
+}
+
+/*
+ * Told by a control command what it changed in a branch: drops exactly
+ * those names and inodes from the kernel's caches (no lock held while
+ * the kernel is told, as it may call back into the daemon).
+ */
+static void fs_changed(void *ctx, const char *domain, const char *branch,
+		       const mesh_change *changes, size_t count)
+{
+	fs *f = ctx;
+	inval_list *l = calloc(1, sizeof(*l));
+	fs_node *domain_node, *view_root;
+
+	if (!l)
+		return;
+	pthread_mutex_lock(&f->nodes.lock);
+	domain_node = fs_nodes_find_locked(&f->nodes, f->nodes.root, domain);
+	view_root = domain_node ? fs_nodes_find_locked(&f->nodes, domain_node, branch) : NULL;
+	if (domain_node && !changes)
+		inval_add(l, domain_node, branch, view_root);
+	for (size_t i = 0; view_root && changes && i < count; i++)
+		inval_path_locked(f, view_root, changes[i].path, l);
+	pthread_mutex_unlock(&f->nodes.lock);
+	for (size_t i = 0; i < l->entries; i++) {
+		fuse_lowlevel_notify_inval_entry(f->session, l->parents[i], l->names[i],
+						 strlen(l->names[i]));
+		free(l->names[i]);
+	}
+	for (size_t i = 0; i < l->inode_count; i++)
+		fuse_lowlevel_notify_inval_inode(f->session, l->inodes[i], 0, 0);
+	free(l);
+}
+
 static void control_write(fuse_req_t req, fs_handle *h, const char *buf,
 			  size_t size, off_t off)
 {
 	fs *f = fs_of(req);
-	mesh_control_env env = { f->store, (mesh_control_branch_view)fs_branch_view, f };
+	mesh_control_env env = { f->store, (mesh_control_branch_view)fs_branch_view, fs_changed, f };
 	mesh_caller caller;
 	char *line, *answer = NULL;
 	int error;
@@ -996,11 +998,15 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	(void)ino;
 	if (h->node->type == FS_NODE_CONTROL)
 		return control_write(req, h, buf, size, off);
-	if ((error = node_dirty(f, h->node, false, &dirty)) < 0)
+	if ((error = fs_dirty_open(f, h->node, false, &dirty)) < 0)
 		return reply_error(req, error);
 	if ((n = pwrite(dirty->fd, buf, size, off)) < 0)
-		return (void)fuse_reply_err(req, errno);
-	dirty->changed = true;
+		error = -errno;
+	else
+		dirty->changed = true;
+	fs_dirty_put(f, dirty);
+	if (error < 0)
+		return (void)fuse_reply_err(req, -error);
 	fuse_reply_write(req, (size_t)n);
 }
 
@@ -1015,7 +1021,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (h->node->type != FS_NODE_ENTRY)
 		return (void)fuse_reply_err(req, 0);
 	/* close(2) stages what was written, so a commit includes it. */
-	if ((error = stage_dirty(fs_of(req), h->node, &caller, false)) < 0)
+	if ((error = fs_dirty_stage(fs_of(req), h->node, &caller, false)) < 0)
 		return reply_error(req, error);
 	fuse_reply_err(req, 0);
 }
@@ -1032,7 +1038,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	caller_of(req, &caller);
 	if (h->node->type != FS_NODE_ENTRY)
 		return (void)fuse_reply_err(req, 0);
-	if ((error = stage_dirty(fs_of(req), h->node, &caller, true)) < 0)
+	if ((error = fs_dirty_stage(fs_of(req), h->node, &caller, true)) < 0)
 		return reply_error(req, error);
 	fuse_reply_err(req, 0);
 }
@@ -1042,26 +1048,98 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fs *f = fs_of(req);
 	fs_handle *h = handle_of(fi);
 	fs_node *node = h->node;
-	fs_dirty *dirty = NULL;
 	mesh_caller caller;
+	bool last, clean;
 
 	(void)ino;
 	caller_of(req, &caller);
 	if (node->type == FS_NODE_ENTRY)
-		stage_dirty(f, node, &caller, false);
+		fs_dirty_stage(f, node, &caller, false);
 	pthread_mutex_lock(&f->nodes.lock);
-	if (node->opens == 1 && node->dirty && !node->dirty->changed) {
-		dirty = node->dirty;
-		node->dirty = NULL;
-	}
+	last = node->opens == 1;
+	clean = node->dirty && !node->dirty->changed;
 	pthread_mutex_unlock(&f->nodes.lock);
-	dirty_free(dirty);
+	/* Staged content is read from the store again; a scratch file whose
+	 * staging failed is kept, so nothing written is lost. */
+	if (last && clean)
+		fs_dirty_detach(f, node);
 	fs_nodes_close(&f->nodes, node);
 	mesh_file_map_free(h->map);
 	free(h->answer);
 	pthread_mutex_destroy(&h->lock);
+	pthread_rwlock_destroy(&h->map_lock);
 	free(h);
 	fuse_reply_err(req, 0);
+}
+
+/*
+ * A whole-file copy inside the mount stages the destination as a
+ * reference to the source's chunks: no byte is read or written, whatever
+ * the size.  Anything else is left to the kernel's splice fallback.
+ */
+static int copy_whole_file(fs *f, fs_node *src, fs_node *dst, size_t len,
+			   const mesh_caller *caller, uint64_t *copied)
+{
+	char src_path[VIEW_PATH_MAX], dst_path[VIEW_PATH_MAX];
+	mesh_view_entry entry, dst_entry;
+	fs_dirty *dirty;
+	struct stat st;
+	uint32_t mode;
+	int error;
+
+	if (src->type != FS_NODE_ENTRY || dst->type != FS_NODE_ENTRY ||
+	    !mesh_view_is_branch(dst->view))
+		return MESH_EPERM;
+	if ((dirty = fs_dirty_get(f, src)) != NULL) {
+		fs_dirty_put(f, dirty);
+		return MESH_EPERM;      /* the source's bytes are not stored yet */
+	}
+	if ((error = node_path(f, src, src_path)) < 0 ||
+	    (error = node_path(f, dst, dst_path)) < 0 ||
+	    (error = mesh_view_lookup(src->view, src_path, &entry)) < 0 ||
+	    (error = mesh_view_lookup(dst->view, dst_path, &dst_entry)) < 0)
+		return error;
+	if (entry.kind != MESH_KIND_FILE || len < entry.size)
+		return MESH_EPERM;
+	mode = dst_entry.mode;
+	if ((dirty = fs_dirty_get(f, dst)) != NULL) {
+		bool empty = fstat(dirty->fd, &st) == 0 && st.st_size == 0;
+		mode = dirty->mode;
+		fs_dirty_put(f, dirty);
+		if (!empty)
+			return MESH_EPERM;
+	} else if (dst_entry.size != 0) {
+		return MESH_EPERM;
+	}
+	if ((error = mesh_view_stage_content(dst->view, caller, dst_path, MESH_KIND_FILE,
+					     mode, entry.size, now_ns(), &entry.id, false)) < 0)
+		return error;
+	fs_dirty_detach(f, dst);
+	__atomic_add_fetch(&dst->content_version, 1, __ATOMIC_RELEASE);
+	*copied = entry.size;
+	return 0;
+}
+
+static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			       struct fuse_file_info *fi_in, fuse_ino_t ino_out,
+			       off_t off_out, struct fuse_file_info *fi_out,
+			       size_t len, int flags)
+{
+	fs_handle *in = handle_of(fi_in), *out = handle_of(fi_out);
+	mesh_caller caller;
+	uint64_t copied = 0;
+	int error = MESH_EPERM;
+
+	(void)ino_in;
+	(void)ino_out;
+	caller_of(req, &caller);
+	if (flags == 0 && off_in == 0 && off_out == 0)
+		error = copy_whole_file(fs_of(req), in->node, out->node, len, &caller, &copied);
+	if (error == MESH_EPERM)
+		return (void)fuse_reply_err(req, EOPNOTSUPP);
+	if (error < 0)
+		return reply_error(req, error);
+	fuse_reply_write(req, (size_t)copied);
 }
 
 /* --- directories ----------------------------------------------------- */
@@ -1261,4 +1339,5 @@ const struct fuse_lowlevel_ops meshfs_ops = {
 	.fsyncdir = op_fsyncdir,
 	.statfs = op_statfs,
 	.create = op_create,
+	.copy_file_range = op_copy_file_range,
 };

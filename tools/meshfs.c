@@ -11,7 +11,6 @@
 #include "store.h"
 
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +46,15 @@ static const char usage_text[] =
 	"  umount MOUNTPOINT\n"
 	"  commit DOMAIN/BRANCH -m MESSAGE [--meta KEY=VALUE]...\n"
 	"  status DOMAIN/BRANCH\n"
-	"  log DOMAIN/REF [-n N]\n"
+	"  log DOMAIN/REF [-n N] [-- PATH]\n"
+	"  diff DOMAIN/REF1 REF2 [-- PATH]\n"
+	"  branch create DOMAIN/NAME [--from REF] | branch delete DOMAIN/NAME | branch list DOMAIN\n"
+	"  tag create DOMAIN/TAG REF | tag delete DOMAIN/TAG | tag list DOMAIN\n"
+	"  merge DOMAIN/SRC --into BRANCH [-m MSG] [--strategy dest-wins|source-wins]\n"
+	"  revert DOMAIN/BRANCH COMMIT [--parent N]\n"
+	"  cherry-pick DOMAIN/BRANCH COMMIT\n"
+	"  reset DOMAIN/BRANCH [-- PATH]\n"
+	"  cp DOMAIN/REF/PATH DOMAIN2/BRANCH/PATH       zero-copy\n"
 	"\n"
 	"options: --store DIR (default $MESHFS_STORE, else ~/.local/share/meshfs),\n"
 	"         --mount DIR (the mount whose control file to use), --json\n";
@@ -68,56 +75,67 @@ static int fail(void)
 
 /* --- options --------------------------------------------------------- */
 
-enum { OPT_STORE = 256, OPT_MOUNT, OPT_JSON, OPT_FOREGROUND, OPT_LOG_LEVEL,
-       OPT_DESCRIPTION, OPT_META, OPT_MESSAGE };
+/* The CLI's own options, with a value or not; every other word, options
+ * of the control commands included, is passed through in order. */
+static int take_option(cli *c, char **argv, int argc, int *i)
+{
+	const char *a = argv[*i];
+	const char *value = *i + 1 < argc ? argv[*i + 1] : NULL;
+	static const char *with_value[] = { "--store", "--mount", "-o", "--log-level" };
 
-/* Options of the control commands are passed through as words. */
+	if (!strcmp(a, "--json"))
+		return c->json = true, 1;
+	if (!strcmp(a, "--foreground") || !strcmp(a, "-f"))
+		return c->foreground = true, 1;
+	for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++) {
+		if (strcmp(a, with_value[k]) != 0)
+			continue;
+		if (!value) {
+			fprintf(stderr, "meshfs: option %s needs a value\n", a);
+			return -1;
+		}
+		(*i)++;
+		if (k == 0) {
+			free(c->store);
+			c->store = strdup(value);
+			c->store_given = true;
+		} else if (k == 1) {
+			c->mount = value;
+		} else if (k == 2) {
+			c->fuse_opts = value;
+		} else if (mesh_log_level_parse(value, &c->log_level) < 0) {
+			fprintf(stderr, "meshfs: --log-level takes debug, info, warn or error\n");
+			return -1;
+		}
+		return 1;
+	}
+	return 0;
+}
+
 static int parse_options(cli *c, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "store", required_argument, NULL, OPT_STORE },
-		{ "mount", required_argument, NULL, OPT_MOUNT },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
-		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-		{ "description", required_argument, NULL, OPT_DESCRIPTION },
-		{ "meta", required_argument, NULL, OPT_META },
-		{ "message", required_argument, NULL, OPT_MESSAGE },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	char **words = calloc((size_t)argc * 2 + 1, sizeof(char *));
-	int n = 0, opt;
+	char **words = calloc((size_t)argc + 1, sizeof(char *));
+	bool after_dashes = false;
+	int n = 0;
 
 	if (!words)
 		return -1;
 	c->log_level = MESH_LOG_INFO;
-	opterr = 0;
-	/* "+": stop at nothing; "-": keep operands in order as opt 1. */
-	while ((opt = getopt_long(argc, argv, "-m:n:o:fh", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 1: words[n++] = optarg; break;
-		case OPT_STORE: free(c->store); c->store = strdup(optarg); c->store_given = true; break;
-		case OPT_MOUNT: c->mount = optarg; break;
-		case OPT_JSON: c->json = true; break;
-		case 'f': case OPT_FOREGROUND: c->foreground = true; break;
-		case 'o': c->fuse_opts = optarg; break;
-		case OPT_LOG_LEVEL:
-			if (mesh_log_level_parse(optarg, &c->log_level) < 0) {
-				free(words);
-				return usage("--log-level takes debug, info, warn or error") ? -1 : -1;
-			}
-			break;
-		case OPT_DESCRIPTION: words[n++] = "--description"; words[n++] = optarg; break;
-		case OPT_META: words[n++] = "--meta"; words[n++] = optarg; break;
-		case 'm': case OPT_MESSAGE: words[n++] = "-m"; words[n++] = optarg; break;
-		case 'n': words[n++] = "-n"; words[n++] = optarg; break;
-		case 'h': free(words); usage(NULL); exit(0);
-		default:
-			fprintf(stderr, "meshfs: unknown or incomplete option '%s'\n", argv[optind - 1]);
+	for (int i = 1; i < argc; i++) {
+		int taken = 0;
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			free(words);
 			usage(NULL);
+			exit(0);
+		}
+		/* After "--" every word is a path, never an option. */
+		if (!after_dashes && (taken = take_option(c, argv, argc, &i)) < 0) {
+			free(words);
 			return -1;
+		}
+		if (taken == 0) {
+			after_dashes = after_dashes || !strcmp(argv[i], "--");
+			words[n++] = argv[i];
 		}
 	}
 	c->argc = n;
@@ -274,7 +292,7 @@ static int run_on_store(const cli *c, const char *line, char **answer, int *code
 {
 	mesh_log log = { .level = c->log_level };
 	local_views lv = { 0 };
-	mesh_control_env env = { NULL, local_branch_view, &lv };
+	mesh_control_env env = { NULL, local_branch_view, NULL, &lv };
 	mesh_caller caller = { getuid(), getgid(), getpid() };
 	int error = mesh_store_open(&lv.store, c->store, &log);
 
@@ -353,6 +371,86 @@ static void print_domains(const json_value *a)
 		       json_str(domains->items[i], "description", ""));
 }
 
+static void print_diff(const json_value *a)
+{
+	const json_value *changes = json_get(a, "changes");
+
+	for (size_t i = 0; changes && i < changes->count; i++) {
+		const json_value *ch = changes->items[i];
+		printf("%-8s %-8s %s", json_str(ch, "change", "?"), json_str(ch, "kind", "?"),
+		       json_str(ch, "path", "?"));
+		if (json_get(ch, "old_size") && json_get(ch, "new_size"))
+			printf("  (%s -> %s bytes)", json_str(ch, "old_size", "?"),
+			       json_str(ch, "new_size", "?"));
+		else if (json_get(ch, "new_size") || json_get(ch, "old_size"))
+			printf("  (%s bytes)", json_str(ch, "new_size", json_str(ch, "old_size", "?")));
+		printf("\n");
+	}
+}
+
+static void print_refs(const json_value *list)
+{
+	for (size_t i = 0; list && i < list->count; i++) {
+		char id[13];
+		short_id(json_str(list->items[i], "commit", ""), id);
+		printf("%-30s %s\n", json_str(list->items[i], "name", "?"), id);
+	}
+}
+
+static void print_moved(const json_value *a)
+{
+	char id[13];
+
+	short_id(json_str(a, "commit", ""), id);
+	if (json_get(a, "up_to_date") && json_get(a, "up_to_date")->boolean) {
+		printf("%s/%s already up to date\n", json_str(a, "domain", "?"),
+		       json_str(a, "branch", "?"));
+		return;
+	}
+	printf("[%s/%s %s] %.0f change(s)", json_str(a, "domain", "?"),
+	       json_str(a, "branch", "?"), id, json_num(a, "changes", 0));
+	if (json_num(a, "resolved_conflicts", 0) > 0)
+		printf(", %.0f conflict(s) resolved by strategy", json_num(a, "resolved_conflicts", 0));
+	printf("\n");
+}
+
+static void print_other(const json_value *a)
+{
+	const json_value *v;
+
+	if ((v = json_get(a, "branches")) || (v = json_get(a, "tags")))
+		print_refs(v);
+	else if (json_get(a, "up_to_date"))
+		print_moved(a);
+	else if (json_get(a, "from") && json_get(a, "to") && json_get(a, "changes"))
+		print_diff(a);
+	else if ((v = json_get(a, "dropped")))
+		printf("dropped %zu staged change(s) on %s/%s\n", v->count,
+		       json_str(a, "domain", "?"), json_str(a, "branch", "?"));
+	else if (json_get(a, "from") && json_get(a, "to"))
+		printf("copied %s to %s\n", json_str(a, "from", "?"), json_str(a, "to", "?"));
+	else if (json_get(a, "deleted"))
+		printf("deleted %s in %s\n", json_str(a, "deleted", "?"), json_str(a, "domain", "?"));
+	else if (json_get(a, "branch") && json_get(a, "commit"))
+		printf("branch %s/%s at %.12s\n", json_str(a, "domain", "?"),
+		       json_str(a, "branch", "?"), json_str(a, "commit", ""));
+	else if (json_get(a, "tag"))
+		printf("tag %s/%s at %.12s\n", json_str(a, "domain", "?"),
+		       json_str(a, "tag", "?"), json_str(a, "commit", ""));
+	else
+		print_domains(a);
+}
+
+static void print_error(const json_value *a, int code)
+{
+	const json_value *conflicts = json_get(a, "conflicts");
+
+	fprintf(stderr, "meshfs: %s\n", json_str(a, "message", strerror(-code)));
+	for (size_t i = 0; conflicts && i < conflicts->count; i++)
+		fprintf(stderr, "  conflict (%s): %s\n", json_str(conflicts->items[i], "kind", "?"),
+			json_str(conflicts->items[i], "path", "?"));
+}
+
 static int print_answer(const cli *c, const char *answer, int code)
 {
 	json_value *a;
@@ -367,7 +465,7 @@ static int print_answer(const cli *c, const char *answer, int code)
 		return EXIT_FAILURE;
 	}
 	if (code) {
-		fprintf(stderr, "meshfs: %s\n", json_str(a, "message", strerror(-code)));
+		print_error(a, code);
 	} else if (!strcmp(cmd, "commit")) {
 		print_commit(a);
 	} else if (!strcmp(cmd, "status")) {
@@ -375,7 +473,7 @@ static int print_answer(const cli *c, const char *answer, int code)
 	} else if (!strcmp(cmd, "log")) {
 		print_log(a);
 	} else {
-		print_domains(a);
+		print_other(a);
 	}
 	json_free(a);
 	return code ? EXIT_FAILURE : EXIT_SUCCESS;
@@ -515,11 +613,8 @@ int main(int argc, char **argv)
 	else if (!strcmp(c.argv[0], "domain") && c.argc >= 2 && !strcmp(c.argv[1], "create") &&
 		 c.argc >= 3 && mesh_domain_name_check(c.argv[2]) < 0)
 		status = (fail(), EXIT_USAGE);
-	else if (!strcmp(c.argv[0], "commit") || !strcmp(c.argv[0], "status") ||
-		 !strcmp(c.argv[0], "log") || !strcmp(c.argv[0], "domain"))
-		status = cmd_control(&c);
 	else
-		status = usage("unknown command");
+		status = cmd_control(&c);
 	free(c.argv);
 	free(c.store);
 	return status;

@@ -207,14 +207,29 @@ mesh_umount() {
 
 # mesh_kill9: the daemon dies without any cleanup; the dead mount goes away.
 mesh_kill9() {
+	mesh_kill9_daemon
+	mesh_drop_dead_mount
+}
+
+# mesh_kill9_daemon: SIGKILL only.  The dead mount stays (every access
+# fails with ENOTCONN) so that writers still running cannot fall through
+# to the bare directory underneath; mesh_drop_dead_mount removes it.
+mesh_kill9_daemon() {
 	[[ -n $MESH_PID ]] || fail "mesh_kill9: no daemon running"
 	kill -9 "$MESH_PID" 2>/dev/null || true
 	wait "$MESH_PID" 2>/dev/null || true
 	MESH_PID=
 	echo "==== [$MESH_TEST_NAME] daemon killed with SIGKILL $(date +%T.%N) ====" >>"$MESH_LOG"
+}
+
+mesh_drop_dead_mount() {
 	fusermount3 -uz "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
-	_mesh_in_mounts "$MNT" && fail "dead mount $MNT could not be removed"
-	return 0
+	if _mesh_in_mounts "$MNT"; then
+		fail "dead mount $MNT could not be removed"
+	fi
+	if [[ -n $(ls -A "$MNT") ]]; then
+		fail "files were written into the bare mount point $MNT: $(ls -A "$MNT")"
+	fi
 }
 
 mesh_remount() {

@@ -54,8 +54,9 @@ pd.DataFrame({"order_id": [1], "region": ["x"], "amount": [0.5], "day": ["2026-1
     f"{b}/orders/2026/11/part-0.csv", index=False)
 assert len(pd.read_csv(f"{b}/orders/2026/11/part-0.csv")) == 1
 PYEOF
+mesh_commit analytics/main "overwrite" >/dev/null
 
-note "read the committed data through the commit view"
+note "read the first commit through its id, a prefix and main~1"
 mesh_py "$MNT/analytics/$c" "$MNT/analytics/${c:0:8}" "$MNT/analytics/main~1" <<'PYEOF' || fail "reading through the commit view failed"
 import sys
 import pandas as pd

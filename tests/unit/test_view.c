@@ -1,0 +1,976 @@
+/* test_view.c - the overlay: a branch's head tree with staged changes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "domain.h"
+#include "error.h"
+#include "file.h"
+#include "stage.h"
+#include "store.h"
+#include "view.h"
+
+static char *tmp;
+static mesh_store *store;
+static mesh_view *view;         /* sales/main */
+static mesh_caller caller;
+
+static void setup(void)
+{
+	tmp = test_tmpdir_new();
+	caller.uid = getuid();
+	caller.gid = getgid();
+	caller.pid = getpid();
+	ck_assert_int_eq(mesh_store_init(tmp), 0);
+	ck_assert_int_eq(mesh_store_open(&store, tmp, NULL), 0);
+	ck_assert_int_eq(mesh_domain_create(store, &caller, "sales", ""), 0);
+	ck_assert_int_eq(mesh_view_open_branch(&view, store, "sales", "main"), 0);
+}
+
+static void teardown(void)
+{
+	mesh_view_free(view);
+	mesh_store_close(store);
+	test_tmpdir_remove(tmp);
+}
+
+/* --- helpers --------------------------------------------------------- */
+
+static mesh_oid store_content(const char *content)
+{
+	mesh_oid id;
+
+	ck_assert_int_eq(mesh_file_write_buf(mesh_store_odb(store), NULL, content,
+					     strlen(content), &id), 0);
+	return id;
+}
+
+static int stage_in(mesh_view *v, const char *path, const char *content)
+{
+	mesh_oid id = store_content(content);
+
+	return mesh_view_stage_content(v, &caller, path, MESH_KIND_FILE, 0644,
+				       strlen(content), 1000, &id, false);
+}
+
+static void stage(const char *path, const char *content)
+{
+	ck_assert_int_eq(stage_in(view, path, content), 0);
+}
+
+static void make_dir(const char *path)
+{
+	ck_assert_int_eq(mesh_view_mkdir(view, &caller, path, 0755), 0);
+}
+
+/* The content of a file as the view shows it (malloc'd). */
+static char *read_in(mesh_view *v, const char *path)
+{
+	mesh_view_entry entry;
+	mesh_file_map *map;
+	size_t nread;
+	char *buf;
+
+	ck_assert_int_eq(mesh_view_lookup(v, path, &entry), 0);
+	ck_assert_int_eq(entry.kind, MESH_KIND_FILE);
+	ck_assert_int_eq(mesh_view_file_map(v, &entry, &map), 0);
+	ck_assert_uint_eq(map->size, entry.size);
+	buf = malloc(entry.size + 1);
+	ck_assert_int_eq(mesh_file_read(mesh_store_odb(store), mesh_store_cache(store),
+					map, buf, entry.size, 0, &nread), 0);
+	ck_assert_uint_eq(nread, entry.size);
+	buf[nread] = '\0';
+	mesh_file_map_free(map);
+	return buf;
+}
+
+static void assert_content_in(mesh_view *v, const char *path, const char *want)
+{
+	char *got = read_in(v, path);
+
+	ck_assert_str_eq(got, want);
+	free(got);
+}
+
+static void assert_content(const char *path, const char *want)
+{
+	assert_content_in(view, path, want);
+}
+
+static void assert_absent_in(mesh_view *v, const char *path)
+{
+	mesh_view_entry entry;
+
+	ck_assert_int_eq(mesh_view_lookup(v, path, &entry), MESH_ENOENT);
+}
+
+static void assert_absent(const char *path)
+{
+	assert_absent_in(view, path);
+}
+
+static mesh_entry_kind kind_in(mesh_view *v, const char *path)
+{
+	mesh_view_entry entry;
+
+	ck_assert_int_eq(mesh_view_lookup(v, path, &entry), 0);
+	return entry.kind;
+}
+
+static mesh_entry_kind kind_of(const char *path)
+{
+	return kind_in(view, path);
+}
+
+/* The listing of dir as "name,name/,..." ("/" marks directories). */
+static char *names_in(mesh_view *v, const char *dir)
+{
+	mesh_view_dirent *dirents;
+	size_t count, len = 1;
+	char *out;
+
+	ck_assert_int_eq(mesh_view_list(v, dir, &dirents, &count), 0);
+	for (size_t i = 0; i < count; i++)
+		len += strlen(dirents[i].name) + 2;
+	out = calloc(1, len);
+	for (size_t i = 0; i < count; i++) {
+		if (i)
+			strcat(out, ",");
+		strcat(out, dirents[i].name);
+		if (dirents[i].entry.kind == MESH_KIND_DIR)
+			strcat(out, "/");
+	}
+	mesh_view_dirents_free(dirents, count);
+	return out;
+}
+
+static void assert_names_in(mesh_view *v, const char *dir, const char *want)
+{
+	char *got = names_in(v, dir);
+
+	ck_assert_str_eq(got, want);
+	free(got);
+}
+
+static void assert_names(const char *dir, const char *want)
+{
+	assert_names_in(view, dir, want);
+}
+
+static mesh_oid commit_all(const char *message)
+{
+	mesh_oid id;
+	size_t changes;
+
+	ck_assert_int_eq(mesh_view_commit(view, &caller, message, NULL, 0, &id,
+					  &changes), 0);
+	ck_assert_uint_gt(changes, 0);
+	return id;
+}
+
+/* The status as "type kind path;..." in the order reported. */
+static char *status_text(mesh_view *v)
+{
+	mesh_change *changes;
+	size_t count, len = 1;
+	char *out;
+
+	ck_assert_int_eq(mesh_view_status(v, &changes, &count), 0);
+	for (size_t i = 0; i < count; i++)
+		len += strlen(changes[i].path) + 32;
+	out = calloc(1, len);
+	for (size_t i = 0; i < count; i++) {
+		char line[64];
+		snprintf(line, sizeof(line), "%s %s ",
+			 mesh_change_type_name(changes[i].type),
+			 mesh_entry_kind_name(changes[i].kind));
+		strcat(out, line);
+		strcat(out, changes[i].path);
+		strcat(out, ";");
+	}
+	mesh_changes_free(changes, count);
+	return out;
+}
+
+static void assert_status(const char *want)
+{
+	char *got = status_text(view);
+
+	ck_assert_str_eq(got, want);
+	free(got);
+}
+
+static mesh_view *open_commit(const mesh_oid *id)
+{
+	mesh_view *v;
+
+	ck_assert_int_eq(mesh_view_open_commit(&v, store, "sales", id), 0);
+	return v;
+}
+
+/* --- opening --------------------------------------------------------- */
+
+START_TEST(open_unknown_branch_or_domain_is_enoent)
+{
+	mesh_view *v = (mesh_view *)1;
+
+	ck_assert_int_eq(mesh_view_open_branch(&v, store, "sales", "nosuch"), MESH_ENOENT);
+	ck_assert_ptr_null(v);
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "nosuch"));
+	ck_assert_int_eq(mesh_view_open_branch(&v, store, "nodomain", "main"), MESH_ENOENT);
+	ck_assert_ptr_null(v);
+}
+END_TEST
+
+START_TEST(new_branch_view_is_empty)
+{
+	mesh_view_entry root;
+
+	ck_assert(mesh_view_is_branch(view));
+	ck_assert_str_eq(mesh_view_domain(view), "sales");
+	ck_assert_str_eq(mesh_view_branch(view), "main");
+	ck_assert_int_eq(mesh_view_lookup(view, "", &root), 0);
+	ck_assert_int_eq(root.kind, MESH_KIND_DIR);
+	assert_names("", "");
+	assert_status("");
+}
+END_TEST
+
+/* --- staging and lookup ---------------------------------------------- */
+
+START_TEST(staged_files_in_nested_dirs_are_visible)
+{
+	mesh_view_entry entry;
+
+	make_dir("orders");
+	make_dir("orders/2026");
+	stage("orders/2026/b.csv", "id,amount\n2,7\n");
+	stage("orders/2026/a.csv", "id,amount\n1,12\n");
+	stage("orders/readme.txt", "orders by year\n");
+	stage("top.txt", "top");
+
+	ck_assert_int_eq(mesh_view_lookup(view, "orders/2026/a.csv", &entry), 0);
+	ck_assert_int_eq(entry.kind, MESH_KIND_FILE);
+	ck_assert_uint_eq(entry.size, strlen("id,amount\n1,12\n"));
+	ck_assert_uint_eq(entry.mode, 0644);
+	ck_assert_int_eq(entry.mtime_ns, 1000);
+	ck_assert(entry.staged);
+	assert_content("orders/2026/a.csv", "id,amount\n1,12\n");
+	assert_content("orders/2026/b.csv", "id,amount\n2,7\n");
+	assert_content("orders/readme.txt", "orders by year\n");
+	assert_content("top.txt", "top");
+
+	ck_assert_int_eq(kind_of("orders"), MESH_KIND_DIR);
+	ck_assert_int_eq(kind_of("orders/2026"), MESH_KIND_DIR);
+	assert_names("", "orders/,top.txt");
+	assert_names("orders", "2026/,readme.txt");
+	assert_names("orders/2026", "a.csv,b.csv");
+}
+END_TEST
+
+START_TEST(lookup_errors_are_those_of_a_shell)
+{
+	mesh_view_entry entry;
+	mesh_view_dirent *dirents;
+	size_t count;
+
+	stage("file.txt", "x");
+	ck_assert_int_eq(mesh_view_lookup(view, "nosuch", &entry), MESH_ENOENT);
+	ck_assert_int_eq(mesh_view_lookup(view, "nosuch/deeper", &entry), MESH_ENOENT);
+	ck_assert_int_eq(mesh_view_lookup(view, "file.txt/x", &entry), MESH_ENOTDIR);
+	ck_assert_int_eq(mesh_view_list(view, "file.txt", &dirents, &count), MESH_ENOTDIR);
+	ck_assert_int_eq(mesh_view_list(view, "nosuch", &dirents, &count), MESH_ENOENT);
+	ck_assert_int_eq(mesh_view_lookup(view, "/file.txt", &entry), MESH_EINVAL);
+	ck_assert_int_eq(mesh_view_lookup(view, "a//b", &entry), MESH_EINVAL);
+}
+END_TEST
+
+START_TEST(stage_needs_an_existing_parent_dir)
+{
+	ck_assert_int_eq(stage_in(view, "nodir/a.csv", "x"), MESH_ENOENT);
+	stage("file.txt", "x");
+	ck_assert_int_eq(stage_in(view, "file.txt/a.csv", "x"), MESH_ENOTDIR);
+	assert_names("", "file.txt");
+}
+END_TEST
+
+START_TEST(restaging_replaces_content)
+{
+	stage("a.csv", "old");
+	stage("a.csv", "new content");
+	assert_content("a.csv", "new content");
+	assert_names("", "a.csv");
+}
+END_TEST
+
+START_TEST(listing_merges_committed_and_staged_in_order)
+{
+	stage("a", "1");
+	stage("c", "3");
+	make_dir("e");
+	commit_all("first");
+	stage("b", "2");
+	stage("d", "4");
+	stage("c", "33");
+	assert_names("", "a,b,c,d,e/");
+	assert_content("c", "33");
+	assert_content("a", "1");
+}
+END_TEST
+
+START_TEST(symlink_is_staged_as_symlink)
+{
+	mesh_oid id = store_content("orders/2026");
+	mesh_view_entry entry;
+
+	ck_assert_int_eq(mesh_view_stage_content(view, &caller, "link", MESH_KIND_SYMLINK,
+						 0777, 11, 5, &id, true), 0);
+	ck_assert_int_eq(mesh_view_lookup(view, "link", &entry), 0);
+	ck_assert_int_eq(entry.kind, MESH_KIND_SYMLINK);
+	ck_assert_uint_eq(entry.size, 11);
+	ck_assert_int_eq(mesh_oid_cmp(&entry.id, &id), 0);
+}
+END_TEST
+
+/* --- mkdir, unlink, rmdir -------------------------------------------- */
+
+START_TEST(mkdir_existing_is_eexist)
+{
+	mesh_view_entry entry;
+
+	ck_assert_int_eq(mesh_view_mkdir(view, &caller, "d", 0750), 0);
+	ck_assert_int_eq(mesh_view_lookup(view, "d", &entry), 0);
+	ck_assert_int_eq(entry.kind, MESH_KIND_DIR);
+	ck_assert_uint_eq(entry.mode, 0750);
+	stage("f", "x");
+	ck_assert_int_eq(mesh_view_mkdir(view, &caller, "d", 0755), MESH_EEXIST);
+	ck_assert_int_eq(mesh_view_mkdir(view, &caller, "f", 0755), MESH_EEXIST);
+	commit_all("c");
+	ck_assert_int_eq(mesh_view_mkdir(view, &caller, "d", 0755), MESH_EEXIST);
+	ck_assert_int_eq(mesh_view_mkdir(view, &caller, "f", 0755), MESH_EEXIST);
+	ck_assert_int_eq(mesh_view_mkdir(view, &caller, "", 0755), MESH_EPERM);
+	ck_assert_int_eq(mesh_view_mkdir(view, &caller, "x/y", 0755), MESH_ENOENT);
+	ck_assert_int_eq(kind_of("f"), MESH_KIND_FILE);
+	assert_status("");
+}
+END_TEST
+
+START_TEST(unlink_staged_and_committed_files)
+{
+	make_dir("d");
+	stage("d/committed.csv", "c");
+	stage("keep.csv", "k");
+	commit_all("c");
+	stage("d/staged.csv", "s");
+
+	ck_assert_int_eq(mesh_view_unlink(view, &caller, "d/staged.csv"), 0);
+	ck_assert_int_eq(mesh_view_unlink(view, &caller, "d/committed.csv"), 0);
+	assert_absent("d/staged.csv");
+	assert_absent("d/committed.csv");
+	assert_names("d", "");
+	assert_names("", "d/,keep.csv");
+	ck_assert_int_eq(mesh_view_unlink(view, &caller, "d/committed.csv"), MESH_ENOENT);
+	ck_assert_int_eq(mesh_view_unlink(view, &caller, "d"), MESH_EISDIR);
+	ck_assert_int_eq(kind_of("d"), MESH_KIND_DIR);
+}
+END_TEST
+
+START_TEST(rmdir_rules)
+{
+	make_dir("full");
+	stage("full/a", "a");
+	make_dir("committed");
+	stage("committed/b", "b");
+	stage("file", "f");
+	commit_all("c");
+	make_dir("staged_full");
+	stage("staged_full/x", "x");
+	make_dir("empty");
+
+	ck_assert_int_eq(mesh_view_rmdir(view, &caller, "full"), MESH_ENOTEMPTY);
+	ck_assert_int_eq(mesh_view_rmdir(view, &caller, "staged_full"), MESH_ENOTEMPTY);
+	ck_assert_int_eq(mesh_view_rmdir(view, &caller, "file"), MESH_ENOTDIR);
+	ck_assert_int_eq(mesh_view_rmdir(view, &caller, "nosuch"), MESH_ENOENT);
+	ck_assert_int_eq(mesh_view_rmdir(view, &caller, ""), MESH_EPERM);
+	assert_content("full/a", "a");
+
+	ck_assert_int_eq(mesh_view_rmdir(view, &caller, "empty"), 0);
+	assert_absent("empty");
+	ck_assert_int_eq(mesh_view_unlink(view, &caller, "committed/b"), 0);
+	ck_assert_int_eq(mesh_view_rmdir(view, &caller, "committed"), 0);
+	assert_absent("committed");
+	assert_absent("committed/b");
+	assert_names("", "file,full/,staged_full/");
+	/* A new directory of the same name starts empty. */
+	make_dir("committed");
+	assert_names("committed", "");
+}
+END_TEST
+
+/* --- rename ---------------------------------------------------------- */
+
+START_TEST(rename_file_over_existing_file)
+{
+	stage("old.csv", "old target");
+	stage("src.csv", "source");
+	commit_all("c");
+
+	ck_assert_int_eq(mesh_view_rename(view, &caller, "src.csv", "old.csv", false), 0);
+	assert_content("old.csv", "source");
+	assert_absent("src.csv");
+	assert_names("", "old.csv");
+
+	/* Staged over staged. */
+	stage("s1", "one");
+	stage("s2", "two");
+	ck_assert_int_eq(mesh_view_rename(view, &caller, "s1", "s2", false), 0);
+	assert_content("s2", "one");
+	assert_absent("s1");
+}
+END_TEST
+
+START_TEST(rename_noreplace_and_kind_mismatch)
+{
+	stage("a", "A");
+	stage("b", "B");
+	make_dir("d");
+	make_dir("full");
+	stage("full/x", "x");
+	make_dir("empty");
+
+	ck_assert_int_eq(mesh_view_rename(view, &caller, "a", "b", true), MESH_EEXIST);
+	ck_assert_int_eq(mesh_view_rename(view, &caller, "a", "d", false), MESH_EISDIR);
+	ck_assert_int_eq(mesh_view_rename(view, &caller, "d", "a", false), MESH_ENOTDIR);
+	ck_assert_int_eq(mesh_view_rename(view, &caller, "d", "full", false), MESH_ENOTEMPTY);
+	ck_assert_int_eq(mesh_view_rename(view, &caller, "nosuch", "z", false), MESH_ENOENT);
+	ck_assert_int_eq(mesh_view_rename(view, &caller, "a", "nodir/a", false), MESH_ENOENT);
+	assert_content("a", "A");
+	assert_content("b", "B");
+	assert_names("", "a,b,d/,empty/,full/");
+
+	ck_assert_int_eq(mesh_view_rename(view, &caller, "full", "empty", false), 0);
+	assert_content("empty/x", "x");
+	assert_absent("full");
+	ck_assert_int_eq(mesh_view_rename(view, &caller, "a", "d/a", false), 0);
+	assert_content("d/a", "A");
+	assert_absent("a");
+}
+END_TEST
+
+START_TEST(rename_into_own_subdir_is_einval)
+{
+	make_dir("a");
+	make_dir("a/b");
+	stage("a/b/f", "f");
+	ck_assert_int_eq(mesh_view_rename(view, &caller, "a", "a/c", false), MESH_EINVAL);
+	ck_assert_int_eq(mesh_view_rename(view, &caller, "a", "a/b/c", false), MESH_EINVAL);
+	assert_names("", "a/");
+	assert_names("a", "b/");
+	assert_content("a/b/f", "f");
+	/* A sibling sharing the prefix is not inside. */
+	ck_assert_int_eq(mesh_view_rename(view, &caller, "a", "ab", false), 0);
+	assert_content("ab/b/f", "f");
+}
+END_TEST
+
+START_TEST(rename_staged_dir_moves_its_staged_tree)
+{
+	make_dir("src");
+	make_dir("src/sub");
+	stage("src/sub/deep.csv", "deep");
+	stage("src/top.csv", "top");
+	ck_assert_int_eq(mesh_view_rename(view, &caller, "src", "dst", false), 0);
+	assert_absent("src");
+	assert_names("", "dst/");
+	assert_names("dst", "sub/,top.csv");
+	assert_content("dst/sub/deep.csv", "deep");
+	assert_content("dst/top.csv", "top");
+}
+END_TEST
+
+#define BIG_FILES 1000
+
+START_TEST(rename_big_committed_dir_touches_no_content)
+{
+	mesh_oid ids[BIG_FILES], big_tree;
+	mesh_odb_stats before, after;
+	mesh_view_entry entry;
+	mesh_view *fresh, *after_commit;
+	uint64_t staged;
+	char path[64], content[64];
+
+	make_dir("big");
+	for (int i = 0; i < BIG_FILES; i++) {
+		snprintf(path, sizeof(path), "big/f%04d.csv", i);
+		snprintf(content, sizeof(content), "row %d\n", i);
+		stage(path, content);
+	}
+	stage("other.csv", "other");
+	commit_all("1000 files");
+	ck_assert_int_eq(mesh_view_lookup(view, "big", &entry), 0);
+	big_tree = entry.id;
+	for (int i = 0; i < BIG_FILES; i++) {
+		snprintf(path, sizeof(path), "big/f%04d.csv", i);
+		ck_assert_int_eq(mesh_view_lookup(view, path, &entry), 0);
+		ids[i] = entry.id;
+	}
+
+	/* A view with a cold tree cache, as after a remount. */
+	ck_assert_int_eq(mesh_view_open_branch(&fresh, store, "sales", "main"), 0);
+	mesh_odb_stats_get(mesh_store_odb(store), &before);
+	ck_assert_int_eq(mesh_view_rename(fresh, &caller, "big", "moved", false), 0);
+	mesh_odb_stats_get(mesh_store_odb(store), &after);
+	ck_assert_uint_eq(after.writes, before.writes);
+	ck_assert_uint_eq(after.write_dups, before.write_dups);
+	ck_assert_uint_lt(after.reads - before.reads, 20);
+	ck_assert_int_eq(mesh_stage_count(mesh_store_db(store), "sales", "main", &staged), 0);
+	ck_assert_uint_lt(staged, 10);
+
+	assert_absent_in(fresh, "big");
+	assert_absent_in(fresh, "big/f0000.csv");
+	assert_names_in(fresh, "", "moved/,other.csv");
+	{
+		mesh_view_dirent *dirents;
+		size_t count;
+		ck_assert_int_eq(mesh_view_list(fresh, "moved", &dirents, &count), 0);
+		ck_assert_uint_eq(count, BIG_FILES);
+		mesh_view_dirents_free(dirents, count);
+	}
+	for (int i = 0; i < BIG_FILES; i++) {
+		snprintf(path, sizeof(path), "moved/f%04d.csv", i);
+		snprintf(content, sizeof(content), "row %d\n", i);
+		ck_assert_int_eq(mesh_view_lookup(fresh, path, &entry), 0);
+		ck_assert_int_eq(mesh_oid_cmp(&entry.id, &ids[i]), 0);
+		assert_content_in(fresh, path, content);
+	}
+
+	/* Committed, the new name holds the very same tree. */
+	{
+		mesh_oid id;
+		size_t changes;
+		ck_assert_int_eq(mesh_view_commit(fresh, &caller, "move", NULL, 0, &id,
+						  &changes), 0);
+		after_commit = open_commit(&id);
+	}
+	ck_assert_int_eq(mesh_view_lookup(after_commit, "moved", &entry), 0);
+	ck_assert_int_eq(mesh_oid_cmp(&entry.id, &big_tree), 0);
+	assert_absent_in(after_commit, "big");
+	assert_content_in(after_commit, "moved/f0999.csv", "row 999\n");
+	mesh_view_free(after_commit);
+	mesh_view_free(fresh);
+}
+END_TEST
+
+/* --- setattr --------------------------------------------------------- */
+
+START_TEST(setattr_mode_and_mtime)
+{
+	mesh_view_entry entry;
+	uint32_t mode = 0600;
+	int64_t mtime = 1234567890123456789LL;
+
+	stage("f", "content");
+	make_dir("d");
+	ck_assert_int_eq(mesh_view_setattr(view, &caller, "f", &mode, NULL), 0);
+	ck_assert_int_eq(mesh_view_lookup(view, "f", &entry), 0);
+	ck_assert_uint_eq(entry.mode, 0600);
+	ck_assert_int_eq(entry.mtime_ns, 1000);
+	ck_assert_int_eq(mesh_view_setattr(view, &caller, "f", NULL, &mtime), 0);
+	ck_assert_int_eq(mesh_view_lookup(view, "f", &entry), 0);
+	ck_assert_uint_eq(entry.mode, 0600);
+	ck_assert_int_eq(entry.mtime_ns, mtime);
+	assert_content("f", "content");
+
+	mode = 0700;
+	ck_assert_int_eq(mesh_view_setattr(view, &caller, "d", &mode, &mtime), 0);
+	ck_assert_int_eq(mesh_view_lookup(view, "d", &entry), 0);
+	ck_assert_int_eq(entry.kind, MESH_KIND_DIR);
+	ck_assert_uint_eq(entry.mode, 0700);
+	ck_assert_int_eq(entry.mtime_ns, mtime);
+	ck_assert_int_eq(mesh_view_setattr(view, &caller, "nosuch", &mode, NULL), MESH_ENOENT);
+}
+END_TEST
+
+START_TEST(chmod_of_committed_file_is_a_modification)
+{
+	uint32_t mode = 0600;
+	mesh_view_entry entry;
+	mesh_oid id;
+
+	stage("f", "content");
+	id = commit_all("c");
+	ck_assert_int_eq(mesh_view_setattr(view, &caller, "f", &mode, NULL), 0);
+	assert_status("modified file f;");
+	id = commit_all("chmod");
+	{
+		mesh_view *v = open_commit(&id);
+		ck_assert_int_eq(mesh_view_lookup(v, "f", &entry), 0);
+		ck_assert_uint_eq(entry.mode, 0600);
+		assert_content_in(v, "f", "content");
+		mesh_view_free(v);
+	}
+}
+END_TEST
+
+/* --- status and commit ----------------------------------------------- */
+
+START_TEST(status_lists_added_modified_removed)
+{
+	make_dir("d");
+	stage("d/x", "x");
+	stage("keep", "k");
+	stage("mod", "old");
+	stage("del", "gone soon");
+	commit_all("base");
+	assert_status("");
+
+	stage("new", "n");
+	stage("mod", "changed");
+	ck_assert_int_eq(mesh_view_unlink(view, &caller, "del"), 0);
+	stage("d/y", "y");
+	make_dir("nd");
+	stage("keep", "k");   /* same content again: no change */
+	/* Parents come before children; siblings in name order. */
+	assert_status("removed file del;modified file mod;added dir nd;"
+		      "added file new;added file d/y;");
+}
+END_TEST
+
+START_TEST(status_of_a_file_added_then_removed_is_empty)
+{
+	stage("tmp", "x");
+	ck_assert_int_eq(mesh_view_unlink(view, &caller, "tmp"), 0);
+	assert_status("");
+	ck_assert_int_eq(mesh_view_commit(view, &caller, "m", NULL, 0,
+					  &(mesh_oid){ { 0 } }, &(size_t){ 0 }),
+			 MESH_EINVAL);
+}
+END_TEST
+
+START_TEST(commit_moves_head_and_keeps_old_commit_intact)
+{
+	mesh_oid first, second, shown;
+	mesh_commit *commit;
+	mesh_view *old_view, *new_view;
+	size_t changes;
+
+	stage("a.csv", "version 1");
+	first = commit_all("first");
+	mesh_view_commit_id(view, &shown);
+	ck_assert_int_eq(mesh_oid_cmp(&shown, &first), 0);
+	assert_status("");
+
+	stage("a.csv", "version 2");
+	stage("b.csv", "new file");
+	ck_assert_int_eq(mesh_view_commit(view, &caller, "second", NULL, 0, &second,
+					  &changes), 0);
+	ck_assert_uint_eq(changes, 2);
+	mesh_view_commit_id(view, &shown);
+	ck_assert_int_eq(mesh_oid_cmp(&shown, &second), 0);
+	ck_assert_int_ne(mesh_oid_cmp(&first, &second), 0);
+	assert_status("");
+	ck_assert_int_eq(mesh_ref_get(mesh_store_refs(store), "sales", "heads/main", &shown), 0);
+	ck_assert_int_eq(mesh_oid_cmp(&shown, &second), 0);
+
+	ck_assert_int_eq(mesh_commit_load(mesh_store_odb(store), &second, &commit), 0);
+	ck_assert_uint_eq(commit->parent_count, 1);
+	ck_assert_int_eq(mesh_oid_cmp(&commit->parents[0], &first), 0);
+	ck_assert_str_eq(commit->message, "second");
+	ck_assert_uint_eq(commit->uid, caller.uid);
+	mesh_commit_free(commit);
+
+	old_view = open_commit(&first);
+	new_view = open_commit(&second);
+	ck_assert(!mesh_view_is_branch(old_view));
+	ck_assert_ptr_null(mesh_view_branch(old_view));
+	assert_content_in(old_view, "a.csv", "version 1");
+	assert_absent_in(old_view, "b.csv");
+	assert_names_in(old_view, "", "a.csv");
+	assert_content_in(new_view, "a.csv", "version 2");
+	assert_content_in(new_view, "b.csv", "new file");
+	assert_names_in(new_view, "", "a.csv,b.csv");
+	/* The branch keeps showing the same after its commit. */
+	assert_content("a.csv", "version 2");
+	assert_names("", "a.csv,b.csv");
+	mesh_view_free(old_view);
+	mesh_view_free(new_view);
+}
+END_TEST
+
+START_TEST(commit_keeps_meta)
+{
+	mesh_meta meta[2] = { { "source", "crm" }, { "ticket", "DATA-7" } };
+	mesh_commit *commit;
+	mesh_oid id;
+	size_t changes;
+
+	stage("a", "a");
+	ck_assert_int_eq(mesh_view_commit(view, &caller, "m", meta, 2, &id, &changes), 0);
+	ck_assert_int_eq(mesh_commit_load(mesh_store_odb(store), &id, &commit), 0);
+	ck_assert_uint_eq(commit->meta_count, 2);
+	ck_assert_str_eq(commit->meta[0].key, "source");
+	ck_assert_str_eq(commit->meta[1].value, "DATA-7");
+	mesh_commit_free(commit);
+}
+END_TEST
+
+START_TEST(empty_dirs_survive_commit)
+{
+	mesh_view *v;
+	mesh_oid id;
+
+	make_dir("empty");
+	make_dir("empty/nested");
+	id = commit_all("dirs");
+	v = open_commit(&id);
+	ck_assert_int_eq(kind_in(v, "empty"), MESH_KIND_DIR);
+	ck_assert_int_eq(kind_in(v, "empty/nested"), MESH_KIND_DIR);
+	assert_names_in(v, "", "empty/");
+	assert_names_in(v, "empty", "nested/");
+	assert_names_in(v, "empty/nested", "");
+	assert_names("empty", "nested/");
+	mesh_view_free(v);
+}
+END_TEST
+
+START_TEST(nothing_to_commit_is_einval)
+{
+	mesh_oid before, after, id;
+	size_t changes;
+
+	mesh_view_commit_id(view, &before);
+	ck_assert_int_eq(mesh_view_commit(view, &caller, "m", NULL, 0, &id, &changes),
+			 MESH_EINVAL);
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "nothing to commit"));
+	stage("a", "a");
+	commit_all("c");
+	ck_assert_int_eq(mesh_view_commit(view, &caller, "m", NULL, 0, &id, &changes),
+			 MESH_EINVAL);
+	mesh_view_commit_id(view, &after);
+	ck_assert_int_ne(mesh_oid_cmp(&before, &after), 0);
+	ck_assert_int_eq(mesh_ref_get(mesh_store_refs(store), "sales", "heads/main", &id), 0);
+	ck_assert_int_eq(mesh_oid_cmp(&id, &after), 0);
+}
+END_TEST
+
+START_TEST(commit_of_deleted_file_and_removed_dir)
+{
+	mesh_view *v;
+	mesh_oid id;
+
+	make_dir("keep");
+	stage("keep/a", "a");
+	stage("keep/b", "b");
+	make_dir("gone");
+	make_dir("gone/sub");
+	stage("gone/sub/x", "x");
+	stage("top", "t");
+	commit_all("base");
+
+	ck_assert_int_eq(mesh_view_unlink(view, &caller, "keep/b"), 0);
+	ck_assert_int_eq(mesh_view_unlink(view, &caller, "gone/sub/x"), 0);
+	ck_assert_int_eq(mesh_view_rmdir(view, &caller, "gone/sub"), 0);
+	ck_assert_int_eq(mesh_view_rmdir(view, &caller, "gone"), 0);
+	assert_status("removed dir gone;removed file keep/b;");
+	id = commit_all("cleanup");
+	assert_status("");
+
+	v = open_commit(&id);
+	assert_names_in(v, "", "keep/,top");
+	assert_names_in(v, "keep", "a");
+	assert_absent_in(v, "gone");
+	assert_content_in(v, "keep/a", "a");
+	mesh_view_free(v);
+	assert_names("", "keep/,top");
+	assert_names("keep", "a");
+}
+END_TEST
+
+/*
+ * rm -r d && mkdir d: the view shows an empty d while the head's d has
+ * files, so the commit must record the removal.
+ */
+START_TEST(recreated_dir_commits_the_removal_of_its_files)
+{
+	mesh_view *v;
+	mesh_oid id;
+	size_t changes;
+
+	make_dir("d");
+	stage("d/f", "data");
+	commit_all("base");
+
+	ck_assert_int_eq(mesh_view_unlink(view, &caller, "d/f"), 0);
+	ck_assert_int_eq(mesh_view_rmdir(view, &caller, "d"), 0);
+	make_dir("d");
+	assert_names("d", "");
+
+	{
+		char *status = status_text(view);
+		ck_assert_msg(*status != '\0',
+			      "status is empty though d/f was removed from the view");
+		free(status);
+	}
+	ck_assert_int_eq(mesh_view_commit(view, &caller, "recreate", NULL, 0, &id,
+					  &changes), 0);
+	v = open_commit(&id);
+	assert_names_in(v, "d", "");
+	mesh_view_free(v);
+}
+END_TEST
+
+START_TEST(read_only_view_rejects_every_change)
+{
+	mesh_view *ro;
+	mesh_oid head, id = store_content("x");
+	mesh_view_entry entry;
+	uint32_t mode = 0600;
+	size_t changes;
+
+	make_dir("d");
+	stage("f", "f");
+	head = commit_all("c");
+	ro = open_commit(&head);
+
+	ck_assert_int_eq(mesh_view_stage_content(ro, &caller, "new", MESH_KIND_FILE, 0644,
+						 1, 0, &id, false), MESH_EROFS);
+	ck_assert_int_eq(mesh_view_stage_content(ro, &caller, "f", MESH_KIND_FILE, 0644,
+						 1, 0, &id, true), MESH_EROFS);
+	ck_assert_int_eq(mesh_view_mkdir(ro, &caller, "nd", 0755), MESH_EROFS);
+	ck_assert_int_eq(mesh_view_unlink(ro, &caller, "f"), MESH_EROFS);
+	ck_assert_int_eq(mesh_view_rmdir(ro, &caller, "d"), MESH_EROFS);
+	ck_assert_int_eq(mesh_view_rename(ro, &caller, "f", "g", false), MESH_EROFS);
+	ck_assert_int_eq(mesh_view_setattr(ro, &caller, "f", &mode, NULL), MESH_EROFS);
+	ck_assert_int_eq(mesh_view_commit(ro, &caller, "m", NULL, 0, &id, &changes),
+			 MESH_EROFS);
+
+	assert_names_in(ro, "", "d/,f");
+	ck_assert_int_eq(mesh_view_lookup(ro, "f", &entry), 0);
+	ck_assert_uint_eq(entry.mode, 0644);
+	assert_content_in(ro, "f", "f");
+	/* Nothing leaked into the branch either. */
+	assert_status("");
+	assert_names("", "d/,f");
+	mesh_view_free(ro);
+}
+END_TEST
+
+START_TEST(read_only_view_ignores_branch_staging)
+{
+	mesh_view *ro;
+	mesh_oid head;
+
+	stage("f", "committed");
+	head = commit_all("c");
+	stage("f", "staged");
+	stage("g", "staged only");
+	ro = open_commit(&head);
+	assert_content_in(ro, "f", "committed");
+	assert_names_in(ro, "", "f");
+	mesh_view_free(ro);
+}
+END_TEST
+
+START_TEST(second_view_after_commit_sees_committed_data)
+{
+	mesh_view *second;
+
+	make_dir("d");
+	stage("d/a", "committed a");
+	commit_all("c");
+	ck_assert_int_eq(mesh_view_open_branch(&second, store, "sales", "main"), 0);
+	assert_content_in(second, "d/a", "committed a");
+	assert_names_in(second, "", "d/");
+	/* Staging is shared by the branch: a change made in one view shows in
+	 * the other. */
+	ck_assert_int_eq(stage_in(second, "d/b", "staged b"), 0);
+	assert_content("d/b", "staged b");
+	mesh_view_free(second);
+}
+END_TEST
+
+START_TEST(branches_do_not_see_each_others_staging)
+{
+	mesh_view *other;
+	mesh_oid head;
+
+	stage("base", "b");
+	head = commit_all("c");
+	ck_assert_int_eq(mesh_ref_set(mesh_store_refs(store), "sales", "heads/dev",
+				      &head, NULL), 0);
+	ck_assert_int_eq(mesh_view_open_branch(&other, store, "sales", "dev"), 0);
+	stage("main-only", "m");
+	ck_assert_int_eq(stage_in(other, "dev-only", "d"), 0);
+	assert_names("", "base,main-only");
+	assert_names_in(other, "", "base,dev-only");
+	mesh_view_free(other);
+}
+END_TEST
+
+START_TEST(staged_changes_survive_reopen)
+{
+	make_dir("d");
+	stage("d/staged.csv", "not yet committed");
+	stage("committed", "c");
+	commit_all("c");
+	stage("d/staged.csv", "changed after commit");
+	ck_assert_int_eq(mesh_view_unlink(view, &caller, "committed"), 0);
+	mesh_view_free(view);
+	mesh_store_close(store);
+
+	ck_assert_int_eq(mesh_store_open(&store, tmp, NULL), 0);
+	ck_assert_int_eq(mesh_view_open_branch(&view, store, "sales", "main"), 0);
+	assert_content("d/staged.csv", "changed after commit");
+	assert_absent("committed");
+	assert_status("removed file committed;modified file d/staged.csv;");
+}
+END_TEST
+
+static Suite *view_suite(void)
+{
+	Suite *s = suite_create("view");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, open_unknown_branch_or_domain_is_enoent);
+	tcase_add_test(tc, new_branch_view_is_empty);
+	tcase_add_test(tc, staged_files_in_nested_dirs_are_visible);
+	tcase_add_test(tc, lookup_errors_are_those_of_a_shell);
+	tcase_add_test(tc, stage_needs_an_existing_parent_dir);
+	tcase_add_test(tc, restaging_replaces_content);
+	tcase_add_test(tc, listing_merges_committed_and_staged_in_order);
+	tcase_add_test(tc, symlink_is_staged_as_symlink);
+	tcase_add_test(tc, mkdir_existing_is_eexist);
+	tcase_add_test(tc, unlink_staged_and_committed_files);
+	tcase_add_test(tc, rmdir_rules);
+	tcase_add_test(tc, rename_file_over_existing_file);
+	tcase_add_test(tc, rename_noreplace_and_kind_mismatch);
+	tcase_add_test(tc, rename_into_own_subdir_is_einval);
+	tcase_add_test(tc, rename_staged_dir_moves_its_staged_tree);
+	tcase_add_test(tc, rename_big_committed_dir_touches_no_content);
+	tcase_add_test(tc, setattr_mode_and_mtime);
+	tcase_add_test(tc, chmod_of_committed_file_is_a_modification);
+	tcase_add_test(tc, status_lists_added_modified_removed);
+	tcase_add_test(tc, status_of_a_file_added_then_removed_is_empty);
+	tcase_add_test(tc, commit_moves_head_and_keeps_old_commit_intact);
+	tcase_add_test(tc, commit_keeps_meta);
+	tcase_add_test(tc, empty_dirs_survive_commit);
+	tcase_add_test(tc, nothing_to_commit_is_einval);
+	tcase_add_test(tc, commit_of_deleted_file_and_removed_dir);
+	tcase_add_test(tc, recreated_dir_commits_the_removal_of_its_files);
+	tcase_add_test(tc, read_only_view_rejects_every_change);
+	tcase_add_test(tc, read_only_view_ignores_branch_staging);
+	tcase_add_test(tc, second_view_after_commit_sees_committed_data);
+	tcase_add_test(tc, branches_do_not_see_each_others_staging);
+	tcase_add_test(tc, staged_changes_survive_reopen);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return test_run_suite(view_suite());
+}
