@@ -195,7 +195,8 @@ int mesh_branch_merge(mesh_store *store, mesh_view *dest, const mesh_caller *cal
 	int error;
 
 	memset(outcome, 0, sizeof(*outcome));
-	if ((error = mesh_revparse(store, domain, src_ref, &src)) < 0)
+	if ((error = mesh_view_check_clean(dest, "merge")) < 0 ||
+	    (error = mesh_revparse(store, domain, src_ref, &src)) < 0)
 		return error;
 	mesh_view_commit_id(dest, &head);
 	if ((error = mesh_merge_base(mesh_store_odb(store), &src.commit, &head, &base_commit)) < 0)

@@ -141,10 +141,23 @@ static int nth_parent(mesh_store *store, const char *domain, const char *spec,
 	return error;
 }
 
+/* "~", "~N", "^", "^N" repeated: checked whole before any walking, so a
+ * malformed expression is EINVAL wherever the history ends. */
+static int check_suffixes(const char *spec, const char *p)
+{
+	while (*p) {
+		if (*p != '~' && *p != '^')
+			return mesh_error_set(MESH_EINVAL, "malformed ref expression '%s'", spec);
+		for (p++; isdigit((unsigned char)*p); p++)
+			;
+	}
+	return 0;
+}
+
 static int apply_suffixes(mesh_store *store, const char *domain, const char *spec,
 			  const char *p, mesh_oid *id)
 {
-	int error = 0;
+	int error = check_suffixes(spec, p);
 
 	while (*p && error == 0) {
 		char op = *p++;

@@ -528,47 +528,63 @@ static int graph_add(graph *g, const mesh_oid *id, size_t *out)
 	return 0;
 }
 
+typedef struct node_stack {
+	size_t *items;
+	size_t depth;
+	size_t cap;
+} node_stack;
+
+static int stack_push(node_stack *st, size_t n)
+{
+	if (st->depth == st->cap) {
+		size_t cap = st->cap ? 2 * st->cap : 64;
+		size_t *grown = realloc(st->items, cap * sizeof(*grown));
+
+		if (!grown)
+			return mesh_error_oom();
+		st->items = grown;
+		st->cap = cap;
+	}
+	st->items[st->depth++] = n;
+	return 0;
+}
+
+/* Loads the parents of node n, links them, and flags and pushes those
+ * not flagged yet. */
+static int paint_parents(graph *g, size_t n, unsigned flag, node_stack *st)
+{
+	for (size_t p = 0; p < g->nodes[n].parent_count; p++) {
+		size_t pn;
+		int rc;
+
+		/* graph_add may move g->nodes: index afresh each time. */
+		if ((rc = graph_add(g, &g->nodes[n].parent_ids[p], &pn)) < 0)
+			return rc;
+		g->nodes[n].parents[p] = pn;
+		if (g->nodes[pn].flags & flag)
+			continue;
+		g->nodes[pn].flags |= flag;
+		if ((rc = stack_push(st, pn)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* Loads every ancestor of start (itself included) into the graph and
- * sets flag on them.  Nodes are appended, so a node's index is a queue
- * position: the walk needs no queue of its own beyond a list. */
+ * sets flag on them, linking each painted node to its parents. */
 static int graph_paint(graph *g, const mesh_oid *start, unsigned flag)
 {
-	size_t *stack = NULL, depth = 0, cap = 0, first;
+	node_stack st = { NULL, 0, 0 };
+	size_t first;
 	int rc = graph_add(g, start, &first);
 
-	if (rc < 0)
+	if (rc < 0 || (g->nodes[first].flags & flag))
 		return rc;
-	if (g->nodes[first].flags & flag)
-		return 0;
 	g->nodes[first].flags |= flag;
-	for (size_t n = first;; n = stack[--depth]) {
-		for (size_t p = 0; p < g->nodes[n].parent_count; p++) {
-			size_t pn;
-
-			if ((rc = graph_add(g, &g->nodes[n].parent_ids[p], &pn)) < 0)
-				goto out;
-			g->nodes[n].parents[p] = pn;
-			if (g->nodes[pn].flags & flag)
-				continue;
-			g->nodes[pn].flags |= flag;
-			if (depth == cap) {
-				size_t ncap = cap ? 2 * cap : 64;
-				size_t *grown = realloc(stack, ncap * sizeof(*grown));
-
-				if (!grown) {
-					rc = mesh_error_oom();
-					goto out;
-				}
-				stack = grown;
-				cap = ncap;
-			}
-			stack[depth++] = pn;
-		}
-		if (depth == 0)
-			break;
-	}
-out:
-	free(stack);
+	rc = stack_push(&st, first);
+	while (rc == 0 && st.depth)
+		rc = paint_parents(g, st.items[--st.depth], flag, &st);
+	free(st.items);
 	return rc;
 }
 

@@ -824,12 +824,30 @@ static int change_list_push(change_list *cl, const char *path,
 	return 0;
 }
 
-static bool same_content(const mesh_tree_entry *head, const mesh_stage_entry *se)
+/* Whether a staged entry shows what the head has at its path.  A staged
+ * directory is the same when it lays its children over the head's very
+ * tree: then it only carries changed children, which count themselves. */
+static int same_as_head(change_list *cl, const mesh_tree_entry *head,
+			const mesh_stage_entry *se, bool *out)
 {
-	if (se->kind == MESH_STAGE_DIR)
-		return head->kind == MESH_KIND_DIR && head->mode == se->mode;
-	return head->kind == (se->kind == MESH_STAGE_SYMLINK ? MESH_KIND_SYMLINK : MESH_KIND_FILE) &&
+	mesh_oid tree;
+	int error;
+
+	if (se->kind == MESH_STAGE_DIR) {
+		if (head->kind != MESH_KIND_DIR || head->mode != se->mode) {
+			*out = false;
+			return 0;
+		}
+		if (se->has_lower)
+			tree = se->id;
+		else if ((error = mesh_tree_empty(mesh_store_odb(cl->view->store), &tree)) < 0)
+			return error;
+		*out = mesh_oid_cmp(&tree, &head->id) == 0;
+		return 0;
+	}
+	*out = head->kind == (se->kind == MESH_STAGE_SYMLINK ? MESH_KIND_SYMLINK : MESH_KIND_FILE) &&
 	       head->mode == se->mode && mesh_oid_cmp(&head->id, &se->id) == 0;
+	return 0;
 }
 
 /* Classifies one staged entry against the head. */
@@ -838,6 +856,7 @@ static int classify_staged(void *ctx, const char *path, const mesh_stage_entry *
 	change_list *cl = ctx;
 	mesh_tree_entry head;
 	mesh_view_entry kind_of;
+	bool same = false;
 	int error = mesh_tree_lookup_path(mesh_store_odb(cl->view->store),
 					  &cl->root, path, &head);
 	bool in_head = error == 0;
@@ -847,14 +866,11 @@ static int classify_staged(void *ctx, const char *path, const mesh_stage_entry *
 	mesh_error_clear();
 	if (se->kind == MESH_STAGE_TOMBSTONE)
 		return in_head ? change_list_push(cl, path, MESH_CHANGE_REMOVED, head.kind) : 0;
-	if (in_head && same_content(&head, se))
+	if (in_head && (error = same_as_head(cl, &head, se, &same)) < 0)
+		return error;
+	if (same)
 		return 0;
 	entry_from_stage(se, &kind_of);
-	/* A directory staged only to carry its changed children is no
-	 * change of its own. */
-	if (in_head && se->kind == MESH_STAGE_DIR && head.kind == MESH_KIND_DIR &&
-	    head.mode == se->mode)
-		return 0;
 	return change_list_push(cl, path, in_head ? MESH_CHANGE_MODIFIED : MESH_CHANGE_ADDED,
 				kind_of.kind);
 }

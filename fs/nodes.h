@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include "view.h"
 
 typedef enum fs_node_type {
@@ -35,6 +36,8 @@ typedef struct fs_node {
 	bool detached;              /* unlinked or replaced: no longer named */
 	struct fs_dirty *dirty;     /* content being written, or NULL */
 	uint64_t content_version;   /* bumped when content changes behind open handles */
+	struct stat last_attr;      /* what getattr last said: answers for an
+				     * unlinked file still open */
 	struct fs_node *ino_next, *name_next;
 } fs_node;
 

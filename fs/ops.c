@@ -115,10 +115,10 @@ static void stat_dir(fs *f, uint64_t ino, uint32_t mode, int64_t mtime_ns,
 static void stat_entry(fs *f, const fs_node *node, const mesh_view_entry *e,
 		       struct stat *st)
 {
+	/* Commit views show the modes as committed, as a read-only mount
+	 * does; writes there fail with EROFS. */
 	uint32_t mode = e->mode & 07777;
 
-	if (!mesh_view_is_branch(node->view))
-		mode &= ~0222u;
 	if (e->kind == MESH_KIND_DIR) {
 		stat_dir(f, node->ino, mode, e->mtime_ns, st);
 		return;
@@ -194,11 +194,19 @@ static int node_attr(fs *f, fs_node *node, struct stat *st)
 	case FS_NODE_ENTRY:
 		break;
 	}
-	if ((error = node_path(f, node, path)) < 0 ||
-	    (error = mesh_view_lookup(node->view, path, &entry)) < 0)
+	if (!fs_nodes_path(&f->nodes, node, path, sizeof(path))) {
+		if (!node->last_attr.st_ino)
+			return mesh_error_set(MESH_ENOENT, "file was removed");
+		*st = node->last_attr;
+		st->st_nlink = 0;
+		return fs_dirty_attr(f, node, st);
+	}
+	if ((error = mesh_view_lookup(node->view, path, &entry)) < 0)
 		return error;
 	stat_entry(f, node, &entry, st);
-	return fs_dirty_attr(f, node, st);
+	if ((error = fs_dirty_attr(f, node, st)) == 0)
+		node->last_attr = *st;
+	return error;
 }
 
 static void reply_entry(fuse_req_t req, fs_node *node)
@@ -727,6 +735,8 @@ static int open_entry(fs *f, fs_node *node, struct fuse_file_info *fi)
 	return error;
 }
 
+static int reload_map(fs *f, fs_handle *h, uint64_t generation, uint64_t version);
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	fs *f = fs_of(req);
@@ -744,6 +754,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return reply_error(req, error);
 	if (!(h = handle_new(f, node)))
 		return (void)fuse_reply_err(req, ENOMEM);
+	/* The content as of open, so that an unlink cannot take it away. */
+	if (node->type == FS_NODE_ENTRY && (fi->flags & O_ACCMODE) == O_RDONLY &&
+	    !(fi->flags & O_TRUNC))
+		reload_map(f, h, mesh_view_generation(node->view),
+			   __atomic_load_n(&node->content_version, __ATOMIC_ACQUIRE));
 	fi->fh = (uintptr_t)h;
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		fs_nodes_close(&f->nodes, node);
@@ -799,6 +814,12 @@ static int reload_map(fs *f, fs_handle *h, uint64_t generation, uint64_t version
 
 	if (map_fresh(h, generation, version))
 		return 0;
+	/* An unlinked file stays readable through its open handles. */
+	if (h->map && h->node->detached) {
+		h->map_generation = generation;
+		h->map_version = version;
+		return 0;
+	}
 	mesh_file_map_free(h->map);
 	h->map = NULL;
 	if ((error = node_path(f, h->node, path)) < 0 ||

@@ -593,6 +593,25 @@ static int cmd_umount(const cli *c)
 	return EXIT_SUCCESS;
 }
 
+static bool is_control_command(const char *name)
+{
+	static const char *names[] = { "commit", "status", "log", "diff", "domain", "branch",
+				       "tag", "merge", "revert", "cherry-pick", "reset", "cp" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			return true;
+	return false;
+}
+
+static bool has_word(const cli *c, const char *word)
+{
+	for (int i = 0; i < c->argc; i++)
+		if (!strcmp(c->argv[i], word))
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	cli c = { 0 };
@@ -600,8 +619,10 @@ int main(int argc, char **argv)
 
 	if (argc < 2)
 		return usage(NULL);
-	if (parse_options(&c, argc, argv) < 0)
+	if (parse_options(&c, argc, argv) < 0) {
+		free(c.store);
 		return EXIT_USAGE;
+	}
 	if (c.argc == 0)
 		status = usage("no command given");
 	else if (!strcmp(c.argv[0], "init"))
@@ -613,6 +634,10 @@ int main(int argc, char **argv)
 	else if (!strcmp(c.argv[0], "domain") && c.argc >= 2 && !strcmp(c.argv[1], "create") &&
 		 c.argc >= 3 && mesh_domain_name_check(c.argv[2]) < 0)
 		status = (fail(), EXIT_USAGE);
+	else if (!is_control_command(c.argv[0]))
+		status = usage("unknown command");
+	else if (!strcmp(c.argv[0], "commit") && !has_word(&c, "-m") && !has_word(&c, "--message"))
+		status = usage("commit needs a message: -m MESSAGE");
 	else
 		status = cmd_control(&c);
 	free(c.argv);
