@@ -151,7 +151,7 @@ static void json_oid(mesh_json *j, const char *key, const mesh_oid *oid)
 static int branch_view(command *cmd, const char *target, char *domain,
 		       size_t dlen, mesh_view **view)
 {
-	const char *branch;
+	const char *branch = NULL;
 	int error = parse_target(cmd, target, domain, dlen, &branch);
 
 	if (error == 0)
@@ -422,7 +422,7 @@ static int log_filtered(void *ctx, const mesh_oid *id, const mesh_commit *commit
 
 static int cmd_log(command *cmd)
 {
-	const char *count = NULL, *pos[1], *ref, *path;
+	const char *count = NULL, *pos[1] = { NULL }, *ref = NULL, *path = NULL;
 	opt_spec specs[] = { { "-n", NULL, &count } };
 	log_ctx lc = { .cmd = cmd };
 	char domain[256];
@@ -576,7 +576,7 @@ static void json_ref_answer(command *cmd, const char *domain, const char *key,
 
 static int branch_create(command *cmd)
 {
-	const char *from = NULL, *pos[1], *name;
+	const char *from = NULL, *pos[1] = { NULL }, *name = NULL;
 	opt_spec specs[] = { { "--from", NULL, &from } };
 	char domain[256];
 	mesh_domain *d;
@@ -601,7 +601,7 @@ static int branch_create(command *cmd)
 
 static int branch_delete(command *cmd)
 {
-	const char *name;
+	const char *name = NULL;
 	char domain[256];
 	int error;
 
@@ -725,7 +725,7 @@ static int rev_tree(command *cmd, const char *domain, const char *spec,
 
 static int cmd_diff(command *cmd)
 {
-	const char *pos[2], *path, *ref1;
+	const char *pos[2] = { NULL, NULL }, *path = NULL, *ref1 = NULL;
 	char domain[256], *prefix = NULL;
 	mesh_oid c1, c2, t1, t2;
 	diff_ctx dc = { .json = &cmd->json };
@@ -824,7 +824,7 @@ static int outcome_answer(command *cmd, mesh_view *view, int error,
 
 static int cmd_merge(command *cmd)
 {
-	const char *into = NULL, *message = NULL, *strategy_name = NULL, *pos[1], *src;
+	const char *into = NULL, *message = NULL, *strategy_name = NULL, *pos[1] = { NULL }, *src = NULL;
 	opt_spec specs[] = { { "--into", NULL, &into }, { "-m", "--message", &message },
 			     { "--strategy", NULL, &strategy_name } };
 	mesh_merge_strategy strategy = MESH_MERGE_FAIL;
@@ -866,7 +866,7 @@ static int parse_parent(const char *text, unsigned *out)
 static int cmd_revert_or_pick(command *cmd)
 {
 	bool revert = !strcmp(cmd->argv[0], "revert");
-	const char *parent_text = NULL, *pos[2];
+	const char *parent_text = NULL, *pos[2] = { NULL, NULL };
 	opt_spec specs[] = { { "--parent", NULL, &parent_text } };
 	mesh_branch_outcome outcome = { 0 };
 	char domain[256];
@@ -889,7 +889,7 @@ static int cmd_revert_or_pick(command *cmd)
 
 static int cmd_reset(command *cmd)
 {
-	const char *pos[1], *path;
+	const char *pos[1] = { NULL }, *path = NULL;
 	char domain[256], *prefix = NULL;
 	mesh_change *dropped;
 	mesh_view *view;
@@ -933,7 +933,7 @@ static int cmd_reset(command *cmd)
 static int split_location(command *cmd, const char *arg, char *domain, char *ref,
 			  char **path)
 {
-	const char *rest, *slash;
+	const char *rest = NULL, *slash;
 	int error;
 
 	if ((error = parse_target(cmd, arg, domain, 256, &rest)) < 0)

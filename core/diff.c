@@ -142,7 +142,7 @@ static int diff_children(diff_walk *w, const mesh_tree *ta,
 		const mesh_tree_entry *ea = i < ta->count ? &ta->entries[i] : NULL;
 		const mesh_tree_entry *eb = j < tb->count ? &tb->entries[j] : NULL;
 		int c = !ea ? 1 : !eb ? -1 : strcmp(ea->name, eb->name);
-		size_t saved;
+		size_t saved = 0;
 
 		if (c > 0)
 			ea = NULL;
@@ -211,7 +211,7 @@ static int prefix_normalize(const char *prefix, diff_walk *w)
 	if (!name)
 		return mesh_error_oom();
 	while (rc == 0 && start < plen) {
-		size_t end = start, saved;
+		size_t end = start, saved = 0;
 
 		while (end < plen && prefix[end] != '/')
 			end++;

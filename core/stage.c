@@ -204,8 +204,8 @@ static int stage_scan_run(stage_scan *s, const char *tail, size_t tail_len,
 	mesh_db_iter *it;
 	const void *key, *val;
 	size_t klen, vlen;
-	char *prefix;
-	size_t plen;
+	char *prefix = NULL;
+	size_t plen = 0;
 	int rc = stage_key(&prefix, &plen, s->domain, s->branch, tail,
 			   tail_len);
 

@@ -246,7 +246,7 @@ static char *command_line(int argc, char **argv)
 /* Sends line through MOUNT/.control; the answer comes back on the fd. */
 static int run_via_mount(const char *mount, const char *line, char **answer, int *code)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX + 16];
 	char *buf = malloc(ANSWER_MAX);
 	ssize_t n;
 	size_t got = 0;
