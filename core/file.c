@@ -303,8 +303,26 @@ typedef struct cache_entry {
 	struct cache_entry *lru_prev, *lru_next;
 } cache_entry;
 
+#define LOADING_SLOTS 64
+#define PREFETCH_QUEUE 128
+#define PREFETCH_THREADS_MAX 8
+
 struct mesh_chunk_cache {
 	pthread_mutex_t lock;
+	/* Chunks being read right now: a second reader waits for the first
+	 * instead of reading and verifying the same chunk again. */
+	mesh_oid loading[LOADING_SLOTS];
+	bool loading_used[LOADING_SLOTS];
+	pthread_cond_t loaded;
+	/* Read-ahead: chunks that sequential readers will want next, read
+	 * and verified by worker threads while the reader copies. */
+	mesh_odb *prefetch_odb;
+	mesh_file_chunk queue[PREFETCH_QUEUE];
+	size_t queue_head, queue_len;
+	pthread_cond_t queued;
+	pthread_t workers[PREFETCH_THREADS_MAX];
+	unsigned worker_count;
+	bool stopping;
 	size_t max_bytes;
 	size_t bytes;                      /* sum of len over cached entries */
 	size_t count;
@@ -331,8 +349,21 @@ int mesh_chunk_cache_new(mesh_chunk_cache **out, size_t max_bytes)
 		free(cache);
 		return mesh_error_set(MESH_ENOMEM, "cannot create chunk cache lock");
 	}
+	pthread_cond_init(&cache->loaded, NULL);
+	pthread_cond_init(&cache->queued, NULL);
 	*out = cache;
 	return 0;
+}
+
+static void stop_prefetch(mesh_chunk_cache *cache)
+{
+	pthread_mutex_lock(&cache->lock);
+	cache->stopping = true;
+	pthread_cond_broadcast(&cache->queued);
+	pthread_mutex_unlock(&cache->lock);
+	for (unsigned i = 0; i < cache->worker_count; i++)
+		pthread_join(cache->workers[i], NULL);
+	cache->worker_count = 0;
 }
 
 void mesh_chunk_cache_free(mesh_chunk_cache *cache)
@@ -341,11 +372,14 @@ void mesh_chunk_cache_free(mesh_chunk_cache *cache)
 
 	if (!cache)
 		return;
+	stop_prefetch(cache);
 	for (e = cache->lru_head; e; e = next) {
 		next = e->lru_next;
 		free(e->data);
 		free(e);
 	}
+	pthread_cond_destroy(&cache->loaded);
+	pthread_cond_destroy(&cache->queued);
 	pthread_mutex_destroy(&cache->lock);
 	free(cache->buckets);
 	free(cache);
@@ -428,22 +462,6 @@ static void cache_evict(mesh_chunk_cache *cache, cache_entry *e)
 	cache->count--;
 	if (e->refs == 0)
 		entry_free(e);
-}
-
-/* A held entry for id, or NULL. */
-static cache_entry *cache_get(mesh_chunk_cache *cache, const mesh_oid *id)
-{
-	cache_entry *e;
-
-	pthread_mutex_lock(&cache->lock);
-	e = *bucket_slot(cache, id);
-	if (e) {
-		e->refs++;
-		lru_unlink(cache, e);
-		lru_push_front(cache, e);
-	}
-	pthread_mutex_unlock(&cache->lock);
-	return e;
 }
 
 /* Inserts a new held entry (taking e), or returns the held entry another
@@ -530,27 +548,58 @@ static int chunk_load(mesh_odb *odb, const mesh_file_chunk *chunk,
 	return 0;
 }
 
-/* A held entry with the chunk's bytes; release with cache_release(). */
-static int chunk_acquire(mesh_odb *odb, mesh_chunk_cache *cache,
-			 const mesh_file_chunk *chunk, cache_entry **out)
+/* Slot of id among the chunks being loaded, or -1.  Lock held. */
+static int loading_slot(const mesh_chunk_cache *cache, const mesh_oid *id)
 {
-	cache_entry *e = NULL;
-	int error;
+	for (int i = 0; i < LOADING_SLOTS; i++)
+		if (cache->loading_used[i] && mesh_oid_cmp(&cache->loading[i], id) == 0)
+			return i;
+	return -1;
+}
 
-	if (cache && (e = cache_get(cache, &chunk->id)) != NULL) {
-		if (e->len == chunk->length) {
-			*out = e;
-			return 0;
+/*
+ * The cached entry for id (held), or NULL after claiming the load of id
+ * (*slot >= 0 when claimed; -1 when every slot is busy and the caller
+ * just loads).  Waits while another thread loads id.
+ */
+static cache_entry *cache_get_or_claim(mesh_chunk_cache *cache, const mesh_oid *id,
+				       int *slot)
+{
+	cache_entry *e;
+
+	pthread_mutex_lock(&cache->lock);
+	for (;;) {
+		if ((e = *bucket_slot(cache, id)) != NULL) {
+			e->refs++;
+			lru_unlink(cache, e);
+			lru_push_front(cache, e);
+			break;
 		}
-		/* Same id, other length: the map is wrong; load to report it. */
-		cache_release(cache, e);
+		if (loading_slot(cache, id) < 0)
+			break;
+		pthread_cond_wait(&cache->loaded, &cache->lock);
 	}
-	if ((error = chunk_load(odb, chunk, &e)) < 0)
-		return error;
-	if (cache)
-		e = cache_put(cache, e);
-	*out = e;
-	return 0;
+	*slot = -1;
+	for (int i = 0; !e && i < LOADING_SLOTS; i++) {
+		if (!cache->loading_used[i]) {
+			cache->loading_used[i] = true;
+			cache->loading[i] = *id;
+			*slot = i;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&cache->lock);
+	return e;
+}
+
+static void loading_done(mesh_chunk_cache *cache, int slot)
+{
+	if (slot < 0)
+		return;
+	pthread_mutex_lock(&cache->lock);
+	cache->loading_used[slot] = false;
+	pthread_cond_broadcast(&cache->loaded);
+	pthread_mutex_unlock(&cache->lock);
 }
 
 /* Index of the chunk holding offset (offset < map->size). */
@@ -567,6 +616,96 @@ static size_t chunk_index(const mesh_file_map *map, uint64_t offset)
 			hi = mid;
 	}
 	return lo;
+}
+
+/* A held entry with the chunk's bytes; release with cache_release(). */
+static int chunk_acquire(mesh_odb *odb, mesh_chunk_cache *cache,
+			 const mesh_file_chunk *chunk, cache_entry **out)
+{
+	cache_entry *e = NULL;
+	int slot = -1, error;
+
+	if (cache && (e = cache_get_or_claim(cache, &chunk->id, &slot)) != NULL) {
+		if (e->len == chunk->length) {
+			*out = e;
+			return 0;
+		}
+		/* Same id, other length: the map is wrong; load to report it. */
+		cache_release(cache, e);
+	}
+	error = chunk_load(odb, chunk, &e);
+	if (error == 0 && cache)
+		e = cache_put(cache, e);
+	if (cache)
+		loading_done(cache, slot);
+	if (error < 0)
+		return error;
+	*out = e;
+	return 0;
+}
+
+/* ---- read-ahead ------------------------------------------------------- */
+
+static void *prefetch_worker(void *arg)
+{
+	mesh_chunk_cache *cache = arg;
+	mesh_file_chunk chunk;
+	cache_entry *e;
+
+	pthread_mutex_lock(&cache->lock);
+	while (!cache->stopping) {
+		if (cache->queue_len == 0) {
+			pthread_cond_wait(&cache->queued, &cache->lock);
+			continue;
+		}
+		chunk = cache->queue[cache->queue_head];
+		cache->queue_head = (cache->queue_head + 1) % PREFETCH_QUEUE;
+		cache->queue_len--;
+		pthread_mutex_unlock(&cache->lock);
+		/* A failed read-ahead is not an error: the reader will see it. */
+		if (chunk_acquire(cache->prefetch_odb, cache, &chunk, &e) == 0)
+			cache_release(cache, e);
+		else
+			mesh_error_clear();
+		pthread_mutex_lock(&cache->lock);
+	}
+	pthread_mutex_unlock(&cache->lock);
+	return NULL;
+}
+
+int mesh_chunk_cache_start_prefetch(mesh_chunk_cache *cache, mesh_odb *odb,
+				    unsigned threads)
+{
+	if (threads > PREFETCH_THREADS_MAX)
+		threads = PREFETCH_THREADS_MAX;
+	cache->prefetch_odb = odb;
+	while (cache->worker_count < threads) {
+		if (pthread_create(&cache->workers[cache->worker_count], NULL,
+				   prefetch_worker, cache) != 0)
+			return mesh_error_set(MESH_ENOMEM, "cannot start read-ahead threads");
+		cache->worker_count++;
+	}
+	return 0;
+}
+
+void mesh_file_prefetch(mesh_chunk_cache *cache, const mesh_file_map *map,
+			uint64_t offset, uint64_t len)
+{
+	if (!cache || cache->worker_count == 0 || offset >= map->size || len == 0)
+		return;
+	pthread_mutex_lock(&cache->lock);
+	for (size_t i = chunk_index(map, offset);
+	     i < map->count && map->chunks[i].offset < offset + len; i++) {
+		const mesh_file_chunk *chunk = &map->chunks[i];
+		if (cache->queue_len == PREFETCH_QUEUE)
+			break;
+		if (*bucket_slot(cache, &chunk->id) || loading_slot(cache, &chunk->id) >= 0)
+			continue;
+		cache->queue[(cache->queue_head + cache->queue_len) % PREFETCH_QUEUE] = *chunk;
+		cache->queue_len++;
+	}
+	pthread_cond_broadcast(&cache->queued);
+	pthread_mutex_unlock(&cache->lock);
 }
 
 int mesh_file_read(mesh_odb *odb, mesh_chunk_cache *cache,

@@ -51,6 +51,17 @@ typedef struct mesh_chunk_cache mesh_chunk_cache;
 int mesh_chunk_cache_new(mesh_chunk_cache **out, size_t max_bytes);
 void mesh_chunk_cache_free(mesh_chunk_cache *cache);
 
+/* Starts threads that read ahead for mesh_file_prefetch (stopped by
+ * mesh_chunk_cache_free); odb must outlive the cache. */
+int mesh_chunk_cache_start_prefetch(mesh_chunk_cache *cache, mesh_odb *odb,
+				    unsigned threads);
+
+/* Asks the read-ahead threads to load the chunks of [offset, offset+len)
+ * into the cache; chunks already there or queued are skipped, and a full
+ * queue drops the rest.  For sequential readers. */
+void mesh_file_prefetch(mesh_chunk_cache *cache, const mesh_file_map *map,
+			uint64_t offset, uint64_t len);
+
 /* Reads up to len bytes at offset into buf; *nread < len only at end of
  * file.  cache may be NULL. */
 int mesh_file_read(mesh_odb *odb, mesh_chunk_cache *cache,

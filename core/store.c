@@ -16,6 +16,10 @@
 /* Decompressed chunks kept for repeated small reads. */
 #define CHUNK_CACHE_BYTES (64u << 20)
 
+/* One per core of the machines meshfs targets: read-ahead verifies
+ * chunks in parallel with the reader. */
+#define PREFETCH_THREADS 2
+
 struct mesh_store {
 	char *path;
 	char *tmp_dir;
@@ -142,7 +146,9 @@ static int open_parts(mesh_store *store)
 	    (error = mesh_refdb_backend_rocksdb(&ref_backend, store->db)) < 0 ||
 	    (error = mesh_refdb_open(&store->refs, ref_backend)) < 0)
 		goto done;
-	error = mesh_chunk_cache_new(&store->cache, CHUNK_CACHE_BYTES);
+	if ((error = mesh_chunk_cache_new(&store->cache, CHUNK_CACHE_BYTES)) == 0)
+		error = mesh_chunk_cache_start_prefetch(store->cache, store->odb,
+							PREFETCH_THREADS);
 done:
 	free(db_path);
 	free(objects);

@@ -24,6 +24,7 @@
 #define BRANCH_TIMEOUT 1.0
 #define IMMUTABLE_TIMEOUT 86400.0
 #define NAME_MAX_LEN 255
+#define READ_AHEAD_BYTES (8u << 20)
 
 typedef struct fs_handle {
 	fs_node *node;
@@ -31,6 +32,7 @@ typedef struct fs_handle {
 	uint64_t map_generation;   /* the view's generation when map was loaded */
 	uint64_t map_version;      /* the node's content version then */
 	pthread_rwlock_t map_lock;
+	uint64_t next_offset;      /* where a sequential reader reads next */
 	pthread_mutex_t lock;
 	/* control file */
 	char *answer;
@@ -728,6 +730,10 @@ static int open_entry(fs *f, fs_node *node, struct fuse_file_info *fi)
 		fi->keep_cache = 1;
 		return 0;
 	}
+	/* A branch file's content changes only through this mount: writes
+	 * pass the page cache, and reset, merge and copies invalidate the
+	 * inode (fs_changed), so its pages stay valid across opens. */
+	fi->keep_cache = 1;
 	if (!writes)
 		return 0;
 	if ((error = fs_dirty_open(f, node, (fi->flags & O_TRUNC) != 0, &dirty)) == 0)
@@ -851,6 +857,11 @@ static int read_clean(fs *f, fs_handle *h, char *buf, size_t size, off_t off,
 	}
 	error = mesh_file_read(mesh_store_odb(f->store), mesh_store_cache(f->store),
 			       h->map, buf, size, (uint64_t)off, got);
+	/* Sequential readers get the next chunks read and verified ahead. */
+	if (error == 0 && (uint64_t)off == __atomic_load_n(&h->next_offset, __ATOMIC_RELAXED))
+		mesh_file_prefetch(mesh_store_cache(f->store), h->map, (uint64_t)off + size,
+				   READ_AHEAD_BYTES);
+	__atomic_store_n(&h->next_offset, (uint64_t)off + *got, __ATOMIC_RELAXED);
 	pthread_rwlock_unlock(&h->map_lock);
 	return error;
 }

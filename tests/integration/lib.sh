@@ -97,6 +97,7 @@ _mesh_sanitizer_report() {
 _mesh_cleanup() {
 	local rc=$? i dir
 	trap - ERR
+	trap '' PIPE   # a reader that went away must not stop the cleanup
 	set +e
 	cd / # a busy mount cannot be unmounted
 	if [[ -n $MNT ]]; then
@@ -148,6 +149,7 @@ mesh_setup() {
 	trap _mesh_cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
+	trap 'exit 141' PIPE
 	# Never let a CLI call fall back to the user's default store.
 	export MESHFS_STORE=$STORE
 	export MESH_TMP STORE MNT MESH_LOG

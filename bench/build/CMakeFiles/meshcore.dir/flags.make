@@ -6,5 +6,5 @@ C_DEFINES =
 
 C_INCLUDES = -I/work/main/core
 
-C_FLAGS = -O3 -DNDEBUG -Wall -Wextra -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Werror -std=c11
+C_FLAGS = -O3 -DNDEBUG -Wall -Wextra -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -std=c11
 
