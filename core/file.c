@@ -174,38 +174,170 @@ static int fill_block(int fd, unsigned char *buf, size_t cap, size_t *have,
 	return 0;
 }
 
-int mesh_file_write_fd(mesh_odb *odb, const mesh_chunk_params *params,
-		       int fd, mesh_oid *out_id, uint64_t *out_size)
-{
-	map_builder b = {0};
+/* ---- writing as data arrives ------------------------------------------ */
+
+/* The unchunked tail waits in buf; when it fills, whole chunks are cut
+ * and stored, so memory stays bounded whatever the file's size. */
+struct mesh_file_writer {
+	mesh_odb *odb;
+	const mesh_chunk_params *params;
+	map_builder b;
 	unsigned char *buf;
-	size_t cap, have = 0, consumed;
-	uint64_t file_off = 0;
-	bool eof = false;
+	size_t have, cap, max_cap;
+};
+
+#define WRITER_FIRST_CAP (64u * 1024)
+
+int mesh_file_writer_new(mesh_file_writer **out, mesh_odb *odb,
+			 const mesh_chunk_params *params)
+{
+	mesh_file_writer *w;
 	int error;
 
 	if ((error = params_resolve(&params)) < 0)
 		return error;
-	/* The block must hold a whole maximal chunk, or the chunker could
-	 * ask for more data forever. */
-	cap = params->max_size > WRITE_BLOCK ? params->max_size : WRITE_BLOCK;
-	if (!(buf = malloc(cap)))
+	if (!(w = calloc(1, sizeof(*w))))
 		return mesh_error_oom();
-	do {
-		if ((error = fill_block(fd, buf, cap, &have, &file_off, &eof)) < 0)
-			break;
-		error = chunk_span(&b, odb, params, buf, have, eof, &consumed);
-		if (error < 0)
-			break;
-		memmove(buf, buf + consumed, have - consumed);
-		have -= consumed;
-	} while (!eof);
-	free(buf);
+	w->odb = odb;
+	w->params = params;
+	/* The buffer must hold a whole maximal chunk, or the chunker could
+	 * ask for more data forever. */
+	w->max_cap = params->max_size > WRITE_BLOCK ? params->max_size : WRITE_BLOCK;
+	*out = w;
+	return 0;
+}
+
+void mesh_file_writer_free(mesh_file_writer *w)
+{
+	if (!w)
+		return;
+	free(w->b.chunks);
+	free(w->buf);
+	free(w);
+}
+
+uint64_t mesh_file_writer_size(const mesh_file_writer *w)
+{
+	return w->b.size + w->have;
+}
+
+/* Room for at least one more byte, growing small buffers first. */
+static int writer_make_room(mesh_file_writer *w)
+{
+	size_t consumed;
+	int error;
+
+	if (w->have < w->cap)
+		return 0;
+	if (w->cap < w->max_cap) {
+		size_t cap = w->cap ? w->cap * 4 : WRITER_FIRST_CAP;
+		unsigned char *grown = realloc(w->buf, cap < w->max_cap ? cap : w->max_cap);
+
+		if (!grown)
+			return mesh_error_oom();
+		w->buf = grown;
+		w->cap = cap < w->max_cap ? cap : w->max_cap;
+		return 0;
+	}
+	if ((error = chunk_span(&w->b, w->odb, w->params, w->buf, w->have, false,
+				&consumed)) < 0)
+		return error;
+	memmove(w->buf, w->buf + consumed, w->have - consumed);
+	w->have -= consumed;
+	return 0;
+}
+
+int mesh_file_writer_append(mesh_file_writer *w, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	int error;
+
+	while (len > 0) {
+		size_t n;
+
+		if ((error = writer_make_room(w)) < 0)
+			return error;
+		n = w->cap - w->have < len ? w->cap - w->have : len;
+		memcpy(w->buf + w->have, p, n);
+		w->have += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int mesh_file_writer_snapshot(mesh_file_writer *w, mesh_oid *out_id,
+			      uint64_t *out_size)
+{
+	map_builder snap = w->b;
+	size_t consumed;
+	int error;
+
+	/* The tail is cut as the end of the file; appending more later only
+	 * leaves those tail chunks unreferenced. */
+	snap.chunks = malloc((w->b.alloc ? w->b.alloc : 1) * sizeof(*snap.chunks));
+	if (!snap.chunks)
+		return mesh_error_oom();
+	if (w->b.count)
+		memcpy(snap.chunks, w->b.chunks, w->b.count * sizeof(*snap.chunks));
+	error = chunk_span(&snap, w->odb, w->params, w->buf, w->have, true, &consumed);
 	if (error == 0)
-		error = builder_store(&b, odb, out_id);
+		error = builder_store(&snap, w->odb, out_id);
 	if (error == 0 && out_size)
-		*out_size = b.size;
-	free(b.chunks);
+		*out_size = snap.size;
+	free(snap.chunks);
+	return error;
+}
+
+int mesh_file_writer_read(mesh_file_writer *w, mesh_chunk_cache *cache, void *buf,
+			  size_t len, uint64_t offset, size_t *nread)
+{
+	mesh_file_map stored = { w->b.size, w->b.count, w->b.chunks };
+	size_t got = 0, tail;
+	int error;
+
+	*nread = 0;
+	if (offset < stored.size &&
+	    (error = mesh_file_read(w->odb, cache, &stored, buf, len, offset, &got)) < 0)
+		return error;
+	if (got < len && offset + got >= stored.size) {
+		uint64_t in_tail = offset + got - stored.size;
+		tail = in_tail < w->have ? w->have - (size_t)in_tail : 0;
+		if (tail > len - got)
+			tail = len - got;
+		if (tail)
+			memcpy((unsigned char *)buf + got, w->buf + in_tail, tail);
+		got += tail;
+	}
+	*nread = got;
+	return 0;
+}
+
+int mesh_file_write_fd(mesh_odb *odb, const mesh_chunk_params *params,
+		       int fd, mesh_oid *out_id, uint64_t *out_size)
+{
+	mesh_file_writer *w;
+	unsigned char *block;
+	uint64_t file_off = 0;
+	size_t have;
+	bool eof = false;
+	int error;
+
+	if ((error = mesh_file_writer_new(&w, odb, params)) < 0)
+		return error;
+	if (!(block = malloc(WRITE_BLOCK))) {
+		mesh_file_writer_free(w);
+		return mesh_error_oom();
+	}
+	while (!eof && error == 0) {
+		have = 0;
+		if ((error = fill_block(fd, block, WRITE_BLOCK, &have, &file_off, &eof)) == 0)
+			error = mesh_file_writer_append(w, block, have);
+	}
+	free(block);
+	if (error == 0)
+		error = mesh_file_writer_snapshot(w, out_id, out_size);
+	mesh_file_writer_free(w);
 	return error;
 }
 

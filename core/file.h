@@ -38,6 +38,25 @@ int mesh_file_write_buf(mesh_odb *odb, const mesh_chunk_params *params,
 			const void *data, size_t len,
 			mesh_oid *out_id);
 
+/*
+ * A file written as its data arrives: chunks are cut and stored while
+ * appending, so closing a large file only stores its last chunks.
+ * Free with mesh_file_writer_free.
+ */
+typedef struct mesh_file_writer mesh_file_writer;
+typedef struct mesh_chunk_cache mesh_chunk_cache;
+int mesh_file_writer_new(mesh_file_writer **out, mesh_odb *odb,
+			 const mesh_chunk_params *params);
+int mesh_file_writer_append(mesh_file_writer *w, const void *data, size_t len);
+uint64_t mesh_file_writer_size(const mesh_file_writer *w);
+/* Stores the map of everything appended so far; appending may go on. */
+int mesh_file_writer_snapshot(mesh_file_writer *w, mesh_oid *out_id,
+			      uint64_t *out_size);
+/* Reads back what was appended, as mesh_file_read does. */
+int mesh_file_writer_read(mesh_file_writer *w, mesh_chunk_cache *cache, void *buf,
+			  size_t len, uint64_t offset, size_t *nread);
+void mesh_file_writer_free(mesh_file_writer *w);
+
 /* Loads a file map; free with mesh_file_map_free(). */
 int mesh_file_map_load(mesh_odb *odb, const mesh_oid *id,
 		       mesh_file_map **out);
@@ -47,7 +66,6 @@ void mesh_file_map_free(mesh_file_map *map);
  * A bounded, thread-safe LRU cache of decompressed, verified chunks, so
  * that small reads of a large file do not decompress a chunk per read.
  */
-typedef struct mesh_chunk_cache mesh_chunk_cache;
 int mesh_chunk_cache_new(mesh_chunk_cache **out, size_t max_bytes);
 void mesh_chunk_cache_free(mesh_chunk_cache *cache);
 

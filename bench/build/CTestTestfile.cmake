@@ -4,6 +4,8 @@
 # 
 # This file includes the relevant testing commands required for 
 # testing this directory and lists subdirectories to be tested as well.
+add_test(unit/test_branch "/work/main/bench/build/test_branch")
+set_tests_properties(unit/test_branch PROPERTIES  ENVIRONMENT "CK_FORK=yes" LABELS "unit" TIMEOUT "300" _BACKTRACE_TRIPLES "/work/main/CMakeLists.txt;56;add_test;/work/main/CMakeLists.txt;0;")
 add_test(unit/test_chunk "/work/main/bench/build/test_chunk")
 set_tests_properties(unit/test_chunk PROPERTIES  ENVIRONMENT "CK_FORK=yes" LABELS "unit" TIMEOUT "300" _BACKTRACE_TRIPLES "/work/main/CMakeLists.txt;56;add_test;/work/main/CMakeLists.txt;0;")
 add_test(unit/test_commit "/work/main/bench/build/test_commit")
@@ -36,6 +38,8 @@ add_test(unit/test_treecache "/work/main/bench/build/test_treecache")
 set_tests_properties(unit/test_treecache PROPERTIES  ENVIRONMENT "CK_FORK=yes" LABELS "unit" TIMEOUT "300" _BACKTRACE_TRIPLES "/work/main/CMakeLists.txt;56;add_test;/work/main/CMakeLists.txt;0;")
 add_test(unit/test_view "/work/main/bench/build/test_view")
 set_tests_properties(unit/test_view PROPERTIES  ENVIRONMENT "CK_FORK=yes" LABELS "unit" TIMEOUT "300" _BACKTRACE_TRIPLES "/work/main/CMakeLists.txt;56;add_test;/work/main/CMakeLists.txt;0;")
+add_test(integration/test_bench_quick "bash" "/work/main/tests/integration/test_bench_quick.sh")
+set_tests_properties(integration/test_bench_quick PROPERTIES  ENVIRONMENT "MESHFS_BIN=/work/main/bench/build/meshfs;MESH_SOURCE_DIR=/work/main" LABELS "integration" TIMEOUT "600" _BACKTRACE_TRIPLES "/work/main/CMakeLists.txt;67;add_test;/work/main/CMakeLists.txt;0;")
 add_test(integration/test_cli "bash" "/work/main/tests/integration/test_cli.sh")
 set_tests_properties(integration/test_cli PROPERTIES  ENVIRONMENT "MESHFS_BIN=/work/main/bench/build/meshfs;MESH_SOURCE_DIR=/work/main" LABELS "integration" TIMEOUT "600" _BACKTRACE_TRIPLES "/work/main/CMakeLists.txt;67;add_test;/work/main/CMakeLists.txt;0;")
 add_test(integration/test_concurrency "bash" "/work/main/tests/integration/test_concurrency.sh")
@@ -60,3 +64,5 @@ add_test(integration/test_staging_durability "bash" "/work/main/tests/integratio
 set_tests_properties(integration/test_staging_durability PROPERTIES  ENVIRONMENT "MESHFS_BIN=/work/main/bench/build/meshfs;MESH_SOURCE_DIR=/work/main" LABELS "integration" TIMEOUT "600" _BACKTRACE_TRIPLES "/work/main/CMakeLists.txt;67;add_test;/work/main/CMakeLists.txt;0;")
 add_test(integration/test_tools "bash" "/work/main/tests/integration/test_tools.sh")
 set_tests_properties(integration/test_tools PROPERTIES  ENVIRONMENT "MESHFS_BIN=/work/main/bench/build/meshfs;MESH_SOURCE_DIR=/work/main" LABELS "integration" TIMEOUT "600" _BACKTRACE_TRIPLES "/work/main/CMakeLists.txt;67;add_test;/work/main/CMakeLists.txt;0;")
+add_test(integration/test_vc "bash" "/work/main/tests/integration/test_vc.sh")
+set_tests_properties(integration/test_vc PROPERTIES  ENVIRONMENT "MESHFS_BIN=/work/main/bench/build/meshfs;MESH_SOURCE_DIR=/work/main" LABELS "integration" TIMEOUT "600" _BACKTRACE_TRIPLES "/work/main/CMakeLists.txt;67;add_test;/work/main/CMakeLists.txt;0;")

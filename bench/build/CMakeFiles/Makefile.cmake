@@ -51,6 +51,7 @@ set(CMAKE_MAKEFILE_PRODUCTS
 set(CMAKE_DEPEND_INFO_FILES
   "CMakeFiles/meshcore.dir/DependInfo.cmake"
   "CMakeFiles/meshfs.dir/DependInfo.cmake"
+  "CMakeFiles/test_branch.dir/DependInfo.cmake"
   "CMakeFiles/test_chunk.dir/DependInfo.cmake"
   "CMakeFiles/test_commit.dir/DependInfo.cmake"
   "CMakeFiles/test_control.dir/DependInfo.cmake"

@@ -48,6 +48,7 @@ endif()
 # MESH_INTEGRATION_TESTS at CMakeLists.txt:63 (file)
 file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/tests/integration/test_*.sh")
 set(OLD_GLOB
+  "/work/main/tests/integration/test_bench_quick.sh"
   "/work/main/tests/integration/test_cli.sh"
   "/work/main/tests/integration/test_concurrency.sh"
   "/work/main/tests/integration/test_control.sh"
@@ -60,6 +61,7 @@ set(OLD_GLOB
   "/work/main/tests/integration/test_sqlite.sh"
   "/work/main/tests/integration/test_staging_durability.sh"
   "/work/main/tests/integration/test_tools.sh"
+  "/work/main/tests/integration/test_vc.sh"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   message("-- GLOB mismatch!")
@@ -69,6 +71,7 @@ endif()
 # MESH_UNIT_TESTS at CMakeLists.txt:50 (file)
 file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/tests/unit/test_*.c")
 set(OLD_GLOB
+  "/work/main/tests/unit/test_branch.c"
   "/work/main/tests/unit/test_chunk.c"
   "/work/main/tests/unit/test_commit.c"
   "/work/main/tests/unit/test_control.c"
