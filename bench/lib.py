@@ -187,6 +187,7 @@ class FuseMount:
         if self.proc is None and not mounted(self.mnt):
             return
         self.sample_hwm()
+        t0 = now()
         if mounted(self.mnt):
             p = subprocess.run(self.umount_cmd, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, timeout=120)
@@ -201,6 +202,8 @@ class FuseMount:
                 self.proc.kill()
                 self.proc.wait()
             self.proc = None
+        if now() - t0 > 2:
+            log(f"note: unmounting {self.name} took {now() - t0:.1f} s")
 
     def restart(self):
         self.stop()

@@ -191,7 +191,7 @@ struct mesh_file_writer {
 int mesh_file_writer_new(mesh_file_writer **out, mesh_odb *odb,
 			 const mesh_chunk_params *params)
 {
-	mesh_file_writer *w;
+	mesh_file_writer *w = NULL;
 	int error;
 
 	if ((error = params_resolve(&params)) < 0)
@@ -316,7 +316,7 @@ int mesh_file_writer_read(mesh_file_writer *w, mesh_chunk_cache *cache, void *bu
 int mesh_file_write_fd(mesh_odb *odb, const mesh_chunk_params *params,
 		       int fd, mesh_oid *out_id, uint64_t *out_size)
 {
-	mesh_file_writer *w;
+	mesh_file_writer *w = NULL;
 	unsigned char *block;
 	uint64_t file_off = 0;
 	size_t have;

@@ -4,9 +4,19 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define VIEW_PATH_MAX 4096
+#define COPY_BLOCK (1u << 20)
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 fs_dirty *fs_dirty_get(fs *f, fs_node *node)
 {
@@ -22,7 +32,9 @@ fs_dirty *fs_dirty_get(fs *f, fs_node *node)
 
 static void dirty_free(fs_dirty *dirty)
 {
-	close(dirty->fd);
+	if (dirty->fd >= 0)
+		close(dirty->fd);
+	mesh_file_writer_free(dirty->stream);
 	pthread_mutex_destroy(&dirty->lock);
 	free(dirty);
 }
@@ -51,53 +63,78 @@ void fs_dirty_detach(fs *f, fs_node *node)
 	fs_dirty_put(f, dirty);
 }
 
-static int dirty_new(fs *f, mesh_entry_kind kind, uint32_t mode, fs_dirty **out)
+static int open_scratch(fs *f, int *fd)
+{
+	const char *tmp = mesh_store_tmp_dir(f->store);
+
+	/* O_TMPFILE: a crash leaves no scratch file behind to clean up. */
+	*fd = open(tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (*fd < 0)
+		return mesh_error_os("cannot create a scratch file in", tmp);
+	return 0;
+}
+
+static int dirty_new(fs *f, const mesh_view_entry *entry, bool stream, fs_dirty **out)
 {
 	fs_dirty *dirty = calloc(1, sizeof(*dirty));
-	const char *tmp = mesh_store_tmp_dir(f->store);
+	int error;
 
 	if (!dirty)
 		return mesh_error_oom();
-	/* O_TMPFILE: a crash leaves no scratch file behind to clean up. */
-	dirty->fd = open(tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (dirty->fd < 0) {
+	dirty->fd = -1;
+	error = stream ? mesh_file_writer_new(&dirty->stream, mesh_store_odb(f->store), NULL)
+		       : open_scratch(f, &dirty->fd);
+	if (error < 0) {
 		free(dirty);
-		return mesh_error_os("cannot create a scratch file in", tmp);
+		return error;
 	}
 	pthread_mutex_init(&dirty->lock, NULL);
-	dirty->kind = kind;
-	dirty->mode = mode & 07777;
+	dirty->kind = entry->kind;
+	dirty->mode = entry->mode & 07777;
+	/* Truncating an empty file changes nothing, its mtime included. */
+	dirty->mtime_ns = stream && entry->size > 0 ? now_ns() : entry->mtime_ns;
 	dirty->refs = 1;
 	*out = dirty;
 	return 0;
 }
 
-/* Copy on write: the scratch file starts as the file's content, with its
- * mtime, so an open that writes nothing changes nothing. */
+static void set_fd_mtime(int fd, int64_t mtime_ns)
+{
+	struct timespec times[2] = {
+		{ 0, UTIME_OMIT },
+		{ mtime_ns / 1000000000, mtime_ns % 1000000000 },
+	};
+
+	futimens(fd, times);
+}
+
+/*
+ * A truncated file starts streaming, empty.  Otherwise copy on write:
+ * the scratch file starts as the file's content, with its mtime, so an
+ * open that writes nothing changes nothing.
+ */
 static int dirty_from_entry(fs *f, fs_node *node, const mesh_view_entry *entry,
 			    bool truncate, fs_dirty **out)
 {
 	mesh_file_map *map = NULL;
-	struct timespec times[2];
 	int error;
 
-	if ((error = dirty_new(f, entry->kind, entry->mode, out)) < 0)
+	if ((error = dirty_new(f, entry, truncate, out)) < 0)
 		return error;
-	if (!truncate) {
-		if ((error = mesh_view_file_map(node->view, entry, &map)) == 0)
-			error = mesh_file_materialize(mesh_store_odb(f->store),
-						      mesh_store_cache(f->store), map, (*out)->fd);
-		mesh_file_map_free(map);
+	if (truncate) {
+		(*out)->changed = entry->size > 0;
+		return 0;
 	}
+	if ((error = mesh_view_file_map(node->view, entry, &map)) == 0)
+		error = mesh_file_materialize(mesh_store_odb(f->store),
+					      mesh_store_cache(f->store), map, (*out)->fd);
+	mesh_file_map_free(map);
 	if (error < 0) {
 		dirty_free(*out);
 		*out = NULL;
 		return error;
 	}
-	times[0].tv_sec = times[1].tv_sec = entry->mtime_ns / 1000000000;
-	times[0].tv_nsec = times[1].tv_nsec = entry->mtime_ns % 1000000000;
-	futimens((*out)->fd, times);
-	(*out)->changed = truncate && entry->size > 0;
+	set_fd_mtime((*out)->fd, entry->mtime_ns);
 	return 0;
 }
 
@@ -109,8 +146,10 @@ int fs_dirty_open(fs *f, fs_node *node, bool truncate, fs_dirty **out)
 	int error;
 
 	if (dirty) {
-		if (truncate && ftruncate(dirty->fd, 0) == 0)
-			dirty->changed = true;
+		if (truncate && (error = fs_dirty_truncate(f, dirty, 0)) < 0) {
+			fs_dirty_put(f, dirty);
+			return error;
+		}
 		*out = dirty;
 		return 0;
 	}
@@ -135,12 +174,183 @@ int fs_dirty_open(fs *f, fs_node *node, bool truncate, fs_dirty **out)
 	return 0;
 }
 
+static int pwrite_all(int fd, const void *buf, size_t len, uint64_t offset)
+{
+	const unsigned char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, (off_t)offset);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return mesh_error_os("cannot write scratch file", NULL);
+		p += n;
+		len -= (size_t)n;
+		offset += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Leaves streaming for a scratch file holding what was streamed.  Lock
+ * held. */
+static int unstream_locked(fs *f, fs_dirty *dirty)
+{
+	uint64_t size, pos = 0;
+	unsigned char *block;
+	size_t got;
+	int fd, error;
+
+	if (!dirty->stream)
+		return 0;
+	if ((error = open_scratch(f, &fd)) < 0)
+		return error;
+	if (!(block = malloc(COPY_BLOCK))) {
+		close(fd);
+		return mesh_error_oom();
+	}
+	size = mesh_file_writer_size(dirty->stream);
+	while (error == 0 && pos < size) {
+		error = mesh_file_writer_read(dirty->stream, mesh_store_cache(f->store),
+					      block, COPY_BLOCK, pos, &got);
+		if (error == 0)
+			error = pwrite_all(fd, block, got, pos);
+		pos += got;
+	}
+	free(block);
+	if (error < 0) {
+		close(fd);
+		return error;
+	}
+	set_fd_mtime(fd, dirty->mtime_ns);
+	mesh_file_writer_free(dirty->stream);
+	dirty->stream = NULL;
+	dirty->fd = fd;
+	return 0;
+}
+
+int fs_dirty_write(fs *f, fs_dirty *dirty, const void *buf, size_t size,
+		   off_t offset, size_t *written)
+{
+	int error = 0;
+
+	pthread_mutex_lock(&dirty->lock);
+	if (dirty->stream && (uint64_t)offset == mesh_file_writer_size(dirty->stream)) {
+		error = mesh_file_writer_append(dirty->stream, buf, size);
+		dirty->mtime_ns = now_ns();
+	} else if ((error = unstream_locked(f, dirty)) == 0) {
+		error = pwrite_all(dirty->fd, buf, size, (uint64_t)offset);
+	}
+	if (error == 0) {
+		dirty->changed = true;
+		*written = size;
+	}
+	pthread_mutex_unlock(&dirty->lock);
+	return error;
+}
+
+int fs_dirty_read(fs *f, fs_dirty *dirty, void *buf, size_t size, off_t offset,
+		  size_t *got)
+{
+	ssize_t n;
+	int error = 0;
+
+	pthread_mutex_lock(&dirty->lock);
+	if (dirty->stream) {
+		error = mesh_file_writer_read(dirty->stream, mesh_store_cache(f->store),
+					      buf, size, (uint64_t)offset, got);
+	} else if ((n = pread(dirty->fd, buf, size, offset)) < 0) {
+		error = mesh_error_os("cannot read scratch file", NULL);
+	} else {
+		*got = (size_t)n;
+	}
+	pthread_mutex_unlock(&dirty->lock);
+	return error;
+}
+
+int fs_dirty_truncate(fs *f, fs_dirty *dirty, off_t size)
+{
+	mesh_file_writer *fresh;
+	int error = 0;
+
+	pthread_mutex_lock(&dirty->lock);
+	if (dirty->stream && size == 0) {
+		/* Starting over keeps streaming: O_TRUNC of a file being written. */
+		if ((error = mesh_file_writer_new(&fresh, mesh_store_odb(f->store), NULL)) == 0) {
+			mesh_file_writer_free(dirty->stream);
+			dirty->stream = fresh;
+		}
+	} else if ((error = unstream_locked(f, dirty)) == 0 && ftruncate(dirty->fd, size) < 0) {
+		error = mesh_error_os("cannot truncate scratch file", NULL);
+	}
+	if (error == 0) {
+		dirty->changed = true;
+		dirty->mtime_ns = now_ns();
+	}
+	pthread_mutex_unlock(&dirty->lock);
+	return error;
+}
+
+void fs_dirty_set_meta(fs_dirty *dirty, const uint32_t *mode, const int64_t *mtime_ns)
+{
+	pthread_mutex_lock(&dirty->lock);
+	if (mode)
+		dirty->mode = *mode & 07777;
+	if (mtime_ns) {
+		dirty->mtime_ns = *mtime_ns;
+		if (dirty->fd >= 0)
+			set_fd_mtime(dirty->fd, *mtime_ns);
+	}
+	pthread_mutex_unlock(&dirty->lock);
+}
+
+/* Lock held. */
+static int content_stat(fs_dirty *dirty, uint64_t *size, int64_t *mtime_ns,
+			blkcnt_t *blocks)
+{
+	struct stat st;
+
+	if (dirty->stream) {
+		*size = mesh_file_writer_size(dirty->stream);
+		*mtime_ns = dirty->mtime_ns;
+		*blocks = (blkcnt_t)((*size + 511) / 512);
+		return 0;
+	}
+	if (fstat(dirty->fd, &st) < 0)
+		return mesh_error_os("cannot stat scratch file", NULL);
+	*size = (uint64_t)st.st_size;
+	*mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	*blocks = st.st_blocks;
+	return 0;
+}
+
+uint64_t fs_dirty_size(fs_dirty *dirty)
+{
+	uint64_t size = 0;
+	int64_t mtime;
+	blkcnt_t blocks;
+
+	pthread_mutex_lock(&dirty->lock);
+	if (content_stat(dirty, &size, &mtime, &blocks) < 0)
+		size = UINT64_MAX;
+	pthread_mutex_unlock(&dirty->lock);
+	return size;
+}
+
+/* Lock held. */
+static int store_locked(fs *f, fs_dirty *dirty, mesh_oid *map, uint64_t *size)
+{
+	if (dirty->stream)
+		return mesh_file_writer_snapshot(dirty->stream, map, size);
+	return mesh_file_write_fd(mesh_store_odb(f->store), NULL, dirty->fd, map, size);
+}
+
 static int stage_locked(fs *f, fs_node *node, fs_dirty *dirty,
 			const mesh_caller *caller, bool durable)
 {
 	char path[VIEW_PATH_MAX];
-	struct stat st;
-	uint64_t size;
+	uint64_t size, stat_size;
+	int64_t mtime_ns = 0;
+	blkcnt_t blocks;
 	mesh_oid map;
 	int error;
 
@@ -149,22 +359,12 @@ static int stage_locked(fs *f, fs_node *node, fs_dirty *dirty,
 	dirty->changed = false;
 	if (!fs_nodes_path(&f->nodes, node, path, sizeof(path)))
 		return 0;                  /* unlinked: nothing to keep */
-	if ((error = mesh_file_write_fd(mesh_store_odb(f->store), NULL, dirty->fd,
-					&map, &size)) < 0)
-		goto failed;
-	if (fstat(dirty->fd, &st) < 0) {
-		error = mesh_error_os("cannot stat scratch file of", path);
-		goto failed;
-	}
-	if ((durable && (error = mesh_odb_sync(mesh_store_odb(f->store))) < 0) ||
+	if ((error = store_locked(f, dirty, &map, &size)) < 0 ||
+	    (error = content_stat(dirty, &stat_size, &mtime_ns, &blocks)) < 0 ||
+	    (durable && (error = mesh_odb_sync(mesh_store_odb(f->store))) < 0) ||
 	    (error = mesh_view_stage_content(node->view, caller, path, dirty->kind,
-					     dirty->mode, size,
-					     (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
-					     &map, durable)) < 0)
-		goto failed;
-	return 0;
-failed:
-	dirty->changed = true;             /* kept for the next close */
+					     dirty->mode, size, mtime_ns, &map, durable)) < 0)
+		dirty->changed = true;     /* kept for the next close */
 	return error;
 }
 
@@ -187,20 +387,23 @@ int fs_dirty_stage(fs *f, fs_node *node, const mesh_caller *caller, bool durable
 int fs_dirty_attr(fs *f, fs_node *node, struct stat *st)
 {
 	fs_dirty *dirty = fs_dirty_get(f, node);
-	struct stat tmp;
-	int error = 0;
+	uint64_t size;
+	int64_t mtime_ns = 0;
+	blkcnt_t blocks;
+	int error;
 
 	if (!dirty)
 		return 0;
-	if (fstat(dirty->fd, &tmp) < 0) {
-		error = mesh_error_os("cannot stat scratch file of", node->name);
-	} else {
-		st->st_size = tmp.st_size;
-		st->st_blocks = tmp.st_blocks;
-		st->st_mtim = tmp.st_mtim;
-		st->st_ctim = tmp.st_mtim;
+	pthread_mutex_lock(&dirty->lock);
+	if ((error = content_stat(dirty, &size, &mtime_ns, &blocks)) == 0) {
+		st->st_size = (off_t)size;
+		st->st_blocks = blocks;
+		st->st_mtim.tv_sec = mtime_ns / 1000000000;
+		st->st_mtim.tv_nsec = mtime_ns % 1000000000;
+		st->st_ctim = st->st_mtim;
 		st->st_mode = (st->st_mode & S_IFMT) | dirty->mode;
 	}
+	pthread_mutex_unlock(&dirty->lock);
 	fs_dirty_put(f, dirty);
 	return error;
 }

@@ -1,12 +1,17 @@
 /*
  * dirty.h - content being written in a branch view.
  *
- * A file opened for writing gets a scratch file under STORE/tmp holding
- * its whole content (a copy of the committed bytes unless truncated);
- * close and fsync store it as chunks and stage it.  A node holds one
- * reference to its scratch file; every request that uses it takes one
- * more, so detaching it (after a zero-copy copy replaced the content)
- * never pulls the file from under a running read or write.
+ * A new or truncated file that is written from start to end (the way
+ * cp, pandas and Spark write) streams: its chunks are cut, hashed and
+ * stored as the writes arrive, so close only stores the last ones.  Any
+ * other pattern (a write elsewhere, a truncate) turns it into a scratch
+ * file under STORE/tmp holding the whole content, and a file opened for
+ * writing that already has content starts as one (copy on write).  Close
+ * and fsync stage what was written.
+ *
+ * A node holds one reference to its dirty state; every request that
+ * uses it takes one more, so detaching it never pulls it from under a
+ * running read or write.
  */
 #ifndef MESHFS_DIRTY_H
 #define MESHFS_DIRTY_H
@@ -17,27 +22,38 @@
 #include "fs.h"
 
 typedef struct fs_dirty {
-	int fd;
+	pthread_mutex_t lock;      /* content and the fields below */
+	mesh_file_writer *stream;  /* streaming, or NULL */
+	int fd;                    /* the scratch file when not streaming */
 	bool changed;              /* written since last staged */
 	mesh_entry_kind kind;
 	uint32_t mode;
+	int64_t mtime_ns;          /* of a streaming file */
 	unsigned refs;             /* under the node table's lock */
-	pthread_mutex_t lock;      /* one stager at a time */
 } fs_dirty;
 
-/* The node's scratch file with a reference, or NULL when it has none. */
+/* The node's dirty state with a reference, or NULL when it has none. */
 fs_dirty *fs_dirty_get(fs *f, fs_node *node);
 void fs_dirty_put(fs *f, fs_dirty *dirty);
 
-/* The node's scratch file with a reference, made from the file's current
+/* The node's dirty state with a reference, made from the file's current
  * content (or empty, with truncate) when it has none. */
 int fs_dirty_open(fs *f, fs_node *node, bool truncate, fs_dirty **out);
 
-/* The node lets go of its scratch file. */
+/* The node lets go of its dirty state. */
 void fs_dirty_detach(fs *f, fs_node *node);
 
-/* Stores the scratch file's content and stages it at the node's path;
- * durable syncs objects and the staging batch (fsync). */
+int fs_dirty_write(fs *f, fs_dirty *dirty, const void *buf, size_t size,
+		   off_t offset, size_t *written);
+int fs_dirty_read(fs *f, fs_dirty *dirty, void *buf, size_t size, off_t offset,
+		  size_t *got);
+int fs_dirty_truncate(fs *f, fs_dirty *dirty, off_t size);
+/* mode and mtime may be NULL. */
+void fs_dirty_set_meta(fs_dirty *dirty, const uint32_t *mode, const int64_t *mtime_ns);
+uint64_t fs_dirty_size(fs_dirty *dirty);
+
+/* Stores what was written and stages it at the node's path; durable
+ * syncs objects and the staging batch (fsync). */
 int fs_dirty_stage(fs *f, fs_node *node, const mesh_caller *caller, bool durable);
 
 /* Size, time and mode of a file being written, over st. */

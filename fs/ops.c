@@ -366,10 +366,8 @@ static int truncate_node(fs *f, fs_node *node, off_t size, const mesh_caller *ca
 		error = mesh_error_set(MESH_EINVAL, "negative size");
 	else if (!dirty)
 		error = fs_dirty_open(f, node, false, &dirty);
-	if (error == 0 && ftruncate(dirty->fd, size) < 0)
-		error = mesh_error_os("cannot truncate scratch file of", node->name);
 	if (error == 0)
-		dirty->changed = true;
+		error = fs_dirty_truncate(f, dirty, size);
 	fs_dirty_put(f, dirty);
 	if (error < 0 || !temporary)
 		return error;
@@ -399,11 +397,8 @@ static int setattr_meta(fs *f, fs_node *node, const struct stat *attr, int to_se
 	if ((error = node_path(f, node, path)) < 0)
 		return error;
 	if ((dirty = fs_dirty_get(f, node)) != NULL) {
-		struct timespec times[2] = { { 0, UTIME_OMIT }, { mtime / 1000000000, mtime % 1000000000 } };
-		if (to_set & FUSE_SET_ATTR_MODE)
-			dirty->mode = mode;
-		if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))
-			futimens(dirty->fd, times);
+		fs_dirty_set_meta(dirty, (to_set & FUSE_SET_ATTR_MODE) ? &mode : NULL,
+				  (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) ? &mtime : NULL);
 		fs_dirty_put(f, dirty);
 	}
 	return mesh_view_setattr(node->view, caller, path,
@@ -504,11 +499,22 @@ static int rmdir_branch(fs *f, const mesh_caller *caller, fs_node *domain_node,
 	size_t count;
 	int error;
 
+	mesh_domain *domain;
+	bool is_default;
+
 	if ((error = mesh_revparse(f->store, domain_node->name, name, &rev)) < 0)
 		return error;
 	if (!rev.is_branch)
 		return mesh_error_set(MESH_EPERM, "%s/%s is not a branch: tags and commits stay",
 				      domain_node->name, name);
+	if ((error = mesh_domain_get(f->store, domain_node->name, &domain)) < 0)
+		return error;
+	is_default = strcmp(domain->default_branch, rev.branch) == 0;
+	mesh_domain_free(domain);
+	if (is_default)
+		return mesh_error_set(MESH_EPERM,
+			"%s is the default branch of domain %s and cannot be deleted",
+			rev.branch, domain_node->name);
 	if ((error = fs_branch_view(f, domain_node->name, rev.branch, &view)) < 0 ||
 	    (error = mesh_view_refresh(view)) < 0 ||
 	    (error = mesh_view_list(view, "", &entries, &count)) < 0)
@@ -892,7 +898,6 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	fs_handle *h = handle_of(fi);
 	fs_dirty *dirty;
 	size_t got = 0;
-	ssize_t n;
 	char *buf;
 	int error = 0;
 
@@ -902,10 +907,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (!(buf = malloc(size ? size : 1)))
 		return (void)fuse_reply_err(req, ENOMEM);
 	if ((dirty = fs_dirty_get(f, h->node)) != NULL) {
-		if ((n = pread(dirty->fd, buf, size, off)) < 0)
-			error = -errno;
-		else
-			got = (size_t)n;
+		error = fs_dirty_read(f, dirty, buf, size, off, &got);
 		fs_dirty_put(f, dirty);
 	} else {
 		error = read_clean(f, h, buf, size, off, &got);
@@ -922,6 +924,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 #define INVAL_MAX 4096
 
 typedef struct inval_list {
+	fs_dirty *dropped[INVAL_MAX];      /* clean dirty states let go of */
+	size_t dropped_count;
 	fuse_ino_t parents[INVAL_MAX];
 	char *names[INVAL_MAX];
 	size_t entries;
@@ -952,6 +956,13 @@ static void inval_path_locked(fs *f, fs_node *view_root, const char *path, inval
 			return;
 	}
 	node = fs_nodes_find_locked(&f->nodes, parent, name);
+	/* A file open for writing but holding nothing unstaged must show the
+	 * new content: its scratch copy of the old one goes.  Unstaged
+	 * writes stay, to be staged at close as always. */
+	if (node && node->dirty && !node->dirty->changed && l->dropped_count < INVAL_MAX) {
+		l->dropped[l->dropped_count++] = node->dirty;
+		node->dirty = NULL;
+	}
 	inval_add(l, parent, name, node);
 	inval_add(l, NULL, NULL, parent);
 }
@@ -985,6 +996,8 @@ static void fs_changed(void *ctx, const char *domain, const char *branch,
 	}
 	for (size_t i = 0; i < l->inode_count; i++)
 		fuse_lowlevel_notify_inval_inode(f->session, l->inodes[i], 0, 0);
+	for (size_t i = 0; i < l->dropped_count; i++)
+		fs_dirty_put(f, l->dropped[i]);
 	free(l);
 }
 
@@ -1024,7 +1037,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	fs *f = fs_of(req);
 	fs_handle *h = handle_of(fi);
 	fs_dirty *dirty;
-	ssize_t n;
+	size_t written = 0;
 	int error;
 
 	(void)ino;
@@ -1032,14 +1045,11 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		return control_write(req, h, buf, size, off);
 	if ((error = fs_dirty_open(f, h->node, false, &dirty)) < 0)
 		return reply_error(req, error);
-	if ((n = pwrite(dirty->fd, buf, size, off)) < 0)
-		error = -errno;
-	else
-		dirty->changed = true;
+	error = fs_dirty_write(f, dirty, buf, size, off, &written);
 	fs_dirty_put(f, dirty);
 	if (error < 0)
-		return (void)fuse_reply_err(req, -error);
-	fuse_reply_write(req, (size_t)n);
+		return reply_error(req, error);
+	fuse_reply_write(req, written);
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1115,7 +1125,6 @@ static int copy_whole_file(fs *f, fs_node *src, fs_node *dst, size_t len,
 	char src_path[VIEW_PATH_MAX], dst_path[VIEW_PATH_MAX];
 	mesh_view_entry entry, dst_entry;
 	fs_dirty *dirty;
-	struct stat st;
 	uint32_t mode;
 	int error;
 
@@ -1135,7 +1144,7 @@ static int copy_whole_file(fs *f, fs_node *src, fs_node *dst, size_t len,
 		return MESH_EPERM;
 	mode = dst_entry.mode;
 	if ((dirty = fs_dirty_get(f, dst)) != NULL) {
-		bool empty = fstat(dirty->fd, &st) == 0 && st.st_size == 0;
+		bool empty = fs_dirty_size(dirty) == 0;
 		mode = dirty->mode;
 		fs_dirty_put(f, dirty);
 		if (!empty)

@@ -23,10 +23,14 @@ import os, sys, threading, time
 big, small = sys.argv[1:]
 MiB = 1 << 20
 # Incompressible, repeating every MiB: all of it is chunked and hashed,
-# but deduplication keeps the store small.
+# but deduplication keeps the store small.  The last byte is written
+# first: a file not written front to back is kept in a scratch file and
+# chunked, hashed and compressed whole at fsync, which is what must not
+# stall the reads.  (A sequential writer streams, and its close is quick.)
 block = os.urandom(MiB)
 fd = os.open(big, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
 t0 = time.monotonic()
+os.pwrite(fd, block[-1:], 1024 * MiB - 1)
 for i in range(1024):
     view = memoryview(block)
     while view:

@@ -261,6 +261,35 @@ START_TEST(branch_create_from_unknown_ref_names_it)
 }
 END_TEST
 
+/* Two indexed commit ids sharing their first 8 hex digits: an
+ * abbreviation of 8 digits names neither. */
+START_TEST(branch_create_from_ambiguous_abbreviation_is_einval)
+{
+	mesh_db_batch *batch;
+	mesh_oid a, b, head;
+
+	memset(&a, 0, sizeof(a));
+	memset(a.id, 0xab, 4);
+	b = a;
+	a.id[4] = 0x01;
+	b.id[4] = 0x02;
+	ck_assert_int_eq(mesh_db_batch_new(&batch), 0);
+	mesh_history_index_put(batch, "sales", &a);
+	mesh_history_index_put(batch, "sales", &b);
+	ck_assert_int_eq(mesh_db_batch_write(mesh_store_db(store), batch, true), 0);
+	mesh_db_batch_free(batch);
+
+	ck_assert_int_eq(mesh_branch_create(store, &caller, "sales", "dev", "abababab",
+					    &head), MESH_EINVAL);
+	assert_message_has("abababab");
+	assert_message_has("ambiguous");
+	ck_assert_int_eq(mesh_tag_create(store, &caller, "sales", "t", "abababab~1", &head),
+			 MESH_EINVAL);
+	assert_message_has("ambiguous");
+	ck_assert_int_eq(mesh_history_branch_head(store, "sales", "dev", &head), MESH_ENOENT);
+}
+END_TEST
+
 START_TEST(branch_and_tag_names_collide)
 {
 	mesh_oid head;
@@ -996,6 +1025,7 @@ static Suite *branch_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, branch_create_from_branch_tag_and_ancestor);
 	tcase_add_test(tc, branch_create_from_unknown_ref_names_it);
+	tcase_add_test(tc, branch_create_from_ambiguous_abbreviation_is_einval);
 	tcase_add_test(tc, branch_and_tag_names_collide);
 	tcase_add_test(tc, bad_branch_and_tag_names_are_einval);
 	tcase_add_test(tc, branch_delete_drops_staged_changes);
