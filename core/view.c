@@ -824,6 +824,37 @@ static int change_list_push(change_list *cl, const char *path,
 	return 0;
 }
 
+/* mesh_tree_lookup_path through the view's tree cache: status and
+ * commit look up every staged path, mostly in the same few trees. */
+static int cached_tree_lookup(mesh_view *view, const mesh_oid *root, const char *path,
+			      mesh_tree_entry *out)
+{
+	mesh_view_entry dir = { .kind = MESH_KIND_DIR, .has_lower = true, .id = *root };
+	char buf[PATH_MAX_LEN], *name = buf, *slash;
+	int error;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (;;) {
+		slash = strchr(name, '/');
+		if (slash)
+			*slash = '\0';
+		if (dir.kind != MESH_KIND_DIR)
+			return MESH_ENOTDIR;
+		if ((error = lower_child(view, &dir, name, &dir)) < 0)
+			return error;
+		if (!slash)
+			break;
+		name = slash + 1;
+	}
+	memset(out, 0, sizeof(*out));
+	out->kind = dir.kind;
+	out->mode = dir.mode;
+	out->size = dir.size;
+	out->mtime_ns = dir.mtime_ns;
+	out->id = dir.id;
+	return 0;
+}
+
 /* Whether a staged entry shows what the head has at its path.  A staged
  * directory is the same when it lays its children over the head's very
  * tree: then it only carries changed children, which count themselves. */
@@ -857,8 +888,7 @@ static int classify_staged(void *ctx, const char *path, const mesh_stage_entry *
 	mesh_tree_entry head;
 	mesh_view_entry kind_of;
 	bool same = false;
-	int error = mesh_tree_lookup_path(mesh_store_odb(cl->view->store),
-					  &cl->root, path, &head);
+	int error = cached_tree_lookup(cl->view, &cl->root, path, &head);
 	bool in_head = error == 0;
 
 	if (error < 0 && error != MESH_ENOENT && error != MESH_ENOTDIR)
