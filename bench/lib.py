@@ -66,10 +66,10 @@ def run(cmd, **kw):
     kw.setdefault("stderr", subprocess.PIPE)
     p = subprocess.run(cmd, **kw)
     if p.returncode != 0:
-        out = (p.stdout or b"")[-2000:]
-        err = (p.stderr or b"")[-2000:]
+        out = (p.stdout or b"")[-300:].decode(errors="replace")
+        err = (p.stderr or b"")[-600:].decode(errors="replace")
         raise BenchError(f"{' '.join(map(str, cmd))} exited {p.returncode}: "
-                         f"{out!r} {err!r}")
+                         f"stdout ...{out!r} stderr ...{err!r}")
     return p
 
 

@@ -43,6 +43,7 @@ typedef struct fs_handle {
 } fs_handle;
 
 typedef struct fs_dir_handle {
+	fs_node *node;
 	mesh_view_dirent *entries;
 	size_t count;
 } fs_dir_handle;
@@ -1271,6 +1272,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		free(d);
 		return reply_error(req, error);
 	}
+	d->node = node;
+	fs_nodes_open(&f->nodes, node);
 	fi->fh = (uintptr_t)d;
 	if (is_view_node(node) && !mesh_view_is_branch(node->view))
 		fi->cache_readdir = 1;
@@ -1317,11 +1320,92 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
+/* The entry of one listed name, looked up as lookup() would (one more
+ * kernel reference); view entries come with their attributes. */
+static int plus_entry(fs *f, fs_dir_handle *d, const mesh_view_dirent *dirent,
+		      struct fuse_entry_param *e, fs_node **out)
+{
+	fs_node *dir = d->node, *node;
+	int error;
+
+	memset(e, 0, sizeof(*e));
+	if (!is_view_node(dir)) {
+		error = dir->type == FS_NODE_ROOT ? lookup_in_root(f, dirent->name, &node)
+						  : lookup_in_domain(f, dir, dirent->name, &node);
+		if (error == 0 && (error = node_attr(f, node, &e->attr)) < 0)
+			fs_nodes_forget(&f->nodes, node, 1);
+	} else {
+		node = fs_nodes_lookup(&f->nodes, dir, dirent->name, FS_NODE_ENTRY, dir->view);
+		error = node ? 0 : mesh_error_oom();
+		if (error == 0) {
+			stat_entry(f, node, &dirent->entry, &e->attr);
+			if ((error = fs_dirty_attr(f, node, &e->attr)) == 0)
+				node->last_attr = e->attr;
+			else
+				fs_nodes_forget(&f->nodes, node, 1);
+		}
+	}
+	if (error < 0)
+		return error;
+	e->ino = node->ino;
+	e->attr_timeout = e->entry_timeout = timeout_of(node);
+	*out = node;
+	return 0;
+}
+
+/* readdir with the attributes: `find`, `ls -l` and `du` need no lookup
+ * per name. */
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	fs *f = fs_of(req);
+	fs_dir_handle *d = (fs_dir_handle *)(uintptr_t)fi->fh;
+	char *buf = malloc(size);
+	size_t used = 0;
+	int error = 0;
+
+	if (!buf)
+		return (void)fuse_reply_err(req, ENOMEM);
+	for (off_t i = off; error == 0; i++) {
+		struct fuse_entry_param e;
+		fs_node *node = NULL;
+		const char *name;
+		size_t n;
+
+		if (i == 0 || i == 1) {
+			/* "." and ".." carry no entry: the kernel skips their lookup. */
+			memset(&e, 0, sizeof(e));
+			e.attr.st_ino = i == 0 ? ino : FUSE_ROOT_ID;
+			e.attr.st_mode = S_IFDIR;
+			name = i == 0 ? "." : "..";
+		} else if ((size_t)(i - 2) < d->count) {
+			name = d->entries[i - 2].name;
+			if ((error = plus_entry(f, d, &d->entries[i - 2], &e, &node)) < 0)
+				break;
+		} else {
+			break;
+		}
+		n = fuse_add_direntry_plus(req, buf + used, size - used, name, &e, i + 1);
+		if (n > size - used) {
+			if (node)
+				fs_nodes_forget(&f->nodes, node, 1);
+			break;
+		}
+		used += n;
+	}
+	if (error < 0 && used == 0)
+		reply_error(req, error);
+	else
+		fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	fs_dir_handle *d = (fs_dir_handle *)(uintptr_t)fi->fh;
 
 	(void)ino;
+	fs_nodes_close(&fs_of(req)->nodes, d->node);
 	mesh_view_dirents_free(d->entries, d->count);
 	free(d);
 	fuse_reply_err(req, 0);
@@ -1378,6 +1462,7 @@ const struct fuse_lowlevel_ops meshfs_ops = {
 	.fsync = op_fsync,
 	.opendir = op_opendir,
 	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
 	.releasedir = op_releasedir,
 	.fsyncdir = op_fsyncdir,
 	.statfs = op_statfs,
