@@ -395,6 +395,12 @@ def write_tree(root, ndirs, per_dir, threads=1):
 
 # ------------------------------------------------------------------ results
 
+def one_line(text, limit=400):
+    """A table cell or note: one line, no pipes, bounded."""
+    text = " ".join(str(text).replace("|", "/").split())
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
 class Row:
     def __init__(self, num, title, mesh="", refs="", ratio="", target="", met=None):
         self.num, self.title, self.mesh, self.refs = num, title, mesh, refs
@@ -421,7 +427,7 @@ def fmt_size(n):
 
 
 def x(r):
-    return f"{r:.2f}×"
+    return f"{r:.2f}×" if r >= 0.1 else f"{r:.2g}×"
 
 
 # ------------------------------------------------------------------ the bench
@@ -446,6 +452,7 @@ class Bench:
         self.raw = {}
         self.notes = []
         self.failed = []
+        self.durations = []
         self.base = None                 # commit id holding the big files and the tree
         self.manifest = {}
         self.git_repo = None
@@ -551,6 +558,7 @@ class Bench:
         shutil.rmtree(f"{self.dir}/ovl", ignore_errors=True)
         shutil.rmtree(f"{self.src}/w4", ignore_errors=True)
         os.makedirs(self.scratch)
+        log("work dir cleaned")
         for sub in ("upper", "work"):
             os.makedirs(f"{self.dir}/ovl/{sub}")
         run([self.a.meshfs, "init", "--store", self.store])
@@ -564,8 +572,10 @@ class Bench:
             ["fuse-overlayfs", "-f", "-o",
              f"lowerdir={self.src},upperdir={self.dir}/ovl/upper,workdir={self.dir}/ovl/work",
              self.mnt[OVL]], f"{self.logs}/fuse-overlayfs.log")
+        log("store ready; mounting")
         for m in self.fs.values():
             m.start()
+        log("mounted meshfs, passthrough_ll and fuse-overlayfs")
 
     def load_mesh(self):
         """Puts the committed data into meshfs through its branch view (the
@@ -873,7 +883,9 @@ class Bench:
                     n = sum(len(fs) for _, _, fs in os.walk(f"{wt}/tree"))
                     if n != self.z["tree_dirs"] * self.z["tree_per_dir"]:
                         raise BenchError(f"git worktree {wt} has {n} files")
-                    git(repo, "worktree", "remove", "--force", wt)
+                    # rm + prune: "worktree remove" would first stat all files again
+                    shutil.rmtree(wt)
+                    git(repo, "worktree", "prune")
                 res[s].append(dt)
                 log(f"w7 run {r + 1} {s}: {fmt_s(dt)}")
         self.raw["7"] = res
@@ -1034,6 +1046,7 @@ class Bench:
                         m.restart()
                     except BenchError as e2:
                         log(f"restarting {m.name}: {e2}")
+        self.durations.append(f"{num}: {now() - t0:.0f} s")
         log(f"   workload {num} took {now() - t0:.1f} s")
 
     def main(self):
@@ -1108,7 +1121,7 @@ class Bench:
             digits = "".join(c for c in row.num if c.isdigit())
             return (int(digits) if digits else 0, row.num)
         for row in sorted(self.rows, key=order):
-            lines.append("| " + " | ".join(c.replace("|", "/") for c in row.cells()) + " |")
+            lines.append("| " + " | ".join(one_line(c) for c in row.cells()) + " |")
         return "\n".join(lines)
 
     def report(self):
@@ -1120,10 +1133,13 @@ class Bench:
                "Cold = remounted and page cache dropped. meshfs reads go through a commit "
                "view; every read and write is checked by SHA-256 or by count and size.",
                "", self.table(), ""]
-        if self.notes:
-            out += ["Notes:", ""] + [f"- {n}" for n in self.notes] + [""]
+        notes = list(self.notes)
+        if self.durations:
+            notes.append("time per workload: " + ", ".join(self.durations))
+        if notes:
+            out += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
         if self.failed:
-            out += ["Failures:", ""] + [f"- {f}" for f in self.failed] + [""]
+            out += ["Failures:", ""] + [f"- {one_line(f, 1000)}" for f in self.failed] + [""]
         text = "\n".join(out)
         print(text, flush=True)
         if self.a.out:

@@ -1,4 +1,5 @@
 #include "control.h"
+#include "array.h"
 #include "branch.h"
 #include "diff.h"
 #include "domain.h"
@@ -673,14 +674,8 @@ static int diff_one(void *ctx, const char *path, mesh_diff_type type,
 	const mesh_tree_entry *any = new_ ? new_ : old;
 
 	if (dc->collect) {
-		if (dc->count == dc->cap) {
-			size_t cap = dc->cap ? dc->cap * 2 : 16;
-			mesh_change *grown = realloc(dc->changes, cap * sizeof(*grown));
-			if (!grown)
-				return mesh_error_oom();
-			dc->changes = grown;
-			dc->cap = cap;
-		}
+		if (mesh_array_grow(&dc->changes, &dc->cap, dc->count, sizeof(*dc->changes)) < 0)
+			return MESH_ENOMEM;
 		if (!(dc->changes[dc->count].path = strdup(path)))
 			return mesh_error_oom();
 		dc->changes[dc->count].type = type == MESH_DIFF_ADDED ? MESH_CHANGE_ADDED :

@@ -1,4 +1,5 @@
 #include "domain.h"
+#include "array.h"
 #include "commit.h"
 #include "error.h"
 #include "history.h"
@@ -210,15 +211,8 @@ int mesh_domain_list(mesh_store *store, mesh_domain ***out, size_t *count)
 			continue;
 		memcpy(name, (const char *)key + 2, klen - 2);
 		name[klen - 2] = '\0';
-		if (n == cap) {
-			cap = cap ? cap * 2 : 8;
-			mesh_domain **grown = realloc(list, cap * sizeof(*list));
-			if (!grown) {
-				more = mesh_error_oom();
-				break;
-			}
-			list = grown;
-		}
+		if ((more = mesh_array_grow(&list, &cap, n, sizeof(*list))) < 0)
+			break;
 		if ((more = decode_domain(name, val, vlen, &list[n])) < 0)
 			break;
 		n++;

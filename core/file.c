@@ -2,6 +2,7 @@
  * file.c - file content as chunks plus a file map, and reading it back.
  */
 #include "file.h"
+#include "array.h"
 #include "error.h"
 
 #include <pthread.h>
@@ -29,15 +30,8 @@ static int builder_add(map_builder *b, mesh_odb *odb,
 	mesh_file_chunk *chunk;
 	int error;
 
-	if (b->count == b->alloc) {
-		size_t alloc = b->alloc ? b->alloc * 2 : 64;
-		mesh_file_chunk *grown = realloc(b->chunks, alloc * sizeof(*grown));
-
-		if (!grown)
-			return mesh_error_oom();
-		b->chunks = grown;
-		b->alloc = alloc;
-	}
+	if (mesh_array_grow(&b->chunks, &b->alloc, b->count, sizeof(*b->chunks)) < 0)
+		return MESH_ENOMEM;
 	chunk = &b->chunks[b->count];
 	if ((error = mesh_odb_write(odb, MESH_OBJ_CHUNK, data, len, &chunk->id)) < 0)
 		return error;

@@ -1,4 +1,5 @@
 #include "view.h"
+#include "array.h"
 #include "domain.h"
 #include "error.h"
 #include "history.h"
@@ -309,14 +310,8 @@ typedef struct dirent_list {
 static int list_push(dirent_list *list, const char *name,
 		     const mesh_view_entry *entry)
 {
-	if (list->count == list->cap) {
-		size_t cap = list->cap ? list->cap * 2 : 16;
-		mesh_view_dirent *grown = realloc(list->items, cap * sizeof(*grown));
-		if (!grown)
-			return mesh_error_oom();
-		list->items = grown;
-		list->cap = cap;
-	}
+	if (mesh_array_grow(&list->items, &list->cap, list->count, sizeof(*list->items)) < 0)
+		return MESH_ENOMEM;
 	if (!(list->items[list->count].name = strdup(name)))
 		return mesh_error_oom();
 	list->items[list->count].entry = *entry;
@@ -808,14 +803,8 @@ typedef struct change_list {
 static int change_list_push(change_list *cl, const char *path,
 			    mesh_change_type type, mesh_entry_kind kind)
 {
-	if (cl->count == cl->cap) {
-		size_t cap = cl->cap ? cl->cap * 2 : 16;
-		mesh_change *grown = realloc(cl->items, cap * sizeof(*grown));
-		if (!grown)
-			return mesh_error_oom();
-		cl->items = grown;
-		cl->cap = cap;
-	}
+	if (mesh_array_grow(&cl->items, &cl->cap, cl->count, sizeof(*cl->items)) < 0)
+		return MESH_ENOMEM;
 	if (!(cl->items[cl->count].path = strdup(path)))
 		return mesh_error_oom();
 	cl->items[cl->count].type = type;
@@ -956,14 +945,8 @@ typedef struct tree_builder {
 
 static mesh_tree_entry *builder_push(tree_builder *tb, const char *name)
 {
-	if (tb->count == tb->cap) {
-		size_t cap = tb->cap ? tb->cap * 2 : 16;
-		mesh_tree_entry *grown = realloc(tb->entries, cap * sizeof(*grown));
-		if (!grown)
-			return NULL;
-		tb->entries = grown;
-		tb->cap = cap;
-	}
+	if (mesh_array_grow(&tb->entries, &tb->cap, tb->count, sizeof(*tb->entries)) < 0)
+		return NULL;
 	memset(&tb->entries[tb->count], 0, sizeof(tb->entries[0]));
 	if (!(tb->entries[tb->count].name = strdup(name)))
 		return NULL;

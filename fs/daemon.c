@@ -3,6 +3,7 @@
  * threads, unmount and close the store; and the table of views.
  */
 #include "fs.h"
+#include "array.h"
 #include "error.h"
 
 #include <fcntl.h>
@@ -41,15 +42,9 @@ static int find_or_open_view(fs *f, const char *key,
 			return 0;
 		}
 	}
-	if (f->view_count == f->view_cap) {
-		size_t cap = f->view_cap ? f->view_cap * 2 : 16;
-		fs_view_slot *grown = realloc(f->views, cap * sizeof(*grown));
-		if (!grown) {
-			pthread_mutex_unlock(&f->views_lock);
-			return mesh_error_oom();
-		}
-		f->views = grown;
-		f->view_cap = cap;
+	if (mesh_array_grow(&f->views, &f->view_cap, f->view_count, sizeof(*f->views)) < 0) {
+		pthread_mutex_unlock(&f->views_lock);
+		return MESH_ENOMEM;
 	}
 	if ((error = open_fn(f, &view, arg)) == 0) {
 		if (!(f->views[f->view_count].key = strdup(key))) {

@@ -4,6 +4,7 @@
  */
 #include "fs.h"
 #include "dirty.h"
+#include "array.h"
 #include "control.h"
 #include "domain.h"
 #include "error.h"
@@ -1190,14 +1191,8 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 
 static int dir_add(fs_dir_handle *d, size_t *cap, const char *name, mesh_entry_kind kind)
 {
-	if (d->count == *cap) {
-		size_t grown_cap = *cap ? *cap * 2 : 16;
-		mesh_view_dirent *grown = realloc(d->entries, grown_cap * sizeof(*grown));
-		if (!grown)
-			return mesh_error_oom();
-		d->entries = grown;
-		*cap = grown_cap;
-	}
+	if (mesh_array_grow(&d->entries, cap, d->count, sizeof(*d->entries)) < 0)
+		return MESH_ENOMEM;
 	memset(&d->entries[d->count], 0, sizeof(d->entries[0]));
 	if (!(d->entries[d->count].name = strdup(name)))
 		return mesh_error_oom();
