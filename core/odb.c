@@ -417,12 +417,19 @@ static int corrupt(mesh_odb *odb, const mesh_oid *oid, const char *why)
 }
 
 /* Turns stored bytes into content; *out is malloc'd. */
+/*
+ * Checks the stored header and yields the content.  A raw payload moves
+ * to the front of stored itself (*out == stored: the caller must not
+ * free stored separately), sparing a second allocation for the bulk of
+ * the data; a compressed one is decompressed into a new buffer.
+ */
 static int decode_object(mesh_odb *odb, const mesh_oid *oid,
-			 const unsigned char *stored, size_t stored_len,
+			 unsigned char *stored, size_t stored_len,
 			 mesh_otype *type, void **out, size_t *out_len)
 {
 	const unsigned char *payload = stored + STORED_HEADER_LEN;
 	size_t payload_len;
+	unsigned char encoding;
 	uint64_t len;
 	void *data;
 
@@ -432,30 +439,30 @@ static int decode_object(mesh_odb *odb, const mesh_oid *oid,
 		return corrupt(odb, oid, "unknown object type");
 	payload_len = stored_len - STORED_HEADER_LEN;
 	len = get_le64(stored + 3);
-	if (stored[2] == ENCODING_RAW && len != payload_len)
+	encoding = stored[2];
+	if (encoding == ENCODING_RAW && len != payload_len)
 		return corrupt(odb, oid, "length does not match header");
-	if (stored[2] == ENCODING_ZSTD &&
+	if (encoding == ENCODING_ZSTD &&
 	    ZSTD_getFrameContentSize(payload, payload_len) != len)
 		return corrupt(odb, oid, "compressed length does not match header");
-	if (stored[2] != ENCODING_RAW && stored[2] != ENCODING_ZSTD)
+	if (encoding != ENCODING_RAW && encoding != ENCODING_ZSTD)
 		return corrupt(odb, oid, "unknown encoding");
 	if (len > SIZE_MAX - 1)
 		return corrupt(odb, oid, "length out of range");
-	data = malloc(len ? (size_t)len : 1);
-	if (!data)
-		return mesh_error_oom();
-	if (stored[2] == ENCODING_RAW) {
-		if (len)
-			memcpy(data, payload, (size_t)len);
-	} else {
-		size_t n = ZSTD_decompress(data, (size_t)len, payload, payload_len);
-
-		if (ZSTD_isError(n) || n != len) {
-			free(data);
-			return corrupt(odb, oid, "payload does not decompress");
-		}
-	}
 	*type = (mesh_otype)stored[1];
+	if (encoding == ENCODING_RAW) {
+		memmove(stored, payload, (size_t)len);
+		*out = stored;
+		*out_len = (size_t)len;
+		return 0;
+	}
+	if (!(data = malloc(len ? (size_t)len : 1)))
+		return mesh_error_oom();
+	size_t n = ZSTD_decompress(data, (size_t)len, payload, payload_len);
+	if (ZSTD_isError(n) || n != len) {
+		free(data);
+		return corrupt(odb, oid, "payload does not decompress");
+	}
 	*out = data;
 	*out_len = (size_t)len;
 	return 0;
@@ -505,7 +512,8 @@ int mesh_odb_read(mesh_odb *odb, const mesh_oid *oid, mesh_otype expected,
 		return error;
 	atomic_fetch_add_explicit(&odb->reads, 1, memory_order_relaxed);
 	error = decode_object(odb, oid, stored, stored_len, &type, &data, &len);
-	free(stored);
+	if (data != stored)
+		free(stored);
 	if (error == 0)
 		error = verify_object(odb, oid, type, data, len);
 	if (error == 0)

@@ -5,6 +5,7 @@ cmake_policy(SET CMP0009 NEW)
 # MESH_CORE_SOURCES at CMakeLists.txt:34 (file)
 file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/core/*.c")
 set(OLD_GLOB
+  "/work/main/core/array.c"
   "/work/main/core/branch.c"
   "/work/main/core/chunk.c"
   "/work/main/core/commit.c"

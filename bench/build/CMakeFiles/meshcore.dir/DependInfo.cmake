@@ -8,6 +8,7 @@ set(CMAKE_DEPENDS_LANGUAGES
 
 # The set of dependency files which are needed:
 set(CMAKE_DEPENDS_DEPENDENCY_FILES
+  "/work/main/core/array.c" "CMakeFiles/meshcore.dir/core/array.c.o" "gcc" "CMakeFiles/meshcore.dir/core/array.c.o.d"
   "/work/main/core/branch.c" "CMakeFiles/meshcore.dir/core/branch.c.o" "gcc" "CMakeFiles/meshcore.dir/core/branch.c.o.d"
   "/work/main/core/chunk.c" "CMakeFiles/meshcore.dir/core/chunk.c.o" "gcc" "CMakeFiles/meshcore.dir/core/chunk.c.o.d"
   "/work/main/core/commit.c" "CMakeFiles/meshcore.dir/core/commit.c.o" "gcc" "CMakeFiles/meshcore.dir/core/commit.c.o.d"

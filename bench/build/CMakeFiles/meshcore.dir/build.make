@@ -69,10 +69,24 @@ include CMakeFiles/meshcore.dir/progress.make
 # Include the compile flags for this target's objects.
 include CMakeFiles/meshcore.dir/flags.make
 
+CMakeFiles/meshcore.dir/core/array.c.o: CMakeFiles/meshcore.dir/flags.make
+CMakeFiles/meshcore.dir/core/array.c.o: /work/main/core/array.c
+CMakeFiles/meshcore.dir/core/array.c.o: CMakeFiles/meshcore.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_1) "Building C object CMakeFiles/meshcore.dir/core/array.c.o"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/meshcore.dir/core/array.c.o -MF CMakeFiles/meshcore.dir/core/array.c.o.d -o CMakeFiles/meshcore.dir/core/array.c.o -c /work/main/core/array.c
+
+CMakeFiles/meshcore.dir/core/array.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/meshcore.dir/core/array.c.i"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/core/array.c > CMakeFiles/meshcore.dir/core/array.c.i
+
+CMakeFiles/meshcore.dir/core/array.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/meshcore.dir/core/array.c.s"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/core/array.c -o CMakeFiles/meshcore.dir/core/array.c.s
+
 CMakeFiles/meshcore.dir/core/branch.c.o: CMakeFiles/meshcore.dir/flags.make
 CMakeFiles/meshcore.dir/core/branch.c.o: /work/main/core/branch.c
 CMakeFiles/meshcore.dir/core/branch.c.o: CMakeFiles/meshcore.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_1) "Building C object CMakeFiles/meshcore.dir/core/branch.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_2) "Building C object CMakeFiles/meshcore.dir/core/branch.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/meshcore.dir/core/branch.c.o -MF CMakeFiles/meshcore.dir/core/branch.c.o.d -o CMakeFiles/meshcore.dir/core/branch.c.o -c /work/main/core/branch.c
 
 CMakeFiles/meshcore.dir/core/branch.c.i: cmake_force
@@ -86,7 +100,7 @@ CMakeFiles/meshcore.dir/core/branch.c.s: cmake_force
 CMakeFiles/meshcore.dir/core/chunk.c.o: CMakeFiles/meshcore.dir/flags.make
 CMakeFiles/meshcore.dir/core/chunk.c.o: /work/main/core/chunk.c
 CMakeFiles/meshcore.dir/core/chunk.c.o: CMakeFiles/meshcore.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_2) "Building C object CMakeFiles/meshcore.dir/core/chunk.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_3) "Building C object CMakeFiles/meshcore.dir/core/chunk.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/meshcore.dir/core/chunk.c.o -MF CMakeFiles/meshcore.dir/core/chunk.c.o.d -o CMakeFiles/meshcore.dir/core/chunk.c.o -c /work/main/core/chunk.c
 
 CMakeFiles/meshcore.dir/core/chunk.c.i: cmake_force
@@ -100,7 +114,7 @@ CMakeFiles/meshcore.dir/core/chunk.c.s: cmake_force
 CMakeFiles/meshcore.dir/core/commit.c.o: CMakeFiles/meshcore.dir/flags.make
 CMakeFiles/meshcore.dir/core/commit.c.o: /work/main/core/commit.c
 CMakeFiles/meshcore.dir/core/commit.c.o: CMakeFiles/meshcore.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_3) "Building C object CMakeFiles/meshcore.dir/core/commit.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_4) "Building C object CMakeFiles/meshcore.dir/core/commit.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/meshcore.dir/core/commit.c.o -MF CMakeFiles/meshcore.dir/core/commit.c.o.d -o CMakeFiles/meshcore.dir/core/commit.c.o -c /work/main/core/commit.c
 
 CMakeFiles/meshcore.dir/core/commit.c.i: cmake_force
@@ -114,7 +128,7 @@ CMakeFiles/meshcore.dir/core/commit.c.s: cmake_force
 CMakeFiles/meshcore.dir/core/control.c.o: CMakeFiles/meshcore.dir/flags.make
 CMakeFiles/meshcore.dir/core/control.c.o: /work/main/core/control.c
 CMakeFiles/meshcore.dir/core/control.c.o: CMakeFiles/meshcore.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_4) "Building C object CMakeFiles/meshcore.dir/core/control.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_5) "Building C object CMakeFiles/meshcore.dir/core/control.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/meshcore.dir/core/control.c.o -MF CMakeFiles/meshcore.dir/core/control.c.o.d -o CMakeFiles/meshcore.dir/core/control.c.o -c /work/main/core/control.c
 
 CMakeFiles/meshcore.dir/core/control.c.i: cmake_force
@@ -128,7 +142,7 @@ CMakeFiles/meshcore.dir/core/control.c.s: cmake_force
 CMakeFiles/meshcore.dir/core/db.c.o: CMakeFiles/meshcore.dir/flags.make
 CMakeFiles/meshcore.dir/core/db.c.o: /work/main/core/db.c
 CMakeFiles/meshcore.dir/core/db.c.o: CMakeFiles/meshcore.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_5) "Building C object CMakeFiles/meshcore.dir/core/db.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_6) "Building C object CMakeFiles/meshcore.dir/core/db.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/meshcore.dir/core/db.c.o -MF CMakeFiles/meshcore.dir/core/db.c.o.d -o CMakeFiles/meshcore.dir/core/db.c.o -c /work/main/core/db.c
 
 CMakeFiles/meshcore.dir/core/db.c.i: cmake_force
@@ -142,7 +156,7 @@ CMakeFiles/meshcore.dir/core/db.c.s: cmake_force
 CMakeFiles/meshcore.dir/core/diff.c.o: CMakeFiles/meshcore.dir/flags.make
 CMakeFiles/meshcore.dir/core/diff.c.o: /work/main/core/diff.c
 CMakeFiles/meshcore.dir/core/diff.c.o: CMakeFiles/meshcore.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_6) "Building C object CMakeFiles/meshcore.dir/core/diff.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_7) "Building C object CMakeFiles/meshcore.dir/core/diff.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/meshcore.dir/core/diff.c.o -MF CMakeFiles/meshcore.dir/core/diff.c.o.d -o CMakeFiles/meshcore.dir/core/diff.c.o -c /work/main/core/diff.c
 
 CMakeFiles/meshcore.dir/core/diff.c.i: cmake_force
@@ -156,7 +170,7 @@ CMakeFiles/meshcore.dir/core/diff.c.s: cmake_force
 CMakeFiles/meshcore.dir/core/domain.c.o: CMakeFiles/meshcore.dir/flags.make
 CMakeFiles/meshcore.dir/core/domain.c.o: /work/main/core/domain.c
 CMakeFiles/meshcore.dir/core/domain.c.o: CMakeFiles/meshcore.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_7) "Building C object CMakeFiles/meshcore.dir/core/domain.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_8) "Building C object CMakeFiles/meshcore.dir/core/domain.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/meshcore.dir/core/domain.c.o -MF CMakeFiles/meshcore.dir/core/domain.c.o.d -o CMakeFiles/meshcore.dir/core/domain.c.o -c /work/main/core/domain.c
 
 CMakeFiles/meshcore.dir/core/domain.c.i: cmake_force
@@ -170,7 +184,7 @@ CMakeFiles/meshcore.dir/core/domain.c.s: cmake_force
 CMakeFiles/meshcore.dir/core/error.c.o: CMakeFiles/meshcore.dir/flags.make
 CMakeFiles/meshcore.dir/core/error.c.o: /work/main/core/error.c
 CMakeFiles/meshcore.dir/core/error.c.o: CMakeFiles/meshcore.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_8) "Building C object CMakeFiles/meshcore.dir/core/error.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_9) "Building C object CMakeFiles/meshcore.dir/core/error.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/meshcore.dir/core/error.c.o -MF CMakeFiles/meshcore.dir/core/error.c.o.d -o CMakeFiles/meshcore.dir/core/error.c.o -c /work/main/core/error.c
 
 CMakeFiles/meshcore.dir/core/error.c.i: cmake_force
@@ -184,7 +198,7 @@ CMakeFiles/meshcore.dir/core/error.c.s: cmake_force
 CMakeFiles/meshcore.dir/core/file.c.o: CMakeFiles/meshcore.dir/flags.make
 CMakeFiles/meshcore.dir/core/file.c.o: /work/main/core/file.c
 CMakeFiles/meshcore.dir/core/file.c.o: CMakeFiles/meshcore.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_9) "Building C object CMakeFiles/meshcore.dir/core/file.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_10) "Building C object CMakeFiles/meshcore.dir/core/file.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/meshcore.dir/core/file.c.o -MF CMakeFiles/meshcore.dir/core/file.c.o.d -o CMakeFiles/meshcore.dir/core/file.c.o -c /work/main/core/file.c
 
 CMakeFiles/meshcore.dir/core/file.c.i: cmake_force
@@ -198,7 +212,7 @@ CMakeFiles/meshcore.dir/core/file.c.s: cmake_force
 CMakeFiles/meshcore.dir/core/history.c.o: CMakeFiles/meshcore.dir/flags.make
 CMakeFiles/meshcore.dir/core/history.c.o: /work/main/core/history.c
 CMakeFiles/meshcore.dir/core/history.c.o: CMakeFiles/meshcore.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_10) "Building C object CMakeFiles/meshcore.dir/core/history.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_11) "Building C object CMakeFiles/meshcore.dir/core/history.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/meshcore.dir/core/history.c.o -MF CMakeFiles/meshcore.dir/core/history.c.o.d -o CMakeFiles/meshcore.dir/core/history.c.o -c /work/main/core/history.c
 
 CMakeFiles/meshcore.dir/core/history.c.i: cmake_force
@@ -212,7 +226,7 @@ CMakeFiles/meshcore.dir/core/history.c.s: cmake_force
 CMakeFiles/meshcore.dir/core/json.c.o: CMakeFiles/meshcore.dir/flags.make
 CMakeFiles/meshcore.dir/core/json.c.o: /work/main/core/json.c
 CMakeFiles/meshcore.dir/core/json.c.o: CMakeFiles/meshcore.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_11) "Building C object CMakeFiles/meshcore.dir/core/json.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_12) "Building C object CMakeFiles/meshcore.dir/core/json.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/meshcore.dir/core/json.c.o -MF CMakeFiles/meshcore.dir/core/json.c.o.d -o CMakeFiles/meshcore.dir/core/json.c.o -c /work/main/core/json.c
 
 CMakeFiles/meshcore.dir/core/json.c.i: cmake_force
@@ -226,7 +240,7 @@ CMakeFiles/meshcore.dir/core/json.c.s: cmake_force
 CMakeFiles/meshcore.dir/core/log.c.o: CMakeFiles/meshcore.dir/flags.make
 CMakeFiles/meshcore.dir/core/log.c.o: /work/main/core/log.c
 CMakeFiles/meshcore.dir/core/log.c.o: CMakeFiles/meshcore.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_12) "Building C object CMakeFiles/meshcore.dir/core/log.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_13) "Building C object CMakeFiles/meshcore.dir/core/log.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/meshcore.dir/core/log.c.o -MF CMakeFiles/meshcore.dir/core/log.c.o.d -o CMakeFiles/meshcore.dir/core/log.c.o -c /work/main/core/log.c
 
 CMakeFiles/meshcore.dir/core/log.c.i: cmake_force
@@ -240,7 +254,7 @@ CMakeFiles/meshcore.dir/core/log.c.s: cmake_force
 CMakeFiles/meshcore.dir/core/merge.c.o: CMakeFiles/meshcore.dir/flags.make
 CMakeFiles/meshcore.dir/core/merge.c.o: /work/main/core/merge.c
 CMakeFiles/meshcore.dir/core/merge.c.o: CMakeFiles/meshcore.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_13) "Building C object CMakeFiles/meshcore.dir/core/merge.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_14) "Building C object CMakeFiles/meshcore.dir/core/merge.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/meshcore.dir/core/merge.c.o -MF CMakeFiles/meshcore.dir/core/merge.c.o.d -o CMakeFiles/meshcore.dir/core/merge.c.o -c /work/main/core/merge.c
 
 CMakeFiles/meshcore.dir/core/merge.c.i: cmake_force
@@ -254,7 +268,7 @@ CMakeFiles/meshcore.dir/core/merge.c.s: cmake_force
 CMakeFiles/meshcore.dir/core/odb.c.o: CMakeFiles/meshcore.dir/flags.make
 CMakeFiles/meshcore.dir/core/odb.c.o: /work/main/core/odb.c
 CMakeFiles/meshcore.dir/core/odb.c.o: CMakeFiles/meshcore.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_14) "Building C object CMakeFiles/meshcore.dir/core/odb.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_15) "Building C object CMakeFiles/meshcore.dir/core/odb.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/meshcore.dir/core/odb.c.o -MF CMakeFiles/meshcore.dir/core/odb.c.o.d -o CMakeFiles/meshcore.dir/core/odb.c.o -c /work/main/core/odb.c
 
 CMakeFiles/meshcore.dir/core/odb.c.i: cmake_force
@@ -268,7 +282,7 @@ CMakeFiles/meshcore.dir/core/odb.c.s: cmake_force
 CMakeFiles/meshcore.dir/core/oid.c.o: CMakeFiles/meshcore.dir/flags.make
 CMakeFiles/meshcore.dir/core/oid.c.o: /work/main/core/oid.c
 CMakeFiles/meshcore.dir/core/oid.c.o: CMakeFiles/meshcore.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_15) "Building C object CMakeFiles/meshcore.dir/core/oid.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_16) "Building C object CMakeFiles/meshcore.dir/core/oid.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/meshcore.dir/core/oid.c.o -MF CMakeFiles/meshcore.dir/core/oid.c.o.d -o CMakeFiles/meshcore.dir/core/oid.c.o -c /work/main/core/oid.c
 
 CMakeFiles/meshcore.dir/core/oid.c.i: cmake_force
@@ -282,7 +296,7 @@ CMakeFiles/meshcore.dir/core/oid.c.s: cmake_force
 CMakeFiles/meshcore.dir/core/refs.c.o: CMakeFiles/meshcore.dir/flags.make
 CMakeFiles/meshcore.dir/core/refs.c.o: /work/main/core/refs.c
 CMakeFiles/meshcore.dir/core/refs.c.o: CMakeFiles/meshcore.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_16) "Building C object CMakeFiles/meshcore.dir/core/refs.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_17) "Building C object CMakeFiles/meshcore.dir/core/refs.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/meshcore.dir/core/refs.c.o -MF CMakeFiles/meshcore.dir/core/refs.c.o.d -o CMakeFiles/meshcore.dir/core/refs.c.o -c /work/main/core/refs.c
 
 CMakeFiles/meshcore.dir/core/refs.c.i: cmake_force
@@ -296,7 +310,7 @@ CMakeFiles/meshcore.dir/core/refs.c.s: cmake_force
 CMakeFiles/meshcore.dir/core/stage.c.o: CMakeFiles/meshcore.dir/flags.make
 CMakeFiles/meshcore.dir/core/stage.c.o: /work/main/core/stage.c
 CMakeFiles/meshcore.dir/core/stage.c.o: CMakeFiles/meshcore.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_17) "Building C object CMakeFiles/meshcore.dir/core/stage.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_18) "Building C object CMakeFiles/meshcore.dir/core/stage.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/meshcore.dir/core/stage.c.o -MF CMakeFiles/meshcore.dir/core/stage.c.o.d -o CMakeFiles/meshcore.dir/core/stage.c.o -c /work/main/core/stage.c
 
 CMakeFiles/meshcore.dir/core/stage.c.i: cmake_force
@@ -310,7 +324,7 @@ CMakeFiles/meshcore.dir/core/stage.c.s: cmake_force
 CMakeFiles/meshcore.dir/core/store.c.o: CMakeFiles/meshcore.dir/flags.make
 CMakeFiles/meshcore.dir/core/store.c.o: /work/main/core/store.c
 CMakeFiles/meshcore.dir/core/store.c.o: CMakeFiles/meshcore.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_18) "Building C object CMakeFiles/meshcore.dir/core/store.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_19) "Building C object CMakeFiles/meshcore.dir/core/store.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/meshcore.dir/core/store.c.o -MF CMakeFiles/meshcore.dir/core/store.c.o.d -o CMakeFiles/meshcore.dir/core/store.c.o -c /work/main/core/store.c
 
 CMakeFiles/meshcore.dir/core/store.c.i: cmake_force
@@ -324,7 +338,7 @@ CMakeFiles/meshcore.dir/core/store.c.s: cmake_force
 CMakeFiles/meshcore.dir/core/tree.c.o: CMakeFiles/meshcore.dir/flags.make
 CMakeFiles/meshcore.dir/core/tree.c.o: /work/main/core/tree.c
 CMakeFiles/meshcore.dir/core/tree.c.o: CMakeFiles/meshcore.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_19) "Building C object CMakeFiles/meshcore.dir/core/tree.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_20) "Building C object CMakeFiles/meshcore.dir/core/tree.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/meshcore.dir/core/tree.c.o -MF CMakeFiles/meshcore.dir/core/tree.c.o.d -o CMakeFiles/meshcore.dir/core/tree.c.o -c /work/main/core/tree.c
 
 CMakeFiles/meshcore.dir/core/tree.c.i: cmake_force
@@ -338,7 +352,7 @@ CMakeFiles/meshcore.dir/core/tree.c.s: cmake_force
 CMakeFiles/meshcore.dir/core/treecache.c.o: CMakeFiles/meshcore.dir/flags.make
 CMakeFiles/meshcore.dir/core/treecache.c.o: /work/main/core/treecache.c
 CMakeFiles/meshcore.dir/core/treecache.c.o: CMakeFiles/meshcore.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_20) "Building C object CMakeFiles/meshcore.dir/core/treecache.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_21) "Building C object CMakeFiles/meshcore.dir/core/treecache.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/meshcore.dir/core/treecache.c.o -MF CMakeFiles/meshcore.dir/core/treecache.c.o.d -o CMakeFiles/meshcore.dir/core/treecache.c.o -c /work/main/core/treecache.c
 
 CMakeFiles/meshcore.dir/core/treecache.c.i: cmake_force
@@ -352,7 +366,7 @@ CMakeFiles/meshcore.dir/core/treecache.c.s: cmake_force
 CMakeFiles/meshcore.dir/core/view.c.o: CMakeFiles/meshcore.dir/flags.make
 CMakeFiles/meshcore.dir/core/view.c.o: /work/main/core/view.c
 CMakeFiles/meshcore.dir/core/view.c.o: CMakeFiles/meshcore.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_21) "Building C object CMakeFiles/meshcore.dir/core/view.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_22) "Building C object CMakeFiles/meshcore.dir/core/view.c.o"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/meshcore.dir/core/view.c.o -MF CMakeFiles/meshcore.dir/core/view.c.o.d -o CMakeFiles/meshcore.dir/core/view.c.o -c /work/main/core/view.c
 
 CMakeFiles/meshcore.dir/core/view.c.i: cmake_force
@@ -365,6 +379,7 @@ CMakeFiles/meshcore.dir/core/view.c.s: cmake_force
 
 # Object files for target meshcore
 meshcore_OBJECTS = \
+"CMakeFiles/meshcore.dir/core/array.c.o" \
 "CMakeFiles/meshcore.dir/core/branch.c.o" \
 "CMakeFiles/meshcore.dir/core/chunk.c.o" \
 "CMakeFiles/meshcore.dir/core/commit.c.o" \
@@ -390,6 +405,7 @@ meshcore_OBJECTS = \
 # External object files for target meshcore
 meshcore_EXTERNAL_OBJECTS =
 
+libmeshcore.a: CMakeFiles/meshcore.dir/core/array.c.o
 libmeshcore.a: CMakeFiles/meshcore.dir/core/branch.c.o
 libmeshcore.a: CMakeFiles/meshcore.dir/core/chunk.c.o
 libmeshcore.a: CMakeFiles/meshcore.dir/core/commit.c.o
@@ -413,7 +429,7 @@ libmeshcore.a: CMakeFiles/meshcore.dir/core/treecache.c.o
 libmeshcore.a: CMakeFiles/meshcore.dir/core/view.c.o
 libmeshcore.a: CMakeFiles/meshcore.dir/build.make
 libmeshcore.a: CMakeFiles/meshcore.dir/link.txt
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_22) "Linking C static library libmeshcore.a"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/bench/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_23) "Linking C static library libmeshcore.a"
 	$(CMAKE_COMMAND) -P CMakeFiles/meshcore.dir/cmake_clean_target.cmake
 	$(CMAKE_COMMAND) -E cmake_link_script CMakeFiles/meshcore.dir/link.txt --verbose=$(VERBOSE)
 

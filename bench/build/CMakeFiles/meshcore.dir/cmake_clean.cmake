@@ -1,4 +1,6 @@
 file(REMOVE_RECURSE
+  "CMakeFiles/meshcore.dir/core/array.c.o"
+  "CMakeFiles/meshcore.dir/core/array.c.o.d"
   "CMakeFiles/meshcore.dir/core/branch.c.o"
   "CMakeFiles/meshcore.dir/core/branch.c.o.d"
   "CMakeFiles/meshcore.dir/core/chunk.c.o"

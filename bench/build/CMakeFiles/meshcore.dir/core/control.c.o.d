@@ -41,9 +41,9 @@ CMakeFiles/meshcore.dir/core/control.c.o: /work/main/core/control.c \
  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdbool.h /work/main/core/odb.h \
  /work/main/core/oid.h /work/main/core/log.h /work/main/core/refs.h \
  /work/main/core/file.h /work/main/core/chunk.h /work/main/core/view.h \
- /work/main/core/commit.h /work/main/core/tree.h /work/main/core/branch.h \
- /work/main/core/merge.h /work/main/core/diff.h /work/main/core/domain.h \
- /work/main/core/error.h /usr/include/errno.h \
+ /work/main/core/commit.h /work/main/core/tree.h /work/main/core/array.h \
+ /work/main/core/branch.h /work/main/core/merge.h /work/main/core/diff.h \
+ /work/main/core/domain.h /work/main/core/error.h /usr/include/errno.h \
  /usr/include/x86_64-linux-gnu/bits/errno.h /usr/include/linux/errno.h \
  /usr/include/x86_64-linux-gnu/asm/errno.h \
  /usr/include/asm-generic/errno.h /usr/include/asm-generic/errno-base.h \
