@@ -9,6 +9,8 @@
 #include "error.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,11 +56,22 @@ static bool otype_is_concrete(int type)
 
 /* ---- loose backend ---------------------------------------------------- */
 
+/* Objects written since the last sync, fsync'd one by one when they are
+ * few (a commit's trees); past that, one syncfs is cheaper. */
+#define PENDING_MAX 64
+
 typedef struct loose_backend {
 	mesh_odb_backend base;   /* first, so the base pointer is the struct */
 	char *objects_dir;
 	char *tmp_dir;
 	int objects_fd;          /* for *at() calls and syncfs */
+	pthread_mutex_t pending_lock;
+	char pending[PENDING_MAX][MESH_OID_HEXSZ + 2];
+	size_t pending_count;
+	bool pending_overflow;
+	/* Held through a whole sync: a sync that finds nothing pending must
+	 * not return while another is still making objects durable. */
+	pthread_mutex_t sync_lock;
 } loose_backend;
 
 /* "xx/yyyy..." relative to the objects directory. */
@@ -193,6 +206,16 @@ static int loose_write_tmp(loose_backend *lb, const void *data, size_t len,
 	return 0;
 }
 
+static void pending_add(loose_backend *lb, const char *rel)
+{
+	pthread_mutex_lock(&lb->pending_lock);
+	if (lb->pending_count < PENDING_MAX)
+		memcpy(lb->pending[lb->pending_count++], rel, MESH_OID_HEXSZ + 2);
+	else
+		lb->pending_overflow = true;
+	pthread_mutex_unlock(&lb->pending_lock);
+}
+
 static int loose_write(mesh_odb_backend *b, const mesh_oid *oid,
 		       const void *data, size_t len)
 {
@@ -219,6 +242,8 @@ static int loose_write(mesh_odb_backend *b, const mesh_oid *oid,
 	 * concurrent writer of the same id renames identical bytes over it. */
 	if (renameat(AT_FDCWD, tmp_path, lb->objects_fd, rel) < 0)
 		error = mesh_error_os("cannot move object into place", rel);
+	else
+		pending_add(lb, rel);
 done:
 	if (error < 0)
 		unlink(tmp_path);
@@ -226,15 +251,71 @@ done:
 	return error;
 }
 
-/* Objects are not fsync'd one by one: one syncfs before a synced RocksDB
- * batch that references them makes them all durable at once. */
+static int fsync_at(int dir_fd, const char *rel)
+{
+	int fd = openat(dir_fd, rel, O_RDONLY | O_CLOEXEC);
+	int error = 0;
+
+	if (fd < 0)
+		return mesh_error_os("cannot open object to sync", rel);
+	if (fsync(fd) < 0)
+		error = mesh_error_os("cannot sync object", rel);
+	close(fd);
+	return error;
+}
+
+/* The pending objects, their fan-out directories and the objects
+ * directory (which may have gained a fan-out directory). */
+static int fsync_pending(loose_backend *lb, char (*pending)[MESH_OID_HEXSZ + 2],
+			 size_t count)
+{
+	int error = 0;
+
+	for (size_t i = 0; i < count && error == 0; i++)
+		error = fsync_at(lb->objects_fd, pending[i]);
+	for (size_t i = 0; i < count && error == 0; i++) {
+		bool seen = false;
+		char fanout[3] = { pending[i][0], pending[i][1], '\0' };
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = memcmp(pending[k], pending[i], 2) == 0;
+		if (!seen)
+			error = fsync_at(lb->objects_fd, fanout);
+	}
+	if (error == 0 && count > 0 && fsync(lb->objects_fd) < 0)
+		error = mesh_error_os("cannot sync object store", lb->objects_dir);
+	return error;
+}
+
+/*
+ * Makes every object written so far durable before a synced RocksDB batch
+ * refers to them: a few are fsync'd one by one, many with one syncfs
+ * (which also flushes whatever else the filesystem has dirty).
+ */
 static int loose_sync(mesh_odb_backend *b)
 {
 	loose_backend *lb = (loose_backend *)b;
+	char (*pending)[MESH_OID_HEXSZ + 2] = malloc(sizeof(lb->pending));
+	size_t count;
+	bool overflow;
+	int error = 0;
 
-	if (syncfs(lb->objects_fd) < 0)
-		return mesh_error_os("cannot sync object store", lb->objects_dir);
-	return 0;
+	if (!pending)
+		return mesh_error_oom();
+	pthread_mutex_lock(&lb->sync_lock);
+	pthread_mutex_lock(&lb->pending_lock);
+	count = lb->pending_count;
+	overflow = lb->pending_overflow;
+	memcpy(pending, lb->pending, count * sizeof(lb->pending[0]));
+	lb->pending_count = 0;
+	lb->pending_overflow = false;
+	pthread_mutex_unlock(&lb->pending_lock);
+	if (overflow && syncfs(lb->objects_fd) < 0)
+		error = mesh_error_os("cannot sync object store", lb->objects_dir);
+	else if (!overflow)
+		error = fsync_pending(lb, pending, count);
+	pthread_mutex_unlock(&lb->sync_lock);
+	free(pending);
+	return error;
 }
 
 static void loose_free(mesh_odb_backend *b)
@@ -245,6 +326,8 @@ static void loose_free(mesh_odb_backend *b)
 		return;
 	if (lb->objects_fd >= 0)
 		close(lb->objects_fd);
+	pthread_mutex_destroy(&lb->pending_lock);
+	pthread_mutex_destroy(&lb->sync_lock);
 	free(lb->objects_dir);
 	free(lb->tmp_dir);
 	free(lb);
@@ -276,6 +359,8 @@ int mesh_odb_backend_loose(mesh_odb_backend **out,
 	if (!lb)
 		return mesh_error_oom();
 	lb->objects_fd = -1;
+	pthread_mutex_init(&lb->pending_lock, NULL);
+	pthread_mutex_init(&lb->sync_lock, NULL);
 	lb->objects_dir = strdup(objects_dir);
 	lb->tmp_dir = strdup(tmp_dir);
 	if (!lb->objects_dir || !lb->tmp_dir) {
