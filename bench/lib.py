@@ -868,9 +868,11 @@ class Bench:
             # passthrough_ll keeps an O_PATH descriptor per inode the kernel
             # holds: find fails with EMFILE past the limit.
             systems.remove(PT)
-            pt_note = (f"passthrough n/a (keeps one fd per inode; the hard open-file "
-                       f"limit {fd_limit} is below {entries:,} and cannot be raised here); ")
-            self.notes.append("workload 6: " + pt_note.rstrip("; "))
+            pt_note = "passthrough n/a (open-file limit, see notes); "
+            self.notes.append(f"workload 6: no passthrough_ll figure: it keeps one descriptor "
+                              f"per inode the kernel holds, and the hard open-file limit "
+                              f"{fd_limit} is below the {entries:,} entries and cannot be "
+                              f"raised here")
         paths = {MESH: f"{self.mesh()}/bench/{self.base}/tree", OVL: f"{self.mnt[OVL]}/tree",
                  PT: f"{self.mnt[PT]}/tree", EXT4: f"{self.src}/tree"}
         cold = {s: [] for s in systems}

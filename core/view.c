@@ -498,39 +498,46 @@ static void change_put(change *ch, const char *path, const mesh_stage_entry *se)
  * Keeps stage.h's invariant: every ancestor of path is staged as a
  * directory (carrying its committed tree as lower), so a commit descends
  * only into staged directories.  The parent's mtime becomes now, as a
- * directory's does when an entry is added or removed.
+ * directory's does when an entry is added or removed.  Walks up from the
+ * parent and stops at the first staged ancestor: the invariant says all
+ * above it are staged already.  Fails as a path lookup would when an
+ * ancestor is missing or not a directory, so it also checks the parent.
  */
 static int stage_ancestors(change *ch, const char *path)
 {
 	char prefix[PATH_MAX_LEN];
+	size_t len = strlen(path);
 	mesh_view_entry entry;
 	mesh_stage_entry se;
-	const char *slash;
+	bool is_parent = true;
 	int error;
 
-	for (slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/')) {
-		size_t len = (size_t)(slash - path);
-		bool is_parent = strchr(slash + 1, '/') == NULL;
-
-		memcpy(prefix, path, len);
-		prefix[len] = '\0';
+	memcpy(prefix, path, len + 1);
+	for (;; is_parent = false) {
+		while (len > 0 && prefix[len - 1] != '/')
+			len--;
+		if (len == 0)
+			return 0;          /* the root: never staged, always there */
+		prefix[--len] = '\0';
 		if ((error = staged_at(ch->view, prefix, &se)) < 0)
 			return error;
-		if (error == 1 && !is_parent)
-			continue;
 		if (error == 0) {
 			if ((error = mesh_view_lookup(ch->view, prefix, &entry)) < 0)
 				return error;
 			stage_from_entry(&entry, &se);
+		} else if (se.kind == MESH_STAGE_TOMBSTONE) {
+			return not_found(ch->view, prefix);
 		}
 		if (se.kind != MESH_STAGE_DIR)
 			return mesh_error_set(MESH_ENOTDIR, "%s/%s: not a directory",
 					      ch->view->domain, prefix);
 		if (is_parent)
 			se.mtime_ns = ch->now;
-		change_put(ch, prefix, &se);
+		if (error == 0 || is_parent)
+			change_put(ch, prefix, &se);
+		if (error == 1)
+			return 0;
 	}
-	return 0;
 }
 
 /* Drops what is at path: a tombstone when the commit has it. */
@@ -548,20 +555,6 @@ static int stage_removal(change *ch, const char *path)
 	return 0;
 }
 
-static int require_parent_dir(mesh_view *view, const char *path)
-{
-	char parent[PATH_MAX_LEN];
-	mesh_view_entry dir;
-	int error;
-
-	split_parent(path, parent);
-	if ((error = mesh_view_lookup(view, parent, &dir)) < 0)
-		return error;
-	if (dir.kind != MESH_KIND_DIR)
-		return mesh_error_set(MESH_ENOTDIR, "%s/%s: not a directory",
-				      view->domain, parent);
-	return 0;
-}
 
 static int check_target(mesh_view *view, const char *path)
 {
@@ -591,8 +584,7 @@ int mesh_view_stage_content(mesh_view *view, const mesh_caller *caller,
 	se.size = size;
 	se.mtime_ns = mtime_ns;
 	se.id = *map_id;
-	if ((error = require_parent_dir(view, path)) == 0 &&
-	    (error = stage_ancestors(&ch, path)) == 0)
+	if ((error = stage_ancestors(&ch, path)) == 0)
 		change_put(&ch, path, &se);
 	return change_end(&ch, error, durable);
 }
@@ -611,14 +603,14 @@ int mesh_view_mkdir(mesh_view *view, const mesh_caller *caller,
 		return error;
 	se.mode = mode & 07777;
 	se.mtime_ns = ch.now;
-	if ((error = require_parent_dir(view, path)) == 0) {
+	if ((error = stage_ancestors(&ch, path)) == 0) {
 		if (mesh_view_lookup(view, path, &existing) == 0)
 			error = mesh_error_set(MESH_EEXIST, "%s/%s: already exists",
 					       view->domain, path);
 		else
 			mesh_error_clear();
 	}
-	if (error == 0 && (error = stage_ancestors(&ch, path)) == 0)
+	if (error == 0)
 		change_put(&ch, path, &se);
 	return change_end(&ch, error, false);
 }
@@ -764,7 +756,6 @@ int mesh_view_rename(mesh_view *view, const mesh_caller *caller,
 	if ((error = change_begin(&ch, view)) < 0)
 		return error;
 	if ((error = mesh_view_lookup(view, from, &src)) == 0 &&
-	    (error = require_parent_dir(view, to)) == 0 &&
 	    (error = check_rename_target(view, &src, to, noreplace)) == 0 &&
 	    (error = stage_ancestors(&ch, from)) == 0 &&
 	    (error = stage_ancestors(&ch, to)) == 0 &&
@@ -1316,7 +1307,7 @@ int mesh_view_copy(mesh_view *dst, const mesh_caller *caller, const char *dst_pa
 	}
 	if ((error = change_begin(&ch, dst)) < 0)
 		return error;
-	if ((error = require_parent_dir(dst, dst_path)) == 0) {
+	if ((error = stage_ancestors(&ch, dst_path)) == 0) {
 		if (mesh_view_lookup(dst, dst_path, &existing) < 0)
 			mesh_error_clear();
 		else if (existing.kind == MESH_KIND_DIR || entry.kind == MESH_KIND_DIR)
@@ -1324,7 +1315,7 @@ int mesh_view_copy(mesh_view *dst, const mesh_caller *caller, const char *dst_pa
 				"%s/%s already exists: a directory is neither replaced nor copied over",
 				dst->domain, dst_path);
 	}
-	if (error == 0 && (error = stage_ancestors(&ch, dst_path)) == 0) {
+	if (error == 0) {
 		stage_from_entry(&entry, &se);
 		change_put(&ch, dst_path, &se);
 	}
