@@ -252,6 +252,12 @@ void mesh_db_batch_delete(mesh_db_batch *b, const void *key, size_t klen)
 	rocksdb_writebatch_delete(b->wb, key, klen);
 }
 
+void mesh_db_batch_delete_range(mesh_db_batch *b, const void *start, size_t slen,
+				const void *end, size_t elen)
+{
+	rocksdb_writebatch_delete_range(b->wb, start, slen, end, elen);
+}
+
 size_t mesh_db_batch_count(const mesh_db_batch *b)
 {
 	int n = rocksdb_writebatch_count(b->wb);
