@@ -7,6 +7,7 @@
  */
 #include "odb.h"
 #include "error.h"
+#include "db.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -341,6 +342,155 @@ static int dir_check(const char *path, const char *role)
 	if (!S_ISDIR(st.st_mode))
 		return mesh_error_set(MESH_ENOTDIR, "%s %s: not a directory",
 				      role, path);
+	return 0;
+}
+
+/* ---- objects in the metadata database ---------------------------------- */
+
+typedef struct db_backend {
+	mesh_odb_backend base;
+	mesh_db *db;
+} db_backend;
+
+static void db_key(unsigned char key[2 + MESH_OID_RAWSZ], const mesh_oid *oid)
+{
+	key[0] = 'o';
+	key[1] = '/';
+	memcpy(key + 2, oid->id, MESH_OID_RAWSZ);
+}
+
+static int db_read(mesh_odb_backend *b, const mesh_oid *oid, void **out, size_t *out_len)
+{
+	unsigned char key[2 + MESH_OID_RAWSZ];
+
+	db_key(key, oid);
+	return mesh_db_get(((db_backend *)b)->db, key, sizeof(key), out, out_len);
+}
+
+static int db_write(mesh_odb_backend *b, const mesh_oid *oid, const void *data, size_t len)
+{
+	unsigned char key[2 + MESH_OID_RAWSZ];
+
+	db_key(key, oid);
+	return mesh_db_put(((db_backend *)b)->db, key, sizeof(key), data, len, false);
+}
+
+static int db_exists(mesh_odb_backend *b, const mesh_oid *oid)
+{
+	void *val;
+	size_t len;
+	int error = db_read(b, oid, &val, &len);
+
+	if (error == MESH_ENOENT) {
+		mesh_error_clear();
+		return 0;
+	}
+	if (error < 0)
+		return error;
+	free(val);
+	return 1;
+}
+
+static int db_sync(mesh_odb_backend *b)
+{
+	(void)b;
+	return 0;
+}
+
+static void db_free(mesh_odb_backend *b)
+{
+	free(b);
+}
+
+int mesh_odb_backend_db(mesh_odb_backend **out, mesh_db *db)
+{
+	db_backend *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return mesh_error_oom();
+	b->base.read = db_read;
+	b->base.write = db_write;
+	b->base.exists = db_exists;
+	b->base.sync = db_sync;
+	b->base.free = db_free;
+	b->db = db;
+	*out = &b->base;
+	return 0;
+}
+
+/* ---- small objects here, large ones there -------------------------------- */
+
+typedef struct tiered_backend {
+	mesh_odb_backend base;
+	mesh_odb_backend *small, *large;
+	size_t threshold;
+} tiered_backend;
+
+static int tiered_read(mesh_odb_backend *b, const mesh_oid *oid, void **out, size_t *out_len)
+{
+	tiered_backend *t = (tiered_backend *)b;
+	int error = t->small->read(t->small, oid, out, out_len);
+
+	if (error != MESH_ENOENT)
+		return error;
+	mesh_error_clear();
+	return t->large->read(t->large, oid, out, out_len);
+}
+
+static int tiered_write(mesh_odb_backend *b, const mesh_oid *oid, const void *data, size_t len)
+{
+	tiered_backend *t = (tiered_backend *)b;
+	mesh_odb_backend *to = len < t->threshold ? t->small : t->large;
+
+	return to->write(to, oid, data, len);
+}
+
+static int tiered_exists(mesh_odb_backend *b, const mesh_oid *oid)
+{
+	tiered_backend *t = (tiered_backend *)b;
+	int found = t->small->exists(t->small, oid);
+
+	return found != 0 ? found : t->large->exists(t->large, oid);
+}
+
+static int tiered_sync(mesh_odb_backend *b)
+{
+	tiered_backend *t = (tiered_backend *)b;
+	int error = t->large->sync(t->large);
+
+	return error < 0 ? error : t->small->sync(t->small);
+}
+
+static void tiered_free(mesh_odb_backend *b)
+{
+	tiered_backend *t = (tiered_backend *)b;
+
+	if (!t)
+		return;
+	t->small->free(t->small);
+	t->large->free(t->large);
+	free(t);
+}
+
+int mesh_odb_backend_tiered(mesh_odb_backend **out, mesh_odb_backend *small,
+			    mesh_odb_backend *large, size_t threshold)
+{
+	tiered_backend *t = calloc(1, sizeof(*t));
+
+	if (!t) {
+		small->free(small);
+		large->free(large);
+		return mesh_error_oom();
+	}
+	t->base.read = tiered_read;
+	t->base.write = tiered_write;
+	t->base.exists = tiered_exists;
+	t->base.sync = tiered_sync;
+	t->base.free = tiered_free;
+	t->small = small;
+	t->large = large;
+	t->threshold = threshold;
+	*out = &t->base;
 	return 0;
 }
 

@@ -56,6 +56,22 @@ struct mesh_odb_backend {
 int mesh_odb_backend_loose(mesh_odb_backend **out,
 			   const char *objects_dir, const char *tmp_dir);
 
+/*
+ * A backend keeping objects as values in the metadata database, under
+ * "o/" + raw id.  Their durability rides on the next synced batch (its
+ * log sync covers every earlier write), so its sync() does nothing.
+ */
+struct mesh_db;
+int mesh_odb_backend_db(mesh_odb_backend **out, struct mesh_db *db);
+
+/*
+ * Routes objects by stored size: below threshold bytes to small (trees,
+ * commits, file maps, small files: no file and no fsync of their own),
+ * the rest to large.  Takes ownership of both.
+ */
+int mesh_odb_backend_tiered(mesh_odb_backend **out, mesh_odb_backend *small,
+			    mesh_odb_backend *large, size_t threshold);
+
 typedef struct mesh_odb mesh_odb;
 
 typedef struct mesh_odb_stats {

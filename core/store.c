@@ -20,6 +20,9 @@
  * chunks in parallel with the reader. */
 #define PREFETCH_THREADS 2
 
+/* Stored objects below this size go to the database, larger to files. */
+#define SMALL_OBJECT_BYTES (16u << 10)
+
 struct mesh_store {
 	char *path;
 	char *tmp_dir;
@@ -128,6 +131,26 @@ static int check_is_store(const char *path)
 	return 0;
 }
 
+/*
+ * Small objects (trees, commits, file maps, small files) live in the
+ * database: no file each, and the synced batch of a commit makes them
+ * durable with no fsync of their own.  Chunks of large files are files.
+ */
+static int open_object_backend(mesh_store *store, const char *objects,
+			       mesh_odb_backend **out)
+{
+	mesh_odb_backend *small, *large;
+	int error;
+
+	if ((error = mesh_odb_backend_db(&small, store->db)) < 0)
+		return error;
+	if ((error = mesh_odb_backend_loose(&large, objects, store->tmp_dir)) < 0) {
+		small->free(small);
+		return error;
+	}
+	return mesh_odb_backend_tiered(out, small, large, SMALL_OBJECT_BYTES);
+}
+
 static int open_parts(mesh_store *store)
 {
 	mesh_odb_backend *backend;
@@ -141,7 +164,7 @@ static int open_parts(mesh_store *store)
 		goto done;
 	}
 	if ((error = mesh_db_open(&store->db, db_path)) < 0 ||
-	    (error = mesh_odb_backend_loose(&backend, objects, store->tmp_dir)) < 0 ||
+	    (error = open_object_backend(store, objects, &backend)) < 0 ||
 	    (error = mesh_odb_open(&store->odb, backend, &store->log)) < 0 ||
 	    (error = mesh_refdb_backend_rocksdb(&ref_backend, store->db)) < 0 ||
 	    (error = mesh_refdb_open(&store->refs, ref_backend)) < 0)

@@ -10,7 +10,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PACKAGES=(libfuse3-dev fuse3 librocksdb-dev libzstd-dev libssl-dev check
-          cmake pkg-config build-essential sqlite3 python3-pandas)
+          cmake pkg-config build-essential sqlite3 python3-pandas
+          fio fuse-overlayfs git zstd python3-numpy)   # the last line: bench/run --quick
 
 usage() {
 	echo "usage: bash packaging/bootstrap.sh demo|test" >&2

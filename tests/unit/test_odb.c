@@ -4,6 +4,7 @@
 #include "error.h"
 #include "log.h"
 #include "odb.h"
+#include "db.h"
 #include "oid.h"
 
 #include <fcntl.h>
@@ -590,6 +591,75 @@ START_TEST(log_without_sink_goes_to_stderr)
 }
 END_TEST
 
+/* Counts regular files below objects_dir. */
+static int count_object_files(const char *dir)
+{
+	char cmd[700];
+	FILE *p;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "find '%s' -type f | wc -l", dir);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(fscanf(p, "%d", &n), 1);
+	pclose(p);
+	return n;
+}
+
+START_TEST(tiered_keeps_small_objects_in_the_database)
+{
+	char db_path[600], tmp_dir[600], objects2[600];
+	mesh_odb_backend *small, *large, *tiered;
+	mesh_odb *t_odb;
+	mesh_db *db;
+	unsigned char *big = malloc(64 * 1024);
+	mesh_oid small_id, big_id;
+	void *data;
+	size_t len;
+
+	fill_random(big, 64 * 1024, 7);
+	snprintf(db_path, sizeof(db_path), "%s/db", tmp);
+	snprintf(tmp_dir, sizeof(tmp_dir), "%s/tmp", tmp);
+	snprintf(objects2, sizeof(objects2), "%s/objects2", tmp);
+	ck_assert_int_eq(mkdir(objects2, 0755), 0);
+	ck_assert_int_eq(mesh_db_open(&db, db_path), 0);
+	ck_assert_int_eq(mesh_odb_backend_db(&small, db), 0);
+	ck_assert_int_eq(mesh_odb_backend_loose(&large, objects2, tmp_dir), 0);
+	ck_assert_int_eq(mesh_odb_backend_tiered(&tiered, small, large, 16 * 1024), 0);
+	ck_assert_int_eq(mesh_odb_open(&t_odb, tiered, &test_log), 0);
+
+	ck_assert_int_eq(mesh_odb_write(t_odb, MESH_OBJ_TREE, "small tree", 10, &small_id), 0);
+	ck_assert_int_eq(mesh_odb_write(t_odb, MESH_OBJ_CHUNK, big, 64 * 1024, &big_id), 0);
+	/* Only the large, incompressible chunk became a file. */
+	ck_assert_int_eq(count_object_files(objects2), 1);
+	ck_assert_int_eq(mesh_odb_exists(t_odb, &small_id), 1);
+	ck_assert_int_eq(mesh_odb_exists(t_odb, &big_id), 1);
+	ck_assert_int_eq(mesh_odb_read(t_odb, &small_id, MESH_OBJ_TREE, &data, &len, NULL), 0);
+	ck_assert_uint_eq(len, 10);
+	ck_assert_int_eq(memcmp(data, "small tree", 10), 0);
+	free(data);
+	ck_assert_int_eq(mesh_odb_read(t_odb, &big_id, MESH_OBJ_CHUNK, &data, &len, NULL), 0);
+	ck_assert_int_eq(memcmp(data, big, 64 * 1024), 0);
+	free(data);
+
+	/* A damaged value in the database is caught like a damaged file. */
+	unsigned char key[2 + MESH_OID_RAWSZ] = { 'o', '/' };
+	void *stored;
+	size_t stored_len;
+	memcpy(key + 2, small_id.id, MESH_OID_RAWSZ);
+	ck_assert_int_eq(mesh_db_get(db, key, sizeof(key), &stored, &stored_len), 0);
+	((unsigned char *)stored)[stored_len - 1] ^= 0xff;
+	ck_assert_int_eq(mesh_db_put(db, key, sizeof(key), stored, stored_len, false), 0);
+	free(stored);
+	ck_assert_int_eq(mesh_odb_read(t_odb, &small_id, MESH_OBJ_TREE, &data, &len, NULL), MESH_EIO);
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "corrupt"));
+
+	mesh_odb_close(t_odb);
+	mesh_db_close(db);
+	free(big);
+}
+END_TEST
+
 static Suite *odb_suite(void)
 {
 	Suite *s = suite_create("odb");
@@ -598,6 +668,7 @@ static Suite *odb_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, oid_hash_matches_git_style_header);
+	tcase_add_test(tc, tiered_keeps_small_objects_in_the_database);
 	tcase_add_test(tc, oid_parse_fmt_round_trip);
 	tcase_add_test(tc, oid_parse_rejects_bad_hex);
 	tcase_add_test(tc, round_trip_each_type);
