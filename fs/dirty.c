@@ -138,6 +138,26 @@ static int dirty_from_entry(fs *f, fs_node *node, const mesh_view_entry *entry,
 	return 0;
 }
 
+/* Makes dirty the node's, unless another opener was first: then the
+ * caller gets that one.  Either way with a reference for the caller. */
+static void attach(fs *f, fs_node *node, fs_dirty *dirty, fs_dirty **out)
+{
+	fs_dirty *existing;
+
+	pthread_mutex_lock(&f->nodes.lock);
+	existing = node->dirty;
+	if (existing) {
+		existing->refs++;
+	} else {
+		node->dirty = dirty;
+		dirty->refs++;         /* the node's and the caller's */
+	}
+	pthread_mutex_unlock(&f->nodes.lock);
+	if (existing)
+		dirty_free(dirty);
+	*out = existing ? existing : dirty;
+}
+
 int fs_dirty_open(fs *f, fs_node *node, bool truncate, fs_dirty **out)
 {
 	char path[VIEW_PATH_MAX];
@@ -161,16 +181,18 @@ int fs_dirty_open(fs *f, fs_node *node, bool truncate, fs_dirty **out)
 		return mesh_error_set(MESH_EISDIR, "%s is not a regular file", path);
 	if ((error = dirty_from_entry(f, node, &entry, truncate, &dirty)) < 0)
 		return error;
-	pthread_mutex_lock(&f->nodes.lock);
-	if (node->dirty) {             /* another opener won the race */
-		pthread_mutex_unlock(&f->nodes.lock);
-		dirty_free(dirty);
-		return fs_dirty_open(f, node, truncate, out);
-	}
-	node->dirty = dirty;
-	dirty->refs++;                 /* the node's and the caller's */
-	pthread_mutex_unlock(&f->nodes.lock);
-	*out = dirty;
+	attach(f, node, dirty, out);
+	return 0;
+}
+
+int fs_dirty_create(fs *f, fs_node *node, const mesh_view_entry *entry, fs_dirty **out)
+{
+	fs_dirty *dirty = NULL;
+	int error;
+
+	if ((error = dirty_new(f, entry, true, &dirty)) < 0)
+		return error;
+	attach(f, node, dirty, out);
 	return 0;
 }
 

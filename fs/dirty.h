@@ -40,6 +40,10 @@ void fs_dirty_put(fs *f, fs_dirty *dirty);
  * content (or empty, with truncate) when it has none. */
 int fs_dirty_open(fs *f, fs_node *node, bool truncate, fs_dirty **out);
 
+/* The same for a file just created as entry (empty): it streams, and no
+ * lookup is needed. */
+int fs_dirty_create(fs *f, fs_node *node, const mesh_view_entry *entry, fs_dirty **out);
+
 /* The node lets go of its dirty state. */
 void fs_dirty_detach(fs *f, fs_node *node);
 

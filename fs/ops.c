@@ -549,26 +549,33 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mo
 	reply_new_entry(req, parent, name);
 }
 
+/* Stages an empty file at parent/name; *created is what it now is. */
 static int stage_new_file(fs *f, fs_node *parent, const char *name, mode_t mode,
-			  const mesh_caller *caller, char *path)
+			  const mesh_caller *caller, mesh_view_entry *created)
 {
-	mesh_view_entry existing;
+	char path[VIEW_PATH_MAX];
 	int error;
 
 	if ((error = child_path(f, parent, name, path)) < 0)
 		return error;
-	if (mesh_view_lookup(parent->view, path, &existing) == 0)
+	if (mesh_view_lookup(parent->view, path, created) == 0)
 		return mesh_error_set(MESH_EEXIST, "%s already exists", path);
 	mesh_error_clear();
+	memset(created, 0, sizeof(*created));
+	created->kind = MESH_KIND_FILE;
+	created->mode = mode & 07777;
+	created->mtime_ns = now_ns();
+	created->id = f->empty_file;
+	created->staged = true;
 	return mesh_view_stage_content(parent->view, caller, path, MESH_KIND_FILE,
-				       mode, 0, now_ns(), &f->empty_file, false);
+				       created->mode, 0, created->mtime_ns, &f->empty_file, false);
 }
 
 static void op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 		     mode_t mode, dev_t rdev)
 {
 	fs *f = fs_of(req);
-	char path[VIEW_PATH_MAX];
+	mesh_view_entry created;
 	fs_node *parent;
 	mesh_caller caller;
 	int error;
@@ -578,7 +585,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	if (!S_ISREG(mode))
 		return (void)fuse_reply_err(req, EPERM);
 	if ((error = writable_parent(req, parent_ino, &parent)) < 0 ||
-	    (error = stage_new_file(f, parent, name, mode, &caller, path)) < 0)
+	    (error = stage_new_file(f, parent, name, mode, &caller, &created)) < 0)
 		return reply_error(req, error);
 	reply_new_entry(req, parent, name);
 }
@@ -787,7 +794,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 {
 	fs *f = fs_of(req);
 	struct fuse_entry_param e;
-	char path[VIEW_PATH_MAX];
+	mesh_view_entry created;
 	fs_node *parent, *node;
 	fs_dirty *dirty;
 	fs_handle *h;
@@ -796,19 +803,21 @@ static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 
 	caller_of(req, &caller);
 	if ((error = writable_parent(req, parent_ino, &parent)) < 0 ||
-	    (error = stage_new_file(f, parent, name, mode, &caller, path)) < 0)
+	    (error = stage_new_file(f, parent, name, mode, &caller, &created)) < 0)
 		return reply_error(req, error);
 	node = fs_nodes_lookup(&f->nodes, parent, name, FS_NODE_ENTRY, parent->view);
 	if (!node)
 		return (void)fuse_reply_err(req, ENOMEM);
-	if ((error = fs_dirty_open(f, node, true, &dirty)) == 0)
+	if ((error = fs_dirty_create(f, node, &created, &dirty)) == 0)
 		fs_dirty_put(f, dirty);
 	if (error < 0 || !(h = handle_new(f, node))) {
 		fs_nodes_forget(&f->nodes, node, 1);
 		return reply_error(req, error < 0 ? error : MESH_ENOMEM);
 	}
+	/* The attributes of what was just staged: no lookup needed. */
 	memset(&e, 0, sizeof(e));
-	node_attr(f, node, &e.attr);
+	stat_entry(f, node, &created, &e.attr);
+	node->last_attr = e.attr;
 	e.ino = node->ino;
 	e.attr_timeout = e.entry_timeout = BRANCH_TIMEOUT;
 	fi->fh = (uintptr_t)h;
@@ -1270,8 +1279,12 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	d->node = node;
 	fs_nodes_open(&f->nodes, node);
 	fi->fh = (uintptr_t)d;
-	if (is_view_node(node) && !mesh_view_is_branch(node->view))
+	/* A commit's listings never change: the kernel keeps them across
+	 * opens, so a warm `find` sends no readdir at all. */
+	if (is_view_node(node) && !mesh_view_is_branch(node->view)) {
 		fi->cache_readdir = 1;
+		fi->keep_cache = 1;
+	}
 	fuse_reply_open(req, fi);
 }
 
