@@ -6,6 +6,8 @@
 #include "error.h"
 
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,15 +174,122 @@ static int fill_block(int fd, unsigned char *buf, size_t cap, size_t *have,
 
 /* The unchunked tail waits in buf; when it fills, whole chunks are cut
  * and stored, so memory stays bounded whatever the file's size. */
+#define WRITER_QUEUE 8
+
+typedef struct store_job {
+	unsigned char *data;
+	size_t len;
+	size_t slot;                 /* its entry in b.chunks */
+} store_job;
+
 struct mesh_file_writer {
 	mesh_odb *odb;
 	const mesh_chunk_params *params;
-	map_builder b;
+	map_builder b;               /* ids filled in by the worker, under lock */
 	unsigned char *buf;
 	size_t have, cap, max_cap;
+	/* Chunks cut while appending are hashed, compressed and stored by a
+	 * worker thread, so the next data of a sequential writer arrives while
+	 * the last is stored: two cores work on one file.  The queue is short
+	 * so that memory stays bounded. */
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	store_job queue[WRITER_QUEUE];
+	size_t queue_head, queue_len, in_flight;
+	pthread_t worker;
+	bool worker_started, stopping;
+	int worker_error;
+	char worker_message[256];
 };
 
 #define WRITER_FIRST_CAP (64u * 1024)
+
+static void *store_worker(void *arg)
+{
+	mesh_file_writer *w = arg;
+	store_job job;
+	mesh_oid id;
+	int error;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (!w->stopping && w->queue_len == 0)
+			pthread_cond_wait(&w->changed, &w->lock);
+		if (w->queue_len == 0)
+			break;
+		job = w->queue[w->queue_head];
+		w->queue_head = (w->queue_head + 1) % WRITER_QUEUE;
+		w->queue_len--;
+		w->in_flight++;
+		pthread_mutex_unlock(&w->lock);
+		error = mesh_odb_write(w->odb, MESH_OBJ_CHUNK, job.data, job.len, &id);
+		free(job.data);
+		pthread_mutex_lock(&w->lock);
+		if (error < 0 && w->worker_error == 0) {
+			w->worker_error = error;
+			snprintf(w->worker_message, sizeof(w->worker_message), "%s",
+				 mesh_error_message());
+		} else if (error == 0) {
+			w->b.chunks[job.slot].id = id;
+		}
+		w->in_flight--;
+		pthread_cond_broadcast(&w->changed);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* Hands one cut chunk to the worker; waits while the queue is full. */
+static int enqueue_chunk(mesh_file_writer *w, const unsigned char *data, size_t len)
+{
+	unsigned char *copy = malloc(len);
+	int error = 0;
+
+	if (!copy)
+		return mesh_error_oom();
+	memcpy(copy, data, len);
+	pthread_mutex_lock(&w->lock);
+	if (!w->worker_started) {
+		if (pthread_create(&w->worker, NULL, store_worker, w) != 0)
+			error = mesh_error_set(MESH_ENOMEM, "cannot start a chunk store thread");
+		else
+			w->worker_started = true;
+	}
+	while (error == 0 && w->queue_len == WRITER_QUEUE && w->worker_error == 0)
+		pthread_cond_wait(&w->changed, &w->lock);
+	if (error == 0 && w->worker_error)
+		error = mesh_error_set(w->worker_error, "%s", w->worker_message);
+	if (error == 0 &&
+	    (error = mesh_array_grow(&w->b.chunks, &w->b.alloc, w->b.count,
+				     sizeof(*w->b.chunks))) == 0) {
+		size_t slot = w->b.count++;
+		w->b.chunks[slot].offset = w->b.size;
+		w->b.chunks[slot].length = (uint32_t)len;
+		w->b.size += len;
+		w->queue[(w->queue_head + w->queue_len) % WRITER_QUEUE] =
+			(store_job){ copy, len, slot };
+		w->queue_len++;
+		copy = NULL;
+		pthread_cond_broadcast(&w->changed);
+	}
+	pthread_mutex_unlock(&w->lock);
+	free(copy);
+	return error;
+}
+
+/* Waits until every queued chunk is stored; its first failure, if any. */
+static int writer_drain(mesh_file_writer *w)
+{
+	int error = 0;
+
+	pthread_mutex_lock(&w->lock);
+	while (w->queue_len > 0 || w->in_flight > 0)
+		pthread_cond_wait(&w->changed, &w->lock);
+	if (w->worker_error)
+		error = mesh_error_set(w->worker_error, "%s", w->worker_message);
+	pthread_mutex_unlock(&w->lock);
+	return error;
+}
 
 int mesh_file_writer_new(mesh_file_writer **out, mesh_odb *odb,
 			 const mesh_chunk_params *params)
@@ -194,6 +303,8 @@ int mesh_file_writer_new(mesh_file_writer **out, mesh_odb *odb,
 		return mesh_error_oom();
 	w->odb = odb;
 	w->params = params;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->changed, NULL);
 	/* The buffer must hold a whole maximal chunk, or the chunker could
 	 * ask for more data forever. */
 	w->max_cap = params->max_size > WRITE_BLOCK ? params->max_size : WRITE_BLOCK;
@@ -205,6 +316,15 @@ void mesh_file_writer_free(mesh_file_writer *w)
 {
 	if (!w)
 		return;
+	if (w->worker_started) {
+		pthread_mutex_lock(&w->lock);
+		w->stopping = true;
+		pthread_cond_broadcast(&w->changed);
+		pthread_mutex_unlock(&w->lock);
+		pthread_join(w->worker, NULL);
+	}
+	pthread_cond_destroy(&w->changed);
+	pthread_mutex_destroy(&w->lock);
 	free(w->b.chunks);
 	free(w->buf);
 	free(w);
@@ -233,9 +353,15 @@ static int writer_make_room(mesh_file_writer *w)
 		w->cap = cap < w->max_cap ? cap : w->max_cap;
 		return 0;
 	}
-	if ((error = chunk_span(&w->b, w->odb, w->params, w->buf, w->have, false,
-				&consumed)) < 0)
-		return error;
+	for (consumed = 0; consumed < w->have;) {
+		size_t cut = mesh_chunk_next(w->params, w->buf + consumed,
+					     w->have - consumed, false);
+		if (cut == 0)
+			break;
+		if ((error = enqueue_chunk(w, w->buf + consumed, cut)) < 0)
+			return error;
+		consumed += cut;
+	}
 	memmove(w->buf, w->buf + consumed, w->have - consumed);
 	w->have -= consumed;
 	return 0;
@@ -263,9 +389,13 @@ int mesh_file_writer_append(mesh_file_writer *w, const void *data, size_t len)
 int mesh_file_writer_snapshot(mesh_file_writer *w, mesh_oid *out_id,
 			      uint64_t *out_size)
 {
-	map_builder snap = w->b;
+	map_builder snap;
 	size_t consumed;
 	int error;
+
+	if ((error = writer_drain(w)) < 0)
+		return error;
+	snap = w->b;
 
 	/* The tail is cut as the end of the file; appending more later only
 	 * leaves those tail chunks unreferenced. */
@@ -291,6 +421,8 @@ int mesh_file_writer_read(mesh_file_writer *w, mesh_chunk_cache *cache, void *bu
 	int error;
 
 	*nread = 0;
+	if ((error = writer_drain(w)) < 0)
+		return error;
 	if (offset < stored.size &&
 	    (error = mesh_file_read(w->odb, cache, &stored, buf, len, offset, &got)) < 0)
 		return error;
