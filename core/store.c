@@ -18,7 +18,7 @@
 
 /* One per core of the machines meshfs targets: read-ahead verifies
  * chunks in parallel with the reader. */
-#define PREFETCH_THREADS 2
+#define PREFETCH_THREADS 6
 
 /* Stored objects below this size go to the database, larger to files. */
 #define SMALL_OBJECT_BYTES (16u << 10)

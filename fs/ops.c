@@ -25,7 +25,7 @@
 #define BRANCH_TIMEOUT 1.0
 #define IMMUTABLE_TIMEOUT 86400.0
 #define NAME_MAX_LEN 255
-#define READ_AHEAD_BYTES (8u << 20)
+#define READ_AHEAD_BYTES (32u << 20)
 #define PREFERRED_IO_SIZE (1 << 20)
 
 typedef struct fs_handle {
