@@ -12,16 +12,8 @@ static mesh_odb *odb;
 
 static void setup(void)
 {
-	char objects[4096], scratch[4096];
-	mesh_odb_backend *backend;
-
 	tmp = test_tmpdir_new();
-	snprintf(objects, sizeof(objects), "%s/objects", tmp);
-	snprintf(scratch, sizeof(scratch), "%s/tmp", tmp);
-	ck_assert_int_eq(mkdir(objects, 0700), 0);
-	ck_assert_int_eq(mkdir(scratch, 0700), 0);
-	ck_assert_int_eq(mesh_odb_backend_loose(&backend, objects, scratch), 0);
-	ck_assert_int_eq(mesh_odb_open(&odb, backend, NULL), 0);
+	odb = test_odb_new(tmp);
 }
 
 static void teardown(void)

@@ -14,16 +14,8 @@ static mesh_odb *odb;
 
 static void setup(void)
 {
-	char objects[4096], scratch[4096];
-	mesh_odb_backend *backend;
-
 	tmp = test_tmpdir_new();
-	snprintf(objects, sizeof(objects), "%s/objects", tmp);
-	snprintf(scratch, sizeof(scratch), "%s/tmp", tmp);
-	ck_assert_int_eq(mkdir(objects, 0700), 0);
-	ck_assert_int_eq(mkdir(scratch, 0700), 0);
-	ck_assert_int_eq(mesh_odb_backend_loose(&backend, objects, scratch), 0);
-	ck_assert_int_eq(mesh_odb_open(&odb, backend, NULL), 0);
+	odb = test_odb_new(tmp);
 }
 
 static void teardown(void)
@@ -34,40 +26,20 @@ static void teardown(void)
 
 /* ---- trees -------------------------------------------------------------- */
 
-/* A file whose content id is fake: a tree merge never reads file maps. */
+/* Fake content ids: trees, diffs and merges never read file maps. */
 static mesh_tree_entry file(const char *name, unsigned fill)
 {
-	mesh_tree_entry e;
-
-	memset(&e, 0, sizeof(e));
-	e.name = (char *)name;
-	e.kind = MESH_KIND_FILE;
-	e.mode = 0644;
-	e.size = fill;
-	e.mtime_ns = 1700000000000000000LL;
-	memset(e.id.id, (int)fill, MESH_OID_RAWSZ);
-	return e;
+	return test_file_entry(name, fill);
 }
 
 static mesh_tree_entry dir(const char *name, mesh_oid id)
 {
-	mesh_tree_entry e;
-
-	memset(&e, 0, sizeof(e));
-	e.name = (char *)name;
-	e.kind = MESH_KIND_DIR;
-	e.mode = 0755;
-	e.mtime_ns = 1700000000000000000LL;
-	e.id = id;
-	return e;
+	return test_dir_entry(name, id);
 }
 
 static mesh_oid tree(const mesh_tree_entry *entries, size_t count)
 {
-	mesh_oid id;
-
-	ck_assert_int_eq(mesh_tree_write(odb, entries, count, &id), 0);
-	return id;
+	return test_tree_write(odb, entries, count);
 }
 
 #define TREE(...) tree((mesh_tree_entry[]){ __VA_ARGS__ }, \
