@@ -966,19 +966,21 @@ void mesh_file_prefetch(mesh_chunk_cache *cache, const mesh_file_map *map,
 	pthread_mutex_unlock(&cache->lock);
 }
 
-int mesh_file_read(mesh_odb *odb, mesh_chunk_cache *cache,
-		   const mesh_file_map *map, void *buf, size_t len,
-		   uint64_t offset, size_t *nread)
+int mesh_file_read_spans(mesh_odb *odb, mesh_chunk_cache *cache,
+			 const mesh_file_map *map, size_t len, uint64_t offset,
+			 mesh_file_span *spans, size_t max_spans, size_t *count,
+			 size_t *total)
 {
 	uint64_t end, pos = offset;
 	size_t i;
 	int error;
 
-	*nread = 0;
+	*count = 0;
+	*total = 0;
 	if (offset >= map->size || len == 0)
 		return 0;
 	end = map->size - offset < len ? map->size : offset + len;
-	for (i = chunk_index(map, offset); pos < end; i++) {
+	for (i = chunk_index(map, offset); pos < end && *count < max_spans; i++) {
 		const mesh_file_chunk *chunk = &map->chunks[i];
 		uint64_t in_chunk = pos - chunk->offset;
 		uint64_t n = chunk->length - in_chunk;
@@ -986,14 +988,49 @@ int mesh_file_read(mesh_odb *odb, mesh_chunk_cache *cache,
 
 		if (n > end - pos)
 			n = end - pos;
-		if ((error = chunk_acquire(odb, cache, chunk, &e)) < 0)
+		if ((error = chunk_acquire(odb, cache, chunk, &e)) < 0) {
+			mesh_file_spans_release(cache, spans, *count);
+			*count = 0;
 			return error;
-		memcpy((unsigned char *)buf + (pos - offset), e->data + in_chunk,
-		       (size_t)n);
-		cache_release(cache, e);
+		}
+		spans[(*count)++] = (mesh_file_span){ e->data + in_chunk, (size_t)n, e };
 		pos += n;
 	}
-	*nread = (size_t)(end - offset);
+	*total = (size_t)(pos - offset);
+	return 0;
+}
+
+void mesh_file_spans_release(mesh_chunk_cache *cache, mesh_file_span *spans,
+			     size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		cache_release(cache, spans[i].pin);
+}
+
+#define READ_SPANS 16
+
+int mesh_file_read(mesh_odb *odb, mesh_chunk_cache *cache,
+		   const mesh_file_map *map, void *buf, size_t len,
+		   uint64_t offset, size_t *nread)
+{
+	mesh_file_span spans[READ_SPANS];
+	size_t done = 0, count, got;
+	int error;
+
+	*nread = 0;
+	while (done < len) {
+		if ((error = mesh_file_read_spans(odb, cache, map, len - done, offset + done,
+						  spans, READ_SPANS, &count, &got)) < 0)
+			return error;
+		if (got == 0)
+			break;
+		for (size_t i = 0; i < count; i++) {
+			memcpy((unsigned char *)buf + done, spans[i].data, spans[i].len);
+			done += spans[i].len;
+		}
+		mesh_file_spans_release(cache, spans, count);
+	}
+	*nread = done;
 	return 0;
 }
 

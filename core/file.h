@@ -86,6 +86,25 @@ int mesh_file_read(mesh_odb *odb, mesh_chunk_cache *cache,
 		   const mesh_file_map *map, void *buf, size_t len,
 		   uint64_t offset, size_t *nread);
 
+/*
+ * The same without copying: up to max_spans pieces of cached chunks that
+ * hold [offset, offset+len), each pinned until mesh_file_spans_release,
+ * so a FUSE reply can be sent straight from the cache.  *total may fall
+ * short of len at the end of the file or when max_spans pieces are used.
+ */
+typedef struct mesh_file_span {
+	const void *data;
+	size_t len;
+	void *pin;
+} mesh_file_span;
+
+int mesh_file_read_spans(mesh_odb *odb, mesh_chunk_cache *cache,
+			 const mesh_file_map *map, size_t len, uint64_t offset,
+			 mesh_file_span *spans, size_t max_spans, size_t *count,
+			 size_t *total);
+void mesh_file_spans_release(mesh_chunk_cache *cache, mesh_file_span *spans,
+			     size_t count);
+
 /* Writes the whole content into fd from offset 0 (for copy-on-write
  * opens).  Holes stay holes where a chunk is all zeros. */
 int mesh_file_materialize(mesh_odb *odb, mesh_chunk_cache *cache,

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -856,11 +857,24 @@ static int reload_map(fs *f, fs_handle *h, uint64_t generation, uint64_t version
 	return 0;
 }
 
-static int read_clean(fs *f, fs_handle *h, char *buf, size_t size, off_t off,
-		      size_t *got)
+#define REPLY_SPANS 32
+
+/*
+ * Answers a read of committed or staged content straight from the chunk
+ * cache: the reply's iovecs point into the cached chunks, so the bytes
+ * are copied once, by the kernel.  A read needing more pieces than
+ * REPLY_SPANS (tiny chunks) is answered short, which only the last read
+ * of a file may be, so then it is copied whole instead.
+ */
+static int reply_clean(fuse_req_t req, fs *f, fs_handle *h, size_t size, off_t off)
 {
 	uint64_t generation = mesh_view_generation(h->node->view);
 	uint64_t version = __atomic_load_n(&h->node->content_version, __ATOMIC_ACQUIRE);
+	mesh_chunk_cache *cache = mesh_store_cache(f->store);
+	mesh_file_span spans[REPLY_SPANS];
+	struct iovec iov[REPLY_SPANS];
+	size_t count = 0, got = 0;
+	bool short_read;
 	int error = 0;
 
 	/* Reads share the map; only a reload excludes them. */
@@ -874,15 +888,34 @@ static int read_clean(fs *f, fs_handle *h, char *buf, size_t size, off_t off,
 			return error;
 		pthread_rwlock_rdlock(&h->map_lock);
 	}
-	error = mesh_file_read(mesh_store_odb(f->store), mesh_store_cache(f->store),
-			       h->map, buf, size, (uint64_t)off, got);
+	error = mesh_file_read_spans(mesh_store_odb(f->store), cache, h->map, size,
+				     (uint64_t)off, spans, REPLY_SPANS, &count, &got);
+	short_read = error == 0 && got < size && (uint64_t)off + got < h->map->size;
 	/* Sequential readers get the next chunks read and verified ahead. */
 	if (error == 0 && (uint64_t)off == __atomic_load_n(&h->next_offset, __ATOMIC_RELAXED))
-		mesh_file_prefetch(mesh_store_cache(f->store), h->map, (uint64_t)off + size,
-				   READ_AHEAD_BYTES);
-	__atomic_store_n(&h->next_offset, (uint64_t)off + *got, __ATOMIC_RELAXED);
+		mesh_file_prefetch(cache, h->map, (uint64_t)off + size, READ_AHEAD_BYTES);
+	__atomic_store_n(&h->next_offset, (uint64_t)off + got, __ATOMIC_RELAXED);
+	if (short_read) {
+		char *buf = malloc(size);
+		mesh_file_spans_release(cache, spans, count);
+		error = buf ? mesh_file_read(mesh_store_odb(f->store), cache, h->map, buf, size,
+					     (uint64_t)off, &got) : mesh_error_oom();
+		pthread_rwlock_unlock(&h->map_lock);
+		if (error == 0)
+			fuse_reply_buf(req, buf, got);
+		free(buf);
+		return error;
+	}
 	pthread_rwlock_unlock(&h->map_lock);
-	return error;
+	if (error < 0)
+		return error;
+	for (size_t k = 0; k < count; k++) {
+		iov[k].iov_base = (void *)spans[k].data;
+		iov[k].iov_len = spans[k].len;
+	}
+	fuse_reply_iov(req, iov, (int)count);
+	mesh_file_spans_release(cache, spans, count);
+	return 0;
 }
 
 static void control_read(fuse_req_t req, fs_handle *h, size_t size, off_t off)
@@ -911,20 +944,22 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	fs_handle *h = handle_of(fi);
 	fs_dirty *dirty;
 	size_t got = 0;
-	char *buf;
+	char *buf = NULL;
 	int error = 0;
 
 	(void)ino;
 	if (h->node->type == FS_NODE_CONTROL)
 		return control_read(req, h, size, off);
-	if (!(buf = malloc(size ? size : 1)))
-		return (void)fuse_reply_err(req, ENOMEM);
-	if ((dirty = fs_dirty_get(f, h->node)) != NULL) {
-		error = fs_dirty_read(f, dirty, buf, size, off, &got);
-		fs_dirty_put(f, dirty);
-	} else {
-		error = read_clean(f, h, buf, size, off, &got);
+	if ((dirty = fs_dirty_get(f, h->node)) == NULL) {
+		if ((error = reply_clean(req, f, h, size, off)) < 0)
+			reply_error(req, error);
+		return;
 	}
+	if ((buf = malloc(size ? size : 1)) != NULL)
+		error = fs_dirty_read(f, dirty, buf, size, off, &got);
+	else
+		error = mesh_error_oom();
+	fs_dirty_put(f, dirty);
 	if (error < 0)
 		reply_error(req, error);
 	else
