@@ -63,16 +63,13 @@ int mesh_branch_create(mesh_store *store, const mesh_caller *caller,
 	return 0;
 }
 
-int mesh_branch_delete(mesh_store *store, const mesh_caller *caller,
-		       const char *domain, const char *name)
+/* The default branch is never deleted; an unknown one is ENOENT. */
+static int check_deletable(mesh_store *store, const char *domain, const char *name)
 {
-	mesh_db_batch *batch = NULL;
 	mesh_domain *d;
 	mesh_oid head;
-	char ref[300];
 	int error;
 
-	(void)caller;
 	if ((error = mesh_domain_get(store, domain, &d)) < 0)
 		return error;
 	if (strcmp(d->default_branch, name) == 0)
@@ -80,7 +77,42 @@ int mesh_branch_delete(mesh_store *store, const mesh_caller *caller,
 			"%s is the default branch of domain %s and cannot be deleted",
 			name, domain);
 	mesh_domain_free(d);
-	if (error < 0 || (error = mesh_history_branch_head(store, domain, name, &head)) < 0)
+	if (error == 0)
+		error = mesh_history_branch_head(store, domain, name, &head);
+	return error;
+}
+
+int mesh_branch_delete_empty(mesh_store *store, const mesh_caller *caller,
+			     mesh_view *view)
+{
+	const char *domain = mesh_view_domain(view), *name = mesh_view_branch(view);
+	mesh_view_dirent *entries;
+	size_t count;
+	int error;
+
+	if (!name)
+		return mesh_error_set(MESH_EPERM, "%s: tags and commits are not branches",
+				      domain);
+	if ((error = check_deletable(store, domain, name)) < 0 ||
+	    (error = mesh_view_list(view, "", &entries, &count)) < 0)
+		return error;
+	mesh_view_dirents_free(entries, count);
+	if (count > 0)
+		return mesh_error_set(MESH_ENOTEMPTY,
+			"branch %s/%s is not empty: delete it with `meshfs branch delete`",
+			domain, name);
+	return mesh_branch_delete(store, caller, domain, name);
+}
+
+int mesh_branch_delete(mesh_store *store, const mesh_caller *caller,
+		       const char *domain, const char *name)
+{
+	mesh_db_batch *batch = NULL;
+	char ref[300];
+	int error;
+
+	(void)caller;
+	if ((error = check_deletable(store, domain, name)) < 0)
 		return error;
 	snprintf(ref, sizeof(ref), "heads/%s", name);
 	mesh_store_branch_lock(store, domain, name);

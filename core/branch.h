@@ -27,6 +27,12 @@ int mesh_branch_create(mesh_store *store, const mesh_caller *caller,
 int mesh_branch_delete(mesh_store *store, const mesh_caller *caller,
 		       const char *domain, const char *name);
 
+/* Deletes the branch of view only when the view shows nothing (rmdir of
+ * a branch directory): MESH_ENOTEMPTY otherwise; the default branch is
+ * MESH_EPERM whether empty or not. */
+int mesh_branch_delete_empty(mesh_store *store, const mesh_caller *caller,
+			     mesh_view *view);
+
 /* Tags never move: MESH_EEXIST when the tag (or a branch) exists. */
 int mesh_tag_create(mesh_store *store, const mesh_caller *caller,
 		    const char *domain, const char *tag, const char *ref,

@@ -236,6 +236,34 @@ static const char *trim_path(char *path)
 	return path;
 }
 
+/* "domain" and "branch" of the branch a command worked on. */
+static void json_branch(command *cmd, mesh_view *view)
+{
+	mesh_json_key(&cmd->json, "domain");
+	mesh_json_string(&cmd->json, mesh_view_domain(view));
+	mesh_json_key(&cmd->json, "branch");
+	mesh_json_string(&cmd->json, mesh_view_branch(view));
+}
+
+/* A list of staged changes: status shows them, reset what it dropped. */
+static void json_changes(mesh_json *j, const char *key, const mesh_change *changes,
+			 size_t count)
+{
+	mesh_json_key(j, key);
+	mesh_json_array_begin(j);
+	for (size_t i = 0; i < count; i++) {
+		mesh_json_object_begin(j);
+		mesh_json_key(j, "path");
+		mesh_json_string(j, changes[i].path);
+		mesh_json_key(j, "change");
+		mesh_json_string(j, mesh_change_type_name(changes[i].type));
+		mesh_json_key(j, "kind");
+		mesh_json_string(j, mesh_entry_kind_name(changes[i].kind));
+		mesh_json_object_end(j);
+	}
+	mesh_json_array_end(j);
+}
+
 /* --- commit ---------------------------------------------------------- */
 
 static int parse_meta(const char *arg, mesh_meta *out)
@@ -305,10 +333,7 @@ static int cmd_commit(command *cmd)
 	free_meta(meta, meta_count);
 	if (error < 0)
 		return error;
-	mesh_json_key(&cmd->json, "domain");
-	mesh_json_string(&cmd->json, domain);
-	mesh_json_key(&cmd->json, "branch");
-	mesh_json_string(&cmd->json, mesh_view_branch(view));
+	json_branch(cmd, view);
 	json_oid(&cmd->json, "commit", &id);
 	json_oid(&cmd->json, "parent", &parent);
 	mesh_json_key(&cmd->json, "changes");
@@ -333,24 +358,9 @@ static int cmd_status(command *cmd)
 	    (error = mesh_view_status(view, &changes, &count)) < 0)
 		return error;
 	mesh_view_commit_id(view, &head);
-	mesh_json_key(&cmd->json, "domain");
-	mesh_json_string(&cmd->json, domain);
-	mesh_json_key(&cmd->json, "branch");
-	mesh_json_string(&cmd->json, mesh_view_branch(view));
+	json_branch(cmd, view);
 	json_oid(&cmd->json, "head", &head);
-	mesh_json_key(&cmd->json, "changes");
-	mesh_json_array_begin(&cmd->json);
-	for (size_t i = 0; i < count; i++) {
-		mesh_json_object_begin(&cmd->json);
-		mesh_json_key(&cmd->json, "path");
-		mesh_json_string(&cmd->json, changes[i].path);
-		mesh_json_key(&cmd->json, "change");
-		mesh_json_string(&cmd->json, mesh_change_type_name(changes[i].type));
-		mesh_json_key(&cmd->json, "kind");
-		mesh_json_string(&cmd->json, mesh_entry_kind_name(changes[i].kind));
-		mesh_json_object_end(&cmd->json);
-	}
-	mesh_json_array_end(&cmd->json);
+	json_changes(&cmd->json, "changes", changes, count);
 	mesh_changes_free(changes, count);
 	return 0;
 }
@@ -800,10 +810,7 @@ static int outcome_answer(command *cmd, mesh_view *view, int error,
 	if (error == 0)
 		error = notify_head_moved(cmd, view, &outcome->old_head, &outcome->commit);
 	if (error == 0) {
-		mesh_json_key(&cmd->json, "domain");
-		mesh_json_string(&cmd->json, mesh_view_domain(view));
-		mesh_json_key(&cmd->json, "branch");
-		mesh_json_string(&cmd->json, mesh_view_branch(view));
+		json_branch(cmd, view);
 		json_oid(&cmd->json, "commit", &outcome->commit);
 		json_oid(&cmd->json, "parent", &outcome->old_head);
 		mesh_json_key(&cmd->json, "up_to_date");
@@ -903,21 +910,8 @@ static int cmd_reset(command *cmd)
 	if (error < 0)
 		return error;
 	notify_changed(cmd, domain, mesh_view_branch(view), dropped, count);
-	mesh_json_key(&cmd->json, "domain");
-	mesh_json_string(&cmd->json, domain);
-	mesh_json_key(&cmd->json, "branch");
-	mesh_json_string(&cmd->json, mesh_view_branch(view));
-	mesh_json_key(&cmd->json, "dropped");
-	mesh_json_array_begin(&cmd->json);
-	for (size_t i = 0; i < count; i++) {
-		mesh_json_object_begin(&cmd->json);
-		mesh_json_key(&cmd->json, "path");
-		mesh_json_string(&cmd->json, dropped[i].path);
-		mesh_json_key(&cmd->json, "change");
-		mesh_json_string(&cmd->json, mesh_change_type_name(dropped[i].type));
-		mesh_json_object_end(&cmd->json);
-	}
-	mesh_json_array_end(&cmd->json);
+	json_branch(cmd, view);
+	json_changes(&cmd->json, "dropped", dropped, count);
 	mesh_changes_free(dropped, count);
 	return 0;
 }

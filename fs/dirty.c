@@ -10,13 +10,6 @@
 #define VIEW_PATH_MAX 4096
 #define COPY_BLOCK (1u << 20)
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 fs_dirty *fs_dirty_get(fs *f, fs_node *node)
 {
@@ -92,7 +85,7 @@ static int dirty_new(fs *f, const mesh_view_entry *entry, bool stream, fs_dirty 
 	dirty->kind = entry->kind;
 	dirty->mode = entry->mode & 07777;
 	/* Truncating an empty file changes nothing, its mtime included. */
-	dirty->mtime_ns = stream && entry->size > 0 ? now_ns() : entry->mtime_ns;
+	dirty->mtime_ns = stream && entry->size > 0 ? fs_now_ns() : entry->mtime_ns;
 	dirty->refs = 1;
 	*out = dirty;
 	return 0;
@@ -258,7 +251,7 @@ int fs_dirty_write(fs *f, fs_dirty *dirty, const void *buf, size_t size,
 	pthread_mutex_lock(&dirty->lock);
 	if (dirty->stream && (uint64_t)offset == mesh_file_writer_size(dirty->stream)) {
 		error = mesh_file_writer_append(dirty->stream, buf, size);
-		dirty->mtime_ns = now_ns();
+		dirty->mtime_ns = fs_now_ns();
 	} else if ((error = unstream_locked(f, dirty)) == 0) {
 		error = pwrite_all(dirty->fd, buf, size, (uint64_t)offset);
 	}
@@ -306,7 +299,7 @@ int fs_dirty_truncate(fs *f, fs_dirty *dirty, off_t size)
 	}
 	if (error == 0) {
 		dirty->changed = true;
-		dirty->mtime_ns = now_ns();
+		dirty->mtime_ns = fs_now_ns();
 	}
 	pthread_mutex_unlock(&dirty->lock);
 	return error;

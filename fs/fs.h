@@ -9,7 +9,9 @@
 #include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "nodes.h"
 #include "store.h"
@@ -57,5 +59,14 @@ int fs_commit_view(fs *f, const char *domain, const mesh_oid *commit,
 		   mesh_view **out);
 
 extern const struct fuse_lowlevel_ops meshfs_ops;
+
+/* Wall-clock time in nanoseconds, as mtimes are kept. */
+static inline int64_t fs_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 #endif

@@ -353,13 +353,6 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 /* --- setattr --------------------------------------------------------- */
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int truncate_node(fs *f, fs_node *node, off_t size, const mesh_caller *caller)
 {
@@ -397,7 +390,7 @@ static int setattr_meta(fs *f, fs_node *node, const struct stat *attr, int to_se
 
 	if (!(to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)))
 		return 0;
-	mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? now_ns() :
+	mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? fs_now_ns() :
 		(int64_t)attr->st_mtim.tv_sec * 1000000000 + attr->st_mtim.tv_nsec;
 	if ((error = node_path(f, node, path)) < 0)
 		return error;
@@ -498,38 +491,19 @@ static void mkdir_branch(fuse_req_t req, fs_node *domain_node, const char *name)
 static int rmdir_branch(fs *f, const mesh_caller *caller, fs_node *domain_node,
 			const char *name)
 {
-	mesh_view_dirent *entries;
 	mesh_view *view;
 	mesh_rev rev;
-	size_t count;
 	int error;
-
-	mesh_domain *domain;
-	bool is_default;
 
 	if ((error = mesh_revparse(f->store, domain_node->name, name, &rev)) < 0)
 		return error;
 	if (!rev.is_branch)
 		return mesh_error_set(MESH_EPERM, "%s/%s is not a branch: tags and commits stay",
 				      domain_node->name, name);
-	if ((error = mesh_domain_get(f->store, domain_node->name, &domain)) < 0)
-		return error;
-	is_default = strcmp(domain->default_branch, rev.branch) == 0;
-	mesh_domain_free(domain);
-	if (is_default)
-		return mesh_error_set(MESH_EPERM,
-			"%s is the default branch of domain %s and cannot be deleted",
-			rev.branch, domain_node->name);
 	if ((error = fs_branch_view(f, domain_node->name, rev.branch, &view)) < 0 ||
-	    (error = mesh_view_refresh(view)) < 0 ||
-	    (error = mesh_view_list(view, "", &entries, &count)) < 0)
+	    (error = mesh_view_refresh(view)) < 0)
 		return error;
-	mesh_view_dirents_free(entries, count);
-	if (count > 0)
-		return mesh_error_set(MESH_ENOTEMPTY,
-			"branch %s/%s is not empty: delete it with `meshfs branch delete`",
-			domain_node->name, name);
-	return mesh_branch_delete(f->store, caller, domain_node->name, rev.branch);
+	return mesh_branch_delete_empty(f->store, caller, view);
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode)
@@ -565,7 +539,7 @@ static int stage_new_file(fs *f, fs_node *parent, const char *name, mode_t mode,
 	memset(created, 0, sizeof(*created));
 	created->kind = MESH_KIND_FILE;
 	created->mode = mode & 07777;
-	created->mtime_ns = now_ns();
+	created->mtime_ns = fs_now_ns();
 	created->id = f->empty_file;
 	created->staged = true;
 	return mesh_view_stage_content(parent->view, caller, path, MESH_KIND_FILE,
@@ -611,7 +585,7 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent_ino
 	if ((error = mesh_file_write_buf(mesh_store_odb(f->store), NULL, target,
 					 strlen(target), &map)) < 0 ||
 	    (error = mesh_view_stage_content(parent->view, &caller, path, MESH_KIND_SYMLINK,
-					     0777, strlen(target), now_ns(), &map, false)) < 0)
+					     0777, strlen(target), fs_now_ns(), &map, false)) < 0)
 		return reply_error(req, error);
 	reply_new_entry(req, parent, name);
 }
@@ -1201,7 +1175,7 @@ static int copy_whole_file(fs *f, fs_node *src, fs_node *dst, size_t len,
 		return MESH_EPERM;
 	}
 	if ((error = mesh_view_stage_content(dst->view, caller, dst_path, MESH_KIND_FILE,
-					     mode, entry.size, now_ns(), &entry.id, false)) < 0)
+					     mode, entry.size, fs_now_ns(), &entry.id, false)) < 0)
 		return error;
 	fs_dirty_detach(f, dst);
 	__atomic_add_fetch(&dst->content_version, 1, __ATOMIC_RELEASE);

@@ -12,17 +12,6 @@ static const mesh_chunk_params small = {
 	.min_size = 1024, .avg_size = 4096, .max_size = 16384,
 };
 
-static void fill_random(unsigned char *buf, size_t len, unsigned seed)
-{
-	uint64_t x = seed * 0x9e3779b97f4a7c15ULL + 1;
-
-	for (size_t i = 0; i < len; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		buf[i] = (unsigned char)(x >> 24);
-	}
-}
 
 /* Chunk lengths of a whole buffer; caller frees. */
 static size_t *cut_all(const mesh_chunk_params *p, const unsigned char *buf,
@@ -64,7 +53,7 @@ START_TEST(deterministic)
 	unsigned char *copy = malloc(len);
 	size_t *a, *b;
 
-	fill_random(buf, len, 1);
+	test_fill_random(buf, len, 1);
 	memcpy(copy, buf, len);
 	a = cut_all(&mesh_chunk_default_params, buf, len, &n1);
 	b = cut_all(&mesh_chunk_default_params, copy, len, &n2);
@@ -81,7 +70,7 @@ START_TEST(bounds_respected)
 	unsigned char *buf = malloc(len);
 	size_t *lens;
 
-	fill_random(buf, len, 2);
+	test_fill_random(buf, len, 2);
 	lens = cut_all(&mesh_chunk_default_params, buf, len, &n);
 	assert_bounds(&mesh_chunk_default_params, lens, n, len);
 	free(lens);
@@ -105,7 +94,7 @@ START_TEST(average_near_target)
 	unsigned char *buf = malloc(len);
 	size_t *lens;
 
-	fill_random(buf, len, 3);
+	test_fill_random(buf, len, 3);
 	lens = cut_all(&small, buf, len, &n);
 	/* Normalized chunking keeps the mean close to avg_size. */
 	ck_assert_uint_gt(len / n, small.avg_size / 2);
@@ -128,7 +117,7 @@ START_TEST(streaming_matches_whole_buffer)
 	size_t *lens;
 	uint64_t step = 12345;
 
-	fill_random(buf, len, 4);
+	test_fill_random(buf, len, 4);
 	lens = cut_all(&small, buf, len, &n);
 	while (pos < len) {
 		size_t cut;
@@ -213,11 +202,11 @@ START_TEST(insertion_moves_few_boundaries)
 	unsigned char *middle = malloc(len + insert);
 	mesh_oid *a, *b, *c;
 
-	fill_random(orig, len, 5);
-	fill_random(front, insert, 6);
+	test_fill_random(orig, len, 5);
+	test_fill_random(front, insert, 6);
 	memcpy(front + insert, orig, len);
 	memcpy(middle, orig, len / 2);
-	fill_random(middle + len / 2, insert, 7);
+	test_fill_random(middle + len / 2, insert, 7);
 	memcpy(middle + len / 2 + insert, orig + len / 2, len / 2);
 	a = chunk_ids(orig, len, &na);
 	b = chunk_ids(front, len + insert, &nb);

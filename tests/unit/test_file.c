@@ -40,17 +40,6 @@ static void teardown(void)
 	test_tmpdir_remove(tmp);
 }
 
-static void fill_random(unsigned char *buf, size_t len, unsigned seed)
-{
-	uint64_t x = seed * 0x9e3779b97f4a7c15ULL + 1;
-
-	for (size_t i = 0; i < len; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		buf[i] = (unsigned char)(x >> 24);
-	}
-}
 
 static void fill_text(unsigned char *buf, size_t len, unsigned seed)
 {
@@ -146,7 +135,7 @@ START_TEST(round_trip_sizes)
 	unsigned char *data = malloc(5 * MIB);
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		fill_random(data, sizes[i], (unsigned)i + 1);
+		test_fill_random(data, sizes[i], (unsigned)i + 1);
 		round_trip(data, sizes[i], "random");
 		fill_text(data, sizes[i], (unsigned)i);
 		round_trip(data, sizes[i], "text");
@@ -205,7 +194,7 @@ START_TEST(reads_at_any_offset)
 	mesh_oid id;
 	char byte;
 
-	fill_random(data, size, 11);
+	test_fill_random(data, size, 11);
 	fill_text(data + MIB, MIB, 0);
 	ck_assert_int_eq(mesh_file_write_buf(odb, &small, data, size, &id), 0);
 	ck_assert_int_eq(mesh_file_map_load(odb, &id, &map), 0);
@@ -233,7 +222,7 @@ START_TEST(identical_content_is_stored_once)
 	uint64_t writes_after_a, size_b;
 	int fd;
 
-	fill_random(data, size, 21);
+	test_fill_random(data, size, 21);
 	ck_assert_int_eq(mesh_file_write_buf(odb, NULL, data, size, &a), 0);
 	writes_after_a = odb_writes();
 	ck_assert_uint_gt(writes_after_a, 3);
@@ -255,7 +244,7 @@ START_TEST(append_adds_few_chunks)
 	uint64_t writes, new_size;
 	int fd;
 
-	fill_random(data, size + extra, 31);
+	test_fill_random(data, size + extra, 31);
 	fd = file_with("grow", data, size);
 	ck_assert_int_eq(mesh_file_write_fd(odb, NULL, fd, &id1, NULL), 0);
 	writes = odb_writes();
@@ -302,8 +291,8 @@ START_TEST(sparse_file_materializes_with_holes)
 	uint64_t writes;
 	int src, dst;
 
-	fill_random(head, sizeof(head), 41);
-	fill_random(mid, sizeof(mid), 42);
+	test_fill_random(head, sizeof(head), 41);
+	test_fill_random(mid, sizeof(mid), 42);
 	src = file_with("sparse", head, sizeof(head));
 	ck_assert_int_eq(ftruncate(src, size), 0);
 	ck_assert_int_eq(pwrite(src, mid, sizeof(mid), 32 * MIB + 5), (ssize_t)sizeof(mid));
@@ -351,7 +340,7 @@ START_TEST(cache_serves_repeat_reads)
 	uint64_t reads;
 	size_t nread;
 
-	fill_random(data, size, 51);
+	test_fill_random(data, size, 51);
 	ck_assert_int_eq(mesh_file_write_buf(odb, &small, data, size, &id), 0);
 	ck_assert_int_eq(mesh_file_map_load(odb, &id, &map), 0);
 	ck_assert_int_eq(mesh_chunk_cache_new(&cache, 16 * MIB), 0);
@@ -380,7 +369,7 @@ START_TEST(cache_bound_respected)
 	mesh_oid id;
 	uint64_t reads;
 
-	fill_random(data, size, 61);
+	test_fill_random(data, size, 61);
 	ck_assert_int_eq(mesh_file_write_buf(odb, &small, data, size, &id), 0);
 	ck_assert_int_eq(mesh_file_map_load(odb, &id, &map), 0);
 	ck_assert_int_eq(mesh_chunk_cache_new(&cache, 256 * 1024), 0);
@@ -443,7 +432,7 @@ START_TEST(concurrent_reads_share_cache)
 	reader_arg arg;
 	mesh_oid id;
 
-	fill_random(data, size, 71);
+	test_fill_random(data, size, 71);
 	ck_assert_int_eq(mesh_file_write_buf(odb, &small, data, size, &id), 0);
 	ck_assert_int_eq(mesh_file_map_load(odb, &id, &map), 0);
 	/* A small cache forces evictions while other threads hold chunks. */
@@ -468,7 +457,7 @@ START_TEST(corrupt_or_wrong_objects_are_errors)
 	size_t nread;
 	int fd;
 
-	fill_random(data, sizeof(data), 81);
+	test_fill_random(data, sizeof(data), 81);
 	ck_assert_int_eq(mesh_file_write_buf(odb, &small, data, sizeof(data), &id), 0);
 	/* A chunk is not a file map. */
 	ck_assert_int_eq(mesh_odb_write(odb, MESH_OBJ_CHUNK, data, 10, &chunk_id), 0);

@@ -27,23 +27,10 @@ static void teardown(void)
 /* ---- trees -------------------------------------------------------------- */
 
 /* Fake content ids: trees, diffs and merges never read file maps. */
-static mesh_tree_entry file(const char *name, unsigned fill)
-{
-	return test_file_entry(name, fill);
-}
-
-static mesh_tree_entry dir(const char *name, mesh_oid id)
-{
-	return test_dir_entry(name, id);
-}
-
-static mesh_oid tree(const mesh_tree_entry *entries, size_t count)
-{
-	return test_tree_write(odb, entries, count);
-}
-
-#define TREE(...) tree((mesh_tree_entry[]){ __VA_ARGS__ }, \
-	sizeof((mesh_tree_entry[]){ __VA_ARGS__ }) / sizeof(mesh_tree_entry))
+#define file test_file_entry
+#define dir test_dir_entry
+#define TREE(...) TEST_TREE(odb, __VA_ARGS__)
+#define tree(entries, count) test_tree_write(odb, (entries), (count))
 
 static mesh_oid empty_tree(void)
 {

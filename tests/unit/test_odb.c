@@ -65,17 +65,6 @@ static void teardown(void)
 	tmp = NULL;
 }
 
-static void fill_random(unsigned char *buf, size_t len, unsigned seed)
-{
-	uint64_t x = seed * 0x9e3779b97f4a7c15ULL + 1;
-
-	for (size_t i = 0; i < len; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		buf[i] = (unsigned char)(x >> 24);
-	}
-}
 
 static void object_path(char *out, size_t size, const mesh_oid *oid)
 {
@@ -220,7 +209,7 @@ START_TEST(round_trip_empty_and_large)
 	void *data;
 	size_t len;
 
-	fill_random(buf, big, 7);
+	test_fill_random(buf, big, 7);
 	memset(buf, 'x', big / 2);   /* half compressible */
 	ck_assert_int_eq(mesh_odb_write(odb, MESH_OBJ_FILE, NULL, 0, &empty_id), 0);
 	ck_assert_int_eq(mesh_odb_write(odb, MESH_OBJ_CHUNK, buf, big, &big_id), 0);
@@ -265,7 +254,7 @@ START_TEST(compresses_only_when_it_pays)
 		buf[i] = "the quick brown fox jumps over the lazy dog\n"[i % 44];
 	ck_assert_int_eq(mesh_odb_write(odb, MESH_OBJ_CHUNK, buf, len, &text_id), 0);
 	ck_assert_int_lt(stored_size(&text_id), (off_t)(len / 50));
-	fill_random(buf, len, 1);
+	test_fill_random(buf, len, 1);
 	ck_assert_int_eq(mesh_odb_write(odb, MESH_OBJ_CHUNK, buf, len, &random_id), 0);
 	/* Raw payload plus the 11-byte header: zstd would have grown it. */
 	ck_assert_int_eq(stored_size(&random_id), (off_t)(len + 11));
@@ -299,7 +288,7 @@ START_TEST(corrupt_raw_payload_is_eio)
 	unsigned char buf[4096];
 	mesh_oid oid;
 
-	fill_random(buf, sizeof(buf), 3);
+	test_fill_random(buf, sizeof(buf), 3);
 	ck_assert_int_eq(mesh_odb_write(odb, MESH_OBJ_CHUNK, buf, sizeof(buf), &oid), 0);
 	corrupt_byte(&oid, 11 + 100);
 	assert_corrupt_read(&oid);
@@ -434,7 +423,7 @@ static void *worker(void *p)
 		void *data;
 		size_t len;
 
-		fill_random(buf, sizeof(buf), seed);
+		test_fill_random(buf, sizeof(buf), seed);
 		memset(buf, 0, i * 400);
 		if (mesh_odb_write(odb, MESH_OBJ_CHUNK, buf, sizeof(buf), &oid) < 0 ||
 		    mesh_odb_read(odb, &oid, MESH_OBJ_CHUNK, &data, &len, NULL) < 0) {
@@ -617,7 +606,7 @@ START_TEST(tiered_keeps_small_objects_in_the_database)
 	void *data;
 	size_t len;
 
-	fill_random(big, 64 * 1024, 7);
+	test_fill_random(big, 64 * 1024, 7);
 	snprintf(db_path, sizeof(db_path), "%s/db", tmp);
 	snprintf(tmp_dir, sizeof(tmp_dir), "%s/tmp", tmp);
 	snprintf(objects2, sizeof(objects2), "%s/objects2", tmp);

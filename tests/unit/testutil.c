@@ -1,5 +1,6 @@
 #include "testutil.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,4 +91,16 @@ mesh_oid test_tree_write(mesh_odb *odb, const mesh_tree_entry *entries, size_t c
 
 	ck_assert_int_eq(mesh_tree_write(odb, entries, count, &id), 0);
 	return id;
+}
+
+void test_fill_random(unsigned char *buf, size_t len, unsigned seed)
+{
+	uint64_t x = seed * 0x9e3779b97f4a7c15ULL + 1;
+
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		buf[i] = (unsigned char)(x >> 24);
+	}
 }

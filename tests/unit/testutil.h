@@ -3,6 +3,7 @@
 #define MESH_TESTUTIL_H
 
 #include <check.h>
+#include <stddef.h>
 
 /* Creates a fresh temporary directory; caller frees and removes it with
  * test_tmpdir_remove(). */
@@ -23,6 +24,13 @@ mesh_tree_entry test_dir_entry(const char *name, mesh_oid id);
 
 /* Stores a tree of the given entries; fails the test on error. */
 mesh_oid test_tree_write(mesh_odb *odb, const mesh_tree_entry *entries, size_t count);
+
+/* TEST_TREE(odb, entry, entry...): the id of a tree of those entries. */
+#define TEST_TREE(odb, ...) test_tree_write((odb), (mesh_tree_entry[]){ __VA_ARGS__ }, \
+	sizeof((mesh_tree_entry[]){ __VA_ARGS__ }) / sizeof(mesh_tree_entry))
+
+/* Deterministic incompressible bytes (xorshift), different per seed. */
+void test_fill_random(unsigned char *buf, size_t len, unsigned seed);
 
 /* Runs a suite and returns the process exit status. */
 int test_run_suite(Suite *suite);
