@@ -239,10 +239,8 @@ static const char *trim_path(char *path)
 /* "domain" and "branch" of the branch a command worked on. */
 static void json_branch(command *cmd, mesh_view *view)
 {
-	mesh_json_key(&cmd->json, "domain");
-	mesh_json_string(&cmd->json, mesh_view_domain(view));
-	mesh_json_key(&cmd->json, "branch");
-	mesh_json_string(&cmd->json, mesh_view_branch(view));
+	mesh_json_field_string(&cmd->json, "domain", mesh_view_domain(view));
+	mesh_json_field_string(&cmd->json, "branch", mesh_view_branch(view));
 }
 
 /* A list of staged changes: status shows them, reset what it dropped. */
@@ -253,12 +251,9 @@ static void json_changes(mesh_json *j, const char *key, const mesh_change *chang
 	mesh_json_array_begin(j);
 	for (size_t i = 0; i < count; i++) {
 		mesh_json_object_begin(j);
-		mesh_json_key(j, "path");
-		mesh_json_string(j, changes[i].path);
-		mesh_json_key(j, "change");
-		mesh_json_string(j, mesh_change_type_name(changes[i].type));
-		mesh_json_key(j, "kind");
-		mesh_json_string(j, mesh_entry_kind_name(changes[i].kind));
+		mesh_json_field_string(j, "path", changes[i].path);
+		mesh_json_field_string(j, "change", mesh_change_type_name(changes[i].type));
+		mesh_json_field_string(j, "kind", mesh_entry_kind_name(changes[i].kind));
 		mesh_json_object_end(j);
 	}
 	mesh_json_array_end(j);
@@ -336,8 +331,7 @@ static int cmd_commit(command *cmd)
 	json_branch(cmd, view);
 	json_oid(&cmd->json, "commit", &id);
 	json_oid(&cmd->json, "parent", &parent);
-	mesh_json_key(&cmd->json, "changes");
-	mesh_json_int(&cmd->json, (int64_t)changes);
+	mesh_json_field_int(&cmd->json, "changes", (int64_t)changes);
 	return 0;
 }
 
@@ -378,14 +372,10 @@ static int log_one(void *ctx, const mesh_oid *id, const mesh_commit *commit)
 	for (size_t i = 0; i < commit->parent_count; i++)
 		json_oid(j, NULL, &commit->parents[i]);
 	mesh_json_array_end(j);
-	mesh_json_key(j, "author");
-	mesh_json_string(j, commit->author);
-	mesh_json_key(j, "uid");
-	mesh_json_int(j, commit->uid);
-	mesh_json_key(j, "time");
-	mesh_json_int(j, commit->time);
-	mesh_json_key(j, "message");
-	mesh_json_string(j, commit->message);
+	mesh_json_field_string(j, "author", commit->author);
+	mesh_json_field_int(j, "uid", commit->uid);
+	mesh_json_field_int(j, "time", commit->time);
+	mesh_json_field_string(j, "message", commit->message);
 	mesh_json_key(j, "meta");
 	mesh_json_object_begin(j);
 	for (size_t i = 0; i < commit->meta_count; i++) {
@@ -451,8 +441,7 @@ static int cmd_log(command *cmd)
 		return mesh_error_oom();
 	if (lc.path)
 		trim_path(lc.path);
-	mesh_json_key(&cmd->json, "domain");
-	mesh_json_string(&cmd->json, domain);
+	mesh_json_field_string(&cmd->json, "domain", domain);
 	mesh_json_key(&cmd->json, "commits");
 	mesh_json_array_begin(&cmd->json);
 	error = mesh_history_walk(cmd->env->store, &rev.commit, 0, log_filtered, &lc);
@@ -466,18 +455,12 @@ static int cmd_log(command *cmd)
 static void json_domain(mesh_json *j, const mesh_domain *d)
 {
 	mesh_json_object_begin(j);
-	mesh_json_key(j, "name");
-	mesh_json_string(j, d->name);
-	mesh_json_key(j, "description");
-	mesh_json_string(j, d->description);
-	mesh_json_key(j, "owner");
-	mesh_json_string(j, d->owner);
-	mesh_json_key(j, "owner_uid");
-	mesh_json_int(j, d->owner_uid);
-	mesh_json_key(j, "default_branch");
-	mesh_json_string(j, d->default_branch);
-	mesh_json_key(j, "created");
-	mesh_json_int(j, d->created);
+	mesh_json_field_string(j, "name", d->name);
+	mesh_json_field_string(j, "description", d->description);
+	mesh_json_field_string(j, "owner", d->owner);
+	mesh_json_field_int(j, "owner_uid", d->owner_uid);
+	mesh_json_field_string(j, "default_branch", d->default_branch);
+	mesh_json_field_int(j, "created", d->created);
 	mesh_json_object_end(j);
 }
 
@@ -546,8 +529,7 @@ static int list_ref(void *ctx, const char *name, const mesh_oid *oid)
 	ref_list_ctx *rl = ctx;
 
 	mesh_json_object_begin(rl->json);
-	mesh_json_key(rl->json, "name");
-	mesh_json_string(rl->json, name + rl->skip);
+	mesh_json_field_string(rl->json, "name", name + rl->skip);
 	json_oid(rl->json, "commit", oid);
 	mesh_json_object_end(rl->json);
 	return 0;
@@ -564,8 +546,7 @@ static int list_refs(command *cmd, const char *prefix, const char *key)
 	if ((error = mesh_domain_get(cmd->env->store, cmd->argv[2], &d)) < 0)
 		return error;
 	mesh_domain_free(d);
-	mesh_json_key(&cmd->json, "domain");
-	mesh_json_string(&cmd->json, cmd->argv[2]);
+	mesh_json_field_string(&cmd->json, "domain", cmd->argv[2]);
 	mesh_json_key(&cmd->json, key);
 	mesh_json_array_begin(&cmd->json);
 	error = mesh_ref_list(mesh_store_refs(cmd->env->store), cmd->argv[2], prefix,
@@ -577,8 +558,7 @@ static int list_refs(command *cmd, const char *prefix, const char *key)
 static void json_ref_answer(command *cmd, const char *domain, const char *key,
 			    const char *name, const mesh_oid *commit)
 {
-	mesh_json_key(&cmd->json, "domain");
-	mesh_json_string(&cmd->json, domain);
+	mesh_json_field_string(&cmd->json, "domain", domain);
 	mesh_json_key(&cmd->json, key);
 	mesh_json_string(&cmd->json, name);
 	if (commit)
@@ -694,19 +674,14 @@ static int diff_one(void *ctx, const char *path, mesh_diff_type type,
 		return 0;
 	}
 	mesh_json_object_begin(dc->json);
-	mesh_json_key(dc->json, "path");
-	mesh_json_string(dc->json, path);
-	mesh_json_key(dc->json, "change");
-	mesh_json_string(dc->json, mesh_diff_type_name(type));
-	mesh_json_key(dc->json, "kind");
-	mesh_json_string(dc->json, mesh_entry_kind_name(any->kind));
+	mesh_json_field_string(dc->json, "path", path);
+	mesh_json_field_string(dc->json, "change", mesh_diff_type_name(type));
+	mesh_json_field_string(dc->json, "kind", mesh_entry_kind_name(any->kind));
 	if (old) {
-		mesh_json_key(dc->json, "old_size");
-		mesh_json_int(dc->json, (int64_t)old->size);
+		mesh_json_field_int(dc->json, "old_size", (int64_t)old->size);
 	}
 	if (new_) {
-		mesh_json_key(dc->json, "new_size");
-		mesh_json_int(dc->json, (int64_t)new_->size);
+		mesh_json_field_int(dc->json, "new_size", (int64_t)new_->size);
 	}
 	mesh_json_object_end(dc->json);
 	return 0;
@@ -745,8 +720,7 @@ static int cmd_diff(command *cmd)
 		return error;
 	if (path && !(prefix = strdup(path)))
 		return mesh_error_oom();
-	mesh_json_key(&cmd->json, "domain");
-	mesh_json_string(&cmd->json, domain);
+	mesh_json_field_string(&cmd->json, "domain", domain);
 	json_oid(&cmd->json, "from", &c1);
 	json_oid(&cmd->json, "to", &c2);
 	mesh_json_key(&cmd->json, "changes");
@@ -792,10 +766,8 @@ static void json_conflicts(mesh_json *j, const mesh_merge_result *merge)
 	mesh_json_array_begin(j);
 	for (size_t i = 0; i < merge->conflict_count; i++) {
 		mesh_json_object_begin(j);
-		mesh_json_key(j, "path");
-		mesh_json_string(j, merge->conflicts[i].path);
-		mesh_json_key(j, "kind");
-		mesh_json_string(j, mesh_conflict_kind_name(merge->conflicts[i].kind));
+		mesh_json_field_string(j, "path", merge->conflicts[i].path);
+		mesh_json_field_string(j, "kind", mesh_conflict_kind_name(merge->conflicts[i].kind));
 		mesh_json_object_end(j);
 	}
 	mesh_json_array_end(j);
@@ -813,12 +785,9 @@ static int outcome_answer(command *cmd, mesh_view *view, int error,
 		json_branch(cmd, view);
 		json_oid(&cmd->json, "commit", &outcome->commit);
 		json_oid(&cmd->json, "parent", &outcome->old_head);
-		mesh_json_key(&cmd->json, "up_to_date");
-		mesh_json_bool(&cmd->json, outcome->up_to_date);
-		mesh_json_key(&cmd->json, "changes");
-		mesh_json_int(&cmd->json, (int64_t)outcome->merge.changes);
-		mesh_json_key(&cmd->json, "resolved_conflicts");
-		mesh_json_int(&cmd->json, (int64_t)outcome->merge.resolved_count);
+		mesh_json_field_bool(&cmd->json, "up_to_date", outcome->up_to_date);
+		mesh_json_field_int(&cmd->json, "changes", (int64_t)outcome->merge.changes);
+		mesh_json_field_int(&cmd->json, "resolved_conflicts", (int64_t)outcome->merge.resolved_count);
 	}
 	mesh_branch_outcome_free(outcome);
 	return error;
@@ -978,10 +947,8 @@ static int cmd_cp(command *cmd)
 	change.path = (char *)trim_path(dst_path);
 	change.type = MESH_CHANGE_ADDED;
 	notify_changed(cmd, dst_domain, dst_ref, &change, 1);
-	mesh_json_key(&cmd->json, "from");
-	mesh_json_string(&cmd->json, cmd->argv[1]);
-	mesh_json_key(&cmd->json, "to");
-	mesh_json_string(&cmd->json, cmd->argv[2]);
+	mesh_json_field_string(&cmd->json, "from", cmd->argv[1]);
+	mesh_json_field_string(&cmd->json, "to", cmd->argv[2]);
 done:
 	mesh_view_free(owned);
 	free(src_path);
@@ -1026,12 +993,9 @@ static int error_answer(int code, mesh_json *details, char **answer)
 
 	mesh_json_init(&j);
 	mesh_json_object_begin(&j);
-	mesh_json_key(&j, "ok");
-	mesh_json_bool(&j, false);
-	mesh_json_key(&j, "error");
-	mesh_json_string(&j, mesh_error_name(code));
-	mesh_json_key(&j, "message");
-	mesh_json_string(&j, *mesh_error_message() ? mesh_error_message() : "failed");
+	mesh_json_field_bool(&j, "ok", false);
+	mesh_json_field_string(&j, "error", mesh_error_name(code));
+	mesh_json_field_string(&j, "message", *mesh_error_message() ? mesh_error_message() : "failed");
 	if (details)
 		mesh_json_members(&j, details);
 	mesh_json_object_end(&j);
@@ -1054,8 +1018,7 @@ int mesh_control_run(const mesh_control_env *env, const mesh_caller *caller,
 	mesh_json_init(&cmd.json);
 	mesh_json_init(&cmd.details);
 	mesh_json_object_begin(&cmd.json);
-	mesh_json_key(&cmd.json, "ok");
-	mesh_json_bool(&cmd.json, true);
+	mesh_json_field_bool(&cmd.json, "ok", true);
 	error = dispatch(&cmd);
 	mesh_control_words_free(cmd.argv, cmd.argc);
 	if (error < 0) {

@@ -114,6 +114,24 @@ void mesh_json_bool(mesh_json *j, bool value)
 	append(j, value ? "true" : "false", value ? 4 : 5);
 }
 
+void mesh_json_field_string(mesh_json *j, const char *key, const char *value)
+{
+	mesh_json_key(j, key);
+	mesh_json_string(j, value);
+}
+
+void mesh_json_field_int(mesh_json *j, const char *key, int64_t value)
+{
+	mesh_json_key(j, key);
+	mesh_json_int(j, value);
+}
+
+void mesh_json_field_bool(mesh_json *j, const char *key, bool value)
+{
+	mesh_json_key(j, key);
+	mesh_json_bool(j, value);
+}
+
 void mesh_json_members(mesh_json *j, const mesh_json *members)
 {
 	if (!members->buf || members->len == 0)

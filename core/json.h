@@ -27,6 +27,11 @@ void mesh_json_string(mesh_json *j, const char *value);
 void mesh_json_int(mesh_json *j, int64_t value);
 void mesh_json_bool(mesh_json *j, bool value);
 
+/* A member with its value: key then value, for the common case. */
+void mesh_json_field_string(mesh_json *j, const char *key, const char *value);
+void mesh_json_field_int(mesh_json *j, const char *key, int64_t value);
+void mesh_json_field_bool(mesh_json *j, const char *key, bool value);
+
 /* Appends members written into another writer (keys and values, no
  * braces) inside the current object. */
 void mesh_json_members(mesh_json *j, const mesh_json *members);
