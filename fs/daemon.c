@@ -3,6 +3,7 @@
  * threads, unmount and close the store; and the table of views.
  */
 #include "fs.h"
+#include "prime.h"
 #include "array.h"
 #include "error.h"
 
@@ -217,6 +218,9 @@ static int serve(fs *f, const meshfs_mount_opts *opts, int *ready_fd)
 	}
 	mesh_log_write(&f->log, MESH_LOG_INFO, "mounted %s on %s",
 		       mesh_store_path(f->store), opts->mountpoint);
+	/* Without priming, random reads are only slower. */
+	if (fs_prime_start(&f->prime, f) < 0)
+		mesh_log_write(&f->log, MESH_LOG_WARN, "%s", mesh_error_message());
 	report_ready(ready_fd, 0);
 	loop = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_max_threads(loop, 64);
@@ -224,6 +228,8 @@ static int serve(fs *f, const meshfs_mount_opts *opts, int *ready_fd)
 	error = fuse_session_loop_mt(f->session, loop) == 0 ? 0 : MESH_EIO;
 	fuse_loop_cfg_destroy(loop);
 	fuse_session_unmount(f->session);
+	fs_prime_stop(f->prime);
+	f->prime = NULL;
 	mesh_log_write(&f->log, MESH_LOG_INFO, "unmounted %s", opts->mountpoint);
 destroy:
 	fuse_remove_signal_handlers(f->session);

@@ -49,6 +49,7 @@ typedef struct fs {
 	uid_t uid;                 /* owner shown for every file */
 	gid_t gid;
 	struct fuse_session *session;
+	struct fs_prime *prime;    /* page-cache priming, or NULL */
 } fs;
 
 /* The branch view, opened on first use.  MESH_ENOENT when the branch

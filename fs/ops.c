@@ -4,6 +4,7 @@
  */
 #include "fs.h"
 #include "dirty.h"
+#include "prime.h"
 #include "array.h"
 #include "control.h"
 #include "domain.h"
@@ -27,6 +28,9 @@
 #define IMMUTABLE_TIMEOUT 86400.0
 #define NAME_MAX_LEN 255
 #define READ_AHEAD_BYTES (32u << 20)
+/* Reads this small off the sequential path are random: the kernel reads
+ * ahead in larger requests. */
+#define RANDOM_READ_BYTES (64u << 10)
 #define PREFERRED_IO_SIZE (1 << 20)
 
 typedef struct fs_handle {
@@ -868,6 +872,8 @@ static int reply_clean(fuse_req_t req, fs *f, fs_handle *h, size_t size, off_t o
 	/* Sequential readers get the next chunks read and verified ahead. */
 	if (error == 0 && (uint64_t)off == __atomic_load_n(&h->next_offset, __ATOMIC_RELAXED))
 		mesh_file_prefetch(cache, h->map, (uint64_t)off + size, READ_AHEAD_BYTES);
+	else if (error == 0 && size <= RANDOM_READ_BYTES)
+		fs_prime_chunk(f->prime, h->node, h->map, (uint64_t)off, version, generation);
 	__atomic_store_n(&h->next_offset, (uint64_t)off + got, __ATOMIC_RELAXED);
 	if (short_read) {
 		char *buf = malloc(size);
