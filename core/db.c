@@ -15,6 +15,7 @@
 
 #define MESH_DB_CACHE_BYTES ((size_t)64 << 20)
 #define MESH_DB_BLOOM_BITS 10
+#define MESH_DB_MEMTABLE_BLOOM_RATIO 0.05
 
 struct mesh_db {
 	rocksdb_t *rdb;
@@ -95,6 +96,11 @@ static rocksdb_options_t *db_options_new(rocksdb_cache_t *cache)
 	rocksdb_options_set_create_if_missing(opts, 1);
 	/* Metadata values are tiny; compression would cost CPU for little. */
 	rocksdb_options_set_compression(opts, rocksdb_no_compression);
+	/* Most gets while writing miss (a name being created, an object not
+	 * stored yet): a bloom filter over the memtable's keys answers those
+	 * without walking its skip list. */
+	rocksdb_options_set_memtable_prefix_bloom_size_ratio(opts, MESH_DB_MEMTABLE_BLOOM_RATIO);
+	rocksdb_options_set_memtable_whole_key_filtering(opts, 1);
 	rocksdb_options_increase_parallelism(opts, 2);
 	return opts;
 }
@@ -171,8 +177,8 @@ static const rocksdb_writeoptions_t *db_wopts(mesh_db *db, bool sync)
 	return sync ? db->wopts_sync : db->wopts_nosync;
 }
 
-int mesh_db_get(mesh_db *db, const void *key, size_t klen,
-		void **val, size_t *vlen)
+int mesh_db_find(mesh_db *db, const void *key, size_t klen,
+		 void **val, size_t *vlen)
 {
 	rocksdb_pinnableslice_t *slice;
 	const char *data;
@@ -188,8 +194,7 @@ int mesh_db_get(mesh_db *db, const void *key, size_t klen,
 	if (err)
 		return db_fail(err, "get", db->path);
 	if (!slice)
-		return mesh_error_set(MESH_ENOENT, "key not found in %s",
-				      db->path);
+		return 0;
 	data = rocksdb_pinnableslice_value(slice, &len);
 	copy = malloc(len ? len : 1);
 	if (!copy) {
@@ -201,7 +206,36 @@ int mesh_db_get(mesh_db *db, const void *key, size_t klen,
 	rocksdb_pinnableslice_destroy(slice);
 	*val = copy;
 	*vlen = len;
-	return 0;
+	return 1;
+}
+
+int mesh_db_get(mesh_db *db, const void *key, size_t klen,
+		void **val, size_t *vlen)
+{
+	int found = mesh_db_find(db, key, klen, val, vlen);
+
+	if (found == 0)
+		return mesh_error_set(MESH_ENOENT, "key not found in %s", db->path);
+	return found < 0 ? found : 0;
+}
+
+int mesh_db_has(mesh_db *db, const void *key, size_t klen)
+{
+	rocksdb_pinnableslice_t *slice;
+	char *err = NULL;
+
+	slice = rocksdb_get_pinned(db->rdb, db->ropts, key, klen, &err);
+	if (err)
+		return db_fail(err, "get", db->path);
+	if (!slice)
+		return 0;
+	rocksdb_pinnableslice_destroy(slice);
+	return 1;
+}
+
+uint64_t mesh_db_sequence(mesh_db *db)
+{
+	return rocksdb_get_latest_sequence_number(db->rdb);
 }
 
 int mesh_db_put(mesh_db *db, const void *key, size_t klen,

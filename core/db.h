@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct mesh_db mesh_db;
 typedef struct mesh_db_batch mesh_db_batch;
@@ -25,6 +26,17 @@ void mesh_db_close(mesh_db *db);
 /* *val is malloc'd (caller frees).  MESH_ENOENT when the key is absent. */
 int mesh_db_get(mesh_db *db, const void *key, size_t klen,
 		void **val, size_t *vlen);
+/* For lookups that expect to miss: 1 and *val (malloc'd, caller frees)
+ * when found, 0 when the key is absent (no error set), <0 on error. */
+int mesh_db_find(mesh_db *db, const void *key, size_t klen,
+		 void **val, size_t *vlen);
+/* 1 when the key is present, 0 when absent, <0 on error; no copy made. */
+int mesh_db_has(mesh_db *db, const void *key, size_t klen);
+
+/* Grows with every write: two equal readings mean nothing was written in
+ * between, so what was read after the first still holds. */
+uint64_t mesh_db_sequence(mesh_db *db);
+
 int mesh_db_put(mesh_db *db, const void *key, size_t klen,
 		const void *val, size_t vlen, bool sync);
 int mesh_db_delete(mesh_db *db, const void *key, size_t klen, bool sync);

@@ -3,6 +3,7 @@
  */
 #include "file.h"
 #include "array.h"
+#include "db.h"
 #include "error.h"
 
 #include <pthread.h>
@@ -26,7 +27,19 @@ typedef struct map_builder {
 	uint64_t size;
 } map_builder;
 
-static int builder_add(map_builder *b, mesh_odb *odb,
+/* Stores an object; into batch (mesh_odb_write_batched) when not NULL,
+ * unchecked when known_new. */
+static int store_object(mesh_odb *odb, mesh_db_batch *batch, bool known_new,
+			mesh_otype type, const void *data, size_t len, mesh_oid *out)
+{
+	if (!batch)
+		return mesh_odb_write(odb, type, data, len, out);
+	if (known_new)
+		return mesh_odb_write_new_batched(odb, batch, type, data, len, out);
+	return mesh_odb_write_batched(odb, batch, type, data, len, out);
+}
+
+static int builder_add(map_builder *b, mesh_odb *odb, mesh_db_batch *batch,
 		       const unsigned char *data, size_t len)
 {
 	mesh_file_chunk *chunk;
@@ -35,7 +48,7 @@ static int builder_add(map_builder *b, mesh_odb *odb,
 	if (mesh_array_grow(&b->chunks, &b->alloc, b->count, sizeof(*b->chunks)) < 0)
 		return MESH_ENOMEM;
 	chunk = &b->chunks[b->count];
-	if ((error = mesh_odb_write(odb, MESH_OBJ_CHUNK, data, len, &chunk->id)) < 0)
+	if ((error = store_object(odb, batch, false, MESH_OBJ_CHUNK, data, len, &chunk->id)) < 0)
 		return error;
 	chunk->offset = b->size;
 	chunk->length = (uint32_t)len;
@@ -67,7 +80,8 @@ static uint64_t get_le64(const unsigned char *p)
 	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
 }
 
-static int builder_store(map_builder *b, mesh_odb *odb, mesh_oid *out_id)
+static int builder_store(map_builder *b, mesh_odb *odb, mesh_db_batch *batch,
+			 bool known_new, mesh_oid *out_id)
 {
 	size_t len;
 	unsigned char *buf, *p;
@@ -87,7 +101,7 @@ static int builder_store(map_builder *b, mesh_odb *odb, mesh_oid *out_id)
 		put_le32(p, b->chunks[i].length);
 		memcpy(p + 4, b->chunks[i].id.id, MESH_OID_RAWSZ);
 	}
-	error = mesh_odb_write(odb, MESH_OBJ_FILE, buf, len, out_id);
+	error = store_object(odb, batch, known_new, MESH_OBJ_FILE, buf, len, out_id);
 	free(buf);
 	return error;
 }
@@ -110,7 +124,7 @@ static int params_resolve(const mesh_chunk_params **params)
 
 /* Cuts and stores the chunks of buf; returns bytes consumed.  Stops short
  * of the end when the chunker needs more data than buf holds. */
-static int chunk_span(map_builder *b, mesh_odb *odb,
+static int chunk_span(map_builder *b, mesh_odb *odb, mesh_db_batch *batch,
 		      const mesh_chunk_params *params,
 		      const unsigned char *buf, size_t len, bool at_eof,
 		      size_t *consumed)
@@ -123,7 +137,7 @@ static int chunk_span(map_builder *b, mesh_odb *odb,
 
 		if (cut == 0)
 			break;
-		if ((error = builder_add(b, odb, buf + pos, cut)) < 0)
+		if ((error = builder_add(b, odb, batch, buf + pos, cut)) < 0)
 			return error;
 		pos += cut;
 	}
@@ -142,9 +156,9 @@ int mesh_file_write_buf(mesh_odb *odb, const mesh_chunk_params *params,
 		return mesh_error_set(MESH_EINVAL, "file data missing");
 	if ((error = params_resolve(&params)) < 0)
 		return error;
-	error = chunk_span(&b, odb, params, data, len, true, &consumed);
+	error = chunk_span(&b, odb, NULL, params, data, len, true, &consumed);
 	if (error == 0)
-		error = builder_store(&b, odb, out_id);
+		error = builder_store(&b, odb, NULL, false, out_id);
 	free(b.chunks);
 	return error;
 }
@@ -386,11 +400,11 @@ int mesh_file_writer_append(mesh_file_writer *w, const void *data, size_t len)
 	return 0;
 }
 
-int mesh_file_writer_snapshot(mesh_file_writer *w, mesh_oid *out_id,
-			      uint64_t *out_size)
+int mesh_file_writer_snapshot_batched(mesh_file_writer *w, mesh_db_batch *batch,
+				      mesh_oid *out_id, uint64_t *out_size)
 {
 	map_builder snap;
-	size_t consumed;
+	size_t consumed, batched = batch ? mesh_db_batch_count(batch) : 0;
 	int error;
 
 	if ((error = writer_drain(w)) < 0)
@@ -404,13 +418,22 @@ int mesh_file_writer_snapshot(mesh_file_writer *w, mesh_oid *out_id,
 		return mesh_error_oom();
 	if (w->b.count)
 		memcpy(snap.chunks, w->b.chunks, w->b.count * sizeof(*snap.chunks));
-	error = chunk_span(&snap, w->odb, w->params, w->buf, w->have, true, &consumed);
+	error = chunk_span(&snap, w->odb, batch, w->params, w->buf, w->have, true, &consumed);
+	/* A map naming a chunk that was not stored cannot be stored either:
+	 * objects are stored before, or with, what names them. */
 	if (error == 0)
-		error = builder_store(&snap, w->odb, out_id);
+		error = builder_store(&snap, w->odb, batch,
+				      batch && mesh_db_batch_count(batch) > batched, out_id);
 	if (error == 0 && out_size)
 		*out_size = snap.size;
 	free(snap.chunks);
 	return error;
+}
+
+int mesh_file_writer_snapshot(mesh_file_writer *w, mesh_oid *out_id,
+			      uint64_t *out_size)
+{
+	return mesh_file_writer_snapshot_batched(w, NULL, out_id, out_size);
 }
 
 int mesh_file_writer_read(mesh_file_writer *w, mesh_chunk_cache *cache, void *buf,

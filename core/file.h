@@ -52,6 +52,11 @@ uint64_t mesh_file_writer_size(const mesh_file_writer *w);
 /* Stores the map of everything appended so far; appending may go on. */
 int mesh_file_writer_snapshot(mesh_file_writer *w, mesh_oid *out_id,
 			      uint64_t *out_size);
+/* The same, with the objects not stored yet that the store keeps in its
+ * database (the last chunks of a file, its map) added to batch
+ * (mesh_odb_write_batched): they exist once batch is written. */
+int mesh_file_writer_snapshot_batched(mesh_file_writer *w, struct mesh_db_batch *batch,
+				      mesh_oid *out_id, uint64_t *out_size);
 /* Reads back what was appended, as mesh_file_read does. */
 int mesh_file_writer_read(mesh_file_writer *w, mesh_chunk_cache *cache, void *buf,
 			  size_t len, uint64_t offset, size_t *nread);

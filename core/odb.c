@@ -30,12 +30,20 @@
 #define ZSTD_LEVEL_CHUNK 1
 #define ZSTD_LEVEL_META 3
 
+/* Compression contexts kept between writes: setting one up costs more
+ * than compressing a small object.  A few cover the threads that write
+ * at once; more would only hold memory. */
+#define CCTX_POOL 4
+
 struct mesh_odb {
 	mesh_odb_backend *backend;
 	const mesh_log *log;
 	atomic_uint_least64_t reads;
 	atomic_uint_least64_t writes;
 	atomic_uint_least64_t write_dups;
+	pthread_mutex_t cctx_lock;
+	ZSTD_CCtx *cctx[CCTX_POOL];
+	size_t cctx_count;
 };
 
 const char *mesh_otype_name(mesh_otype type)
@@ -417,20 +425,26 @@ static int db_write(mesh_odb_backend *b, const mesh_oid *oid, const void *data, 
 	return mesh_db_put(((db_backend *)b)->db, key, sizeof(key), data, len, false);
 }
 
+static int db_write_batched(mesh_odb_backend *b, mesh_db_batch *batch,
+			    const mesh_oid *oid, const void *data, size_t len,
+			    bool check)
+{
+	unsigned char key[2 + MESH_OID_RAWSZ];
+	int found;
+
+	db_key(key, oid);
+	if (check && (found = mesh_db_has(((db_backend *)b)->db, key, sizeof(key))) != 0)
+		return found < 0 ? found : 2;
+	mesh_db_batch_put(batch, key, sizeof(key), data, len);
+	return 1;
+}
+
 static int db_exists(mesh_odb_backend *b, const mesh_oid *oid)
 {
-	void *val;
-	size_t len;
-	int error = db_read(b, oid, &val, &len);
+	unsigned char key[2 + MESH_OID_RAWSZ];
 
-	if (error == MESH_ENOENT) {
-		mesh_error_clear();
-		return 0;
-	}
-	if (error < 0)
-		return error;
-	free(val);
-	return 1;
+	db_key(key, oid);
+	return mesh_db_has(((db_backend *)b)->db, key, sizeof(key));
 }
 
 static int db_sync(mesh_odb_backend *b)
@@ -452,6 +466,7 @@ int mesh_odb_backend_db(mesh_odb_backend **out, mesh_db *db)
 		return mesh_error_oom();
 	b->base.read = db_read;
 	b->base.write = db_write;
+	b->base.write_batched = db_write_batched;
 	b->base.exists = db_exists;
 	b->base.sync = db_sync;
 	b->base.free = db_free;
@@ -485,6 +500,16 @@ static int tiered_write(mesh_odb_backend *b, const mesh_oid *oid, const void *da
 	mesh_odb_backend *to = len < t->threshold ? t->small : t->large;
 
 	return to->write(to, oid, data, len);
+}
+
+static int tiered_write_batched(mesh_odb_backend *b, mesh_db_batch *batch,
+				const mesh_oid *oid, const void *data, size_t len,
+				bool check)
+{
+	tiered_backend *t = (tiered_backend *)b;
+	mesh_odb_backend *to = len < t->threshold ? t->small : t->large;
+
+	return to->write_batched ? to->write_batched(to, batch, oid, data, len, check) : 0;
 }
 
 static int tiered_exists(mesh_odb_backend *b, const mesh_oid *oid)
@@ -526,6 +551,7 @@ int mesh_odb_backend_tiered(mesh_odb_backend **out, mesh_odb_backend *small,
 	}
 	t->base.read = tiered_read;
 	t->base.write = tiered_write;
+	t->base.write_batched = tiered_write_batched;
 	t->base.exists = tiered_exists;
 	t->base.sync = tiered_sync;
 	t->base.free = tiered_free;
@@ -590,6 +616,7 @@ int mesh_odb_open(mesh_odb **out, mesh_odb_backend *backend,
 	atomic_init(&odb->reads, 0);
 	atomic_init(&odb->writes, 0);
 	atomic_init(&odb->write_dups, 0);
+	pthread_mutex_init(&odb->cctx_lock, NULL);
 	*out = odb;
 	return 0;
 }
@@ -600,6 +627,9 @@ void mesh_odb_close(mesh_odb *odb)
 		return;
 	if (odb->backend && odb->backend->free)
 		odb->backend->free(odb->backend);
+	while (odb->cctx_count > 0)
+		ZSTD_freeCCtx(odb->cctx[--odb->cctx_count]);
+	pthread_mutex_destroy(&odb->cctx_lock);
 	free(odb);
 }
 
@@ -618,22 +648,49 @@ static uint64_t get_le64(const unsigned char *p)
 	return v;
 }
 
+/* A pooled compression context, or a new one (NULL when out of memory). */
+static ZSTD_CCtx *cctx_take(mesh_odb *odb)
+{
+	ZSTD_CCtx *cctx = NULL;
+
+	pthread_mutex_lock(&odb->cctx_lock);
+	if (odb->cctx_count > 0)
+		cctx = odb->cctx[--odb->cctx_count];
+	pthread_mutex_unlock(&odb->cctx_lock);
+	return cctx ? cctx : ZSTD_createCCtx();
+}
+
+static void cctx_give(mesh_odb *odb, ZSTD_CCtx *cctx)
+{
+	pthread_mutex_lock(&odb->cctx_lock);
+	if (odb->cctx_count < CCTX_POOL) {
+		odb->cctx[odb->cctx_count++] = cctx;
+		cctx = NULL;
+	}
+	pthread_mutex_unlock(&odb->cctx_lock);
+	ZSTD_freeCCtx(cctx);
+}
+
 /* Builds the stored form in a malloc'd buffer: zstd when it is smaller. */
-static int encode_object(mesh_otype type, const void *data, size_t len,
+static int encode_object(mesh_odb *odb, mesh_otype type, const void *data, size_t len,
 			 unsigned char **out, size_t *out_len)
 {
 	size_t bound = ZSTD_compressBound(len);
 	size_t cap = STORED_HEADER_LEN + (bound > len ? bound : len);
 	unsigned char *buf = malloc(cap);
 	int level = type == MESH_OBJ_CHUNK ? ZSTD_LEVEL_CHUNK : ZSTD_LEVEL_META;
+	ZSTD_CCtx *cctx = buf ? cctx_take(odb) : NULL;
 	size_t payload;
 
-	if (!buf)
+	if (!cctx) {
+		free(buf);
 		return mesh_error_oom();
+	}
 	buf[0] = STORED_MAGIC;
 	buf[1] = (unsigned char)type;
 	put_le64(buf + 3, len);
-	payload = ZSTD_compress(buf + STORED_HEADER_LEN, bound, data, len, level);
+	payload = ZSTD_compressCCtx(cctx, buf + STORED_HEADER_LEN, bound, data, len, level);
+	cctx_give(odb, cctx);
 	if (!ZSTD_isError(payload) && payload < len) {
 		buf[2] = ENCODING_ZSTD;
 	} else {
@@ -647,38 +704,101 @@ static int encode_object(mesh_otype type, const void *data, size_t len,
 	return 0;
 }
 
-int mesh_odb_write(mesh_odb *odb, mesh_otype type,
-		   const void *data, size_t len, mesh_oid *out)
+/* Stores encoded bytes unless the backend has oid: 1 stored, 2 present. */
+static int store_unless_present(mesh_odb *odb, const mesh_oid *oid,
+				const void *stored, size_t len)
 {
-	unsigned char *stored = NULL;
-	size_t stored_len = 0;
+	int result = odb->backend->exists(odb->backend, oid);
+
+	if (result != 0)
+		return result < 0 ? result : 2;
+	result = odb->backend->write(odb->backend, oid, stored, len);
+	return result < 0 ? result : 1;
+}
+
+/* The existence check comes first, so a duplicate is never compressed.
+ * 1 stored, 2 present. */
+static int store_now(mesh_odb *odb, mesh_otype type, const mesh_oid *oid,
+		     const void *data, size_t len)
+{
+	unsigned char *stored;
+	size_t stored_len;
+	int result = odb->backend->exists(odb->backend, oid);
+
+	if (result != 0)
+		return result < 0 ? result : 2;
+	if ((result = encode_object(odb, type, data, len, &stored, &stored_len)) < 0)
+		return result;
+	result = odb->backend->write(odb->backend, oid, stored, stored_len);
+	free(stored);
+	return result < 0 ? result : 1;
+}
+
+/* Encoded first: the stored size says whether the backend keeps the
+ * object in the database, and then only that is checked, if at all (an
+ * object this small is nowhere else; one that an older layout put
+ * elsewhere only costs a second copy).  1 stored, 2 present. */
+static int store_into(mesh_odb *odb, mesh_db_batch *batch, bool check, mesh_otype type,
+		      const mesh_oid *oid, const void *data, size_t len)
+{
+	mesh_odb_backend *b = odb->backend;
+	unsigned char *stored;
+	size_t stored_len;
+	int result = encode_object(odb, type, data, len, &stored, &stored_len);
+
+	if (result < 0)
+		return result;
+	result = b->write_batched ?
+		 b->write_batched(b, batch, oid, stored, stored_len, check) : 0;
+	if (result == 0)
+		result = store_unless_present(odb, oid, stored, stored_len);
+	free(stored);
+	return result;
+}
+
+static int odb_store(mesh_odb *odb, mesh_db_batch *batch, bool check, mesh_otype type,
+		     const void *data, size_t len, mesh_oid *out)
+{
 	mesh_oid oid;
-	int error;
+	int result;
 
 	if (!otype_is_concrete(type))
 		return mesh_error_set(MESH_EINVAL, "cannot write an object of type %d",
 				      (int)type);
 	if (len && !data)
 		return mesh_error_set(MESH_EINVAL, "object data missing");
-	if ((error = mesh_oid_hash(&oid, mesh_otype_name(type), data, len)) < 0)
-		return error;
-	error = odb->backend->exists(odb->backend, &oid);
-	if (error < 0)
-		return error;
-	if (error == 1) {
-		atomic_fetch_add_explicit(&odb->write_dups, 1, memory_order_relaxed);
-		*out = oid;
-		return 0;
-	}
-	if ((error = encode_object(type, data, len, &stored, &stored_len)) < 0)
-		return error;
-	error = odb->backend->write(odb->backend, &oid, stored, stored_len);
-	free(stored);
-	if (error < 0)
-		return error;
-	atomic_fetch_add_explicit(&odb->writes, 1, memory_order_relaxed);
+	if ((result = mesh_oid_hash(&oid, mesh_otype_name(type), data, len)) < 0)
+		return result;
+	result = batch ? store_into(odb, batch, check, type, &oid, data, len)
+		       : store_now(odb, type, &oid, data, len);
+	if (result < 0)
+		return result;
+	atomic_fetch_add_explicit(result == 1 ? &odb->writes : &odb->write_dups, 1,
+				  memory_order_relaxed);
 	*out = oid;
 	return 0;
+}
+
+int mesh_odb_write(mesh_odb *odb, mesh_otype type,
+		   const void *data, size_t len, mesh_oid *out)
+{
+	return odb_store(odb, NULL, true, type, data, len, out);
+}
+
+int mesh_odb_write_batched(mesh_odb *odb, mesh_db_batch *batch, mesh_otype type,
+			   const void *data, size_t len, mesh_oid *out)
+{
+	if (!batch)
+		return mesh_error_set(MESH_EINVAL, "no batch to store objects into");
+	return odb_store(odb, batch, true, type, data, len, out);
+}
+
+int mesh_odb_write_new_batched(mesh_odb *odb, mesh_db_batch *batch, mesh_otype type,
+			       const void *data, size_t len, mesh_oid *out)
+{
+	if (!batch)
+		return mesh_error_set(MESH_EINVAL, "no batch to store objects into");
+	return odb_store(odb, batch, false, type, data, len, out);
 }
 
 /* Sets and logs the error of a corrupt object; returns MESH_EIO. */

@@ -18,6 +18,7 @@
 #ifndef MESH_ODB_H
 #define MESH_ODB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "oid.h"
@@ -33,6 +34,7 @@ typedef enum mesh_otype {
 
 const char *mesh_otype_name(mesh_otype type);
 
+struct mesh_db_batch;
 typedef struct mesh_odb_backend mesh_odb_backend;
 struct mesh_odb_backend {
 	/* Reads the stored bytes of oid into *out (malloc'd, caller frees).
@@ -48,6 +50,14 @@ struct mesh_odb_backend {
 	/* Makes every object written so far durable. */
 	int (*sync)(mesh_odb_backend *b);
 	void (*free)(mesh_odb_backend *b);
+	/* Optional (NULL: never).  When this backend keeps these bytes in
+	 * the metadata database: 2 if check and oid is stored there already,
+	 * else adds their storing to batch and returns 1 (the object exists
+	 * once batch is written).  0 when it keeps them elsewhere: the caller
+	 * checks exists() and writes them with write(). */
+	int (*write_batched)(mesh_odb_backend *b, struct mesh_db_batch *batch,
+			     const mesh_oid *oid, const void *data, size_t len,
+			     bool check);
 };
 
 /* The local backend: objects/<2 hex>/<62 hex>, written via tmp_dir and
@@ -88,6 +98,23 @@ void mesh_odb_close(mesh_odb *odb);
 /* Hashes, compresses when it pays, and stores data; *out gets the id. */
 int mesh_odb_write(mesh_odb *odb, mesh_otype type,
 		   const void *data, size_t len, mesh_oid *out);
+
+/*
+ * The same, but an object that the backend keeps in the metadata
+ * database is only added to batch: it is stored by the same atomic write
+ * as the rest of batch (the staging entry naming it), which saves a
+ * database write per object.  Others are written at once, as by
+ * mesh_odb_write.  Until batch is written the object does not exist.
+ */
+int mesh_odb_write_batched(mesh_odb *odb, struct mesh_db_batch *batch,
+			   mesh_otype type, const void *data, size_t len,
+			   mesh_oid *out);
+/* The same for an object the caller knows is not stored, such as a file
+ * map naming a chunk that it has just added to batch: nothing is read to
+ * check. */
+int mesh_odb_write_new_batched(mesh_odb *odb, struct mesh_db_batch *batch,
+			       mesh_otype type, const void *data, size_t len,
+			       mesh_oid *out);
 
 /* Reads, decompresses and verifies oid.  MESH_ENOENT when absent;
  * MESH_EIO, with a log line naming the object, when the bytes do not

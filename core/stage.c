@@ -116,8 +116,8 @@ static int stage_decode(mesh_stage_entry *e, const void *val, size_t vlen,
 	return 0;
 }
 
-int mesh_stage_get(mesh_db *db, const char *domain, const char *branch,
-		   const char *path, mesh_stage_entry *out)
+int mesh_stage_find(mesh_db *db, const char *domain, const char *branch,
+		    const char *path, mesh_stage_entry *out)
 {
 	char *key;
 	size_t klen, vlen;
@@ -126,16 +126,24 @@ int mesh_stage_get(mesh_db *db, const char *domain, const char *branch,
 
 	if (rc < 0)
 		return rc;
-	rc = mesh_db_get(db, key, klen, &val, &vlen);
+	rc = mesh_db_find(db, key, klen, &val, &vlen);
 	free(key);
-	if (rc == MESH_ENOENT)
-		return mesh_error_set(MESH_ENOENT,
-			"nothing staged at '%s' in %s/%s", path, domain, branch);
-	if (rc < 0)
+	if (rc <= 0)
 		return rc;
 	rc = stage_decode(out, val, vlen, domain, branch, path);
 	free(val);
-	return rc;
+	return rc < 0 ? rc : 1;
+}
+
+int mesh_stage_get(mesh_db *db, const char *domain, const char *branch,
+		   const char *path, mesh_stage_entry *out)
+{
+	int found = mesh_stage_find(db, domain, branch, path, out);
+
+	if (found == 0)
+		return mesh_error_set(MESH_ENOENT,
+			"nothing staged at '%s' in %s/%s", path, domain, branch);
+	return found < 0 ? found : 0;
 }
 
 /* put/remove return nothing, so an allocation failure cannot be

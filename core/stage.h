@@ -40,6 +40,10 @@ typedef struct mesh_stage_entry {
 /* MESH_ENOENT when nothing is staged at path. */
 int mesh_stage_get(mesh_db *db, const char *domain, const char *branch,
 		   const char *path, mesh_stage_entry *out);
+/* For lookups that expect to miss: 1 and *out when something is staged
+ * at path, 0 when nothing is (no error set), <0 on error. */
+int mesh_stage_find(mesh_db *db, const char *domain, const char *branch,
+		    const char *path, mesh_stage_entry *out);
 
 void mesh_stage_put(mesh_db_batch *batch, const char *domain,
 		    const char *branch, const char *path,

@@ -15,6 +15,19 @@
 
 #define VIEW_TREE_CACHE 4096
 #define PATH_MAX_LEN 4096
+#define STAGED_MEMO 4
+#define STAGED_MEMO_PATH 256
+#define CHANGE_MEMO_PUTS 4
+
+/* A staged-entry lookup's answer, good while the database has taken no
+ * write since it was read. */
+typedef struct staged_memo {
+	bool used;
+	uint64_t seq;            /* mesh_db_sequence before the read */
+	int found;
+	mesh_stage_entry entry;
+	char path[STAGED_MEMO_PATH];
+} staged_memo;
 
 struct mesh_view {
 	mesh_store *store;
@@ -29,6 +42,12 @@ struct mesh_view {
 	 * own path operations (reset, merge, revert...): cached content of
 	 * open files is stale then. */
 	atomic_uint_fast64_t generation;
+	/* Creating a file asks about its directory three times (the kernel's
+	 * getattr and lookup, then the create) with nothing written in
+	 * between: the answers are kept for as long as that holds. */
+	pthread_mutex_t memo_lock;
+	staged_memo memo[STAGED_MEMO];
+	unsigned memo_next;
 };
 
 static int64_t now_ns(void)
@@ -64,6 +83,7 @@ static int view_new(mesh_view **out, mesh_store *store, const char *domain,
 	if (!view)
 		return mesh_error_oom();
 	pthread_mutex_init(&view->head_lock, NULL);
+	pthread_mutex_init(&view->memo_lock, NULL);
 	view->store = store;
 	view->domain = strdup(domain);
 	view->branch = branch ? strdup(branch) : NULL;
@@ -118,6 +138,7 @@ void mesh_view_free(mesh_view *view)
 		return;
 	mesh_treecache_free(view->trees);
 	pthread_mutex_destroy(&view->head_lock);
+	pthread_mutex_destroy(&view->memo_lock);
 	free(view->domain);
 	free(view->branch);
 	free(view);
@@ -201,20 +222,70 @@ static int lower_child(mesh_view *view, const mesh_view_entry *dir,
 	return te ? 0 : MESH_ENOENT;
 }
 
+/* The memo's answer for path at seq: 1 or 0 as staged_at, -1 when none. */
+static int memo_get(mesh_view *view, uint64_t seq, const char *path,
+		    mesh_stage_entry *out)
+{
+	int found = -1;
+
+	pthread_mutex_lock(&view->memo_lock);
+	for (unsigned i = 0; i < STAGED_MEMO && found < 0; i++) {
+		staged_memo *m = &view->memo[i];
+		if (m->used && m->seq == seq && strcmp(m->path, path) == 0) {
+			found = m->found;
+			*out = m->entry;
+		}
+	}
+	pthread_mutex_unlock(&view->memo_lock);
+	return found;
+}
+
+/* The slot path already has, so that it has one answer; else the oldest.
+ * memo_lock held. */
+static staged_memo *memo_slot(mesh_view *view, const char *path)
+{
+	for (unsigned i = 0; i < STAGED_MEMO; i++)
+		if (view->memo[i].used && strcmp(view->memo[i].path, path) == 0)
+			return &view->memo[i];
+	return &view->memo[view->memo_next++ % STAGED_MEMO];
+}
+
+static void memo_put(mesh_view *view, uint64_t seq, const char *path, int found,
+		     const mesh_stage_entry *entry)
+{
+	staged_memo *m;
+
+	if (strlen(path) >= STAGED_MEMO_PATH)
+		return;
+	pthread_mutex_lock(&view->memo_lock);
+	m = memo_slot(view, path);
+	m->used = true;
+	m->seq = seq;
+	m->found = found;
+	if (found)
+		m->entry = *entry;
+	strcpy(m->path, path);
+	pthread_mutex_unlock(&view->memo_lock);
+}
+
 /* The staged entry at path; 1 found, 0 none (always 0 read-only). */
 static int staged_at(mesh_view *view, const char *path, mesh_stage_entry *out)
 {
-	int error;
+	mesh_db *db = mesh_store_db(view->store);
+	uint64_t seq;
+	int found;
 
 	if (!view->branch)
 		return 0;
-	error = mesh_stage_get(mesh_store_db(view->store), view->domain,
-			       view->branch, path, out);
-	if (error == MESH_ENOENT) {
-		mesh_error_clear();
-		return 0;
-	}
-	return error < 0 ? error : 1;
+	/* Read before the entry: a write in between makes the memo stale at
+	 * once, as the sequence has moved past it. */
+	seq = mesh_db_sequence(db);
+	if ((found = memo_get(view, seq, path, out)) >= 0)
+		return found;
+	found = mesh_stage_find(db, view->domain, view->branch, path, out);
+	if (found >= 0)
+		memo_put(view, seq, path, found, out);
+	return found;
 }
 
 static int check_path(const char *path)
@@ -459,10 +530,42 @@ int mesh_view_file_map(mesh_view *view, const mesh_view_entry *entry,
 typedef struct change {
 	mesh_view *view;
 	mesh_db_batch *batch;
+	bool own_batch;          /* else the caller's, which it frees */
 	int64_t now;
+	uint64_t seq;            /* mesh_db_sequence once locked */
+	/* A change that only puts entries remembers them once written, and
+	 * keeps what the memo knew of the rest (see change_end). */
+	bool memo;
+	unsigned put_count;
+	staged_memo puts[CHANGE_MEMO_PUTS];
 } change;
 
-static int change_begin(change *ch, mesh_view *view)
+/*
+ * After a change of only puts was written, still under the branch lock:
+ * only this branch's changes write its staging, and only under its lock,
+ * so what the memo knew when the change began still holds for every
+ * path the change did not put, and those it did hold what it wrote;
+ * until the next write of anything.  So the next file's getattr and
+ * lookup of the same directory, and the close after a create, read
+ * nothing.
+ */
+static void memo_written(change *ch)
+{
+	mesh_view *view = ch->view;
+	uint64_t seq = mesh_db_sequence(mesh_store_db(view->store));
+
+	pthread_mutex_lock(&view->memo_lock);
+	for (unsigned i = 0; i < STAGED_MEMO; i++)
+		if (view->memo[i].used && view->memo[i].seq == ch->seq)
+			view->memo[i].seq = seq;
+	pthread_mutex_unlock(&view->memo_lock);
+	for (unsigned i = 0; i < ch->put_count; i++)
+		memo_put(view, seq, ch->puts[i].path, 1, &ch->puts[i].entry);
+}
+
+/* With batch NULL the change makes its own; else it adds to batch and
+ * writes it, leaving it to the caller to free. */
+static int change_begin_with(change *ch, mesh_view *view, mesh_db_batch *batch)
 {
 	int error;
 
@@ -470,11 +573,16 @@ static int change_begin(change *ch, mesh_view *view)
 		return mesh_error_set(MESH_EROFS,
 			"%s: this view is a commit and cannot change; write in a branch",
 			view->domain);
-	if ((error = mesh_db_batch_new(&ch->batch)) < 0)
+	ch->own_batch = batch == NULL;
+	ch->batch = batch;
+	ch->memo = false;
+	ch->put_count = 0;
+	if (ch->own_batch && (error = mesh_db_batch_new(&ch->batch)) < 0)
 		return error;
 	ch->view = view;
 	ch->now = now_ns();
 	mesh_store_branch_lock(view->store, view->domain, view->branch);
+	ch->seq = mesh_db_sequence(mesh_store_db(view->store));
 	return 0;
 }
 
@@ -484,14 +592,33 @@ static int change_end(change *ch, int error, bool durable)
 
 	if (error == 0 && mesh_db_batch_count(ch->batch) > 0)
 		error = mesh_db_batch_write(mesh_store_db(view->store), ch->batch, durable);
+	if (error == 0 && ch->memo)
+		memo_written(ch);
 	mesh_store_branch_unlock(view->store, view->domain, view->branch);
-	mesh_db_batch_free(ch->batch);
+	if (ch->own_batch)
+		mesh_db_batch_free(ch->batch);
 	return error;
+}
+
+static int change_begin(change *ch, mesh_view *view)
+{
+	return change_begin_with(ch, view, NULL);
 }
 
 static void change_put(change *ch, const char *path, const mesh_stage_entry *se)
 {
+	staged_memo *put;
+
 	mesh_stage_put(ch->batch, ch->view->domain, ch->view->branch, path, se);
+	if (!ch->memo)
+		return;
+	if (ch->put_count == CHANGE_MEMO_PUTS || strlen(path) >= STAGED_MEMO_PATH) {
+		ch->memo = false;      /* what it wrote is not all known */
+		return;
+	}
+	put = &ch->puts[ch->put_count++];
+	put->entry = *se;
+	strcpy(put->path, path);
 }
 
 /*
@@ -502,8 +629,9 @@ static void change_put(change *ch, const char *path, const mesh_stage_entry *se)
  * parent and stops at the first staged ancestor: the invariant says all
  * above it are staged already.  Fails as a path lookup would when an
  * ancestor is missing or not a directory, so it also checks the parent.
+ * *parent (may be NULL) gets what the parent now is.
  */
-static int stage_ancestors(change *ch, const char *path)
+static int stage_ancestors_of(change *ch, const char *path, mesh_view_entry *parent)
 {
 	char prefix[PATH_MAX_LEN];
 	size_t len = strlen(path);
@@ -516,8 +644,11 @@ static int stage_ancestors(change *ch, const char *path)
 	for (;; is_parent = false) {
 		while (len > 0 && prefix[len - 1] != '/')
 			len--;
-		if (len == 0)
+		if (len == 0) {
+			if (is_parent && parent)
+				root_entry(ch->view, parent);
 			return 0;          /* the root: never staged, always there */
+		}
 		prefix[--len] = '\0';
 		if ((error = staged_at(ch->view, prefix, &se)) < 0)
 			return error;
@@ -533,11 +664,18 @@ static int stage_ancestors(change *ch, const char *path)
 					      ch->view->domain, prefix);
 		if (is_parent)
 			se.mtime_ns = ch->now;
+		if (is_parent && parent)
+			entry_from_stage(&se, parent);
 		if (error == 0 || is_parent)
 			change_put(ch, prefix, &se);
 		if (error == 1)
 			return 0;
 	}
+}
+
+static int stage_ancestors(change *ch, const char *path)
+{
+	return stage_ancestors_of(ch, path, NULL);
 }
 
 /* Drops what is at path: a tombstone when the commit has it. */
@@ -571,7 +709,71 @@ int mesh_view_stage_content(mesh_view *view, const mesh_caller *caller,
 			    uint32_t mode, uint64_t size, int64_t mtime_ns,
 			    const mesh_oid *map_id, bool durable)
 {
-	mesh_stage_entry se = { 0 };
+	return mesh_view_stage_content_with(view, NULL, caller, path, kind, mode,
+					    size, mtime_ns, map_id, durable);
+}
+
+int mesh_view_stage_content_with(mesh_view *view, mesh_db_batch *batch,
+				 const mesh_caller *caller, const char *path,
+				 mesh_entry_kind kind, uint32_t mode, uint64_t size,
+				 int64_t mtime_ns, const mesh_oid *map_id, bool durable)
+{
+	mesh_stage_entry se = { 0 }, old;
+	change ch;
+	int error;
+
+	(void)caller;
+	if ((error = check_target(view, path)) < 0 ||
+	    (error = change_begin_with(&ch, view, batch)) < 0)
+		return error;
+	ch.memo = true;
+	se.kind = kind == MESH_KIND_SYMLINK ? MESH_STAGE_SYMLINK : MESH_STAGE_FILE;
+	se.mode = mode & 07777;
+	se.size = size;
+	se.mtime_ns = mtime_ns;
+	se.id = *map_id;
+	if ((error = staged_at(view, path, &old)) == 1 &&
+	    (old.kind == MESH_STAGE_FILE || old.kind == MESH_STAGE_SYMLINK))
+		/* New content for a staged file (a close after create): its
+		 * ancestors are staged (stage.h's invariant), and its directory
+		 * keeps its entries, so its mtime too. */
+		error = 0;
+	else if (error >= 0)
+		error = stage_ancestors(&ch, path);
+	if (error == 0)
+		change_put(&ch, path, &se);
+	return change_end(&ch, error, durable);
+}
+
+/* Whether path names something in the view, given what its parent is. */
+static int exists_under(mesh_view *view, const char *path, const mesh_view_entry *parent,
+			bool *exists)
+{
+	mesh_stage_entry staged;
+	mesh_view_entry child;
+	const char *slash = strrchr(path, '/');
+	int error = staged_at(view, path, &staged);
+
+	if (error < 0)
+		return error;
+	if (error == 1) {
+		*exists = staged.kind != MESH_STAGE_TOMBSTONE;
+		return 0;
+	}
+	error = lower_child(view, parent, slash ? slash + 1 : path, &child);
+	if (error < 0 && error != MESH_ENOENT)
+		return error;
+	*exists = error == 0;
+	return 0;
+}
+
+int mesh_view_create_file(mesh_view *view, const mesh_caller *caller,
+			  const char *path, uint32_t mode, int64_t mtime_ns,
+			  const mesh_oid *map_id)
+{
+	mesh_stage_entry se = { .kind = MESH_STAGE_FILE };
+	mesh_view_entry parent;
+	bool exists = false;
 	change ch;
 	int error;
 
@@ -579,14 +781,17 @@ int mesh_view_stage_content(mesh_view *view, const mesh_caller *caller,
 	if ((error = check_target(view, path)) < 0 ||
 	    (error = change_begin(&ch, view)) < 0)
 		return error;
-	se.kind = kind == MESH_KIND_SYMLINK ? MESH_STAGE_SYMLINK : MESH_STAGE_FILE;
+	ch.memo = true;
 	se.mode = mode & 07777;
-	se.size = size;
 	se.mtime_ns = mtime_ns;
 	se.id = *map_id;
-	if ((error = stage_ancestors(&ch, path)) == 0)
+	if ((error = stage_ancestors_of(&ch, path, &parent)) == 0 &&
+	    (error = exists_under(view, path, &parent, &exists)) == 0 && exists)
+		error = mesh_error_set(MESH_EEXIST, "%s/%s: already exists",
+				       view->domain, path);
+	if (error == 0)
 		change_put(&ch, path, &se);
-	return change_end(&ch, error, durable);
+	return change_end(&ch, error, false);
 }
 
 int mesh_view_mkdir(mesh_view *view, const mesh_caller *caller,

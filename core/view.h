@@ -75,6 +75,20 @@ int mesh_view_stage_content(mesh_view *view, const mesh_caller *caller,
 			    const char *path, mesh_entry_kind kind,
 			    uint32_t mode, uint64_t size, int64_t mtime_ns,
 			    const mesh_oid *map_id, bool durable);
+/* The same in one atomic write with what batch holds already (objects
+ * of the content from mesh_odb_write_batched, which exist only once
+ * batch is written): storing and staging a small file is one database
+ * write.  The caller frees batch; on failure nothing of it is written. */
+int mesh_view_stage_content_with(mesh_view *view, mesh_db_batch *batch,
+				 const mesh_caller *caller, const char *path,
+				 mesh_entry_kind kind, uint32_t mode, uint64_t size,
+				 int64_t mtime_ns, const mesh_oid *map_id, bool durable);
+/* Stages a new file of content map_id (empty, for open(O_CREAT)):
+ * MESH_EEXIST when path exists, checked in the same step, so of two
+ * creators only one succeeds. */
+int mesh_view_create_file(mesh_view *view, const mesh_caller *caller,
+			  const char *path, uint32_t mode, int64_t mtime_ns,
+			  const mesh_oid *map_id);
 /* MESH_EEXIST when path exists. */
 int mesh_view_mkdir(mesh_view *view, const mesh_caller *caller,
 		    const char *path, uint32_t mode);

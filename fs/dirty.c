@@ -351,11 +351,13 @@ uint64_t fs_dirty_size(fs_dirty *dirty)
 	return size;
 }
 
-/* Lock held. */
-static int store_locked(fs *f, fs_dirty *dirty, mesh_oid *map, uint64_t *size)
+/* Lock held.  A streaming file's last objects go into batch, to be
+ * written with its staging entry: a small file costs one database write. */
+static int store_locked(fs *f, fs_dirty *dirty, mesh_db_batch *batch,
+			mesh_oid *map, uint64_t *size)
 {
 	if (dirty->stream)
-		return mesh_file_writer_snapshot(dirty->stream, map, size);
+		return mesh_file_writer_snapshot_batched(dirty->stream, batch, map, size);
 	return mesh_file_write_fd(mesh_store_odb(f->store), NULL, dirty->fd, map, size);
 }
 
@@ -366,20 +368,27 @@ static int stage_locked(fs *f, fs_node *node, fs_dirty *dirty,
 	uint64_t size, stat_size;
 	int64_t mtime_ns = 0;
 	blkcnt_t blocks;
+	mesh_db_batch *batch = NULL;
 	mesh_oid map;
 	int error;
 
 	if (!dirty->changed)
 		return 0;
-	dirty->changed = false;
-	if (!fs_nodes_path(&f->nodes, node, path, sizeof(path)))
+	if (!fs_nodes_path(&f->nodes, node, path, sizeof(path))) {
+		dirty->changed = false;
 		return 0;                  /* unlinked: nothing to keep */
-	if ((error = store_locked(f, dirty, &map, &size)) < 0 ||
+	}
+	if ((error = mesh_db_batch_new(&batch)) < 0)
+		return error;
+	dirty->changed = false;
+	if ((error = store_locked(f, dirty, batch, &map, &size)) < 0 ||
 	    (error = content_stat(dirty, &stat_size, &mtime_ns, &blocks)) < 0 ||
 	    (durable && (error = mesh_odb_sync(mesh_store_odb(f->store))) < 0) ||
-	    (error = mesh_view_stage_content(node->view, caller, path, dirty->kind,
-					     dirty->mode, size, mtime_ns, &map, durable)) < 0)
+	    (error = mesh_view_stage_content_with(node->view, batch, caller, path,
+						  dirty->kind, dirty->mode, size,
+						  mtime_ns, &map, durable)) < 0)
 		dirty->changed = true;     /* kept for the next close */
+	mesh_db_batch_free(batch);
 	return error;
 }
 

@@ -537,17 +537,14 @@ static int stage_new_file(fs *f, fs_node *parent, const char *name, mode_t mode,
 
 	if ((error = child_path(f, parent, name, path)) < 0)
 		return error;
-	if (mesh_view_lookup(parent->view, path, created) == 0)
-		return mesh_error_set(MESH_EEXIST, "%s already exists", path);
-	mesh_error_clear();
 	memset(created, 0, sizeof(*created));
 	created->kind = MESH_KIND_FILE;
 	created->mode = mode & 07777;
 	created->mtime_ns = fs_now_ns();
 	created->id = f->empty_file;
 	created->staged = true;
-	return mesh_view_stage_content(parent->view, caller, path, MESH_KIND_FILE,
-				       created->mode, 0, created->mtime_ns, &f->empty_file, false);
+	return mesh_view_create_file(parent->view, caller, path, created->mode,
+				     created->mtime_ns, &f->empty_file);
 }
 
 static void op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char *name,

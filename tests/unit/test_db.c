@@ -45,6 +45,54 @@ static void assert_absent(const char *key)
 	ck_assert_ptr_null(val);
 }
 
+START_TEST(find_tells_absent_without_error)
+{
+	void *val = (void *)1;
+	size_t vlen = 7;
+
+	mesh_error_clear();
+	ck_assert_int_eq(mesh_db_find(db, "nope", 4, &val, &vlen), 0);
+	ck_assert_ptr_null(val);
+	ck_assert_uint_eq(vlen, 0);
+	ck_assert_str_eq(mesh_error_message(), "");
+	ck_assert_int_eq(mesh_db_has(db, "nope", 4), 0);
+	ck_assert_int_eq(mesh_db_put(db, "k", 1, "", 0, false), 0);
+	/* An empty value is still a value. */
+	ck_assert_int_eq(mesh_db_find(db, "k", 1, &val, &vlen), 1);
+	ck_assert_uint_eq(vlen, 0);
+	free(val);
+	ck_assert_int_eq(mesh_db_has(db, "k", 1), 1);
+	ck_assert_int_eq(mesh_db_put(db, "k", 1, "v2", 2, false), 0);
+	ck_assert_int_eq(mesh_db_find(db, "k", 1, &val, &vlen), 1);
+	ck_assert_uint_eq(vlen, 2);
+	ck_assert(memcmp(val, "v2", 2) == 0);
+	free(val);
+}
+END_TEST
+
+START_TEST(sequence_moves_with_every_write)
+{
+	mesh_db_batch *b;
+	uint64_t s0 = mesh_db_sequence(db), s1, s2;
+	void *val;
+	size_t vlen;
+
+	ck_assert_int_eq(mesh_db_get(db, "k", 1, &val, &vlen), MESH_ENOENT);
+	ck_assert_uint_eq(mesh_db_sequence(db), s0);   /* reads do not */
+	ck_assert_int_eq(mesh_db_put(db, "k", 1, "v", 1, false), 0);
+	s1 = mesh_db_sequence(db);
+	ck_assert_uint_gt(s1, s0);
+	ck_assert_int_eq(mesh_db_batch_new(&b), 0);
+	mesh_db_batch_delete_range(b, "a", 1, "z", 1);
+	ck_assert_int_eq(mesh_db_batch_write(db, b, false), 0);
+	mesh_db_batch_free(b);
+	s2 = mesh_db_sequence(db);
+	ck_assert_uint_gt(s2, s1);
+	ck_assert_int_eq(mesh_db_delete(db, "k", 1, false), 0);
+	ck_assert_uint_gt(mesh_db_sequence(db), s2);
+}
+END_TEST
+
 START_TEST(put_get_delete)
 {
 	ck_assert_int_eq(mesh_db_put(db, "k1", 2, "v1", 2, false), 0);
@@ -281,6 +329,8 @@ static Suite *db_suite(void)
 	tcase_add_test(tc, iter_empty_prefix_range);
 	tcase_add_test(tc, iter_values_match_keys);
 	tcase_add_test(tc, reopen_keeps_data);
+	tcase_add_test(tc, find_tells_absent_without_error);
+	tcase_add_test(tc, sequence_moves_with_every_write);
 	tcase_add_test(tc, second_open_is_busy);
 	tcase_add_test(tc, open_from_other_process_is_busy);
 	tcase_add_test(tc, open_bad_path_is_eio);

@@ -649,6 +649,105 @@ START_TEST(tiered_keeps_small_objects_in_the_database)
 }
 END_TEST
 
+/* A tiered store as meshfs opens one: objects under 16 KiB in db. */
+static void open_tiered(const char *name, mesh_db **db, mesh_odb **t_odb)
+{
+	char db_path[600], tmp_dir[600], objects[600];
+	mesh_odb_backend *small, *large, *tiered;
+
+	snprintf(db_path, sizeof(db_path), "%s/%s-db", tmp, name);
+	snprintf(tmp_dir, sizeof(tmp_dir), "%s/tmp", tmp);
+	snprintf(objects, sizeof(objects), "%s/%s-objects", tmp, name);
+	ck_assert_int_eq(mkdir(objects, 0755), 0);
+	ck_assert_int_eq(mesh_db_open(db, db_path), 0);
+	ck_assert_int_eq(mesh_odb_backend_db(&small, *db), 0);
+	ck_assert_int_eq(mesh_odb_backend_loose(&large, objects, tmp_dir), 0);
+	ck_assert_int_eq(mesh_odb_backend_tiered(&tiered, small, large, 16 * 1024), 0);
+	ck_assert_int_eq(mesh_odb_open(t_odb, tiered, &test_log), 0);
+}
+
+START_TEST(batched_objects_exist_once_the_batch_is_written)
+{
+	char objects[600];
+	unsigned char *big = malloc(64 * 1024);
+	mesh_db *db;
+	mesh_odb *t_odb;
+	mesh_db_batch *batch;
+	mesh_odb_stats stats;
+	mesh_oid small_id, big_id, again;
+	void *data;
+	size_t len;
+
+	test_fill_random(big, 64 * 1024, 11);
+	open_tiered("b", &db, &t_odb);
+	snprintf(objects, sizeof(objects), "%s/b-objects", tmp);
+	ck_assert_int_eq(mesh_db_batch_new(&batch), 0);
+	ck_assert_int_eq(mesh_odb_write_batched(t_odb, batch, MESH_OBJ_TREE, "small tree", 10,
+						&small_id), 0);
+	ck_assert_int_eq(mesh_odb_write_batched(t_odb, batch, MESH_OBJ_CHUNK, big, 64 * 1024,
+						&big_id), 0);
+	/* The large object is a file at once; the small one waits for the batch. */
+	ck_assert_uint_eq(mesh_db_batch_count(batch), 1);
+	ck_assert_int_eq(count_object_files(objects), 1);
+	ck_assert_int_eq(mesh_odb_exists(t_odb, &big_id), 1);
+	ck_assert_int_eq(mesh_odb_exists(t_odb, &small_id), 0);
+	ck_assert_int_eq(mesh_db_batch_write(db, batch, false), 0);
+	mesh_db_batch_free(batch);
+	ck_assert_int_eq(mesh_odb_read(t_odb, &small_id, MESH_OBJ_TREE, &data, &len, NULL), 0);
+	ck_assert_uint_eq(len, 10);
+	ck_assert_int_eq(memcmp(data, "small tree", 10), 0);
+	free(data);
+
+	/* Stored already: nothing is added, and it counts as a duplicate. */
+	ck_assert_int_eq(mesh_db_batch_new(&batch), 0);
+	ck_assert_int_eq(mesh_odb_write_batched(t_odb, batch, MESH_OBJ_TREE, "small tree", 10,
+						&again), 0);
+	ck_assert_int_eq(mesh_oid_cmp(&again, &small_id), 0);
+	ck_assert_uint_eq(mesh_db_batch_count(batch), 0);
+	mesh_odb_stats_get(t_odb, &stats);
+	ck_assert_uint_eq(stats.writes, 2);
+	ck_assert_uint_eq(stats.write_dups, 1);
+	/* Declared new, it is added unchecked: storing it again is harmless. */
+	ck_assert_int_eq(mesh_odb_write_new_batched(t_odb, batch, MESH_OBJ_TREE, "small tree", 10,
+						    &again), 0);
+	ck_assert_int_eq(mesh_oid_cmp(&again, &small_id), 0);
+	ck_assert_uint_eq(mesh_db_batch_count(batch), 1);
+	ck_assert_int_eq(mesh_db_batch_write(db, batch, false), 0);
+	mesh_db_batch_free(batch);
+	ck_assert_int_eq(mesh_odb_read(t_odb, &small_id, MESH_OBJ_TREE, &data, &len, NULL), 0);
+	free(data);
+	ck_assert_int_eq(mesh_odb_write_batched(t_odb, NULL, MESH_OBJ_TREE, "x", 1, &again),
+			 MESH_EINVAL);
+
+	mesh_odb_close(t_odb);
+	mesh_db_close(db);
+	free(big);
+}
+END_TEST
+
+/* A backend without batching (the loose one) writes at once. */
+START_TEST(batched_write_without_database_is_immediate)
+{
+	mesh_db *db;
+	mesh_db_batch *batch;
+	mesh_oid id;
+	void *data;
+	size_t len;
+	char db_path[600];
+
+	snprintf(db_path, sizeof(db_path), "%s/db", tmp);
+	ck_assert_int_eq(mesh_db_open(&db, db_path), 0);
+	ck_assert_int_eq(mesh_db_batch_new(&batch), 0);
+	ck_assert_int_eq(mesh_odb_write_batched(odb, batch, MESH_OBJ_TREE, "tree", 4, &id), 0);
+	ck_assert_uint_eq(mesh_db_batch_count(batch), 0);
+	ck_assert_int_eq(mesh_odb_read(odb, &id, MESH_OBJ_TREE, &data, &len, NULL), 0);
+	ck_assert_uint_eq(len, 4);
+	free(data);
+	mesh_db_batch_free(batch);
+	mesh_db_close(db);
+}
+END_TEST
+
 static Suite *odb_suite(void)
 {
 	Suite *s = suite_create("odb");
@@ -658,6 +757,8 @@ static Suite *odb_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, oid_hash_matches_git_style_header);
 	tcase_add_test(tc, tiered_keeps_small_objects_in_the_database);
+	tcase_add_test(tc, batched_objects_exist_once_the_batch_is_written);
+	tcase_add_test(tc, batched_write_without_database_is_immediate);
 	tcase_add_test(tc, oid_parse_fmt_round_trip);
 	tcase_add_test(tc, oid_parse_rejects_bad_hex);
 	tcase_add_test(tc, round_trip_each_type);

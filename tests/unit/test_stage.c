@@ -115,6 +115,25 @@ START_TEST(put_get_roundtrip)
 }
 END_TEST
 
+START_TEST(find_answers_without_error)
+{
+	const char *paths[] = { "d/", "d/f" };
+	mesh_stage_entry e, want = entry_of(MESH_STAGE_FILE, 2);
+
+	mesh_error_clear();
+	ck_assert_int_eq(mesh_stage_find(db, "sales", "main", "d/f", &e), 0);
+	ck_assert_str_eq(mesh_error_message(), "");
+	stage_paths("sales", "main", paths, 2);
+	ck_assert_int_eq(mesh_stage_find(db, "sales", "main", "d/f", &e), 1);
+	ck_assert_int_eq(e.kind, MESH_STAGE_FILE);
+	ck_assert_uint_eq(e.size, want.size);
+	ck_assert(memcmp(e.id.id, want.id.id, MESH_OID_RAWSZ) == 0);
+	ck_assert_int_eq(mesh_stage_find(db, "sales", "dev", "d/f", &e), 0);
+	ck_assert_int_eq(mesh_stage_find(db, "sales", "main", "d", &e), 1);
+	ck_assert_int_eq(e.kind, MESH_STAGE_DIR);
+}
+END_TEST
+
 START_TEST(get_missing_names_path)
 {
 	mesh_stage_entry out;
@@ -375,6 +394,7 @@ static Suite *stage_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, put_get_roundtrip);
 	tcase_add_test(tc, get_missing_names_path);
+	tcase_add_test(tc, find_answers_without_error);
 	tcase_add_test(tc, remove_and_tombstone);
 	tcase_add_test(tc, list_dir_only_direct_children);
 	tcase_add_test(tc, list_dir_top_level);

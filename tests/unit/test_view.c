@@ -951,6 +951,155 @@ START_TEST(staged_changes_survive_reopen)
 }
 END_TEST
 
+/* --- creating and storing files --------------------------------------- */
+
+START_TEST(create_file_fails_on_anything_there)
+{
+	mesh_oid empty = store_content("");
+	mesh_view_entry entry;
+
+	make_dir("d");
+	stage("d/committed", "c");
+	commit_all("c");
+	stage("d/staged", "s");
+	ck_assert_int_eq(mesh_view_create_file(view, &caller, "d/new", 0640, 77, &empty), 0);
+	ck_assert_int_eq(mesh_view_lookup(view, "d/new", &entry), 0);
+	ck_assert_int_eq(entry.kind, MESH_KIND_FILE);
+	ck_assert_uint_eq(entry.mode, 0640);
+	ck_assert_int_eq(entry.mtime_ns, 77);
+	ck_assert_uint_eq(entry.size, 0);
+	ck_assert_int_eq(mesh_view_create_file(view, &caller, "d/new", 0644, 1, &empty),
+			 MESH_EEXIST);
+	ck_assert_int_eq(mesh_view_create_file(view, &caller, "d/staged", 0644, 1, &empty),
+			 MESH_EEXIST);
+	ck_assert_int_eq(mesh_view_create_file(view, &caller, "d/committed", 0644, 1, &empty),
+			 MESH_EEXIST);
+	ck_assert_int_eq(mesh_view_create_file(view, &caller, "d", 0644, 1, &empty),
+			 MESH_EEXIST);
+	assert_content("d/committed", "c");
+	/* Removed, the name is free again, committed or not. */
+	ck_assert_int_eq(mesh_view_unlink(view, &caller, "d/committed"), 0);
+	ck_assert_int_eq(mesh_view_create_file(view, &caller, "d/committed", 0644, 1, &empty), 0);
+	assert_content("d/committed", "");
+	ck_assert_int_eq(mesh_view_create_file(view, &caller, "nodir/f", 0644, 1, &empty),
+			 MESH_ENOENT);
+	ck_assert_int_eq(mesh_view_create_file(view, &caller, "d/new/f", 0644, 1, &empty),
+			 MESH_ENOTDIR);
+	assert_names("d", "committed,new,staged");
+}
+END_TEST
+
+START_TEST(create_file_stages_committed_ancestors)
+{
+	mesh_oid empty = store_content("");
+
+	make_dir("a");
+	make_dir("a/b");
+	stage("a/b/old", "o");
+	commit_all("c");
+	ck_assert_int_eq(mesh_view_create_file(view, &caller, "a/b/new", 0644, 1, &empty), 0);
+	assert_names("a/b", "new,old");
+	assert_status("added file a/b/new;");
+	commit_all("c2");
+	assert_names("a/b", "new,old");
+	assert_status("");
+}
+END_TEST
+
+START_TEST(new_content_keeps_the_directory_mtime)
+{
+	mesh_oid empty = store_content(""), id = store_content("content");
+	mesh_view_entry dir, file;
+	int64_t created;
+
+	make_dir("d");
+	ck_assert_int_eq(mesh_view_create_file(view, &caller, "d/f", 0644, 1, &empty), 0);
+	ck_assert_int_eq(mesh_view_lookup(view, "d", &dir), 0);
+	created = dir.mtime_ns;
+	ck_assert_int_eq(mesh_view_stage_content(view, &caller, "d/f", MESH_KIND_FILE, 0644,
+						 7, 5, &id, false), 0);
+	ck_assert_int_eq(mesh_view_lookup(view, "d", &dir), 0);
+	ck_assert_int_eq(dir.mtime_ns, created);
+	ck_assert_int_eq(mesh_view_lookup(view, "d/f", &file), 0);
+	ck_assert_int_eq(file.mtime_ns, 5);
+	assert_content("d/f", "content");
+}
+END_TEST
+
+START_TEST(content_and_its_objects_land_in_one_write)
+{
+	mesh_db_batch *batch;
+	mesh_file_writer *w;
+	mesh_oid map;
+	uint64_t size;
+
+	make_dir("d");
+	ck_assert_int_eq(mesh_file_writer_new(&w, mesh_store_odb(store), NULL), 0);
+	ck_assert_int_eq(mesh_file_writer_append(w, "small file", 10), 0);
+	ck_assert_int_eq(mesh_db_batch_new(&batch), 0);
+	ck_assert_int_eq(mesh_file_writer_snapshot_batched(w, batch, &map, &size), 0);
+	ck_assert_uint_eq(size, 10);
+	/* The map and its chunk wait in the batch. */
+	ck_assert_int_eq(mesh_odb_exists(mesh_store_odb(store), &map), 0);
+	ck_assert_int_eq(mesh_view_stage_content_with(view, batch, &caller, "d/f",
+						      MESH_KIND_FILE, 0644, size, 1, &map,
+						      false), 0);
+	mesh_db_batch_free(batch);
+	ck_assert_int_eq(mesh_odb_exists(mesh_store_odb(store), &map), 1);
+	assert_content("d/f", "small file");
+
+	/* A failed staging writes none of the objects. */
+	ck_assert_int_eq(mesh_file_writer_append(w, " grown", 6), 0);
+	ck_assert_int_eq(mesh_db_batch_new(&batch), 0);
+	ck_assert_int_eq(mesh_file_writer_snapshot_batched(w, batch, &map, &size), 0);
+	ck_assert_int_eq(mesh_view_stage_content_with(view, batch, &caller, "nodir/f",
+						      MESH_KIND_FILE, 0644, size, 1, &map,
+						      false), MESH_ENOENT);
+	mesh_db_batch_free(batch);
+	ck_assert_int_eq(mesh_odb_exists(mesh_store_odb(store), &map), 0);
+	assert_content("d/f", "small file");
+	mesh_file_writer_free(w);
+}
+END_TEST
+
+/* Lookups remember answers until anything is written: a change made
+ * through another view, a reset or a commit must show at once. */
+START_TEST(lookups_see_every_change_at_once)
+{
+	mesh_view *second;
+	mesh_oid empty = store_content("");
+	mesh_change *dropped;
+	size_t count;
+
+	make_dir("d");
+	ck_assert_int_eq(mesh_view_open_branch(&second, store, "sales", "main"), 0);
+	assert_absent("d/f");
+	assert_absent_in(second, "d/f");
+	ck_assert_int_eq(mesh_view_create_file(second, &caller, "d/f", 0644, 1, &empty), 0);
+	ck_assert_int_eq(kind_of("d/f"), MESH_KIND_FILE);
+	stage("d/f", "one");
+	assert_content_in(second, "d/f", "one");
+	ck_assert_int_eq(stage_in(second, "d/f", "two"), 0);
+	assert_content("d/f", "two");
+	ck_assert_int_eq(mesh_view_unlink(second, &caller, "d/f"), 0);
+	assert_absent("d/f");
+	ck_assert_int_eq(mesh_view_create_file(view, &caller, "d/f", 0644, 1, &empty), 0);
+	ck_assert_int_eq(mesh_view_reset(second, &caller, "", &dropped, &count), 0);
+	mesh_changes_free(dropped, count);
+	assert_absent("d/f");
+	assert_absent("d");
+	make_dir("d");
+	stage("d/f", "committed");
+	commit_all("c");
+	/* Committed, d/f is no longer staged: only the new head has it. */
+	ck_assert_int_eq(mesh_view_refresh(second), 0);
+	assert_content_in(second, "d/f", "committed");
+	ck_assert_int_eq(mesh_view_create_file(second, &caller, "d/f", 0644, 1, &empty),
+			 MESH_EEXIST);
+	mesh_view_free(second);
+}
+END_TEST
+
 static Suite *view_suite(void)
 {
 	Suite *s = suite_create("view");
@@ -963,6 +1112,11 @@ static Suite *view_suite(void)
 	tcase_add_test(tc, staged_files_in_nested_dirs_are_visible);
 	tcase_add_test(tc, lookup_errors_are_those_of_a_shell);
 	tcase_add_test(tc, stage_needs_an_existing_parent_dir);
+	tcase_add_test(tc, create_file_fails_on_anything_there);
+	tcase_add_test(tc, create_file_stages_committed_ancestors);
+	tcase_add_test(tc, new_content_keeps_the_directory_mtime);
+	tcase_add_test(tc, content_and_its_objects_land_in_one_write);
+	tcase_add_test(tc, lookups_see_every_change_at_once);
 	tcase_add_test(tc, restaging_replaces_content);
 	tcase_add_test(tc, listing_merges_committed_and_staged_in_order);
 	tcase_add_test(tc, symlink_is_staged_as_symlink);
