@@ -553,7 +553,8 @@ void mesh_file_map_free(mesh_file_map *map)
  */
 typedef struct cache_entry {
 	mesh_oid id;
-	unsigned char *data;
+	void *base;                        /* what to free */
+	const unsigned char *data;         /* the chunk, inside base */
 	size_t len;
 	unsigned refs;
 	bool cached;                       /* in the table and LRU list */
@@ -633,7 +634,7 @@ void mesh_chunk_cache_free(mesh_chunk_cache *cache)
 	stop_prefetch(cache);
 	for (e = cache->lru_head; e; e = next) {
 		next = e->lru_next;
-		free(e->data);
+		free(e->base);
 		free(e);
 	}
 	pthread_cond_destroy(&cache->loaded);
@@ -706,7 +707,7 @@ static void table_grow(mesh_chunk_cache *cache)
 
 static void entry_free(cache_entry *e)
 {
-	free(e->data);
+	free(e->base);
 	free(e);
 }
 
@@ -778,30 +779,31 @@ static int chunk_load(mesh_odb *odb, const mesh_file_chunk *chunk,
 		      cache_entry **out)
 {
 	cache_entry *e = calloc(1, sizeof(*e));
-	void *data;
-	size_t len;
+	mesh_odb_buf content;
 	int error;
 
 	if (!e)
 		return mesh_error_oom();
-	error = mesh_odb_read(odb, &chunk->id, MESH_OBJ_CHUNK, &data, &len, NULL);
+	error = mesh_odb_read_buf(odb, &chunk->id, MESH_OBJ_CHUNK, &content, NULL);
 	if (error < 0) {
 		free(e);
 		return error;
 	}
-	if (len != chunk->length) {
+	if (content.len != chunk->length) {
 		char hex[MESH_OID_HEXSZ + 1];
 
 		mesh_oid_fmt(hex, &chunk->id);
-		free(data);
+		error = mesh_error_set(MESH_EIO,
+				       "chunk %s holds %zu bytes, its file map says %u",
+				       hex, content.len, (unsigned)chunk->length);
+		mesh_odb_buf_free(&content);
 		free(e);
-		return mesh_error_set(MESH_EIO,
-				      "chunk %s holds %zu bytes, its file map says %u",
-				      hex, len, (unsigned)chunk->length);
+		return error;
 	}
 	e->id = chunk->id;
-	e->data = data;
-	e->len = len;
+	e->base = content.base;
+	e->data = content.data;
+	e->len = content.len;
 	*out = e;
 	return 0;
 }
