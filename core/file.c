@@ -189,9 +189,18 @@ static int fill_block(int fd, unsigned char *buf, size_t cap, size_t *have,
 /* The unchunked tail waits in buf; when it fills, whole chunks are cut
  * and stored, so memory stays bounded whatever the file's size. */
 #define WRITER_QUEUE 8
+#define WRITER_WORKERS 2
+
+/* The buffer appended data lands in.  Cut chunks are stored straight
+ * from it, so it lives until the last of its chunks is stored. */
+typedef struct write_block {
+	unsigned refs;               /* under the writer's lock */
+	unsigned char data[];
+} write_block;
 
 typedef struct store_job {
-	unsigned char *data;
+	write_block *block;
+	const unsigned char *data;   /* inside block */
 	size_t len;
 	size_t slot;                 /* its entry in b.chunks */
 } store_job;
@@ -199,24 +208,33 @@ typedef struct store_job {
 struct mesh_file_writer {
 	mesh_odb *odb;
 	const mesh_chunk_params *params;
-	map_builder b;               /* ids filled in by the worker, under lock */
-	unsigned char *buf;
+	map_builder b;               /* ids filled in by the workers, under lock */
+	write_block *block;          /* holds one reference; NULL until data comes */
+	unsigned char *buf;          /* block->data */
 	size_t have, cap, max_cap;
-	/* Chunks cut while appending are hashed, compressed and stored by a
-	 * worker thread, so the next data of a sequential writer arrives while
-	 * the last is stored: two cores work on one file.  The queue is short
-	 * so that memory stays bounded. */
+	/* Chunks cut while appending are hashed, compressed and stored by
+	 * worker threads, so the next data of a sequential writer arrives
+	 * while the last is stored.  Hashing is the bulk of the work, so two
+	 * workers share it.  The queue is short so that memory stays bounded. */
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
 	store_job queue[WRITER_QUEUE];
 	size_t queue_head, queue_len, in_flight;
-	pthread_t worker;
-	bool worker_started, stopping;
+	pthread_t workers[WRITER_WORKERS];
+	unsigned workers_started;
+	bool stopping;
 	int worker_error;
 	char worker_message[256];
 };
 
 #define WRITER_FIRST_CAP (64u * 1024)
+
+/* Drops one reference.  Lock held. */
+static void block_release_locked(write_block *block)
+{
+	if (block && --block->refs == 0)
+		free(block);
+}
 
 static void *store_worker(void *arg)
 {
@@ -237,8 +255,8 @@ static void *store_worker(void *arg)
 		w->in_flight++;
 		pthread_mutex_unlock(&w->lock);
 		error = mesh_odb_write(w->odb, MESH_OBJ_CHUNK, job.data, job.len, &id);
-		free(job.data);
 		pthread_mutex_lock(&w->lock);
+		block_release_locked(job.block);
 		if (error < 0 && w->worker_error == 0) {
 			w->worker_error = error;
 			snprintf(w->worker_message, sizeof(w->worker_message), "%s",
@@ -253,21 +271,21 @@ static void *store_worker(void *arg)
 	return NULL;
 }
 
-/* Hands one cut chunk to the worker; waits while the queue is full. */
+/* Hands one cut chunk of the current block to the workers; waits while
+ * the queue is full. */
 static int enqueue_chunk(mesh_file_writer *w, const unsigned char *data, size_t len)
 {
-	unsigned char *copy = malloc(len);
 	int error = 0;
 
-	if (!copy)
-		return mesh_error_oom();
-	memcpy(copy, data, len);
 	pthread_mutex_lock(&w->lock);
-	if (!w->worker_started) {
-		if (pthread_create(&w->worker, NULL, store_worker, w) != 0)
+	/* One worker is needed; a second only speeds things up. */
+	while (error == 0 && w->workers_started < WRITER_WORKERS) {
+		if (pthread_create(&w->workers[w->workers_started], NULL, store_worker, w) == 0)
+			w->workers_started++;
+		else if (w->workers_started == 0)
 			error = mesh_error_set(MESH_ENOMEM, "cannot start a chunk store thread");
 		else
-			w->worker_started = true;
+			break;
 	}
 	while (error == 0 && w->queue_len == WRITER_QUEUE && w->worker_error == 0)
 		pthread_cond_wait(&w->changed, &w->lock);
@@ -281,13 +299,12 @@ static int enqueue_chunk(mesh_file_writer *w, const unsigned char *data, size_t 
 		w->b.chunks[slot].length = (uint32_t)len;
 		w->b.size += len;
 		w->queue[(w->queue_head + w->queue_len) % WRITER_QUEUE] =
-			(store_job){ copy, len, slot };
+			(store_job){ w->block, data, len, slot };
 		w->queue_len++;
-		copy = NULL;
+		w->block->refs++;
 		pthread_cond_broadcast(&w->changed);
 	}
 	pthread_mutex_unlock(&w->lock);
-	free(copy);
 	return error;
 }
 
@@ -330,23 +347,43 @@ void mesh_file_writer_free(mesh_file_writer *w)
 {
 	if (!w)
 		return;
-	if (w->worker_started) {
+	if (w->workers_started) {
 		pthread_mutex_lock(&w->lock);
 		w->stopping = true;
 		pthread_cond_broadcast(&w->changed);
 		pthread_mutex_unlock(&w->lock);
-		pthread_join(w->worker, NULL);
+		for (unsigned k = 0; k < w->workers_started; k++)
+			pthread_join(w->workers[k], NULL);
 	}
+	block_release_locked(w->block);
 	pthread_cond_destroy(&w->changed);
 	pthread_mutex_destroy(&w->lock);
 	free(w->b.chunks);
-	free(w->buf);
 	free(w);
 }
 
 uint64_t mesh_file_writer_size(const mesh_file_writer *w)
 {
 	return w->b.size + w->have;
+}
+
+/* Moves the uncut tail (from consumed on) into a fresh block; the old
+ * one goes when its queued chunks are stored. */
+static int writer_new_block(mesh_file_writer *w, size_t consumed)
+{
+	write_block *fresh = malloc(sizeof(*fresh) + w->cap);
+
+	if (!fresh)
+		return mesh_error_oom();
+	fresh->refs = 1;
+	memcpy(fresh->data, w->buf + consumed, w->have - consumed);
+	pthread_mutex_lock(&w->lock);
+	block_release_locked(w->block);
+	pthread_mutex_unlock(&w->lock);
+	w->block = fresh;
+	w->buf = fresh->data;
+	w->have -= consumed;
+	return 0;
 }
 
 /* Room for at least one more byte, growing small buffers first. */
@@ -357,14 +394,18 @@ static int writer_make_room(mesh_file_writer *w)
 
 	if (w->have < w->cap)
 		return 0;
+	/* Growing happens before any chunk is cut: no job holds the block. */
 	if (w->cap < w->max_cap) {
 		size_t cap = w->cap ? w->cap * 4 : WRITER_FIRST_CAP;
-		unsigned char *grown = realloc(w->buf, cap < w->max_cap ? cap : w->max_cap);
+		write_block *grown;
 
-		if (!grown)
+		cap = cap < w->max_cap ? cap : w->max_cap;
+		if (!(grown = realloc(w->block, sizeof(*grown) + cap)))
 			return mesh_error_oom();
-		w->buf = grown;
-		w->cap = cap < w->max_cap ? cap : w->max_cap;
+		grown->refs = 1;
+		w->block = grown;
+		w->buf = grown->data;
+		w->cap = cap;
 		return 0;
 	}
 	for (consumed = 0; consumed < w->have;) {
@@ -376,9 +417,7 @@ static int writer_make_room(mesh_file_writer *w)
 			return error;
 		consumed += cut;
 	}
-	memmove(w->buf, w->buf + consumed, w->have - consumed);
-	w->have -= consumed;
-	return 0;
+	return writer_new_block(w, consumed);
 }
 
 int mesh_file_writer_append(mesh_file_writer *w, const void *data, size_t len)
@@ -576,7 +615,8 @@ void mesh_file_map_free(mesh_file_map *map)
  */
 typedef struct cache_entry {
 	mesh_oid id;
-	unsigned char *data;
+	void *base;                        /* what to free */
+	const unsigned char *data;         /* the chunk, inside base */
 	size_t len;
 	unsigned refs;
 	bool cached;                       /* in the table and LRU list */
@@ -656,7 +696,7 @@ void mesh_chunk_cache_free(mesh_chunk_cache *cache)
 	stop_prefetch(cache);
 	for (e = cache->lru_head; e; e = next) {
 		next = e->lru_next;
-		free(e->data);
+		free(e->base);
 		free(e);
 	}
 	pthread_cond_destroy(&cache->loaded);
@@ -729,7 +769,7 @@ static void table_grow(mesh_chunk_cache *cache)
 
 static void entry_free(cache_entry *e)
 {
-	free(e->data);
+	free(e->base);
 	free(e);
 }
 
@@ -801,30 +841,31 @@ static int chunk_load(mesh_odb *odb, const mesh_file_chunk *chunk,
 		      cache_entry **out)
 {
 	cache_entry *e = calloc(1, sizeof(*e));
-	void *data;
-	size_t len;
+	mesh_odb_buf content;
 	int error;
 
 	if (!e)
 		return mesh_error_oom();
-	error = mesh_odb_read(odb, &chunk->id, MESH_OBJ_CHUNK, &data, &len, NULL);
+	error = mesh_odb_read_buf(odb, &chunk->id, MESH_OBJ_CHUNK, &content, NULL);
 	if (error < 0) {
 		free(e);
 		return error;
 	}
-	if (len != chunk->length) {
+	if (content.len != chunk->length) {
 		char hex[MESH_OID_HEXSZ + 1];
 
 		mesh_oid_fmt(hex, &chunk->id);
-		free(data);
+		error = mesh_error_set(MESH_EIO,
+				       "chunk %s holds %zu bytes, its file map says %u",
+				       hex, content.len, (unsigned)chunk->length);
+		mesh_odb_buf_free(&content);
 		free(e);
-		return mesh_error_set(MESH_EIO,
-				      "chunk %s holds %zu bytes, its file map says %u",
-				      hex, len, (unsigned)chunk->length);
+		return error;
 	}
 	e->id = chunk->id;
-	e->data = data;
-	e->len = len;
+	e->base = content.base;
+	e->data = content.data;
+	e->len = content.len;
 	*out = e;
 	return 0;
 }

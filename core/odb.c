@@ -812,55 +812,63 @@ static int corrupt(mesh_odb *odb, const mesh_oid *oid, const char *why)
 	return mesh_error_set(MESH_EIO, "object %s is corrupt: %s", hex, why);
 }
 
-/* Turns stored bytes into content; *out is malloc'd. */
 /*
- * Checks the stored header and yields the content.  A raw payload moves
- * to the front of stored itself (*out == stored: the caller must not
- * free stored separately), sparing a second allocation for the bulk of
- * the data; a compressed one is decompressed into a new buffer.
+ * Checks the stored header and yields the content into out.  A raw
+ * payload is used where it lies, inside stored (out->base = stored); a
+ * compressed one is decompressed into a new buffer and stored is freed.
+ * On failure stored is freed.
  */
 static int decode_object(mesh_odb *odb, const mesh_oid *oid,
 			 unsigned char *stored, size_t stored_len,
-			 mesh_otype *type, void **out, size_t *out_len)
+			 mesh_otype *type, mesh_odb_buf *out)
 {
 	const unsigned char *payload = stored + STORED_HEADER_LEN;
 	size_t payload_len;
 	unsigned char encoding;
 	uint64_t len;
 	void *data;
+	int error = 0;
 
 	if (stored_len < STORED_HEADER_LEN || stored[0] != STORED_MAGIC)
-		return corrupt(odb, oid, "bad header");
-	if (!otype_is_concrete(stored[1]))
-		return corrupt(odb, oid, "unknown object type");
+		error = corrupt(odb, oid, "bad header");
+	else if (!otype_is_concrete(stored[1]))
+		error = corrupt(odb, oid, "unknown object type");
+	if (error < 0) {
+		free(stored);
+		return error;
+	}
 	payload_len = stored_len - STORED_HEADER_LEN;
 	len = get_le64(stored + 3);
 	encoding = stored[2];
 	if (encoding == ENCODING_RAW && len != payload_len)
-		return corrupt(odb, oid, "length does not match header");
-	if (encoding == ENCODING_ZSTD &&
-	    ZSTD_getFrameContentSize(payload, payload_len) != len)
-		return corrupt(odb, oid, "compressed length does not match header");
-	if (encoding != ENCODING_RAW && encoding != ENCODING_ZSTD)
-		return corrupt(odb, oid, "unknown encoding");
-	if (len > SIZE_MAX - 1)
-		return corrupt(odb, oid, "length out of range");
+		error = corrupt(odb, oid, "length does not match header");
+	else if (encoding == ENCODING_ZSTD &&
+		 ZSTD_getFrameContentSize(payload, payload_len) != len)
+		error = corrupt(odb, oid, "compressed length does not match header");
+	else if (encoding != ENCODING_RAW && encoding != ENCODING_ZSTD)
+		error = corrupt(odb, oid, "unknown encoding");
+	else if (len > SIZE_MAX - 1)
+		error = corrupt(odb, oid, "length out of range");
+	if (error < 0) {
+		free(stored);
+		return error;
+	}
 	*type = (mesh_otype)stored[1];
 	if (encoding == ENCODING_RAW) {
-		memmove(stored, payload, (size_t)len);
-		*out = stored;
-		*out_len = (size_t)len;
+		*out = (mesh_odb_buf){ stored, payload, (size_t)len };
 		return 0;
 	}
-	if (!(data = malloc(len ? (size_t)len : 1)))
+	if (!(data = malloc(len ? (size_t)len : 1))) {
+		free(stored);
 		return mesh_error_oom();
+	}
 	size_t n = ZSTD_decompress(data, (size_t)len, payload, payload_len);
+	free(stored);
 	if (ZSTD_isError(n) || n != len) {
 		free(data);
 		return corrupt(odb, oid, "payload does not decompress");
 	}
-	*out = data;
-	*out_len = (size_t)len;
+	*out = (mesh_odb_buf){ data, data, (size_t)len };
 	return 0;
 }
 
@@ -895,11 +903,12 @@ static int check_type(mesh_odb *odb, const mesh_oid *oid, mesh_otype actual,
 			      mesh_otype_name(actual), mesh_otype_name(expected));
 }
 
-int mesh_odb_read(mesh_odb *odb, const mesh_oid *oid, mesh_otype expected,
-		  void **out, size_t *out_len, mesh_otype *out_type)
+int mesh_odb_read_buf(mesh_odb *odb, const mesh_oid *oid, mesh_otype expected,
+		      mesh_odb_buf *out, mesh_otype *out_type)
 {
-	void *stored, *data = NULL;
-	size_t stored_len, len = 0;
+	mesh_odb_buf content;
+	void *stored;
+	size_t stored_len;
 	mesh_otype type = MESH_OBJ_ANY;
 	int error;
 
@@ -907,21 +916,39 @@ int mesh_odb_read(mesh_odb *odb, const mesh_oid *oid, mesh_otype expected,
 	if (error < 0)
 		return error;
 	atomic_fetch_add_explicit(&odb->reads, 1, memory_order_relaxed);
-	error = decode_object(odb, oid, stored, stored_len, &type, &data, &len);
-	if (data != stored)
-		free(stored);
-	if (error == 0)
-		error = verify_object(odb, oid, type, data, len);
-	if (error == 0)
-		error = check_type(odb, oid, type, expected);
-	if (error < 0) {
-		free(data);
+	if ((error = decode_object(odb, oid, stored, stored_len, &type, &content)) < 0)
+		return error;
+	if ((error = verify_object(odb, oid, type, content.data, content.len)) < 0 ||
+	    (error = check_type(odb, oid, type, expected)) < 0) {
+		mesh_odb_buf_free(&content);
 		return error;
 	}
-	*out = data;
-	*out_len = len;
+	*out = content;
 	if (out_type)
 		*out_type = type;
+	return 0;
+}
+
+void mesh_odb_buf_free(mesh_odb_buf *buf)
+{
+	free(buf->base);
+	*buf = (mesh_odb_buf){ NULL, NULL, 0 };
+}
+
+int mesh_odb_read(mesh_odb *odb, const mesh_oid *oid, mesh_otype expected,
+		  void **out, size_t *out_len, mesh_otype *out_type)
+{
+	mesh_odb_buf content;
+	int error;
+
+	if ((error = mesh_odb_read_buf(odb, oid, expected, &content, out_type)) < 0)
+		return error;
+	/* Small objects: moving the payload to the front is cheaper than a
+	 * second allocation. */
+	if (content.data != content.base)
+		memmove(content.base, content.data, content.len);
+	*out = content.base;
+	*out_len = content.len;
 	return 0;
 }
 

@@ -123,6 +123,17 @@ int mesh_odb_write_new_batched(mesh_odb *odb, struct mesh_db_batch *batch,
 int mesh_odb_read(mesh_odb *odb, const mesh_oid *oid, mesh_otype expected,
 		  void **out, size_t *out_len, mesh_otype *out_type);
 
+/* The same without moving the content: out->data points into out->base,
+ * which mesh_odb_buf_free releases.  For bulk reads (file chunks). */
+typedef struct mesh_odb_buf {
+	void *base;
+	const void *data;
+	size_t len;
+} mesh_odb_buf;
+int mesh_odb_read_buf(mesh_odb *odb, const mesh_oid *oid, mesh_otype expected,
+		      mesh_odb_buf *out, mesh_otype *out_type);
+void mesh_odb_buf_free(mesh_odb_buf *buf);
+
 /* 1 present, 0 absent, <0 error. */
 int mesh_odb_exists(mesh_odb *odb, const mesh_oid *oid);
 

@@ -157,7 +157,7 @@ fs_node *fs_nodes_lookup(fs_nodes *nodes, fs_node *parent, const char *name,
 static void release_locked(fs_nodes *nodes, fs_node *node)
 {
 	while (node && node->type != FS_NODE_ROOT && node->lookups == 0 &&
-	       node->opens == 0 && !node->dirty) {
+	       node->opens == 0 && node->pins == 0 && !node->dirty) {
 		fs_node *parent = node->parent;
 		fs_node **p = &nodes->by_ino[ino_bucket(nodes, node->ino)];
 
@@ -192,6 +192,21 @@ void fs_nodes_close(fs_nodes *nodes, fs_node *node)
 {
 	pthread_mutex_lock(&nodes->lock);
 	node->opens--;
+	release_locked(nodes, node);
+	pthread_mutex_unlock(&nodes->lock);
+}
+
+void fs_nodes_pin(fs_nodes *nodes, fs_node *node)
+{
+	pthread_mutex_lock(&nodes->lock);
+	node->pins++;
+	pthread_mutex_unlock(&nodes->lock);
+}
+
+void fs_nodes_unpin(fs_nodes *nodes, fs_node *node)
+{
+	pthread_mutex_lock(&nodes->lock);
+	node->pins--;
 	release_locked(nodes, node);
 	pthread_mutex_unlock(&nodes->lock);
 }

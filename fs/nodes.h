@@ -4,7 +4,7 @@
  * FUSE speaks in inode numbers; meshfs resolves paths.  A node records
  * its parent and name, so its path is rebuilt by walking up, and a
  * rename only relinks the node.  Nodes live while the kernel remembers
- * them (lookup count) or a handle is open on them.
+ * them (lookup count), a handle is open on them or a pin holds them.
  */
 #ifndef MESHFS_NODES_H
 #define MESHFS_NODES_H
@@ -33,6 +33,7 @@ typedef struct fs_node {
 	mesh_view *view;            /* VIEW and ENTRY: borrowed from fs_views */
 	uint64_t lookups;           /* the kernel's lookup count */
 	unsigned opens;             /* open handles */
+	unsigned pins;              /* background work on it (page-cache priming) */
 	bool detached;              /* unlinked or replaced: no longer named */
 	struct fs_dirty *dirty;     /* content being written, or NULL */
 	uint64_t content_version;   /* bumped when content changes behind open handles */
@@ -73,6 +74,11 @@ void fs_nodes_open(fs_nodes *nodes, fs_node *node);
 /* Drops one open; frees the node when nothing holds it. */
 void fs_nodes_close(fs_nodes *nodes, fs_node *node);
 
+/* Keeps the node alive without counting as an open handle (which
+ * decides when a file's writes are finished). */
+void fs_nodes_pin(fs_nodes *nodes, fs_node *node);
+/* Drops the pin; frees the node when nothing holds it. */
+void fs_nodes_unpin(fs_nodes *nodes, fs_node *node);
 /* The existing child, or NULL. */
 fs_node *fs_nodes_find_locked(fs_nodes *nodes, fs_node *parent, const char *name);
 

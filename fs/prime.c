@@ -13,7 +13,7 @@
 #define PAGE_BYTES 4096u
 
 typedef struct prime_job {
-	fs_node *node;             /* held open until the job is done */
+	fs_node *node;             /* pinned until the job is done */
 	uint64_t offset;           /* page-aligned start in the file */
 	size_t len;
 	mesh_file_span chunk;      /* the pinned chunk; data starts at offset */
@@ -33,7 +33,7 @@ struct fs_prime {
 static void job_release(fs_prime *prime, prime_job *job)
 {
 	mesh_file_spans_release(mesh_store_cache(prime->f->store), &job->chunk, 1);
-	fs_nodes_close(&prime->f->nodes, job->node);
+	fs_nodes_unpin(&prime->f->nodes, job->node);
 }
 
 static bool job_stale(fs_prime *prime, const prime_job *job)
@@ -189,7 +189,7 @@ void fs_prime_chunk(fs_prime *prime, fs_node *node, const mesh_file_map *map,
 	}
 	job.offset = start;
 	job.len = (size_t)(end - start);
-	fs_nodes_open(&prime->f->nodes, node);
+	fs_nodes_pin(&prime->f->nodes, node);
 	pthread_mutex_lock(&prime->lock);
 	if (prime->count < PRIME_QUEUE && !prime->stopping) {
 		prime->queue[(prime->head + prime->count) % PRIME_QUEUE] = job;
