@@ -197,73 +197,8 @@ static void fs_close(fs *f)
 	mesh_store_close(f->store);
 }
 
-/* mountinfo escapes space, tab, newline and backslash as \ooo. */
-static void mountinfo_unescape(char *s)
-{
-	char *out = s;
-
-	for (; *s; s++, out++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*out = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-			s += 3;
-		} else {
-			*out = *s;
-		}
-	}
-	*out = '\0';
-}
-
-/* The device number ("major:minor") of the newest mount on path, read
- * from mountinfo: a stat of the mount point would ask this very daemon,
- * which is not serving yet. */
-static bool mount_device(const char *path, char *dev, size_t len)
-{
-	FILE *info = fopen("/proc/self/mountinfo", "r");
-	char line[8192], id[64], point[4096];
-	bool found = false;
-
-	if (!info)
-		return false;
-	while (fgets(line, sizeof(line), info)) {
-		if (sscanf(line, "%*s %*s %63s %*s %4095s", id, point) != 2)
-			continue;
-		mountinfo_unescape(point);
-		if (strcmp(point, path) == 0 && strlen(id) < len) {
-			strcpy(dev, id);
-			found = true;
-		}
-	}
-	fclose(info);
-	return found;
-}
-
-/*
- * The kernel gives a FUSE mount 128 KiB of read-ahead, so a sequential
- * reader waits on one 128 KiB round trip after another.  Chunks are read
- * and verified ahead of the reader here anyway; a window of several MiB
- * lets the kernel ask for them in 1 MiB requests, several at a time.
- * Best effort: without root the default stays.
- */
-static void tune_readahead(fs *f, const char *mountpoint)
-{
-	char dev[64], path[128];
-	FILE *knob;
-	int written;
-
-	if (!mountpoint || !mount_device(mountpoint, dev, sizeof(dev)))
-		return;
-	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
-	if ((knob = fopen(path, "w")) == NULL)
-		return;
-	written = fprintf(knob, "%u\n", FS_KERNEL_READ_AHEAD >> 10);
-	if (fclose(knob) != 0 || written < 0)
-		mesh_log_write(&f->log, MESH_LOG_INFO, "cannot set %s", path);
-}
-
 static int serve(fs *f, const meshfs_mount_opts *opts, int *ready_fd)
 {
-	char *mountpoint = realpath(opts->mountpoint, NULL);
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *loop;
 	int error;
@@ -283,7 +218,6 @@ static int serve(fs *f, const meshfs_mount_opts *opts, int *ready_fd)
 	}
 	mesh_log_write(&f->log, MESH_LOG_INFO, "mounted %s on %s",
 		       mesh_store_path(f->store), opts->mountpoint);
-	tune_readahead(f, mountpoint);
 	/* Without priming, random reads are only slower. */
 	if (fs_prime_start(&f->prime, f) < 0)
 		mesh_log_write(&f->log, MESH_LOG_WARN, "%s", mesh_error_message());
@@ -302,7 +236,6 @@ destroy:
 	fuse_session_destroy(f->session);
 out:
 	fuse_opt_free_args(&args);
-	free(mountpoint);
 	return error;
 }
 

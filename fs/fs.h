@@ -17,10 +17,6 @@
 #include "store.h"
 #include "view.h"
 
-/* How far the kernel reads ahead of a sequential reader of the mount
- * (its default for FUSE is 128 KiB); requests are at most 1 MiB. */
-#define FS_KERNEL_READ_AHEAD (4u << 20)
-
 typedef struct meshfs_mount_opts {
 	const char *mountpoint;
 	const char *store_path;

@@ -1456,7 +1456,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->max_write = 1u << 20;
-	conn->max_readahead = FS_KERNEL_READ_AHEAD;
+	conn->max_readahead = 1u << 20;
 }
 
 const struct fuse_lowlevel_ops meshfs_ops = {
