@@ -257,6 +257,36 @@ static int loose_write_tmp(loose_backend *lb, const void *data, size_t len,
 	return 0;
 }
 
+/*
+ * Writes the object as an unnamed file in its fan-out directory and links
+ * it in whole (O_TMPFILE): readers see no object or all of it, a crash
+ * leaves nothing behind, and writers of different objects share no lock
+ * (a rename out of tmp/ locks both directories and the filesystem's
+ * rename lock, and two store workers queue on them).  0 written, 1 when
+ * the filesystem cannot (the caller goes through tmp/), <0 on error.
+ */
+static int loose_write_unnamed(loose_backend *lb, const char *rel, const char *fanout,
+			       const void *data, size_t len)
+{
+	char fd_path[64];
+	int fd, error;
+
+	fd = openat(lb->objects_fd, fanout, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0444);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL))
+		return 1;
+	if (fd < 0)
+		return mesh_error_os("cannot create object in", fanout);
+	error = write_all(fd, data, len, rel);
+	snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fd);
+	/* EEXIST: a concurrent writer of the same id linked identical bytes. */
+	if (error == 0 &&
+	    linkat(AT_FDCWD, fd_path, lb->objects_fd, rel, AT_SYMLINK_FOLLOW) < 0 &&
+	    errno != EEXIST)
+		error = errno == ENOENT ? 1 : mesh_error_os("cannot link object into place", rel);
+	close(fd);
+	return error;
+}
+
 static void pending_add(loose_backend *lb, const char *rel)
 {
 	pthread_mutex_lock(&lb->pending_lock);
@@ -278,23 +308,24 @@ static int loose_write(mesh_odb_backend *b, const mesh_oid *oid,
 
 	/* No existence check here: mesh_odb_write made it just before, and
 	 * renaming identical bytes over an object is harmless anyway. */
-	error = loose_write_tmp(lb, data, len, &tmp_path);
-	if (error < 0)
-		return error;
 	loose_relpath(rel, oid);
 	memcpy(fanout, rel, 2);
 	fanout[2] = '\0';
-	if (mkdirat(lb->objects_fd, fanout, 0755) < 0 && errno != EEXIST) {
-		error = mesh_error_os("cannot create object directory", fanout);
-		goto done;
+	if (mkdirat(lb->objects_fd, fanout, 0755) < 0 && errno != EEXIST)
+		return mesh_error_os("cannot create object directory", fanout);
+	if ((error = loose_write_unnamed(lb, rel, fanout, data, len)) <= 0) {
+		if (error == 0)
+			pending_add(lb, rel);
+		return error;
 	}
+	if ((error = loose_write_tmp(lb, data, len, &tmp_path)) < 0)
+		return error;
 	/* rename(2) is atomic: a reader sees no object or the whole one.  A
 	 * concurrent writer of the same id renames identical bytes over it. */
 	if (renameat(AT_FDCWD, tmp_path, lb->objects_fd, rel) < 0)
 		error = mesh_error_os("cannot move object into place", rel);
 	else
 		pending_add(lb, rel);
-done:
 	if (error < 0)
 		unlink(tmp_path);
 	free(tmp_path);
