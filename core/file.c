@@ -210,8 +210,7 @@ struct mesh_file_writer {
 	const mesh_chunk_params *params;
 	map_builder b;               /* ids filled in by the workers, under lock */
 	write_block *block;          /* holds one reference; NULL until data comes */
-	unsigned char *buf;          /* block->data */
-	size_t have, cap, max_cap;
+	size_t have, cap, max_cap;   /* of block->data */
 	/* Chunks cut while appending are hashed, compressed and stored by
 	 * worker threads, so the next data of a sequential writer arrives
 	 * while the last is stored.  Hashing is the bulk of the work, so two
@@ -229,7 +228,13 @@ struct mesh_file_writer {
 
 #define WRITER_FIRST_CAP (64u * 1024)
 
-/* Drops one reference.  Lock held. */
+/* The unchunked tail (NULL before the first append). */
+static unsigned char *writer_tail(const mesh_file_writer *w)
+{
+	return w->block ? w->block->data : NULL;
+}
+
+/* Drops one reference.  Lock held, or no worker left. */
 static void block_release_locked(write_block *block)
 {
 	if (block && --block->refs == 0)
@@ -376,12 +381,11 @@ static int writer_new_block(mesh_file_writer *w, size_t consumed)
 	if (!fresh)
 		return mesh_error_oom();
 	fresh->refs = 1;
-	memcpy(fresh->data, w->buf + consumed, w->have - consumed);
+	memcpy(fresh->data, w->block->data + consumed, w->have - consumed);
 	pthread_mutex_lock(&w->lock);
 	block_release_locked(w->block);
 	pthread_mutex_unlock(&w->lock);
 	w->block = fresh;
-	w->buf = fresh->data;
 	w->have -= consumed;
 	return 0;
 }
@@ -404,16 +408,15 @@ static int writer_make_room(mesh_file_writer *w)
 			return mesh_error_oom();
 		grown->refs = 1;
 		w->block = grown;
-		w->buf = grown->data;
 		w->cap = cap;
 		return 0;
 	}
 	for (consumed = 0; consumed < w->have;) {
-		size_t cut = mesh_chunk_next(w->params, w->buf + consumed,
+		size_t cut = mesh_chunk_next(w->params, writer_tail(w) + consumed,
 					     w->have - consumed, false);
 		if (cut == 0)
 			break;
-		if ((error = enqueue_chunk(w, w->buf + consumed, cut)) < 0)
+		if ((error = enqueue_chunk(w, writer_tail(w) + consumed, cut)) < 0)
 			return error;
 		consumed += cut;
 	}
@@ -431,7 +434,7 @@ int mesh_file_writer_append(mesh_file_writer *w, const void *data, size_t len)
 		if ((error = writer_make_room(w)) < 0)
 			return error;
 		n = w->cap - w->have < len ? w->cap - w->have : len;
-		memcpy(w->buf + w->have, p, n);
+		memcpy(writer_tail(w) + w->have, p, n);
 		w->have += n;
 		p += n;
 		len -= n;
@@ -457,7 +460,8 @@ int mesh_file_writer_snapshot_batched(mesh_file_writer *w, mesh_db_batch *batch,
 		return mesh_error_oom();
 	if (w->b.count)
 		memcpy(snap.chunks, w->b.chunks, w->b.count * sizeof(*snap.chunks));
-	error = chunk_span(&snap, w->odb, batch, w->params, w->buf, w->have, true, &consumed);
+	error = chunk_span(&snap, w->odb, batch, w->params, writer_tail(w), w->have, true,
+			   &consumed);
 	/* A map naming a chunk that was not stored cannot be stored either:
 	 * objects are stored before, or with, what names them. */
 	if (error == 0)
@@ -494,7 +498,7 @@ int mesh_file_writer_read(mesh_file_writer *w, mesh_chunk_cache *cache, void *bu
 		if (tail > len - got)
 			tail = len - got;
 		if (tail)
-			memcpy((unsigned char *)buf + got, w->buf + in_tail, tail);
+			memcpy((unsigned char *)buf + got, writer_tail(w) + in_tail, tail);
 		got += tail;
 	}
 	*nread = got;
@@ -615,9 +619,7 @@ void mesh_file_map_free(mesh_file_map *map)
  */
 typedef struct cache_entry {
 	mesh_oid id;
-	void *base;                        /* what to free */
-	const unsigned char *data;         /* the chunk, inside base */
-	size_t len;
+	mesh_odb_buf content;              /* the chunk's bytes */
 	unsigned refs;
 	bool cached;                       /* in the table and LRU list */
 	struct cache_entry *hash_next;
@@ -696,7 +698,7 @@ void mesh_chunk_cache_free(mesh_chunk_cache *cache)
 	stop_prefetch(cache);
 	for (e = cache->lru_head; e; e = next) {
 		next = e->lru_next;
-		free(e->base);
+		mesh_odb_buf_free(&e->content);
 		free(e);
 	}
 	pthread_cond_destroy(&cache->loaded);
@@ -769,7 +771,7 @@ static void table_grow(mesh_chunk_cache *cache)
 
 static void entry_free(cache_entry *e)
 {
-	free(e->base);
+	mesh_odb_buf_free(&e->content);
 	free(e);
 }
 
@@ -779,7 +781,7 @@ static void cache_evict(mesh_chunk_cache *cache, cache_entry *e)
 	*bucket_slot(cache, &e->id) = e->hash_next;
 	lru_unlink(cache, e);
 	e->cached = false;
-	cache->bytes -= e->len;
+	cache->bytes -= e->content.len;
 	cache->count--;
 	if (e->refs == 0)
 		entry_free(e);
@@ -793,7 +795,7 @@ static cache_entry *cache_put(mesh_chunk_cache *cache, cache_entry *e)
 
 	e->refs = 1;
 	e->cached = false;
-	if (e->len > cache->max_bytes)
+	if (e->content.len > cache->max_bytes)
 		return e;
 	pthread_mutex_lock(&cache->lock);
 	slot = bucket_slot(cache, &e->id);
@@ -809,7 +811,7 @@ static cache_entry *cache_put(mesh_chunk_cache *cache, cache_entry *e)
 	*slot = e;
 	e->cached = true;
 	lru_push_front(cache, e);
-	cache->bytes += e->len;
+	cache->bytes += e->content.len;
 	cache->count++;
 	while (cache->bytes > cache->max_bytes && cache->lru_tail != e)
 		cache_evict(cache, cache->lru_tail);
@@ -841,31 +843,27 @@ static int chunk_load(mesh_odb *odb, const mesh_file_chunk *chunk,
 		      cache_entry **out)
 {
 	cache_entry *e = calloc(1, sizeof(*e));
-	mesh_odb_buf content;
 	int error;
 
 	if (!e)
 		return mesh_error_oom();
-	error = mesh_odb_read_buf(odb, &chunk->id, MESH_OBJ_CHUNK, &content, NULL);
+	error = mesh_odb_read_buf(odb, &chunk->id, MESH_OBJ_CHUNK, &e->content, NULL);
 	if (error < 0) {
 		free(e);
 		return error;
 	}
-	if (content.len != chunk->length) {
+	if (e->content.len != chunk->length) {
 		char hex[MESH_OID_HEXSZ + 1];
 
 		mesh_oid_fmt(hex, &chunk->id);
 		error = mesh_error_set(MESH_EIO,
 				       "chunk %s holds %zu bytes, its file map says %u",
-				       hex, content.len, (unsigned)chunk->length);
-		mesh_odb_buf_free(&content);
+				       hex, e->content.len, (unsigned)chunk->length);
+		mesh_odb_buf_free(&e->content);
 		free(e);
 		return error;
 	}
 	e->id = chunk->id;
-	e->base = content.base;
-	e->data = content.data;
-	e->len = content.len;
 	*out = e;
 	return 0;
 }
@@ -940,6 +938,11 @@ static size_t chunk_index(const mesh_file_map *map, uint64_t offset)
 	return lo;
 }
 
+const mesh_file_chunk *mesh_file_map_chunk_at(const mesh_file_map *map, uint64_t offset)
+{
+	return offset < map->size && map->count ? &map->chunks[chunk_index(map, offset)] : NULL;
+}
+
 /* A held entry with the chunk's bytes; release with cache_release(). */
 static int chunk_acquire(mesh_odb *odb, mesh_chunk_cache *cache,
 			 const mesh_file_chunk *chunk, cache_entry **out)
@@ -948,7 +951,7 @@ static int chunk_acquire(mesh_odb *odb, mesh_chunk_cache *cache,
 	int slot = -1, error;
 
 	if (cache && (e = cache_get_or_claim(cache, &chunk->id, &slot)) != NULL) {
-		if (e->len == chunk->length) {
+		if (e->content.len == chunk->length) {
 			*out = e;
 			return 0;
 		}
@@ -1057,7 +1060,8 @@ int mesh_file_read_spans(mesh_odb *odb, mesh_chunk_cache *cache,
 			*count = 0;
 			return error;
 		}
-		spans[(*count)++] = (mesh_file_span){ e->data + in_chunk, (size_t)n, e };
+		spans[(*count)++] = (mesh_file_span){
+			(const unsigned char *)e->content.data + in_chunk, (size_t)n, e };
 		pos += n;
 	}
 	*total = (size_t)(pos - offset);
@@ -1140,12 +1144,12 @@ int mesh_file_materialize(mesh_odb *odb, mesh_chunk_cache *cache,
 			continue;
 		if ((error = chunk_acquire(odb, cache, chunk, &e)) < 0)
 			return error;
-		if (all_zero(e->data, e->len)) {
+		if (all_zero(e->content.data, e->content.len)) {
 			zero_id = chunk->id;
 			know_zero = true;
 			error = 0;
 		} else {
-			error = pwrite_all(fd, e->data, e->len, chunk->offset);
+			error = pwrite_all(fd, e->content.data, e->content.len, chunk->offset);
 		}
 		cache_release(cache, e);
 		if (error < 0)

@@ -66,6 +66,8 @@ void mesh_file_writer_free(mesh_file_writer *w);
 int mesh_file_map_load(mesh_odb *odb, const mesh_oid *id,
 		       mesh_file_map **out);
 void mesh_file_map_free(mesh_file_map *map);
+/* The chunk holding offset, or NULL at or past the end. */
+const mesh_file_chunk *mesh_file_map_chunk_at(const mesh_file_map *map, uint64_t offset);
 
 /*
  * A bounded, thread-safe LRU cache of decompressed, verified chunks, so

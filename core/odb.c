@@ -140,16 +140,16 @@ static int write_all(int fd, const void *buf, size_t len, const char *path)
 #define DIRECT_ALIGN 4096
 #define DIRECT_MIN_BYTES (64u << 10)
 
-static bool read_direct(int fd, void *buf, size_t size)
+/* Reads size bytes into buf (aligned, cap bytes) around the page cache. */
+static bool read_direct(int fd, void *buf, size_t cap, size_t size)
 {
-	size_t aligned = (size + DIRECT_ALIGN - 1) / DIRECT_ALIGN * DIRECT_ALIGN;
 	int flags = fcntl(fd, F_GETFL);
 	ssize_t n;
 
 	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_DIRECT) < 0)
 		return false;
 	do
-		n = pread(fd, buf, aligned, 0);
+		n = pread(fd, buf, cap, 0);
 	while (n < 0 && errno == EINTR);
 	fcntl(fd, F_SETFL, flags);
 	return n >= 0 && (size_t)n == size;
@@ -165,7 +165,7 @@ static int read_object_file(int fd, size_t size, const char *rel, void **out)
 	if (size >= DIRECT_MIN_BYTES) {
 		if (posix_memalign(&data, DIRECT_ALIGN, aligned) != 0)
 			return mesh_error_oom();
-		if (read_direct(fd, data, size)) {
+		if (read_direct(fd, data, aligned, size)) {
 			*out = data;
 			return 0;
 		}
@@ -849,57 +849,60 @@ static int corrupt(mesh_odb *odb, const mesh_oid *oid, const char *why)
  * compressed one is decompressed into a new buffer and stored is freed.
  * On failure stored is freed.
  */
+/* What is wrong with the stored bytes' header, or NULL. */
+static const char *header_problem(const unsigned char *stored, size_t stored_len)
+{
+	const unsigned char *payload = stored + STORED_HEADER_LEN;
+	size_t payload_len;
+	uint64_t len;
+
+	if (stored_len < STORED_HEADER_LEN || stored[0] != STORED_MAGIC)
+		return "bad header";
+	if (!otype_is_concrete(stored[1]))
+		return "unknown object type";
+	payload_len = stored_len - STORED_HEADER_LEN;
+	len = get_le64(stored + 3);
+	if (stored[2] == ENCODING_RAW && len != payload_len)
+		return "length does not match header";
+	if (stored[2] == ENCODING_ZSTD && ZSTD_getFrameContentSize(payload, payload_len) != len)
+		return "compressed length does not match header";
+	if (stored[2] != ENCODING_RAW && stored[2] != ENCODING_ZSTD)
+		return "unknown encoding";
+	if (len > SIZE_MAX - 1)
+		return "length out of range";
+	return NULL;
+}
+
 static int decode_object(mesh_odb *odb, const mesh_oid *oid,
 			 unsigned char *stored, size_t stored_len,
 			 mesh_otype *type, mesh_odb_buf *out)
 {
 	const unsigned char *payload = stored + STORED_HEADER_LEN;
-	size_t payload_len;
-	unsigned char encoding;
-	uint64_t len;
+	const char *problem = header_problem(stored, stored_len);
+	size_t len, n;
 	void *data;
-	int error = 0;
 
-	if (stored_len < STORED_HEADER_LEN || stored[0] != STORED_MAGIC)
-		error = corrupt(odb, oid, "bad header");
-	else if (!otype_is_concrete(stored[1]))
-		error = corrupt(odb, oid, "unknown object type");
-	if (error < 0) {
+	if (problem) {
 		free(stored);
-		return error;
-	}
-	payload_len = stored_len - STORED_HEADER_LEN;
-	len = get_le64(stored + 3);
-	encoding = stored[2];
-	if (encoding == ENCODING_RAW && len != payload_len)
-		error = corrupt(odb, oid, "length does not match header");
-	else if (encoding == ENCODING_ZSTD &&
-		 ZSTD_getFrameContentSize(payload, payload_len) != len)
-		error = corrupt(odb, oid, "compressed length does not match header");
-	else if (encoding != ENCODING_RAW && encoding != ENCODING_ZSTD)
-		error = corrupt(odb, oid, "unknown encoding");
-	else if (len > SIZE_MAX - 1)
-		error = corrupt(odb, oid, "length out of range");
-	if (error < 0) {
-		free(stored);
-		return error;
+		return corrupt(odb, oid, problem);
 	}
 	*type = (mesh_otype)stored[1];
-	if (encoding == ENCODING_RAW) {
-		*out = (mesh_odb_buf){ stored, payload, (size_t)len };
+	len = (size_t)get_le64(stored + 3);
+	if (stored[2] == ENCODING_RAW) {
+		*out = (mesh_odb_buf){ stored, payload, len };
 		return 0;
 	}
-	if (!(data = malloc(len ? (size_t)len : 1))) {
+	if (!(data = malloc(len ? len : 1))) {
 		free(stored);
 		return mesh_error_oom();
 	}
-	size_t n = ZSTD_decompress(data, (size_t)len, payload, payload_len);
+	n = ZSTD_decompress(data, len, payload, stored_len - STORED_HEADER_LEN);
 	free(stored);
 	if (ZSTD_isError(n) || n != len) {
 		free(data);
 		return corrupt(odb, oid, "payload does not decompress");
 	}
-	*out = (mesh_odb_buf){ data, data, (size_t)len };
+	*out = (mesh_odb_buf){ data, data, len };
 	return 0;
 }
 

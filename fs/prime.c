@@ -8,15 +8,15 @@
 #include "error.h"
 #include "file.h"
 
-/* Pinned chunks wait here; each may hold up to a maximum-size chunk. */
 #define PRIME_QUEUE 16
 #define PAGE_BYTES 4096u
 
+/* The request path only notes which chunk to hand over; the prime
+ * thread pins its bytes (a cache hit, as the read just loaded it). */
 typedef struct prime_job {
 	fs_node *node;             /* pinned until the job is done */
-	uint64_t offset;           /* page-aligned start in the file */
-	size_t len;
-	mesh_file_span chunk;      /* the pinned chunk; data starts at offset */
+	mesh_file_chunk chunk;
+	uint64_t start, end;       /* the pages to store: whole ones, in the file */
 	uint64_t version, generation;
 } prime_job;
 
@@ -30,12 +30,6 @@ struct fs_prime {
 	size_t head, count;
 };
 
-static void job_release(fs_prime *prime, prime_job *job)
-{
-	mesh_file_spans_release(mesh_store_cache(prime->f->store), &job->chunk, 1);
-	fs_nodes_unpin(&prime->f->nodes, job->node);
-}
-
 static bool job_stale(fs_prime *prime, const prime_job *job)
 {
 	bool dirty;
@@ -48,21 +42,43 @@ static bool job_stale(fs_prime *prime, const prime_job *job)
 	       mesh_view_generation(job->node->view) != job->generation;
 }
 
+/* The job's pages out of the chunk cache, through a map of the one chunk. */
+static bool job_pin(fs_prime *prime, const prime_job *job, mesh_file_span *span)
+{
+	mesh_file_chunk alone = { job->chunk.id, 0, job->chunk.length };
+	mesh_file_map map = { job->chunk.length, 1, &alone };
+	size_t count = 0, total = 0, len = (size_t)(job->end - job->start);
+	mesh_chunk_cache *cache = mesh_store_cache(prime->f->store);
+
+	if (mesh_file_read_spans(mesh_store_odb(prime->f->store), cache, &map, len,
+				 job->start - job->chunk.offset, span, 1, &count, &total) < 0) {
+		mesh_error_clear();
+		return false;
+	}
+	if (count == 1 && total == len)
+		return true;
+	mesh_file_spans_release(cache, span, count);
+	return false;
+}
+
 static void job_run(fs_prime *prime, prime_job *job)
 {
-	struct fuse_bufvec data = FUSE_BUFVEC_INIT(job->len);
+	struct fuse_bufvec data = FUSE_BUFVEC_INIT((size_t)(job->end - job->start));
+	mesh_file_span span;
+	int error;
 
-	if (job_stale(prime, job))
+	if (job_stale(prime, job) || !job_pin(prime, job, &span))
 		return;
-	data.buf[0].mem = (void *)job->chunk.data;
-	if (fuse_lowlevel_notify_store(prime->f->session, job->node->ino,
-				       (off_t)job->offset, &data, 0) < 0)
-		return;
+	data.buf[0].mem = (void *)span.data;
+	error = fuse_lowlevel_notify_store(prime->f->session, job->node->ino,
+					   (off_t)job->start, &data, 0);
+	mesh_file_spans_release(mesh_store_cache(prime->f->store), &span, 1);
 	/* A write or merge that landed while the old bytes were on their
 	 * way must not be shadowed by them. */
-	if (job_stale(prime, job))
+	if (error == 0 && job_stale(prime, job))
 		fuse_lowlevel_notify_inval_inode(prime->f->session, job->node->ino,
-						 (off_t)job->offset, (off_t)job->len);
+						 (off_t)job->start,
+						 (off_t)(job->end - job->start));
 }
 
 static void *prime_main(void *arg)
@@ -82,7 +98,7 @@ static void *prime_main(void *arg)
 		pthread_mutex_unlock(&prime->lock);
 		if (!prime->stopping)
 			job_run(prime, &job);
-		job_release(prime, &job);
+		fs_nodes_unpin(&prime->f->nodes, job.node);
 		pthread_mutex_lock(&prime->lock);
 	}
 	pthread_mutex_unlock(&prime->lock);
@@ -123,28 +139,13 @@ void fs_prime_stop(fs_prime *prime)
 	free(prime);
 }
 
-/* The chunk holding offset: the last one starting at or before it. */
-static const mesh_file_chunk *chunk_at(const mesh_file_map *map, uint64_t offset)
-{
-	size_t low = 0, high = map->count;
-
-	while (high - low > 1) {
-		size_t mid = low + (high - low) / 2;
-		if (map->chunks[mid].offset <= offset)
-			low = mid;
-		else
-			high = mid;
-	}
-	return map->count && offset < map->size ? &map->chunks[low] : NULL;
-}
-
 /* Whether the same pages are already queued: concurrent readers of one
  * chunk would otherwise store it once each. */
-static bool queued_locked(const fs_prime *prime, uint64_t ino, uint64_t offset)
+static bool queued_locked(const fs_prime *prime, uint64_t ino, uint64_t start)
 {
 	for (size_t k = 0; k < prime->count; k++) {
 		const prime_job *job = &prime->queue[(prime->head + k) % PRIME_QUEUE];
-		if (job->node->ino == ino && job->offset == offset)
+		if (job->node->ino == ino && job->start == start)
 			return true;
 	}
 	return false;
@@ -152,52 +153,33 @@ static bool queued_locked(const fs_prime *prime, uint64_t ino, uint64_t offset)
 
 /* Whole pages only (but the file's last page), since a partly stored
  * page is not marked up to date and would be read again anyway. */
-static bool page_range(const mesh_file_map *map, const mesh_file_chunk *chunk,
-		       uint64_t *start, uint64_t *end)
+static bool page_range(const mesh_file_map *map, prime_job *job)
 {
-	uint64_t chunk_end = chunk->offset + chunk->length;
+	uint64_t chunk_end = job->chunk.offset + job->chunk.length;
 
-	*start = (chunk->offset + PAGE_BYTES - 1) / PAGE_BYTES * PAGE_BYTES;
-	*end = chunk_end == map->size ? chunk_end : chunk_end / PAGE_BYTES * PAGE_BYTES;
-	return *end > *start;
+	job->start = (job->chunk.offset + PAGE_BYTES - 1) / PAGE_BYTES * PAGE_BYTES;
+	job->end = chunk_end == map->size ? chunk_end : chunk_end / PAGE_BYTES * PAGE_BYTES;
+	return job->end > job->start;
 }
 
 void fs_prime_chunk(fs_prime *prime, fs_node *node, const mesh_file_map *map,
 		    uint64_t offset, uint64_t version, uint64_t generation)
 {
-	const mesh_file_chunk *chunk;
 	prime_job job = { .node = node, .version = version, .generation = generation };
-	uint64_t start, end;
-	size_t count = 0, total = 0;
-	bool queued;
+	const mesh_file_chunk *chunk;
 
-	if (!prime || !(chunk = chunk_at(map, offset)) || !page_range(map, chunk, &start, &end))
+	if (!prime || !(chunk = mesh_file_map_chunk_at(map, offset)))
+		return;
+	job.chunk = *chunk;
+	if (!page_range(map, &job))
 		return;
 	pthread_mutex_lock(&prime->lock);
-	queued = prime->count == PRIME_QUEUE || queued_locked(prime, node->ino, start);
-	pthread_mutex_unlock(&prime->lock);
-	if (queued)
-		return;
-	/* The chunk was just read for this request: a cache hit. */
-	if (mesh_file_read_spans(mesh_store_odb(prime->f->store), mesh_store_cache(prime->f->store),
-				 map, (size_t)(end - start), start, &job.chunk, 1,
-				 &count, &total) < 0 || count != 1)
-		return;
-	if (total != end - start) {
-		mesh_file_spans_release(mesh_store_cache(prime->f->store), &job.chunk, count);
-		return;
-	}
-	job.offset = start;
-	job.len = (size_t)(end - start);
-	fs_nodes_pin(&prime->f->nodes, node);
-	pthread_mutex_lock(&prime->lock);
-	if (prime->count < PRIME_QUEUE && !prime->stopping) {
+	if (prime->count < PRIME_QUEUE && !prime->stopping &&
+	    !queued_locked(prime, node->ino, job.start)) {
+		fs_nodes_pin(&prime->f->nodes, node);
 		prime->queue[(prime->head + prime->count) % PRIME_QUEUE] = job;
 		prime->count++;
 		pthread_cond_signal(&prime->wake);
-		job.node = NULL;
 	}
 	pthread_mutex_unlock(&prime->lock);
-	if (job.node)
-		job_release(prime, &job);
 }
