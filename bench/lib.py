@@ -441,7 +441,7 @@ class Bench:
         if a.runs:
             self.z["runs"] = a.runs
         self.runs = self.z["runs"]
-        self.only = set(int(w) for w in a.only.split(",")) if a.only else set(range(1, 11))
+        self.only = a.only or set(range(1, 11))
         d = self.dir = os.path.abspath(a.dir)
         self.data = f"{d}/data"          # generated files, kept between runs
         self.src = f"{d}/src"            # ext4 directory: passthrough source, overlay lower
@@ -1197,6 +1197,21 @@ def raise_fd_limit():
         log(f"the open-file limit stays at {resource.getrlimit(resource.RLIMIT_NOFILE)} ({e})")
 
 
+def positive_int(text):
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not '{text}'")
+    return int(text)
+
+
+def workload_list(text):
+    """'1,3,10' -> {1, 3, 10}; only workloads 1 to 10 exist."""
+    parts = text.split(",")
+    if not all(p.isdigit() and 1 <= int(p) <= 10 for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"takes workload numbers 1 to 10 separated by commas (e.g. 1,3), not '{text}'")
+    return set(int(p) for p in parts)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--meshfs", required=True)
@@ -1205,8 +1220,8 @@ def main():
     ap.add_argument("--source", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     ap.add_argument("--out")
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--runs", type=int)
-    ap.add_argument("--only", help="comma-separated workload numbers")
+    ap.add_argument("--runs", type=positive_int)
+    ap.add_argument("--only", type=workload_list, help="comma-separated workload numbers")
     ap.add_argument("--keep", action="store_true",
                     help="keep the stores and git repositories for inspection")
     a = ap.parse_args()

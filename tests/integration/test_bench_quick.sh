@@ -35,3 +35,15 @@ if grep -lE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$work"/log
 	grep -hE -A 20 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$work"/logs/*.log | head -n 60 >&2
 	fail "a meshfs daemon of the benchmark reported a sanitizer error"
 fi
+
+note "bad arguments are refused at once, naming the problem"
+for args in "--only 11" "--only 1,,2" "--runs 0" "--bogus"; do
+	# shellcheck disable=SC2086
+	assert_fails bash "$MESH_SOURCE_DIR/bench/run" $args --dir "$tmpdir/never"
+	assert_contains "$ERR" "bench/run: " "the error for bench/run $args"
+	[[ ! -e $tmpdir/never ]] || fail "bench/run $args touched its work directory"
+done
+assert_fails bash "$MESH_SOURCE_DIR/bench/run" --only 11
+assert_contains "$ERR" "workload numbers 1 to 10" "the error for --only 11"
+assert_fails bash "$MESH_SOURCE_DIR/bench/run" --runs 0
+assert_contains "$ERR" "at least 1" "the error for --runs 0"
