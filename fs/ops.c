@@ -897,7 +897,8 @@ static int reply_clean(fuse_req_t req, fs *f, fs_handle *h, size_t size, off_t o
 
 static void control_read(fuse_req_t req, fs_handle *h, size_t size, off_t off)
 {
-	size_t start;
+	size_t start, len = 0;
+	char *copy = NULL;
 
 	pthread_mutex_lock(&h->lock);
 	/* Both a read after the write (the fd's offset is past the command)
@@ -906,12 +907,20 @@ static void control_read(fuse_req_t req, fs_handle *h, size_t size, off_t off)
 	if (off < h->answer_base)
 		h->answer_from_zero = true;
 	start = (size_t)(h->answer_from_zero ? off : off - h->answer_base);
-	if (!h->answer || start >= h->answer_len)
-		fuse_reply_buf(req, NULL, 0);
-	else
-		fuse_reply_buf(req, h->answer + start,
-			       size < h->answer_len - start ? size : h->answer_len - start);
+	if (h->answer && start < h->answer_len) {
+		len = size < h->answer_len - start ? size : h->answer_len - start;
+		copy = malloc(len);
+		if (copy)
+			memcpy(copy, h->answer + start, len);
+	}
 	pthread_mutex_unlock(&h->lock);
+	/* Once the reply is out the caller may close the descriptor, and
+	 * the release that frees h may run before this thread goes on: so
+	 * h (and its lock) is never touched after replying. */
+	if (len && !copy)
+		return (void)fuse_reply_err(req, ENOMEM);
+	fuse_reply_buf(req, copy, len);
+	free(copy);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
