@@ -36,6 +36,9 @@
 typedef struct fs_handle {
 	fs_node *node;
 	mesh_file_map *map;        /* committed or staged content */
+	mesh_oid map_id;           /* pinned in the odb while map is loaded, so
+				    * a garbage collection keeps its chunks */
+	bool map_pinned;
 	uint64_t map_generation;   /* the view's generation when map was loaded */
 	uint64_t map_version;      /* the node's content version then */
 	pthread_rwlock_t map_lock;
@@ -807,6 +810,13 @@ static bool map_fresh(const fs_handle *h, uint64_t generation, uint64_t version)
 
 /* Loads the handle's file map again when a reset, merge or copy changed
  * the file under it.  Write lock held. */
+static void handle_unpin(fs *f, fs_handle *h)
+{
+	if (h->map_pinned)
+		mesh_odb_unpin(mesh_store_odb(f->store), &h->map_id);
+	h->map_pinned = false;
+}
+
 static int reload_map(fs *f, fs_handle *h, uint64_t generation, uint64_t version)
 {
 	char path[VIEW_PATH_MAX];
@@ -823,10 +833,20 @@ static int reload_map(fs *f, fs_handle *h, uint64_t generation, uint64_t version
 	}
 	mesh_file_map_free(h->map);
 	h->map = NULL;
+	handle_unpin(f, h);
 	if ((error = node_path(f, h->node, path)) < 0 ||
-	    (error = mesh_view_lookup(h->node->view, path, &entry)) < 0 ||
-	    (error = mesh_view_file_map(h->node->view, &entry, &h->map)) < 0)
+	    (error = mesh_view_lookup(h->node->view, path, &entry)) < 0)
 		return error;
+	/* Pinned before it is loaded: a collection starting in between
+	 * cannot miss it. */
+	if ((error = mesh_odb_pin(mesh_store_odb(f->store), &entry.id)) < 0)
+		return error;
+	h->map_id = entry.id;
+	h->map_pinned = true;
+	if ((error = mesh_view_file_map(h->node->view, &entry, &h->map)) < 0) {
+		handle_unpin(f, h);
+		return error;
+	}
 	h->map_generation = generation;
 	h->map_version = version;
 	return 0;
@@ -1141,6 +1161,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fs_dirty_detach(f, node);
 	fs_nodes_close(&f->nodes, node);
 	mesh_file_map_free(h->map);
+	handle_unpin(f, h);
 	free(h->answer);
 	pthread_mutex_destroy(&h->lock);
 	pthread_rwlock_destroy(&h->map_lock);
