@@ -196,7 +196,8 @@ int mesh_domain_create(mesh_store *store, const mesh_caller *caller,
 	if ((error = mesh_ref_set(mesh_store_refs(store), name, "heads/main",
 				  &head, batch)) < 0)
 		goto done;
-	mesh_history_index_put(batch, name, &head);
+	/* The initial commit has no parents and the domain's creation time. */
+	mesh_history_index_put_commit(batch, name, &head, &(mesh_commit){ .time = d.created });
 	error = mesh_db_batch_write(mesh_store_db(store), batch, true);
 done:
 	mesh_db_batch_free(batch);

@@ -1152,6 +1152,23 @@ static int verify_object(mesh_odb *odb, const mesh_oid *oid, mesh_otype type,
 	return corrupt(odb, oid, why);
 }
 
+/*
+ * Something named this object (a ref, a tree, a file map), so its absence
+ * is damage like a corrupt one: EIO and a log line naming it, never the
+ * ENOENT of a path that does not exist.  Whether an object is stored at
+ * all is mesh_odb_exists's question.
+ */
+static int missing(mesh_odb *odb, const mesh_oid *oid, mesh_otype expected)
+{
+	char hex[MESH_OID_HEXSZ + 1];
+	const char *what = expected == MESH_OBJ_ANY ? "object" : mesh_otype_name(expected);
+
+	mesh_oid_fmt(hex, oid);
+	mesh_log_write(odb->log, MESH_LOG_ERROR, "object %s (%s) is missing from the store",
+		       hex, what);
+	return mesh_error_set(MESH_EIO, "object %s (%s) is missing from the store", hex, what);
+}
+
 static int check_type(mesh_odb *odb, const mesh_oid *oid, mesh_otype actual,
 		      mesh_otype expected)
 {
@@ -1178,6 +1195,8 @@ int mesh_odb_read_buf(mesh_odb *odb, const mesh_oid *oid, mesh_otype expected,
 	if ((error = gc_before_read(odb, oid)) < 0)
 		return error;
 	error = odb->backend->read(odb->backend, oid, &stored, &stored_len);
+	if (error == MESH_ENOENT)
+		return missing(odb, oid, expected);
 	if (error < 0)
 		return error;
 	atomic_fetch_add_explicit(&odb->reads, 1, memory_order_relaxed);

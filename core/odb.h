@@ -125,9 +125,11 @@ int mesh_odb_write_new_batched(mesh_odb *odb, struct mesh_db_batch *batch,
 			       mesh_otype type, const void *data, size_t len,
 			       mesh_oid *out);
 
-/* Reads, decompresses and verifies oid.  MESH_ENOENT when absent;
- * MESH_EIO, with a log line naming the object, when the bytes do not
- * hash to oid or the type differs from expected (unless MESH_OBJ_ANY).
+/* Reads, decompresses and verifies oid.  MESH_EIO, with a log line
+ * naming the object, when it is missing (what is read by id was named by
+ * something: its absence is damage; ask mesh_odb_exists whether an
+ * object is stored), when the bytes do not hash to oid or when the type
+ * differs from expected (unless MESH_OBJ_ANY).
  * *out is malloc'd (caller frees); *out_type may be NULL. */
 int mesh_odb_read(mesh_odb *odb, const mesh_oid *oid, mesh_otype expected,
 		  void **out, size_t *out_len, mesh_otype *out_type);
