@@ -474,6 +474,27 @@ static int loose_list(mesh_odb_backend *b,
 	return stop;
 }
 
+static int loose_read_prefix(mesh_odb_backend *b, const mesh_oid *oid, void *buf,
+			     size_t len, size_t *got)
+{
+	loose_backend *lb = (loose_backend *)b;
+	char rel[MESH_OID_HEXSZ + 2];
+	ssize_t n;
+	int fd;
+
+	loose_relpath(rel, oid);
+	if ((fd = openat(lb->objects_fd, rel, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? MESH_ENOENT : mesh_error_os("cannot open object", rel);
+	do
+		n = pread(fd, buf, len, 0);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n < 0)
+		return mesh_error_os("cannot read object", rel);
+	*got = (size_t)n;
+	return 0;
+}
+
 static int loose_remove(mesh_odb_backend *b, const mesh_oid *oid)
 {
 	loose_backend *lb = (loose_backend *)b;
@@ -691,6 +712,28 @@ static int tiered_list(mesh_odb_backend *b,
 }
 
 /* From both tiers: an older layout may have put a copy in either. */
+static int tiered_read_prefix(mesh_odb_backend *b, const mesh_oid *oid, void *buf,
+			      size_t len, size_t *got)
+{
+	tiered_backend *t = (tiered_backend *)b;
+	void *data;
+	size_t dlen;
+	int error = t->small->read(t->small, oid, &data, &dlen);
+
+	if (error == 0) {
+		*got = dlen < len ? dlen : len;
+		memcpy(buf, data, *got);
+		free(data);
+		return 0;
+	}
+	if (error != MESH_ENOENT)
+		return error;
+	mesh_error_clear();
+	if (t->large->read_prefix)
+		return t->large->read_prefix(t->large, oid, buf, len, got);
+	return MESH_ENOENT;
+}
+
 static int tiered_remove(mesh_odb_backend *b, const mesh_oid *oid)
 {
 	tiered_backend *t = (tiered_backend *)b;
@@ -728,6 +771,7 @@ int mesh_odb_backend_tiered(mesh_odb_backend **out, mesh_odb_backend *small,
 	t->base.free = tiered_free;
 	t->base.list = tiered_list;
 	t->base.remove = tiered_remove;
+	t->base.read_prefix = tiered_read_prefix;
 	t->small = small;
 	t->large = large;
 	t->threshold = threshold;
@@ -770,6 +814,7 @@ int mesh_odb_backend_loose(mesh_odb_backend **out,
 	lb->base.free = loose_free;
 	lb->base.list = loose_list;
 	lb->base.remove = loose_remove;
+	lb->base.read_prefix = loose_read_prefix;
 	*out = &lb->base;
 	return 0;
 }
@@ -1233,6 +1278,33 @@ int mesh_odb_read(mesh_odb *odb, const mesh_oid *oid, mesh_otype expected,
 		memmove(content.base, content.data, content.len);
 	*out = content.base;
 	*out_len = content.len;
+	return 0;
+}
+
+int mesh_odb_type(mesh_odb *odb, const mesh_oid *oid, mesh_otype *out)
+{
+	mesh_odb_backend *b = odb->backend;
+	unsigned char header[STORED_HEADER_LEN];
+	size_t got = 0;
+	void *data = NULL;
+	int error;
+
+	if (b->read_prefix) {
+		error = b->read_prefix(b, oid, header, sizeof(header), &got);
+	} else if ((error = b->read(b, oid, &data, &got)) == 0) {
+		got = got < sizeof(header) ? got : sizeof(header);
+		memcpy(header, data, got);
+		free(data);
+	}
+	if (error == MESH_ENOENT) {
+		mesh_error_clear();
+		return MESH_ENOENT;
+	}
+	if (error < 0)
+		return error;
+	if (got < STORED_HEADER_LEN || header[0] != STORED_MAGIC || !otype_is_concrete(header[1]))
+		return corrupt(odb, oid, "bad header");
+	*out = (mesh_otype)header[1];
 	return 0;
 }
 

@@ -67,6 +67,10 @@ struct mesh_odb_backend {
 						   uint64_t stored_bytes, int64_t ctime),
 		    void *ctx);
 	int (*remove)(mesh_odb_backend *b, const mesh_oid *oid);
+	/* Optional: the first up to len stored bytes into buf (*got of them),
+	 * without reading the rest; MESH_ENOENT when absent. */
+	int (*read_prefix)(mesh_odb_backend *b, const mesh_oid *oid, void *buf,
+			   size_t len, size_t *got);
 };
 
 /* The local backend: objects/<2 hex>/<62 hex>, written via tmp_dir and
@@ -144,6 +148,12 @@ typedef struct mesh_odb_buf {
 int mesh_odb_read_buf(mesh_odb *odb, const mesh_oid *oid, mesh_otype expected,
 		      mesh_odb_buf *out, mesh_otype *out_type);
 void mesh_odb_buf_free(mesh_odb_buf *buf);
+
+/* The type in oid's stored header, reading no more than the header when
+ * the backend can (not verified against the id: for choosing how to walk
+ * an object of unknown type).  MESH_ENOENT (no error text) when absent,
+ * MESH_EIO for a bad header. */
+int mesh_odb_type(mesh_odb *odb, const mesh_oid *oid, mesh_otype *out);
 
 /* 1 present, 0 absent, <0 error. */
 int mesh_odb_exists(mesh_odb *odb, const mesh_oid *oid);

@@ -540,6 +540,34 @@ int mesh_reach_commit(mesh_reach *r, const char *domain, const mesh_oid *commit,
 	return error;
 }
 
+int mesh_reach_object(mesh_reach *r, const mesh_oid *id, const mesh_reach_cbs *cbs)
+{
+	mesh_file_chunk chunk = { .id = *id };
+	step st = { false };
+	mesh_otype type;
+	int error;
+
+	if (mesh_reach_seen(r, id))
+		return 0;
+	if ((error = mesh_odb_type(r->odb, id, &type)) < 0)
+		return error;
+	if (type == MESH_OBJ_COMMIT)
+		return mesh_reach_commit(r, NULL, id, cbs);
+	r->cbs = cbs;
+	memset(&r->where, 0, sizeof(r->where));
+	r->pass++;
+	if ((error = path_set(r, "")) == 0) {
+		if (type == MESH_OBJ_TREE)
+			error = walk_tree(r, id, &st);
+		else if (type == MESH_OBJ_FILE)
+			error = walk_file(r, id, &st);
+		else
+			error = walk_chunk(r, &chunk, &st);
+	}
+	memset(&r->where, 0, sizeof(r->where));
+	return error;
+}
+
 typedef struct recent_list {
 	int64_t since;
 	mesh_oid *ids;

@@ -115,6 +115,12 @@ int mesh_reach_commit(mesh_reach *reach, const char *domain, const mesh_oid *com
 int mesh_reach_recent(mesh_reach *reach, const char *domain, int64_t since,
 		      const mesh_reach_cbs *cbs);
 
+/* Walks one extra root of any type (its type read from its stored
+ * header): a commit with its history as mesh_reach_commit, a tree, a file
+ * map, or a chunk (only seen).  MESH_ENOENT, with no damage reported,
+ * when id is not stored: gc's roots include ids that never were. */
+int mesh_reach_object(mesh_reach *reach, const mesh_oid *id, const mesh_reach_cbs *cbs);
+
 /* Whether id was reached by the walks so far, damaged or not. */
 bool mesh_reach_seen(const mesh_reach *reach, const mesh_oid *id);
 
