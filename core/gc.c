@@ -39,7 +39,9 @@ typedef struct gc_run {
 	mesh_odb *odb;
 	mesh_reach *reach;
 	bool dry_run;
-	int64_t start;          /* seconds; object files changed since are kept */
+	uint64_t stop_after;
+	int64_t start;          /* seconds: retention is counted from it */
+	int64_t begun_ns;       /* object files changed since are kept */
 	mesh_gc_result *res;
 	uint64_t damaged;
 	char first_damage[512];
@@ -217,7 +219,7 @@ static int sweep_index(gc_run *run)
 	return error;
 }
 
-static int sweep_object(void *ctx, const mesh_oid *id, uint64_t bytes, int64_t ctime)
+static int sweep_object(void *ctx, const mesh_oid *id, uint64_t bytes, int64_t ctime_ns)
 {
 	gc_run *run = ctx;
 	mesh_gc_result *r = run->res;
@@ -230,7 +232,7 @@ static int sweep_object(void *ctx, const mesh_oid *id, uint64_t bytes, int64_t c
 	/* An object file changed since the run began is new, whatever
 	 * the marks say (ctime < 0: a database value, covered by the
 	 * touched set alone). */
-	if (ctime >= run->start) {
+	if (ctime_ns >= run->begun_ns) {
 		r->kept_new_objects++;
 		return 0;
 	}
@@ -242,10 +244,13 @@ static int sweep_object(void *ctx, const mesh_oid *id, uint64_t bytes, int64_t c
 	}
 	r->removed_objects++;
 	r->removed_bytes += bytes;
-	if (ctime < 0) {
+	if (ctime_ns < 0) {
 		r->removed_db_objects++;
 		r->removed_db_bytes += bytes;
 	}
+	if (run->stop_after && r->removed_objects >= run->stop_after)
+		return mesh_error_set(MESH_EAGAIN, "gc stopped after removing %" PRIu64
+				      " objects: run it again to go on", r->removed_objects);
 	return 0;
 }
 
@@ -302,15 +307,21 @@ int mesh_gc_run(mesh_store *store, const mesh_gc_options *opts, mesh_gc_result *
 {
 	gc_run run = { .store = store, .odb = mesh_store_odb(store), .res = out };
 	int64_t started = now_ms();
+	struct timespec ts;
 	int error;
 
 	memset(out, 0, sizeof(*out));
 	run.dry_run = opts && opts->dry_run;
+	run.stop_after = opts ? opts->stop_after : 0;
 	run.start = opts && opts->now ? opts->now : (int64_t)time(NULL);
 	out->dry_run = run.dry_run;
 	if ((error = state_read(&run)) < 0 ||
 	    (error = mesh_reach_new(&run.reach, store, MESH_REACH_CHUNKS_LIST)) < 0)
 		return error;
+	/* Taken before the collection begins, on the clock file times
+	 * come from: a file changed after this instant is kept. */
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	run.begun_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	if ((error = mesh_odb_gc_begin(run.odb)) < 0) {
 		mesh_reach_free(run.reach);
 		return error;

@@ -36,6 +36,10 @@
 typedef struct mesh_gc_options {
 	bool dry_run;           /* count what would go, remove nothing */
 	int64_t now;            /* seconds since the epoch; 0: the clock */
+	/* Stops like a killed run (MESH_EAGAIN, "running" left recorded)
+	 * after removing this many objects; 0: no limit.  For tests of
+	 * resuming, and for collecting a huge store in slices. */
+	uint64_t stop_after;
 } mesh_gc_options;
 
 typedef struct mesh_gc_result {

@@ -454,7 +454,8 @@ static int loose_list_dir(loose_backend *lb, const char fanout[3],
 			stop = mesh_error_os("cannot stat object", de->d_name);
 			break;
 		}
-		stop = cb(ctx, &oid, (uint64_t)st.st_size, (int64_t)st.st_ctim.tv_sec);
+		stop = cb(ctx, &oid, (uint64_t)st.st_size,
+			 (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec);
 	}
 	closedir(dir);
 	return stop;
@@ -1471,7 +1472,7 @@ int mesh_odb_gc_sweep_begin(mesh_odb *odb, mesh_odb_marked_fn marked, void *mctx
 }
 
 int mesh_odb_gc_list(mesh_odb *odb, int (*cb)(void *ctx, const mesh_oid *oid,
-					     uint64_t stored_bytes, int64_t ctime),
+					     uint64_t stored_bytes, int64_t ctime_ns),
 		     void *ctx)
 {
 	mesh_odb_backend *b = odb->backend;

@@ -60,11 +60,12 @@ struct mesh_odb_backend {
 			     const mesh_oid *oid, const void *data, size_t len,
 			     bool check);
 	/* Optional, for the garbage collector (NULL: nothing is ever
-	 * removed).  list() calls cb for every stored object (a non-zero
-	 * return stops and is returned); remove() deletes one, 0 when it
+	 * removed).  list() calls cb for every stored object with its
+	 * stored size and its file's ctime in nanoseconds (-1 when it has
+	 * none); a non-zero return stops and is returned; remove() deletes one, 0 when it
 	 * was already gone. */
 	int (*list)(mesh_odb_backend *b, int (*cb)(void *ctx, const mesh_oid *oid,
-						   uint64_t stored_bytes, int64_t ctime),
+						   uint64_t stored_bytes, int64_t ctime_ns),
 		    void *ctx);
 	int (*remove)(mesh_odb_backend *b, const mesh_oid *oid);
 	/* Optional: the first up to len stored bytes into buf (*got of them),
@@ -219,7 +220,7 @@ int mesh_odb_gc_sweep_begin(mesh_odb *odb, mesh_odb_marked_fn marked, void *mctx
 			    bool enforce);
 /* Calls cb for every stored object in every backend. */
 int mesh_odb_gc_list(mesh_odb *odb, int (*cb)(void *ctx, const mesh_oid *oid,
-					     uint64_t stored_bytes, int64_t ctime),
+					     uint64_t stored_bytes, int64_t ctime_ns),
 		     void *ctx);
 /* Removes oid unless touched or pinned: 1 removed (or, with dry_run,
  * would be), 0 kept. */

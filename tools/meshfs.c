@@ -447,6 +447,23 @@ static void print_error(const json_value *a, int code)
 			json_str(conflicts->items[i], "path", "?"));
 }
 
+static void print_gc(const json_value *a)
+{
+	bool dry = json_get(a, "dry_run") && json_get(a, "dry_run")->boolean;
+
+	printf("gc%s: %s %.0f objects (%.1f MiB; %.0f of them in the database) and %.0f "
+	       "leftover scratch files (%.1f MiB); kept %.0f live objects, %.0f written meanwhile; "
+	       "%.0f commits kept by retention; %.0f ms%s\n",
+	       dry ? " (dry run)" : "", dry ? "would remove" : "removed",
+	       json_num(a, "removed_objects", 0), json_num(a, "removed_bytes", 0) / 1048576.0,
+	       json_num(a, "removed_db_objects", 0), json_num(a, "tmp_files_removed", 0),
+	       json_num(a, "tmp_bytes_removed", 0) / 1048576.0, json_num(a, "live_objects", 0),
+	       json_num(a, "kept_new_objects", 0), json_num(a, "retained_commits", 0),
+	       json_num(a, "milliseconds", 0),
+	       json_get(a, "resumed") && json_get(a, "resumed")->boolean ?
+	       " (finished an interrupted run)" : "");
+}
+
 static int print_answer(const cli *c, const char *answer, int code)
 {
 	json_value *a;
@@ -468,6 +485,8 @@ static int print_answer(const cli *c, const char *answer, int code)
 		print_status(a);
 	} else if (!strcmp(cmd, "log")) {
 		print_log(a);
+	} else if (!strcmp(cmd, "gc")) {
+		print_gc(a);
 	} else {
 		print_other(a);
 	}
