@@ -318,9 +318,10 @@ int mesh_gc_run(mesh_store *store, const mesh_gc_options *opts, mesh_gc_result *
 	if ((error = state_read(&run)) < 0 ||
 	    (error = mesh_reach_new(&run.reach, store, MESH_REACH_CHUNKS_LIST)) < 0)
 		return error;
-	/* Taken before the collection begins, on the clock file times
-	 * come from: a file changed after this instant is kept. */
-	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	/* Taken before the collection begins: a file changed after this
+	 * instant is kept (a second guard; the touched set is the first:
+	 * file times may lag the clock by a tick, never lead it). */
+	clock_gettime(CLOCK_REALTIME, &ts);
 	run.begun_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	if ((error = mesh_odb_gc_begin(run.odb)) < 0) {
 		mesh_reach_free(run.reach);
