@@ -298,6 +298,10 @@ static int sweep(gc_run *run)
 	if ((error = sweep_index(run)) < 0 ||
 	    (error = mesh_odb_gc_list(run->odb, sweep_object, run)) < 0)
 		return error;
+	/* A deleted value's space comes back only when its range is
+	 * compacted ('0' follows '/'). */
+	if (!run->dry_run && run->res->removed_db_objects > 0)
+		mesh_db_compact_range(mesh_store_db(run->store), "o/", 2, "o0", 2);
 	return sweep_tmp(run);
 }
 

@@ -1337,6 +1337,11 @@ int mesh_odb_write_pinned(mesh_odb *odb, mesh_otype type,
 	return odb_store(odb, NULL, true, true, type, data, len, out);
 }
 
+int mesh_odb_touch(mesh_odb *odb, const mesh_oid *oid)
+{
+	return gc_before_read(odb, oid);
+}
+
 void mesh_odb_session_begin(mesh_odb *odb)
 {
 	pthread_rwlock_rdlock(&odb->sessions);

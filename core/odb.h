@@ -192,6 +192,11 @@ void mesh_odb_stats_get(mesh_odb *odb, mesh_odb_stats *out);
 void mesh_odb_session_begin(mesh_odb *odb);
 void mesh_odb_session_end(mesh_odb *odb);
 
+/* The caller is about to refer to oid without reading it (a tree found
+ * in a cache, a tree entry's id copied): a running collection keeps it
+ * (0), or, once sweeping, MESH_ENOENT when it is being removed. */
+int mesh_odb_touch(mesh_odb *odb, const mesh_oid *oid);
+
 /* Pins count: every pin needs one unpin. */
 int mesh_odb_pin(mesh_odb *odb, const mesh_oid *oid);
 void mesh_odb_unpin(mesh_odb *odb, const mesh_oid *oid);

@@ -1513,7 +1513,9 @@ int mesh_view_copy(mesh_view *dst, const mesh_caller *caller, const char *dst_pa
 		if ((error = entry_tree(src, src_path, &entry, &entry.id)) < 0)
 			return error;
 	}
-	if ((error = change_begin(&ch, dst)) < 0)
+	/* Referred to without being read: a running gc must know. */
+	if ((error = mesh_odb_touch(mesh_store_odb(dst->store), &entry.id)) < 0 ||
+	    (error = change_begin(&ch, dst)) < 0)
 		return error;
 	if ((error = stage_ancestors(&ch, dst_path)) == 0) {
 		if (mesh_view_lookup(dst, dst_path, &existing) < 0)

@@ -586,10 +586,14 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent_ino
 		return reply_error(req, error);
 	if (mesh_view_lookup(parent->view, path, &existing) == 0)
 		return (void)fuse_reply_err(req, EEXIST);
+	/* Storing the target and staging it: one session (odb.h). */
+	mesh_odb_session_begin(mesh_store_odb(f->store));
 	if ((error = mesh_file_write_buf(mesh_store_odb(f->store), NULL, target,
-					 strlen(target), &map)) < 0 ||
-	    (error = mesh_view_stage_content(parent->view, &caller, path, MESH_KIND_SYMLINK,
-					     0777, strlen(target), fs_now_ns(), &map, false)) < 0)
+					 strlen(target), &map)) == 0)
+		error = mesh_view_stage_content(parent->view, &caller, path, MESH_KIND_SYMLINK,
+						0777, strlen(target), fs_now_ns(), &map, false);
+	mesh_odb_session_end(mesh_store_odb(f->store));
+	if (error < 0)
 		return reply_error(req, error);
 	reply_new_entry(req, parent, name);
 }
@@ -1207,8 +1211,14 @@ static int copy_whole_file(fs *f, fs_node *src, fs_node *dst, size_t len,
 	} else if (dst_entry.size != 0) {
 		return MESH_EPERM;
 	}
-	if ((error = mesh_view_stage_content(dst->view, caller, dst_path, MESH_KIND_FILE,
-					     mode, entry.size, fs_now_ns(), &entry.id, false)) < 0)
+	/* The map is referred to without being read: a running gc must
+	 * know, and the two steps are one session (odb.h). */
+	mesh_odb_session_begin(mesh_store_odb(f->store));
+	if ((error = mesh_odb_touch(mesh_store_odb(f->store), &entry.id)) == 0)
+		error = mesh_view_stage_content(dst->view, caller, dst_path, MESH_KIND_FILE,
+						mode, entry.size, fs_now_ns(), &entry.id, false);
+	mesh_odb_session_end(mesh_store_odb(f->store));
+	if (error < 0)
 		return error;
 	fs_dirty_detach(f, dst);
 	__atomic_add_fetch(&dst->content_version, 1, __ATOMIC_RELEASE);
