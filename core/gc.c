@@ -33,6 +33,7 @@
 #define STATE_KEY "m/gc"
 #define SECONDS_PER_DAY 86400
 #define INDEX_DELETE_BATCH 1024
+#define COMPACT_MIN_BYTES (16u << 20)
 
 typedef struct gc_run {
 	mesh_store *store;
@@ -299,8 +300,9 @@ static int sweep(gc_run *run)
 	    (error = mesh_odb_gc_list(run->odb, sweep_object, run)) < 0)
 		return error;
 	/* A deleted value's space comes back only when its range is
-	 * compacted ('0' follows '/'). */
-	if (!run->dry_run && run->res->removed_db_objects > 0)
+	 * compacted ('0' follows '/').  That rewrites every small object, so
+	 * only when it gives back enough; RocksDB gets to the rest itself. */
+	if (!run->dry_run && run->res->removed_db_bytes >= COMPACT_MIN_BYTES)
 		mesh_db_compact_range(mesh_store_db(run->store), "o/", 2, "o0", 2);
 	return sweep_tmp(run);
 }
