@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "array.h"
+#include "cmd.h"
 #include "commit.h"
 #include "domain.h"
 #include "error.h"
@@ -415,5 +416,127 @@ int mesh_fsck_reset_head(mesh_store *store, const mesh_caller *caller,
 		       "branch reset-head %s/%s by uid %u (pid %d): head %s (%s) -> %s",
 		       domain, branch, (unsigned)caller->uid, (int)caller->pid, old_hex, why,
 		       new_hex);
+	return 0;
+}
+
+/* ---- the commands ------------------------------------------------------------ */
+
+static void json_damage(mesh_json *j, const mesh_fsck_damage *d)
+{
+	mesh_json_object_begin(j);
+	mesh_json_field_string(j, "domain", d->domain ? d->domain : "");
+	if (d->ref)
+		mesh_json_field_string(j, "ref", d->ref);
+	if (d->has_commit)
+		mesh_cmd_json_oid(j, "commit", &d->commit);
+	if (d->path)
+		mesh_json_field_string(j, "path", d->path);
+	mesh_json_field_bool(j, "staged", d->staged);
+	if (d->has_id)
+		mesh_cmd_json_oid(j, "object", &d->id);
+	mesh_json_field_string(j, "type", d->has_id ? mesh_otype_name(d->type) : "record");
+	mesh_json_field_string(j, "problem", mesh_fsck_problem_name(d->problem));
+	mesh_json_field_string(j, "message", d->message ? d->message : "");
+	if (d->quarantined)
+		mesh_json_field_string(j, "quarantined", d->quarantined);
+	mesh_json_object_end(j);
+}
+
+static void json_report(mesh_json *j, const mesh_fsck_opts *opts, const mesh_fsck_report *r)
+{
+	mesh_json_field_bool(j, "clean", r->damage_total == 0);
+	mesh_json_field_bool(j, "quick", opts->quick);
+	mesh_json_field_bool(j, "repair", opts->repair);
+	mesh_json_field_int(j, "domains", (int64_t)r->domains);
+	mesh_json_field_int(j, "refs", (int64_t)r->stats.refs);
+	mesh_json_field_int(j, "commits", (int64_t)r->stats.objects[MESH_OBJ_COMMIT]);
+	mesh_json_field_int(j, "trees", (int64_t)r->stats.objects[MESH_OBJ_TREE]);
+	mesh_json_field_int(j, "files", (int64_t)r->stats.objects[MESH_OBJ_FILE]);
+	mesh_json_field_int(j, "chunks", (int64_t)r->stats.objects[MESH_OBJ_CHUNK]);
+	mesh_json_field_int(j, "chunk_bytes", (int64_t)r->stats.chunk_bytes);
+	mesh_json_field_int(j, "staged", (int64_t)r->stats.staged);
+	mesh_json_field_int(j, "milliseconds", (int64_t)(r->seconds * 1000));
+	mesh_json_field_int(j, "damage_total", (int64_t)r->damage_total);
+	mesh_json_key(j, "damage");
+	mesh_json_array_begin(j);
+	for (size_t i = 0; i < r->damage_count; i++)
+		json_damage(j, &r->damage[i]);
+	mesh_json_array_end(j);
+	mesh_json_key(j, "broken_heads");
+	mesh_json_array_begin(j);
+	for (size_t i = 0; i < r->broken_count; i++) {
+		mesh_json_object_begin(j);
+		mesh_json_field_string(j, "domain", r->broken_heads[i].domain);
+		mesh_json_field_string(j, "branch", r->broken_heads[i].branch);
+		mesh_cmd_json_oid(j, "commit", &r->broken_heads[i].commit);
+		mesh_json_object_end(j);
+	}
+	mesh_json_array_end(j);
+	mesh_json_field_int(j, "quarantined", (int64_t)r->quarantined);
+}
+
+static int cmd_fsck(mesh_cmd *cmd)
+{
+	mesh_fsck_opts opts = { NULL, false, false };
+	mesh_cmd_opt specs[] = { { "--domain", NULL, &opts.domain, NULL },
+				 { "--quick", NULL, NULL, &opts.quick },
+				 { "--repair", NULL, NULL, &opts.repair } };
+	mesh_fsck_report report;
+	size_t npos;
+	int error;
+
+	if ((error = mesh_cmd_parse_opts(cmd, 1, specs, 3, NULL, 0, &npos, NULL)) < 0)
+		return error;
+	if ((error = mesh_fsck_run(cmd->env->store, &opts, &report)) < 0) {
+		mesh_fsck_report_free(&report);
+		return error;
+	}
+	json_report(report.damage_total ? &cmd->details : &cmd->json, &opts, &report);
+	if (report.damage_total) {
+		char broken[128] = "", moved[64] = "";
+		if (report.broken_count)
+			snprintf(broken, sizeof(broken),
+				 "; %zu branch(es) do not list (branch reset-head moves them back)",
+				 report.broken_count);
+		if (opts.repair)
+			snprintf(moved, sizeof(moved), "; %llu corrupt cop%s quarantined",
+				 (unsigned long long)report.quarantined,
+				 report.quarantined == 1 ? "y" : "ies");
+		error = mesh_error_set(MESH_EIO, "fsck found %llu problem(s)%s%s",
+				       (unsigned long long)report.damage_total, broken, moved);
+	}
+	mesh_fsck_report_free(&report);
+	return error;
+}
+
+const mesh_cmd_spec mesh_fsck_cmd_spec = {
+	"fsck", cmd_fsck, "fsck [--domain D] [--quick] [--repair]",
+	"verify every reachable object; --repair quarantines corrupt ones",
+};
+
+int mesh_fsck_cmd_reset_head(mesh_cmd *cmd)
+{
+	const char *branch = NULL;
+	char domain[256];
+	mesh_oid old_head, new_head;
+	mesh_view *view;
+	int error;
+
+	if (cmd->argc != 3)
+		return mesh_error_set(MESH_EINVAL, "usage: branch reset-head DOMAIN/BRANCH");
+	if ((error = mesh_cmd_parse_target(cmd, cmd->argv[2], domain, sizeof(domain), &branch)) < 0 ||
+	    (error = mesh_fsck_reset_head(cmd->env->store, cmd->caller, domain, branch,
+					  &old_head, &new_head)) < 0)
+		return error;
+	/* The mount's view of the branch shows the new head from now on, and
+	 * the kernel forgets what it cached of the old one. */
+	if ((error = mesh_cmd_branch_view(cmd, cmd->argv[2], domain, sizeof(domain), &view)) < 0)
+		return error;
+	mesh_cmd_notify_changed(cmd, domain, branch, NULL, 0);
+	mesh_json_field_string(&cmd->json, "domain", domain);
+	mesh_json_field_string(&cmd->json, "branch", branch);
+	mesh_cmd_json_oid(&cmd->json, "old_head", &old_head);
+	mesh_cmd_json_oid(&cmd->json, "commit", &new_head);
+	mesh_json_field_int(&cmd->json, "uid", cmd->caller->uid);
 	return 0;
 }

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "cmd.h"
 #include "reach.h"
 #include "store.h"
 
@@ -95,5 +96,14 @@ void mesh_fsck_report_free(mesh_fsck_report *report);
 int mesh_fsck_reset_head(mesh_store *store, const mesh_caller *caller,
 			 const char *domain, const char *branch,
 			 mesh_oid *old_head, mesh_oid *new_head);
+
+/* The control command "fsck [--domain D] [--quick] [--repair]": the
+ * report as JSON; damage found makes it fail with MESH_EIO, the report
+ * then in the failure's answer. */
+extern const mesh_cmd_spec mesh_fsck_cmd_spec;
+
+/* "branch reset-head DOMAIN/BRANCH" (control.c's branch command hands
+ * it over): old and new head, the caller. */
+int mesh_fsck_cmd_reset_head(mesh_cmd *cmd);
 
 #endif

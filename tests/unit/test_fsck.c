@@ -48,25 +48,6 @@ static bool logged(const char *a, const char *b)
 	return false;
 }
 
-static mesh_oid stage_file(mesh_view *view, const char *path, const void *data, size_t len)
-{
-	mesh_oid map;
-
-	ck_assert_int_eq(mesh_file_write_buf(mesh_store_odb(store), NULL, data, len, &map), 0);
-	ck_assert_int_eq(mesh_view_stage_content(view, &caller, path, MESH_KIND_FILE, 0644,
-						 len, 0, &map, false), 0);
-	return map;
-}
-
-static mesh_oid commit_view(mesh_view *view)
-{
-	mesh_oid id;
-	size_t changes;
-
-	ck_assert_int_eq(mesh_view_commit(view, &caller, "m", NULL, 0, &id, &changes), 0);
-	return id;
-}
-
 static void setup(void)
 {
 	mesh_log log = { .level = MESH_LOG_DEBUG, .sink = capture, .ctx = &captured };
@@ -84,10 +65,10 @@ static void setup(void)
 	ck_assert_int_eq(mesh_history_branch_head(store, "sales", "main", &root), 0);
 	ck_assert_int_eq(mesh_view_open_branch(&view, store, "sales", "main"), 0);
 	test_fill_random(big, sizeof(big), 11);
-	big_map = stage_file(view, "big.bin", big, sizeof(big));
-	c1 = commit_view(view);
-	small_map = stage_file(view, "small.csv", "id,v\n1,2\n", 9);
-	c2 = commit_view(view);
+	big_map = test_stage_file(store, view, &caller, "big.bin", big, sizeof(big));
+	c1 = test_commit(view, &caller);
+	small_map = test_stage_file(store, view, &caller, "small.csv", "id,v\n1,2\n", 9);
+	c2 = test_commit(view, &caller);
 	mesh_view_free(view);
 }
 
@@ -103,56 +84,6 @@ static mesh_file_map *load_map(const mesh_oid *id)
 
 	ck_assert_int_eq(mesh_file_map_load(mesh_store_odb(store), id, &map), 0);
 	return map;
-}
-
-static void loose_path(const mesh_oid *id, char *out, size_t len)
-{
-	char hex[MESH_OID_HEXSZ + 1];
-
-	mesh_oid_fmt(hex, id);
-	snprintf(out, len, "%s/objects/%.2s/%s", tmp, hex, hex + 2);
-}
-
-static void flip_loose(const mesh_oid *id)
-{
-	char path[800];
-	unsigned char byte;
-	int fd;
-
-	loose_path(id, path, sizeof(path));
-	ck_assert_int_eq(chmod(path, 0644), 0);
-	ck_assert_int_ge(fd = open(path, O_RDWR), 0);
-	ck_assert_int_eq(pread(fd, &byte, 1, 5000), 1);
-	byte ^= 0x20;
-	ck_assert_int_eq(pwrite(fd, &byte, 1, 5000), 1);
-	close(fd);
-}
-
-static void db_key(const mesh_oid *id, unsigned char key[2 + MESH_OID_RAWSZ])
-{
-	key[0] = 'o';
-	key[1] = '/';
-	memcpy(key + 2, id->id, MESH_OID_RAWSZ);
-}
-
-static void flip_db(const mesh_oid *id)
-{
-	unsigned char key[2 + MESH_OID_RAWSZ], *val;
-	size_t vlen;
-
-	db_key(id, key);
-	ck_assert_int_eq(mesh_db_get(mesh_store_db(store), key, sizeof(key), (void **)&val, &vlen), 0);
-	val[vlen - 1] ^= 0x01;
-	ck_assert_int_eq(mesh_db_put(mesh_store_db(store), key, sizeof(key), val, vlen, true), 0);
-	free(val);
-}
-
-static bool in_db(const mesh_oid *id)
-{
-	unsigned char key[2 + MESH_OID_RAWSZ];
-
-	db_key(id, key);
-	return mesh_db_has(mesh_store_db(store), key, sizeof(key)) == 1;
 }
 
 static void fsck(bool quick, bool repair, const char *domain, mesh_fsck_report *out)
@@ -206,7 +137,7 @@ START_TEST(flipped_chunk_byte_found_and_quarantined)
 	mesh_fsck_report r;
 	struct stat st;
 
-	flip_loose(&map->chunks[0].id);
+	test_flip_loose(tmp, &map->chunks[0].id, 5000);
 	fsck(true, false, NULL, &r);
 	ck_assert_uint_eq(r.damage_total, 0);   /* quick does not re-hash chunks */
 	mesh_fsck_report_free(&r);
@@ -229,7 +160,7 @@ START_TEST(flipped_chunk_byte_found_and_quarantined)
 	ck_assert_ptr_nonnull(r.damage[0].quarantined);
 	ck_assert_str_eq(r.damage[0].quarantined, qpath);
 	ck_assert_int_eq(stat(qpath, &st), 0);
-	loose_path(&map->chunks[0].id, path, sizeof(path));
+	test_loose_path(tmp, &map->chunks[0].id, path, sizeof(path));
 	ck_assert_int_eq(stat(path, &st), -1);
 	mesh_fsck_report_free(&r);
 	/* Afterwards it is missing, and reported so. */
@@ -248,8 +179,8 @@ START_TEST(corrupt_object_in_the_database_quarantined)
 	mesh_fsck_report r;
 	struct stat st;
 
-	ck_assert(in_db(&map->chunks[0].id));
-	flip_db(&map->chunks[0].id);
+	ck_assert(test_in_db(store, &map->chunks[0].id));
+	test_flip_db(store, &map->chunks[0].id);
 	ck_assert_int_eq(read_file("small.csv", buf, sizeof(buf)), MESH_EIO);
 	fsck(false, true, "sales", &r);
 	ck_assert_uint_eq(r.damage_total, 1);
@@ -259,7 +190,7 @@ START_TEST(corrupt_object_in_the_database_quarantined)
 	mesh_oid_fmt(hex, &map->chunks[0].id);
 	snprintf(qpath, sizeof(qpath), "%s/quarantine/%s.db", tmp, hex);
 	ck_assert_int_eq(stat(qpath, &st), 0);
-	ck_assert(!in_db(&map->chunks[0].id));
+	ck_assert(!test_in_db(store, &map->chunks[0].id));
 	mesh_fsck_report_free(&r);
 	mesh_file_map_free(map);
 }
@@ -272,7 +203,7 @@ START_TEST(removed_chunk_reads_as_eio_naming_it)
 	static char buf[sizeof(big)];
 	mesh_fsck_report r;
 
-	loose_path(&map->chunks[1].id, path, sizeof(path));
+	test_loose_path(tmp, &map->chunks[1].id, path, sizeof(path));
 	ck_assert_int_eq(unlink(path), 0);
 	captured.count = 0;
 	ck_assert_int_eq(read_file("big.bin", buf, sizeof(buf)), MESH_EIO);
@@ -297,7 +228,7 @@ START_TEST(corrupt_head_is_a_broken_head_and_reset_head_recovers)
 	size_t count;
 	char buf[16] = "";
 
-	flip_db(&c2);
+	test_flip_db(store, &c2);
 	ck_assert_int_eq(mesh_view_open_branch(&view, store, "sales", "main"), MESH_EIO);
 	fsck(false, true, NULL, &r);
 	ck_assert_uint_eq(r.damage_total, 1);
@@ -341,14 +272,12 @@ START_TEST(reset_head_skips_every_broken_ancestor)
 {
 	mesh_oid old_head, new_head, tree_of_c1;
 	mesh_commit *commit;
-	unsigned char key[2 + MESH_OID_RAWSZ];
 
 	ck_assert_int_eq(mesh_commit_load(mesh_store_odb(store), &c1, &commit), 0);
 	tree_of_c1 = commit->tree;
 	mesh_commit_free(commit);
-	db_key(&c2, key);
-	ck_assert_int_eq(mesh_db_delete(mesh_store_db(store), key, sizeof(key), true), 0);
-	flip_db(&tree_of_c1);   /* c1 reads, its tree does not */
+	test_remove_db(store, &c2);
+	test_flip_db(store, &tree_of_c1);   /* c1 reads, its tree does not */
 	ck_assert_int_eq(mesh_fsck_reset_head(store, &caller, "sales", "main", &old_head,
 					      &new_head), 0);
 	ck_assert(mesh_oid_cmp(&new_head, &root) == 0);
@@ -367,7 +296,7 @@ START_TEST(reset_head_bad_input_changes_nothing)
 					      &new_head), MESH_EINVAL);
 	/* The first commit of a domain has nothing to go back to. */
 	ck_assert_int_eq(mesh_history_branch_head(store, "marketing", "main", &old_head), 0);
-	flip_db(&old_head);
+	test_flip_db(store, &old_head);
 	ck_assert_int_eq(mesh_fsck_reset_head(store, &caller, "marketing", "main", &old_head,
 					      &new_head), MESH_EIO);
 	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "first commit"));
@@ -379,7 +308,7 @@ START_TEST(fsck_of_one_domain)
 	mesh_fsck_report r;
 	mesh_fsck_opts opts = { "nosuch", false, false };
 
-	flip_db(&small_map);
+	test_flip_db(store, &small_map);
 	fsck(false, false, "marketing", &r);
 	ck_assert_uint_eq(r.damage_total, 0);
 	ck_assert_uint_eq(r.domains, 1);
