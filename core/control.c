@@ -6,6 +6,7 @@
 #include "domain.h"
 #include "error.h"
 #include "gc.h"
+#include "fsck.h"
 #include "history.h"
 #include "json.h"
 
@@ -511,8 +512,11 @@ static int cmd_branch(mesh_cmd *cmd)
 		return branch_delete(cmd);
 	if (!strcmp(sub, "list"))
 		return list_refs(cmd, "heads/", "branches");
+	if (!strcmp(sub, "reset-head"))
+		return mesh_fsck_cmd_reset_head(cmd);
 	return mesh_error_set(MESH_EINVAL,
-		"usage: branch create DOMAIN/NAME [--from REF] | branch delete DOMAIN/NAME | branch list DOMAIN");
+		"usage: branch create DOMAIN/NAME [--from REF] | branch delete DOMAIN/NAME | branch list DOMAIN"
+		" | branch reset-head DOMAIN/BRANCH");
 }
 
 static int cmd_tag(mesh_cmd *cmd)
@@ -863,8 +867,9 @@ SPEC("diff", cmd_diff, "diff DOMAIN/REF1 REF2 [-- PATH]", "changes between two r
 SPEC("domain", cmd_domain, "domain create NAME [--description TEXT] | domain list | "
      "domain set NAME retention DAYS", "create, list or configure domains");
 SPEC("branch", cmd_branch,
-     "branch create DOMAIN/NAME [--from REF] | branch delete DOMAIN/NAME | branch list DOMAIN",
-     "create, delete or list branches");
+     "branch create DOMAIN/NAME [--from REF] | branch delete DOMAIN/NAME | branch list DOMAIN"
+     " | branch reset-head DOMAIN/BRANCH",
+     "create, delete or list branches; move one off a broken head");
 SPEC("tag", cmd_tag, "tag create DOMAIN/TAG REF | tag delete DOMAIN/TAG | tag list DOMAIN",
      "create, delete or list tags");
 SPEC("merge", cmd_merge,
@@ -883,6 +888,7 @@ static const mesh_cmd_spec *const commands[] = {
 	&spec_cmd_domain, &spec_cmd_branch, &spec_cmd_tag, &spec_cmd_merge,
 	&spec_cmd_revert_or_pick, &spec_cherry_pick, &spec_cmd_reset, &spec_cmd_cp,
 	&mesh_gc_cmd_spec,
+	&mesh_fsck_cmd_spec,
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))

@@ -241,6 +241,91 @@ static int loose_exists(mesh_odb_backend *b, const mesh_oid *oid)
 	return mesh_error_os("cannot stat object", rel);
 }
 
+/* ---- quarantine (fsck --repair) ---------------------------------------- */
+
+/* Opens a new file dir/<hex>.<tag>, or .1, .2... when taken (an earlier
+ * repair of the same id keeps its file).  *path gets its name. */
+static int quarantine_create(const char *dir, const mesh_oid *oid, const char *tag,
+			     char path[4096])
+{
+	char hex[MESH_OID_HEXSZ + 1];
+
+	mesh_oid_fmt(hex, oid);
+	for (int n = 0; n < 100; n++) {
+		int fd;
+		if (n == 0)
+			snprintf(path, 4096, "%s/%s.%s", dir, hex, tag);
+		else
+			snprintf(path, 4096, "%s/%s.%s.%d", dir, hex, tag, n);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+		if (fd >= 0 || errno != EEXIST)
+			return fd >= 0 ? fd : mesh_error_os("cannot create quarantine file", path);
+	}
+	return mesh_error_set(MESH_EEXIST, "too many quarantined copies of %s in %s", hex, dir);
+}
+
+static int sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int error = 0;
+
+	if (fd < 0)
+		return mesh_error_os("cannot open", dir);
+	if (fsync(fd) < 0)
+		error = mesh_error_os("cannot sync", dir);
+	close(fd);
+	return error;
+}
+
+/* Writes data durably into a new quarantine file. */
+static int quarantine_write(const char *dir, const mesh_oid *oid, const char *tag,
+			    const void *data, size_t len, char path[4096])
+{
+	int fd = quarantine_create(dir, oid, tag, path), error;
+
+	if (fd < 0)
+		return fd;
+	error = write_all(fd, data, len, path);
+	if (error == 0 && fsync(fd) < 0)
+		error = mesh_error_os("cannot sync", path);
+	close(fd);
+	if (error == 0)
+		error = sync_dir(dir);
+	if (error < 0)
+		unlink(path);
+	return error;
+}
+
+static int loose_quarantine(mesh_odb_backend *b, const mesh_oid *oid, const char *dir,
+			    bool (*bad)(void *ctx, const void *data, size_t len),
+			    void *ctx, char where[4096])
+{
+	loose_backend *lb = (loose_backend *)b;
+	char rel[MESH_OID_HEXSZ + 2], path[4096];
+	void *data;
+	size_t len;
+	int error = loose_read(b, oid, &data, &len);
+
+	if (error == MESH_ENOENT) {
+		mesh_error_clear();
+		return 0;
+	}
+	if (error < 0)
+		return error;
+	/* The bytes are copied, not the file linked: the quarantine may be
+	 * on another filesystem, and a copy is as good for a post-mortem. */
+	error = bad(ctx, data, len) ? quarantine_write(dir, oid, "loose", data, len, path) : 1;
+	free(data);
+	if (error != 0)
+		return error < 0 ? error : 0;
+	loose_relpath(rel, oid);
+	if (unlinkat(lb->objects_fd, rel, 0) < 0 && errno != ENOENT)
+		return mesh_error_os("cannot remove corrupt object", rel);
+	if (where)
+		snprintf(where, 4096, "%s", path);
+	return 1;
+}
+
 /* Writes data to a fresh temp file; *tmp_path is malloc'd. */
 static int loose_write_tmp(loose_backend *lb, const void *data, size_t len,
 			   char **tmp_path)
@@ -586,6 +671,32 @@ static int db_exists(mesh_odb_backend *b, const mesh_oid *oid)
 	return mesh_db_has(((db_backend *)b)->db, key, sizeof(key));
 }
 
+static int db_quarantine(mesh_odb_backend *b, const mesh_oid *oid, const char *dir,
+			  bool (*bad)(void *ctx, const void *data, size_t len),
+			  void *ctx, char where[4096])
+{
+	unsigned char key[2 + MESH_OID_RAWSZ];
+	char path[4096];
+	void *data;
+	size_t len;
+	int found, error;
+
+	db_key(key, oid);
+	found = mesh_db_find(((db_backend *)b)->db, key, sizeof(key), &data, &len);
+	if (found <= 0)
+		return found;
+	error = bad(ctx, data, len) ? quarantine_write(dir, oid, "db", data, len, path) : 1;
+	free(data);
+	if (error != 0)
+		return error < 0 ? error : 0;
+	/* Synced: once fsck says it moved the object, it is gone for good. */
+	if ((error = mesh_db_delete(((db_backend *)b)->db, key, sizeof(key), true)) < 0)
+		return error;
+	if (where)
+		snprintf(where, 4096, "%s", path);
+	return 1;
+}
+
 static int db_sync(mesh_odb_backend *b)
 {
 	(void)b;
@@ -645,6 +756,7 @@ int mesh_odb_backend_db(mesh_odb_backend **out, mesh_db *db)
 	b->base.free = db_free;
 	b->base.list = db_list;
 	b->base.remove = db_remove;
+	b->base.quarantine = db_quarantine;
 	b->db = db;
 	*out = &b->base;
 	return 0;
@@ -743,6 +855,24 @@ static int tiered_remove(mesh_odb_backend *b, const mesh_oid *oid)
 	return error == 0 && t->large->remove ? t->large->remove(t->large, oid) : error;
 }
 
+static int tiered_quarantine(mesh_odb_backend *b, const mesh_oid *oid, const char *dir,
+			     bool (*bad)(void *ctx, const void *data, size_t len),
+			     void *ctx, char where[4096])
+{
+	tiered_backend *t = (tiered_backend *)b;
+	mesh_odb_backend *tiers[2] = { t->small, t->large };
+	int moved = 0;
+
+	for (int i = 0; i < 2; i++) {
+		int n = tiers[i]->quarantine ?
+			tiers[i]->quarantine(tiers[i], oid, dir, bad, ctx, where) : 0;
+		if (n < 0)
+			return n;
+		moved += n;
+	}
+	return moved;
+}
+
 static void tiered_free(mesh_odb_backend *b)
 {
 	tiered_backend *t = (tiered_backend *)b;
@@ -773,6 +903,7 @@ int mesh_odb_backend_tiered(mesh_odb_backend **out, mesh_odb_backend *small,
 	t->base.list = tiered_list;
 	t->base.remove = tiered_remove;
 	t->base.read_prefix = tiered_read_prefix;
+	t->base.quarantine = tiered_quarantine;
 	t->small = small;
 	t->large = large;
 	t->threshold = threshold;
@@ -816,6 +947,7 @@ int mesh_odb_backend_loose(mesh_odb_backend **out,
 	lb->base.list = loose_list;
 	lb->base.remove = loose_remove;
 	lb->base.read_prefix = loose_read_prefix;
+	lb->base.quarantine = loose_quarantine;
 	*out = &lb->base;
 	return 0;
 }
@@ -1306,6 +1438,57 @@ int mesh_odb_type(mesh_odb *odb, const mesh_oid *oid, mesh_otype *out)
 	if (got < STORED_HEADER_LEN || header[0] != STORED_MAGIC || !otype_is_concrete(header[1]))
 		return corrupt(odb, oid, "bad header");
 	*out = (mesh_otype)header[1];
+	return 0;
+}
+
+typedef struct copy_check {
+	mesh_odb *odb;
+	const mesh_oid *oid;
+} copy_check;
+
+/* Whether stored bytes fail to yield the object they are stored as.  Out
+ * of memory is not damage: the copy stays. */
+static bool copy_is_bad(void *ctx, const void *data, size_t len)
+{
+	copy_check *c = ctx;
+	unsigned char *copy = malloc(len ? len : 1);
+	mesh_otype type;
+	mesh_odb_buf content;
+	int error;
+
+	if (!copy)
+		return false;
+	memcpy(copy, data, len);
+	if ((error = decode_object(c->odb, c->oid, copy, len, &type, &content)) < 0)
+		return error != MESH_ENOMEM;
+	error = verify_object(c->odb, c->oid, type, content.data, content.len);
+	mesh_odb_buf_free(&content);
+	return error < 0 && error != MESH_ENOMEM;
+}
+
+int mesh_odb_quarantine(mesh_odb *odb, const mesh_oid *oid, const char *dir,
+			size_t *moved, char where[4096])
+{
+	copy_check check = { odb, oid };
+	char hex[MESH_OID_HEXSZ + 1], last[4096] = "";
+	int n;
+
+	*moved = 0;
+	if (!odb->backend->quarantine)
+		return mesh_error_set(MESH_EINVAL, "this object store cannot quarantine objects");
+	n = odb->backend->quarantine(odb->backend, oid, dir, copy_is_bad, &check, last);
+	if (n < 0)
+		return n;
+	/* What copy_is_bad found is the caller's report already. */
+	mesh_error_clear();
+	*moved = (size_t)n;
+	if (where)
+		snprintf(where, 4096, "%s", last);
+	if (n > 0) {
+		mesh_oid_fmt(hex, oid);
+		mesh_log_write(odb->log, MESH_LOG_WARN, "object %s: %d corrupt copy moved to %s",
+			       hex, n, last);
+	}
 	return 0;
 }
 

@@ -72,6 +72,14 @@ struct mesh_odb_backend {
 	 * without reading the rest; MESH_ENOENT when absent. */
 	int (*read_prefix)(mesh_odb_backend *b, const mesh_oid *oid, void *buf,
 			   size_t len, size_t *got);
+	/* Optional (NULL: cannot).  For fsck --repair: when this backend
+	 * keeps a copy of oid and bad(ctx, bytes) says it is damaged, moves
+	 * it into a new file in dir and removes it from the backend.  Returns
+	 * the number of copies moved (0 none, or a good one), <0 on error;
+	 * *where (may be NULL) gets the path of the last file made. */
+	int (*quarantine)(mesh_odb_backend *b, const mesh_oid *oid, const char *dir,
+			  bool (*bad)(void *ctx, const void *data, size_t len),
+			  void *ctx, char where[4096]);
 };
 
 /* The local backend: objects/<2 hex>/<62 hex>, written via tmp_dir and
@@ -160,6 +168,17 @@ int mesh_odb_type(mesh_odb *odb, const mesh_oid *oid, mesh_otype *out);
 int mesh_odb_exists(mesh_odb *odb, const mesh_oid *oid);
 
 int mesh_odb_sync(mesh_odb *odb);
+
+/*
+ * Moves every stored copy of oid whose bytes do not verify (bad header,
+ * payload that does not decompress, content that does not hash to oid)
+ * into dir (which must exist), as <hex>.<backend>[.N], and removes it
+ * from the store; a copy that verifies stays, so an object kept twice
+ * can come out readable.  *moved gets the number of copies moved and
+ * where (may be NULL) the last file made.  Each move is logged.
+ */
+int mesh_odb_quarantine(mesh_odb *odb, const mesh_oid *oid, const char *dir,
+			size_t *moved, char where[4096]);
 
 /* Counters since open; thread-safe snapshot. */
 void mesh_odb_stats_get(mesh_odb *odb, mesh_odb_stats *out);

@@ -20,6 +20,7 @@
 #include "error.h"
 #include "file.h"
 #include "history.h"
+#include "pathbuf.h"
 #include "refs.h"
 #include "stage.h"
 #include "tree.h"
@@ -45,8 +46,7 @@ struct mesh_reach {
 	/* The walk under way. */
 	const mesh_reach_cbs *cbs;
 	mesh_reach_where where;
-	char *path;
-	size_t path_len, path_cap;
+	mesh_pathbuf path;
 };
 
 /* What a walk step says besides stopping: whether damage lies below. */
@@ -191,46 +191,12 @@ static int damage(mesh_reach *r, mesh_otype type, const mesh_oid *id, int error,
 	return 0;
 }
 
-/* ---- paths ---------------------------------------------------------------- */
-
-/* Appends "/name" (or "name" at the root); returns the old length. */
-static int path_push(mesh_reach *r, const char *name, size_t *old)
+static int set_path(mesh_reach *r, const char *path)
 {
-	size_t nlen = strlen(name), need = r->path_len + 1 + nlen + 1;
+	int error = mesh_pathbuf_set(&r->path, path);
 
-	if (need > r->path_cap) {
-		size_t cap = r->path_cap ? r->path_cap : 256;
-		char *p;
-		while (cap < need)
-			cap *= 2;
-		if (!(p = realloc(r->path, cap)))
-			return mesh_error_oom();
-		r->path = p;
-		r->path_cap = cap;
-	}
-	*old = r->path_len;
-	if (r->path_len)
-		r->path[r->path_len++] = '/';
-	memcpy(r->path + r->path_len, name, nlen + 1);
-	r->path_len += nlen;
-	r->where.path = r->path;
-	return 0;
-}
-
-static void path_pop(mesh_reach *r, size_t old)
-{
-	r->path_len = old;
-	r->path[old] = '\0';
-}
-
-static int path_set(mesh_reach *r, const char *path)
-{
-	size_t old;
-
-	r->path_len = 0;
-	if (r->path)
-		r->path[0] = '\0';
-	return path_push(r, path, &old);
+	r->where.path = r->path.path;
+	return error;
 }
 
 /* ---- objects ---------------------------------------------------------------- */
@@ -306,11 +272,12 @@ static int walk_tree(mesh_reach *r, const mesh_oid *id, step *st)
 	for (size_t i = 0; i < tree->count && error == 0; i++) {
 		const mesh_tree_entry *e = &tree->entries[i];
 		size_t old;
-		if ((error = path_push(r, e->name, &old)) < 0)
+		if ((error = mesh_pathbuf_push(&r->path, e->name, &old)) < 0)
 			break;
+		r->where.path = r->path.path;
 		error = e->kind == MESH_KIND_DIR ? walk_tree(r, &e->id, &below)
 						 : walk_file(r, &e->id, &below);
-		path_pop(r, old);
+		mesh_pathbuf_pop(&r->path, old);
 	}
 	mesh_tree_free(tree);
 	if (below.tainted) {
@@ -338,7 +305,7 @@ static int walk_commit(mesh_reach *r, const mesh_oid *id, bool head, mesh_commit
 	if ((error = mesh_commit_load(r->odb, id, &commit)) < 0)
 		return damage(r, MESH_OBJ_COMMIT, id, error, &st);
 	r->where.head = false;
-	if ((error = path_set(r, "")) == 0)
+	if ((error = set_path(r, "")) == 0)
 		error = walk_tree(r, &commit->tree, &below);
 	if (below.tainted)
 		mark_tainted(r, id);
@@ -398,7 +365,7 @@ static int walk_staged_one(void *ctx, const char *path, const mesh_stage_entry *
 	int error;
 
 	r->stats.staged++;
-	if ((error = path_set(r, path)) < 0)
+	if ((error = set_path(r, path)) < 0)
 		return sw->stop = error;
 	if (se->kind == MESH_STAGE_FILE || se->kind == MESH_STAGE_SYMLINK)
 		error = walk_file(r, &se->id, &st);
@@ -501,7 +468,7 @@ void mesh_reach_free(mesh_reach *r)
 	if (!r)
 		return;
 	free(r->slots);
-	free(r->path);
+	mesh_pathbuf_dispose(&r->path);
 	free(r);
 }
 
@@ -556,7 +523,7 @@ int mesh_reach_object(mesh_reach *r, const mesh_oid *id, const mesh_reach_cbs *c
 	r->cbs = cbs;
 	memset(&r->where, 0, sizeof(r->where));
 	r->pass++;
-	if ((error = path_set(r, "")) == 0) {
+	if ((error = set_path(r, "")) == 0) {
 		if (type == MESH_OBJ_TREE)
 			error = walk_tree(r, id, &st);
 		else if (type == MESH_OBJ_FILE)

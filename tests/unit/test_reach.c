@@ -25,25 +25,6 @@ static mesh_caller caller;
 static mesh_oid root, c1, c2, big_map, small_map;
 static unsigned char big[300 << 10];
 
-static mesh_oid stage_file(mesh_view *view, const char *path, const void *data, size_t len)
-{
-	mesh_oid map;
-
-	ck_assert_int_eq(mesh_file_write_buf(mesh_store_odb(store), NULL, data, len, &map), 0);
-	ck_assert_int_eq(mesh_view_stage_content(view, &caller, path, MESH_KIND_FILE, 0644,
-						 len, 0, &map, false), 0);
-	return map;
-}
-
-static mesh_oid commit_view(mesh_view *view)
-{
-	mesh_oid id;
-	size_t changes;
-
-	ck_assert_int_eq(mesh_view_commit(view, &caller, "m", NULL, 0, &id, &changes), 0);
-	return id;
-}
-
 static void setup(void)
 {
 	mesh_view *view;
@@ -58,11 +39,11 @@ static void setup(void)
 	ck_assert_int_eq(mesh_history_branch_head(store, "sales", "main", &root), 0);
 	ck_assert_int_eq(mesh_view_open_branch(&view, store, "sales", "main"), 0);
 	test_fill_random(big, sizeof(big), 7);
-	big_map = stage_file(view, "big.bin", big, sizeof(big));
-	c1 = commit_view(view);
+	big_map = test_stage_file(store, view, &caller, "big.bin", big, sizeof(big));
+	c1 = test_commit(view, &caller);
 	ck_assert_int_eq(mesh_view_mkdir(view, &caller, "d", 0755), 0);
-	small_map = stage_file(view, "d/small.csv", "a,b\n1,2\n", 8);
-	c2 = commit_view(view);
+	small_map = test_stage_file(store, view, &caller, "d/small.csv", "a,b\n1,2\n", 8);
+	c2 = test_commit(view, &caller);
 	mesh_view_free(view);
 }
 
@@ -186,59 +167,6 @@ static void assert_each_once(const record *rec)
 				      "object %zu reported twice", i);
 }
 
-static void object_path(const mesh_oid *id, char *out, size_t len)
-{
-	char hex[MESH_OID_HEXSZ + 1];
-
-	mesh_oid_fmt(hex, id);
-	snprintf(out, len, "%s/objects/%.2s/%s", tmp, hex, hex + 2);
-}
-
-static void flip_loose(const mesh_oid *id, off_t at)
-{
-	char path[800];
-	unsigned char byte;
-	int fd;
-
-	object_path(id, path, sizeof(path));
-	ck_assert_int_eq(chmod(path, 0644), 0);
-	ck_assert_int_ge(fd = open(path, O_RDWR), 0);
-	ck_assert_int_eq(pread(fd, &byte, 1, at), 1);
-	byte ^= 0x40;
-	ck_assert_int_eq(pwrite(fd, &byte, 1, at), 1);
-	close(fd);
-}
-
-static void db_key(const mesh_oid *id, unsigned char key[2 + MESH_OID_RAWSZ])
-{
-	key[0] = 'o';
-	key[1] = '/';
-	memcpy(key + 2, id->id, MESH_OID_RAWSZ);
-}
-
-/* Flips a payload byte of an object stored in the database. */
-static void flip_db(const mesh_oid *id)
-{
-	unsigned char key[2 + MESH_OID_RAWSZ];
-	unsigned char *val;
-	size_t vlen;
-
-	db_key(id, key);
-	ck_assert_int_eq(mesh_db_get(mesh_store_db(store), key, sizeof(key), (void **)&val, &vlen), 0);
-	ck_assert_uint_gt(vlen, 12);
-	val[vlen - 1] ^= 0x01;
-	ck_assert_int_eq(mesh_db_put(mesh_store_db(store), key, sizeof(key), val, vlen, true), 0);
-	free(val);
-}
-
-static void remove_db(const mesh_oid *id)
-{
-	unsigned char key[2 + MESH_OID_RAWSZ];
-
-	db_key(id, key);
-	ck_assert_int_eq(mesh_db_delete(mesh_store_db(store), key, sizeof(key), true), 0);
-}
-
 static mesh_file_map *load_map(const mesh_oid *id)
 {
 	mesh_file_map *map;
@@ -319,7 +247,7 @@ START_TEST(staged_entries_are_reached)
 	int at;
 
 	ck_assert_int_eq(mesh_view_open_branch(&view, store, "sales", "main"), 0);
-	staged_map = stage_file(view, "d/new.csv", "staged only\n", 12);
+	staged_map = test_stage_file(store, view, &caller, "d/new.csv", "staged only\n", 12);
 	/* A renamed committed directory is staged with its old tree as lower. */
 	ck_assert_int_eq(mesh_view_rename(view, &caller, "d", "e", false), 0);
 	mesh_view_free(view);
@@ -342,7 +270,7 @@ START_TEST(missing_chunk_is_damage_and_the_walk_goes_on)
 	char path[800], hex[MESH_OID_HEXSZ + 1];
 	mesh_reach *r;
 
-	object_path(&map->chunks[0].id, path, sizeof(path));
+	test_loose_path(tmp, &map->chunks[0].id, path, sizeof(path));
 	ck_assert_int_eq(unlink(path), 0);
 	/* Listing only: nothing is read, nothing reported. */
 	ck_assert_int_eq(walk(MESH_REACH_CHUNKS_LIST, NULL, listed, NULL), 0);
@@ -379,7 +307,7 @@ START_TEST(flipped_chunk_byte_needs_a_reading_walk)
 	record *quick = rec_new(), *full = rec_new();
 	mesh_file_map *map = load_map(&big_map);
 
-	flip_loose(&map->chunks[1].id, 100);
+	test_flip_loose(tmp, &map->chunks[1].id, 100);
 	ck_assert_int_eq(walk(MESH_REACH_CHUNKS_EXIST, NULL, quick, NULL), 0);
 	ck_assert_uint_eq(quick->bad_count, 0);
 	ck_assert_int_eq(walk(MESH_REACH_CHUNKS_READ, NULL, full, NULL), 0);
@@ -399,7 +327,7 @@ START_TEST(corrupt_object_in_the_database_is_damage)
 	mesh_reach *r;
 
 	/* The small file map lives in RocksDB; flipping it hides its chunk. */
-	flip_db(&small_map);
+	test_flip_db(store, &small_map);
 	ck_assert_int_eq(walk(MESH_REACH_CHUNKS_READ, "sales", rec, &r), 0);
 	ck_assert_uint_eq(rec->bad_count, 1);
 	ck_assert_int_eq(rec->bad_errors[0], MESH_EIO);
@@ -415,7 +343,7 @@ START_TEST(unreadable_head_is_reported_as_the_head)
 {
 	record *rec = rec_new();
 
-	remove_db(&c2);
+	test_remove_db(store, &c2);
 	ck_assert_int_eq(walk(MESH_REACH_CHUNKS_READ, "sales", rec, NULL), 0);
 	ck_assert_uint_eq(rec->bad_count, 1);
 	ck_assert_int_eq(rec->bad_errors[0], MESH_ENOENT);
@@ -439,7 +367,7 @@ START_TEST(damage_is_reported_for_each_ref_reaching_it)
 	ck_assert_int_eq(mesh_view_open_branch(&view, store, "sales", "dev"), 0);
 	ck_assert_int_eq(mesh_view_rename(view, &caller, "d", "e", false), 0);
 	mesh_view_free(view);
-	flip_db(&small_map);
+	test_flip_db(store, &small_map);
 	ck_assert_int_eq(walk(MESH_REACH_CHUNKS_READ, "sales", rec, NULL), 0);
 	/* dev's history, dev's staging (as e/small.csv), main's history. */
 	ck_assert_uint_eq(rec->bad_count, 3);
@@ -505,8 +433,8 @@ START_TEST(recent_commits_are_extra_roots)
 
 	ck_assert_int_eq(mesh_branch_create(store, &caller, "sales", "tmp", "main", &head), 0);
 	ck_assert_int_eq(mesh_view_open_branch(&view, store, "sales", "tmp"), 0);
-	stage_file(view, "lost.csv", "lost\n", 5);
-	lost = commit_view(view);
+	test_stage_file(store, view, &caller, "lost.csv", "lost\n", 5);
+	lost = test_commit(view, &caller);
 	mesh_view_free(view);
 	ck_assert_int_eq(mesh_branch_delete(store, &caller, "sales", "tmp"), 0);
 
@@ -574,7 +502,7 @@ START_TEST(index_keeps_time_and_parents)
 	ck_assert(e.known);
 	ck_assert_uint_eq(e.parent_count, 0);
 	/* The index still knows a commit whose object is gone. */
-	remove_db(&c2);
+	test_remove_db(store, &c2);
 	ck_assert_int_eq(mesh_history_index_get(store, "sales", &c2, &e), 0);
 	ck_assert(e.known);
 	ck_assert(mesh_oid_cmp(&e.parents[0], &c1) == 0);
@@ -598,7 +526,7 @@ START_TEST(old_index_entries_are_completed_from_the_commit)
 	ck_assert_int_eq(mesh_history_index_get(store, "sales", &c1, &e), 0);
 	ck_assert(e.known);
 	ck_assert(mesh_oid_cmp(&e.parents[0], &root) == 0);
-	remove_db(&c2);
+	test_remove_db(store, &c2);
 	ck_assert_int_eq(mesh_history_index_get(store, "sales", &c2, &e), 0);
 	ck_assert(!e.known);
 }
