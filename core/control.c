@@ -328,10 +328,23 @@ static void json_domain(mesh_json *j, const mesh_domain *d)
 	mesh_json_object_end(j);
 }
 
+/* "domain": the record of name as it now stands. */
+static int answer_domain(mesh_cmd *cmd, const char *name)
+{
+	mesh_domain *d;
+	int error;
+
+	if ((error = mesh_domain_get(cmd->env->store, name, &d)) < 0)
+		return error;
+	mesh_json_key(&cmd->json, "domain");
+	json_domain(&cmd->json, d);
+	mesh_domain_free(d);
+	return 0;
+}
+
 static int domain_create(mesh_cmd *cmd)
 {
 	const char *description = "";
-	mesh_domain *d;
 	int error;
 
 	if (cmd->argc < 3)
@@ -344,13 +357,9 @@ static int domain_create(mesh_cmd *cmd)
 		description = cmd->argv[++i];
 	}
 	if ((error = mesh_domain_create(cmd->env->store, cmd->caller, cmd->argv[2],
-					description)) < 0 ||
-	    (error = mesh_domain_get(cmd->env->store, cmd->argv[2], &d)) < 0)
+					description)) < 0)
 		return error;
-	mesh_json_key(&cmd->json, "domain");
-	json_domain(&cmd->json, d);
-	mesh_domain_free(d);
-	return 0;
+	return answer_domain(cmd, cmd->argv[2]);
 }
 
 static int domain_list(mesh_cmd *cmd)
@@ -379,7 +388,6 @@ static int domain_set(mesh_cmd *cmd)
 	const char *text;
 	char *end;
 	long long days;
-	mesh_domain *d;
 	int error;
 
 	if (cmd->argc != 5)
@@ -392,13 +400,9 @@ static int domain_set(mesh_cmd *cmd)
 	days = strtoll(text, &end, 10);
 	if (!*text || *end || errno || !(*text >= '0' && *text <= '9'))
 		return mesh_error_set(MESH_EINVAL, "retention '%s' is not a number of days", text);
-	if ((error = mesh_domain_set_retention(cmd->env->store, cmd->argv[2], days)) < 0 ||
-	    (error = mesh_domain_get(cmd->env->store, cmd->argv[2], &d)) < 0)
+	if ((error = mesh_domain_set_retention(cmd->env->store, cmd->argv[2], days)) < 0)
 		return error;
-	mesh_json_key(&cmd->json, "domain");
-	json_domain(&cmd->json, d);
-	mesh_domain_free(d);
-	return 0;
+	return answer_domain(cmd, cmd->argv[2]);
 }
 
 static int cmd_domain(mesh_cmd *cmd)

@@ -193,6 +193,26 @@ START_TEST(bad_retention_is_refused)
 }
 END_TEST
 
+/* Records written before retention existed have six fields. */
+START_TEST(an_older_domain_record_has_the_default_retention)
+{
+	static const char old[] = "1\0card\0root\0" "0\0main\0" "1764130000";
+	mesh_domain *d;
+
+	ck_assert_int_eq(mesh_db_put(mesh_store_db(store), "d/old", 5, old, sizeof(old), true), 0);
+	ck_assert_int_eq(mesh_domain_get(store, "old", &d), 0);
+	ck_assert_uint_eq(d->retention_days, MESH_DOMAIN_RETENTION_DEFAULT);
+	ck_assert_str_eq(d->description, "card");
+	ck_assert_int_eq(d->created, 1764130000);
+	mesh_domain_free(d);
+	ck_assert_int_eq(mesh_domain_set_retention(store, "old", 2), 0);
+	ck_assert_int_eq(mesh_domain_get(store, "old", &d), 0);
+	ck_assert_uint_eq(d->retention_days, 2);
+	ck_assert_str_eq(d->description, "card");
+	mesh_domain_free(d);
+}
+END_TEST
+
 START_TEST(dry_run_counts_the_same_and_removes_nothing)
 {
 	mesh_oid commit, map;
@@ -407,6 +427,7 @@ static Suite *gc_suite(void)
 	tcase_add_test(tc, deleted_branch_goes_after_its_retention);
 	tcase_add_test(tc, retention_counts_from_the_commit_time);
 	tcase_add_test(tc, bad_retention_is_refused);
+	tcase_add_test(tc, an_older_domain_record_has_the_default_retention);
 	tcase_add_test(tc, dry_run_counts_the_same_and_removes_nothing);
 	tcase_add_test(tc, a_file_being_written_keeps_its_chunks);
 	tcase_add_test(tc, odb_keeps_what_is_written_during_a_collection);
