@@ -51,7 +51,8 @@ typedef struct mesh_gc_result {
 	uint64_t removed_bytes;        /* stored bytes (files' sizes, db values) */
 	uint64_t removed_db_objects;   /* of removed_objects, those in the database */
 	uint64_t removed_db_bytes;
-	uint64_t kept_new_objects;     /* unreachable but written while it ran */
+	uint64_t kept_new_objects;     /* unreachable, but written, read or pinned
+					 * while it ran (or a file changed since) */
 	uint64_t index_entries_removed;
 	uint64_t tmp_files_removed;
 	uint64_t tmp_bytes_removed;

@@ -155,6 +155,40 @@ all_sums >"$MESH_TMP/sums.after"
 cmp "$MESH_TMP/sums.before" "$MESH_TMP/sums.after" || fail "a ref's files changed across gc and remount"
 mesh_ctl_ok "fsck" >/dev/null
 
+note "a gc killed with kill -9 half-way leaves a consistent store; the next run finishes"
+mesh_ctl_ok "branch create sales/junk --from main" >/dev/null
+"$PY" - "$MNT/sales/junk" <<'PYEOF'
+import os, sys
+from concurrent.futures import ThreadPoolExecutor
+top = sys.argv[1]
+def one(d):
+    os.makedirs(f"{top}/d{d}", exist_ok=True)
+    for i in range(500):
+        with open(f"{top}/d{d}/f{i}", "wb") as f:
+            f.write(b"junk %d %d\n" % (d, i) * 4)
+with ThreadPoolExecutor(4) as ex:
+    list(ex.map(one, range(40)))
+PYEOF
+mesh_commit sales/junk junk >/dev/null
+mesh_ctl_ok "branch delete sales/junk" >/dev/null
+total=$(mesh_ctl_ok "gc --dry-run" | mesh_json 'd["removed_objects"]')
+[[ $total -ge 40000 ]] || fail "the deleted branch holds only $total objects"
+all_sums >"$MESH_TMP/sums.prekill"
+( mesh_ctl "gc" >/dev/null 2>&1 || true ) &
+GCPID=$!
+sleep 0.6
+mesh_kill9_daemon
+wait "$GCPID" || true
+mesh_drop_dead_mount
+mesh_mount
+mesh_ctl_ok "fsck" >/dev/null
+all_sums | cmp - "$MESH_TMP/sums.prekill" || fail "ref content changed by a killed gc"
+ans=$(mesh_ctl_ok "gc")
+note "the killed run had removed $((total - $(mesh_json 'd["removed_objects"]' <<<"$ans"))) of $total objects; the rerun: $ans"
+assert_eq true "$(mesh_json 'd["resumed"]' <<<"$ans")" "resumed after a killed gc"
+assert_eq 0 "$(mesh_ctl_ok "gc --dry-run" | mesh_json 'd["removed_objects"]')" "garbage left after the rerun"
+mesh_ctl_ok "fsck" >/dev/null
+
 note "a kill -9 mid-write leaves orphans that gc reclaims"
 # No empty file is left anywhere: the mount's cached empty map must stay
 # (a create after gc names it).
