@@ -1,5 +1,6 @@
 #include "views.h"
 #include "error.h"
+#include "log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,8 +221,11 @@ void fs_views_put(fs_views *views, mesh_view *view)
 		views->count--;
 	}
 	pthread_mutex_unlock(&views->lock);
-	if (slot)
-		slot_free(slot);
+	if (!slot)
+		return;
+	mesh_log_write(mesh_store_log(views->store), MESH_LOG_DEBUG,
+		       "view %s released", slot->key);
+	slot_free(slot);
 }
 
 size_t fs_views_count(fs_views *views)
