@@ -269,7 +269,9 @@ static int lookup_in_domain(fs *f, fs_node *domain, const char *name, fs_node **
 		error = fs_commit_view(f, domain->name, &rev.commit, &view);
 	if (error < 0)
 		return error;
+	/* The node holds the view on its own. */
 	*out = fs_nodes_lookup(&f->nodes, domain, name, FS_NODE_VIEW, view);
+	fs_view_put(f, view);
 	return *out ? 0 : mesh_error_oom();
 }
 
@@ -505,10 +507,12 @@ static int rmdir_branch(fs *f, const mesh_caller *caller, fs_node *domain_node,
 	if (!rev.is_branch)
 		return mesh_error_set(MESH_EPERM, "%s/%s is not a branch: tags and commits stay",
 				      domain_node->name, name);
-	if ((error = fs_branch_view(f, domain_node->name, rev.branch, &view)) < 0 ||
-	    (error = mesh_view_refresh(view)) < 0)
+	if ((error = fs_branch_view(f, domain_node->name, rev.branch, &view)) < 0)
 		return error;
-	return mesh_branch_delete_empty(f->store, caller, view);
+	if ((error = mesh_view_refresh(view)) == 0)
+		error = mesh_branch_delete_empty(f->store, caller, view);
+	fs_view_put(f, view);
+	return error;
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode)
@@ -1059,7 +1063,8 @@ static void control_write(fuse_req_t req, fs_handle *h, const char *buf,
 			  size_t size, off_t off)
 {
 	fs *f = fs_of(req);
-	mesh_control_env env = { f->store, (mesh_control_branch_view)fs_branch_view, fs_changed, f };
+	mesh_control_env env = { f->store, (mesh_control_branch_view)fs_branch_view,
+				 (mesh_control_view_done)fs_view_put, fs_changed, f };
 	mesh_caller caller;
 	char *line, *answer = NULL;
 	int error;
