@@ -166,38 +166,52 @@ static int quarantine_dir(mesh_store *store, char *out, size_t len)
 	return 0;
 }
 
+static int oid_order(const void *a, const void *b)
+{
+	return mesh_oid_cmp(a, b);
+}
+
+/* Quarantines each corrupt id once (sorted, so repeats are neighbours);
+ * the listed problems get the file their object went to. */
 static int repair(mesh_store *store, fsck_walk *w)
 {
 	mesh_fsck_report *r = w->report;
 	char dir[4096], where[4096];
+	char **paths;
+	size_t unique = 0;
 	int error;
 
 	if (w->corrupt_count == 0)
 		return 0;
 	if ((error = quarantine_dir(store, dir, sizeof(dir))) < 0)
 		return error;
-	for (size_t i = 0; i < w->corrupt_count; i++) {
+	qsort(w->corrupt, w->corrupt_count, sizeof(*w->corrupt), oid_order);
+	for (size_t i = 0; i < w->corrupt_count; i++)
+		if (i == 0 || mesh_oid_cmp(&w->corrupt[i], &w->corrupt[unique - 1]) != 0)
+			w->corrupt[unique++] = w->corrupt[i];
+	if (!(paths = calloc(unique, sizeof(*paths))))
+		return mesh_error_oom();
+	for (size_t i = 0; i < unique && error == 0; i++) {
 		size_t moved;
-		bool again = false;
-
-		/* An id reported for several refs is moved once. */
-		for (size_t k = 0; k < i && !again; k++)
-			again = mesh_oid_cmp(&w->corrupt[k], &w->corrupt[i]) == 0;
-		if (again)
-			continue;
 		if ((error = mesh_odb_quarantine(mesh_store_odb(store), &w->corrupt[i], dir,
 						 &moved, where)) < 0)
-			return error;
+			break;
 		r->quarantined += moved;
-		for (size_t k = 0; moved && k < r->damage_count; k++) {
-			mesh_fsck_damage *d = &r->damage[k];
-			if (!d->has_id || mesh_oid_cmp(&d->id, &w->corrupt[i]) != 0 || d->quarantined)
-				continue;
-			if (!(d->quarantined = strdup(where)))
-				return mesh_error_oom();
-		}
+		if (moved && !(paths[i] = strdup(where)))
+			error = mesh_error_oom();
 	}
-	return 0;
+	for (size_t k = 0; k < r->damage_count && error == 0; k++) {
+		mesh_fsck_damage *d = &r->damage[k];
+		const mesh_oid *hit = d->has_id ? bsearch(&d->id, w->corrupt, unique,
+							  sizeof(*w->corrupt), oid_order) : NULL;
+		const char *path = hit ? paths[hit - w->corrupt] : NULL;
+		if (path && !(d->quarantined = strdup(path)))
+			error = mesh_error_oom();
+	}
+	for (size_t i = 0; i < unique; i++)
+		free(paths[i]);
+	free(paths);
+	return error;
 }
 
 static double now_seconds(void)
