@@ -36,21 +36,13 @@ static mesh_fsck_problem problem_of(int error)
 	return MESH_FSCK_UNREADABLE;
 }
 
-/* A head that damage was found at, to be compared with the ref after. */
-typedef struct head_suspect {
-	char domain[256];
-	char ref[300];
-	mesh_oid commit;
-} head_suspect;
-
 typedef struct fsck_walk {
+	mesh_store *store;
 	mesh_fsck_report *report;
-	size_t damage_cap;
+	size_t damage_cap, broken_cap;
 	/* Every corrupt object, listed or not: what repair moves. */
 	mesh_oid *corrupt;
 	size_t corrupt_count, corrupt_cap;
-	head_suspect *suspects;
-	size_t suspect_count, suspect_cap;
 } fsck_walk;
 
 static char *dup_or_null(const char *s, bool *oom)
@@ -94,6 +86,34 @@ static int list_damage(fsck_walk *w, const mesh_reach_where *where, mesh_otype t
 	return 0;
 }
 
+/* Damage to a commit or tree of a branch's own head commit means that
+ * the branch does not list: each such branch is named once. */
+static int note_broken_head(fsck_walk *w, const mesh_reach_where *where)
+{
+	mesh_fsck_report *r = w->report;
+	const char *branch = where->ref + 6;
+	mesh_fsck_broken_head *b;
+	mesh_oid target;
+
+	for (size_t k = 0; k < r->broken_count; k++)
+		if (!strcmp(r->broken_heads[k].domain, where->domain) &&
+		    !strcmp(r->broken_heads[k].branch, branch))
+			return 0;
+	if (mesh_ref_get(mesh_store_refs(w->store), where->domain, where->ref, &target) < 0) {
+		mesh_error_clear();
+		return 0;
+	}
+	if (mesh_oid_cmp(&target, where->commit) != 0)
+		return 0;
+	if (mesh_array_grow(&r->broken_heads, &w->broken_cap, r->broken_count, sizeof(*b)) < 0)
+		return MESH_ENOMEM;
+	b = &r->broken_heads[r->broken_count++];
+	b->domain = strdup(where->domain);
+	b->branch = strdup(branch);
+	b->commit = target;
+	return b->domain && b->branch ? 0 : mesh_error_oom();
+}
+
 static int on_damage(void *arg, const mesh_reach_where *where, mesh_otype type,
 		     const mesh_oid *id, int error, const char *message)
 {
@@ -110,51 +130,8 @@ static int on_damage(void *arg, const mesh_reach_where *where, mesh_otype type,
 		w->corrupt[w->corrupt_count++] = *id;
 	}
 	if (where->commit && where->ref && !strncmp(where->ref, "heads/", 6) &&
-	    (type == MESH_OBJ_COMMIT || type == MESH_OBJ_TREE)) {
-		head_suspect *s;
-		if (mesh_array_grow(&w->suspects, &w->suspect_cap, w->suspect_count,
-				    sizeof(*w->suspects)) < 0)
-			return MESH_ENOMEM;
-		s = &w->suspects[w->suspect_count++];
-		snprintf(s->domain, sizeof(s->domain), "%s", where->domain);
-		snprintf(s->ref, sizeof(s->ref), "%s", where->ref);
-		s->commit = *where->commit;
-	}
-	return 0;
-}
-
-/* The suspects that are what their branch points at, once each. */
-static int find_broken_heads(mesh_store *store, fsck_walk *w, size_t *cap)
-{
-	mesh_fsck_report *r = w->report;
-
-	for (size_t i = 0; i < w->suspect_count; i++) {
-		const head_suspect *s = &w->suspects[i];
-		mesh_fsck_broken_head *b;
-		mesh_oid target;
-		bool seen = false;
-
-		if (mesh_ref_get(mesh_store_refs(store), s->domain, s->ref, &target) < 0) {
-			mesh_error_clear();
-			continue;
-		}
-		if (mesh_oid_cmp(&target, &s->commit) != 0)
-			continue;
-		for (size_t k = 0; k < r->broken_count && !seen; k++)
-			seen = !strcmp(r->broken_heads[k].domain, s->domain) &&
-			       !strcmp(r->broken_heads[k].branch, s->ref + 6);
-		if (seen)
-			continue;
-		if (mesh_array_grow(&r->broken_heads, cap, r->broken_count, sizeof(*b)) < 0)
-			return MESH_ENOMEM;
-		b = &r->broken_heads[r->broken_count];
-		b->domain = strdup(s->domain);
-		b->branch = strdup(s->ref + 6);
-		b->commit = s->commit;
-		r->broken_count++;
-		if (!b->domain || !b->branch)
-			return mesh_error_oom();
-	}
+	    (type == MESH_OBJ_COMMIT || type == MESH_OBJ_TREE))
+		return note_broken_head(w, where);
 	return 0;
 }
 
@@ -245,11 +222,10 @@ static int check_domains(mesh_store *store, const mesh_fsck_opts *opts, mesh_rea
 
 int mesh_fsck_run(mesh_store *store, const mesh_fsck_opts *opts, mesh_fsck_report *out)
 {
-	fsck_walk w = { .report = out };
+	fsck_walk w = { .store = store, .report = out };
 	mesh_reach_cbs cbs = { NULL, on_damage, &w };
 	mesh_reach *reach = NULL;
 	double start = now_seconds();
-	size_t broken_cap = 0;
 	int error;
 
 	memset(out, 0, sizeof(*out));
@@ -257,8 +233,6 @@ int mesh_fsck_run(mesh_store *store, const mesh_fsck_opts *opts, mesh_fsck_repor
 							  : MESH_REACH_CHUNKS_READ);
 	if (error == 0)
 		error = check_domains(store, opts, reach, &cbs, &out->domains);
-	if (error == 0)
-		error = find_broken_heads(store, &w, &broken_cap);
 	if (error == 0 && opts->repair)
 		error = repair(store, &w);
 	if (reach)
@@ -266,7 +240,6 @@ int mesh_fsck_run(mesh_store *store, const mesh_fsck_opts *opts, mesh_fsck_repor
 	out->seconds = now_seconds() - start;
 	mesh_reach_free(reach);
 	free(w.corrupt);
-	free(w.suspects);
 	return error;
 }
 
