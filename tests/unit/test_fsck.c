@@ -11,6 +11,7 @@
 #include "domain.h"
 #include "error.h"
 #include "file.h"
+#include "control.h"
 #include "fsck.h"
 #include "history.h"
 #include "store.h"
@@ -387,6 +388,52 @@ START_TEST(fsck_of_one_domain)
 }
 END_TEST
 
+/* ---- the commands ------------------------------------------------------ */
+
+static int open_view(void *ctx, const char *domain, const char *branch, mesh_view **out)
+{
+	return mesh_view_open_branch(out, ctx, domain, branch);
+}
+
+static void close_view(void *ctx, mesh_view *view)
+{
+	(void)ctx;
+	mesh_view_free(view);
+}
+
+/* Runs line, expecting code, and checks that the answer holds want. */
+static void run_line(const char *line, int code, const char *want)
+{
+	mesh_control_env env = { store, open_view, close_view, NULL, store };
+	char *answer = NULL;
+	int error = mesh_control_run(&env, &caller, line, &answer);
+
+	ck_assert_ptr_nonnull(answer);
+	ck_assert_msg(error == code, "%s: %d, want %d: %s", line, error, code, answer);
+	ck_assert_msg(strstr(answer, want), "%s: no %s in %s", line, want, answer);
+	free(answer);
+}
+
+START_TEST(fsck_and_reset_head_commands)
+{
+	mesh_file_map *map = load_map(&small_map);
+
+	run_line("fsck", 0, "\"clean\":true");
+	run_line("fsck --quick --domain sales", 0, "\"quick\":true");
+	run_line("fsck --bogus", MESH_EINVAL, "--bogus");
+	run_line("fsck extra", MESH_EINVAL, "extra");
+	run_line("fsck --domain", MESH_EINVAL, "--domain");
+	run_line("fsck --domain nosuch", MESH_ENOENT, "nosuch");
+	run_line("branch reset-head sales/main", MESH_EINVAL, "intact");
+	run_line("branch reset-head sales", MESH_EINVAL, "DOMAIN/BRANCH");
+	test_flip_db(store, &map->chunks[0].id);
+	run_line("fsck", MESH_EIO, "\"clean\":false");
+	run_line("fsck", MESH_EIO, "\"path\":\"small.csv\",\"staged\":false");
+	run_line("fsck --repair", MESH_EIO, "\"quarantined\":1}");
+	mesh_file_map_free(map);
+}
+END_TEST
+
 static Suite *fsck_suite(void)
 {
 	Suite *s = suite_create("fsck");
@@ -404,6 +451,7 @@ static Suite *fsck_suite(void)
 	tcase_add_test(tc, reset_head_bad_input_changes_nothing);
 	tcase_add_test(tc, quarantine_keeps_a_good_second_copy);
 	tcase_add_test(tc, fsck_of_one_domain);
+	tcase_add_test(tc, fsck_and_reset_head_commands);
 	suite_add_tcase(s, tc);
 	return s;
 }
