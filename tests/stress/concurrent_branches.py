@@ -5,22 +5,17 @@ through MOUNT/.control, for SECONDS. Usage: concurrent-branches.py MOUNT DOMAIN 
 Exit 0 when every step answered and the mount is still up; 1 with the first failure otherwise."""
 import os, sys, threading, time, random
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import meshctl  # noqa: E402
+
 M, D = sys.argv[1], sys.argv[2]
 threads = int(sys.argv[3]) if len(sys.argv) > 3 else 10
 stop = time.time() + (float(sys.argv[4]) if len(sys.argv) > 4 else 45)
 errors, rounds = [], [0]
 
 def ctl(cmd):
-    fd = os.open(f"{M}/.control", os.O_RDWR)
-    try:
-        try:
-            os.write(fd, cmd.encode())
-            ok = True
-        except OSError:
-            ok = False
-        return ok, os.pread(fd, 1 << 20, 0).decode("utf-8", "replace")
-    finally:
-        os.close(fd)
+    return meshctl.ctl(M, cmd)
+
 
 def worker(k):
     rnd, n = random.Random(k), 0

@@ -14,7 +14,10 @@ At the end every file of every recorded commit and live tag, and every
 file merged into each domain's main, must read back exactly; the mount
 must still be up.  Exit 0 when all holds, 1 with the first problems.
 """
-import hashlib, json, os, random, sys, threading, time
+import hashlib, os, random, sys, threading, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from meshctl import ctl_json  # noqa: E402
 
 mnt, seconds, nthreads, domains = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
 stop = time.time() + seconds
@@ -42,20 +45,10 @@ def sha(data):
 
 
 def ctl(line):
-    fd = os.open(f"{mnt}/.control", os.O_RDWR)
     try:
-        try:
-            os.write(fd, line.encode())
-            ok = True
-        except OSError:
-            ok = False
-        answer = os.pread(fd, 1 << 22, 0)
-    finally:
-        os.close(fd)
-    try:
-        return ok, json.loads(answer)
-    except ValueError:
-        problem(f"'{line}': answer is not JSON: {answer[:200]!r}")
+        return ctl_json(mnt, line)
+    except ValueError as e:
+        problem(f"'{line}': answer is not JSON: {e}")
         return False, {}
 
 
