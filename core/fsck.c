@@ -36,21 +36,13 @@ static mesh_fsck_problem problem_of(int error)
 	return MESH_FSCK_UNREADABLE;
 }
 
-/* A head that damage was found at, to be compared with the ref after. */
-typedef struct head_suspect {
-	char domain[256];
-	char ref[300];
-	mesh_oid commit;
-} head_suspect;
-
 typedef struct fsck_walk {
+	mesh_store *store;
 	mesh_fsck_report *report;
-	size_t damage_cap;
+	size_t damage_cap, broken_cap;
 	/* Every corrupt object, listed or not: what repair moves. */
 	mesh_oid *corrupt;
 	size_t corrupt_count, corrupt_cap;
-	head_suspect *suspects;
-	size_t suspect_count, suspect_cap;
 } fsck_walk;
 
 static char *dup_or_null(const char *s, bool *oom)
@@ -94,6 +86,34 @@ static int list_damage(fsck_walk *w, const mesh_reach_where *where, mesh_otype t
 	return 0;
 }
 
+/* Damage to a commit or tree of a branch's own head commit means that
+ * the branch does not list: each such branch is named once. */
+static int note_broken_head(fsck_walk *w, const mesh_reach_where *where)
+{
+	mesh_fsck_report *r = w->report;
+	const char *branch = where->ref + 6;
+	mesh_fsck_broken_head *b;
+	mesh_oid target;
+
+	for (size_t k = 0; k < r->broken_count; k++)
+		if (!strcmp(r->broken_heads[k].domain, where->domain) &&
+		    !strcmp(r->broken_heads[k].branch, branch))
+			return 0;
+	if (mesh_ref_get(mesh_store_refs(w->store), where->domain, where->ref, &target) < 0) {
+		mesh_error_clear();
+		return 0;
+	}
+	if (mesh_oid_cmp(&target, where->commit) != 0)
+		return 0;
+	if (mesh_array_grow(&r->broken_heads, &w->broken_cap, r->broken_count, sizeof(*b)) < 0)
+		return MESH_ENOMEM;
+	b = &r->broken_heads[r->broken_count++];
+	b->domain = strdup(where->domain);
+	b->branch = strdup(branch);
+	b->commit = target;
+	return b->domain && b->branch ? 0 : mesh_error_oom();
+}
+
 static int on_damage(void *arg, const mesh_reach_where *where, mesh_otype type,
 		     const mesh_oid *id, int error, const char *message)
 {
@@ -110,51 +130,8 @@ static int on_damage(void *arg, const mesh_reach_where *where, mesh_otype type,
 		w->corrupt[w->corrupt_count++] = *id;
 	}
 	if (where->commit && where->ref && !strncmp(where->ref, "heads/", 6) &&
-	    (type == MESH_OBJ_COMMIT || type == MESH_OBJ_TREE)) {
-		head_suspect *s;
-		if (mesh_array_grow(&w->suspects, &w->suspect_cap, w->suspect_count,
-				    sizeof(*w->suspects)) < 0)
-			return MESH_ENOMEM;
-		s = &w->suspects[w->suspect_count++];
-		snprintf(s->domain, sizeof(s->domain), "%s", where->domain);
-		snprintf(s->ref, sizeof(s->ref), "%s", where->ref);
-		s->commit = *where->commit;
-	}
-	return 0;
-}
-
-/* The suspects that are what their branch points at, once each. */
-static int find_broken_heads(mesh_store *store, fsck_walk *w, size_t *cap)
-{
-	mesh_fsck_report *r = w->report;
-
-	for (size_t i = 0; i < w->suspect_count; i++) {
-		const head_suspect *s = &w->suspects[i];
-		mesh_fsck_broken_head *b;
-		mesh_oid target;
-		bool seen = false;
-
-		if (mesh_ref_get(mesh_store_refs(store), s->domain, s->ref, &target) < 0) {
-			mesh_error_clear();
-			continue;
-		}
-		if (mesh_oid_cmp(&target, &s->commit) != 0)
-			continue;
-		for (size_t k = 0; k < r->broken_count && !seen; k++)
-			seen = !strcmp(r->broken_heads[k].domain, s->domain) &&
-			       !strcmp(r->broken_heads[k].branch, s->ref + 6);
-		if (seen)
-			continue;
-		if (mesh_array_grow(&r->broken_heads, cap, r->broken_count, sizeof(*b)) < 0)
-			return MESH_ENOMEM;
-		b = &r->broken_heads[r->broken_count];
-		b->domain = strdup(s->domain);
-		b->branch = strdup(s->ref + 6);
-		b->commit = s->commit;
-		r->broken_count++;
-		if (!b->domain || !b->branch)
-			return mesh_error_oom();
-	}
+	    (type == MESH_OBJ_COMMIT || type == MESH_OBJ_TREE))
+		return note_broken_head(w, where);
 	return 0;
 }
 
@@ -166,38 +143,52 @@ static int quarantine_dir(mesh_store *store, char *out, size_t len)
 	return 0;
 }
 
+static int oid_order(const void *a, const void *b)
+{
+	return mesh_oid_cmp(a, b);
+}
+
+/* Quarantines each corrupt id once (sorted, so repeats are neighbours);
+ * the listed problems get the file their object went to. */
 static int repair(mesh_store *store, fsck_walk *w)
 {
 	mesh_fsck_report *r = w->report;
 	char dir[4096], where[4096];
+	char **paths;
+	size_t unique = 0;
 	int error;
 
 	if (w->corrupt_count == 0)
 		return 0;
 	if ((error = quarantine_dir(store, dir, sizeof(dir))) < 0)
 		return error;
-	for (size_t i = 0; i < w->corrupt_count; i++) {
+	qsort(w->corrupt, w->corrupt_count, sizeof(*w->corrupt), oid_order);
+	for (size_t i = 0; i < w->corrupt_count; i++)
+		if (i == 0 || mesh_oid_cmp(&w->corrupt[i], &w->corrupt[unique - 1]) != 0)
+			w->corrupt[unique++] = w->corrupt[i];
+	if (!(paths = calloc(unique, sizeof(*paths))))
+		return mesh_error_oom();
+	for (size_t i = 0; i < unique && error == 0; i++) {
 		size_t moved;
-		bool again = false;
-
-		/* An id reported for several refs is moved once. */
-		for (size_t k = 0; k < i && !again; k++)
-			again = mesh_oid_cmp(&w->corrupt[k], &w->corrupt[i]) == 0;
-		if (again)
-			continue;
 		if ((error = mesh_odb_quarantine(mesh_store_odb(store), &w->corrupt[i], dir,
 						 &moved, where)) < 0)
-			return error;
+			break;
 		r->quarantined += moved;
-		for (size_t k = 0; moved && k < r->damage_count; k++) {
-			mesh_fsck_damage *d = &r->damage[k];
-			if (!d->has_id || mesh_oid_cmp(&d->id, &w->corrupt[i]) != 0 || d->quarantined)
-				continue;
-			if (!(d->quarantined = strdup(where)))
-				return mesh_error_oom();
-		}
+		if (moved && !(paths[i] = strdup(where)))
+			error = mesh_error_oom();
 	}
-	return 0;
+	for (size_t k = 0; k < r->damage_count && error == 0; k++) {
+		mesh_fsck_damage *d = &r->damage[k];
+		const mesh_oid *hit = d->has_id ? bsearch(&d->id, w->corrupt, unique,
+							  sizeof(*w->corrupt), oid_order) : NULL;
+		const char *path = hit ? paths[hit - w->corrupt] : NULL;
+		if (path && !(d->quarantined = strdup(path)))
+			error = mesh_error_oom();
+	}
+	for (size_t i = 0; i < unique; i++)
+		free(paths[i]);
+	free(paths);
+	return error;
 }
 
 static double now_seconds(void)
@@ -231,11 +222,10 @@ static int check_domains(mesh_store *store, const mesh_fsck_opts *opts, mesh_rea
 
 int mesh_fsck_run(mesh_store *store, const mesh_fsck_opts *opts, mesh_fsck_report *out)
 {
-	fsck_walk w = { .report = out };
+	fsck_walk w = { .store = store, .report = out };
 	mesh_reach_cbs cbs = { NULL, on_damage, &w };
 	mesh_reach *reach = NULL;
 	double start = now_seconds();
-	size_t broken_cap = 0;
 	int error;
 
 	memset(out, 0, sizeof(*out));
@@ -243,8 +233,6 @@ int mesh_fsck_run(mesh_store *store, const mesh_fsck_opts *opts, mesh_fsck_repor
 							  : MESH_REACH_CHUNKS_READ);
 	if (error == 0)
 		error = check_domains(store, opts, reach, &cbs, &out->domains);
-	if (error == 0)
-		error = find_broken_heads(store, &w, &broken_cap);
 	if (error == 0 && opts->repair)
 		error = repair(store, &w);
 	if (reach)
@@ -252,7 +240,6 @@ int mesh_fsck_run(mesh_store *store, const mesh_fsck_opts *opts, mesh_fsck_repor
 	out->seconds = now_seconds() - start;
 	mesh_reach_free(reach);
 	free(w.corrupt);
-	free(w.suspects);
 	return error;
 }
 

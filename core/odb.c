@@ -1344,7 +1344,8 @@ static int missing(mesh_odb *odb, const mesh_oid *oid, mesh_otype expected)
 	mesh_oid_fmt(hex, oid);
 	mesh_log_write(odb->log, MESH_LOG_ERROR, "object %s (%s) is missing from the store",
 		       hex, what);
-	return mesh_error_set(MESH_EIO, "object %s (%s) is missing from the store", hex, what);
+	mesh_error_set(MESH_EIO, "object %s (%s) is missing from the store", hex, what);
+	return MESH_EIO;
 }
 
 static int check_type(mesh_odb *odb, const mesh_oid *oid, mesh_otype actual,

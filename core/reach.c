@@ -218,7 +218,7 @@ static int walk_chunk(mesh_reach *r, const mesh_file_chunk *chunk, step *st)
 			return 0;
 		mesh_oid_fmt(hex, &chunk->id);
 		if (found == 0)
-			mesh_error_set(MESH_ENOENT, "chunk %s is missing", hex);
+			mesh_error_set(MESH_ENOENT, "object %s (chunk) is missing from the store", hex);
 		return damage(r, MESH_OBJ_CHUNK, &chunk->id, found == 0 ? MESH_ENOENT : found, st);
 	case MESH_REACH_CHUNKS_READ:
 		if ((error = mesh_odb_read_buf(r->odb, &chunk->id, MESH_OBJ_CHUNK, &buf, NULL)) < 0)

@@ -11,6 +11,7 @@
 #include "domain.h"
 #include "error.h"
 #include "file.h"
+#include "control.h"
 #include "fsck.h"
 #include "history.h"
 #include "store.h"
@@ -219,6 +220,30 @@ START_TEST(removed_chunk_reads_as_eio_naming_it)
 }
 END_TEST
 
+/* A missing tree used to read as ENOENT: its directory looked absent (and
+ * the kernel would have cached that) instead of damaged. */
+START_TEST(missing_tree_is_eio_not_an_absent_path)
+{
+	mesh_view *view;
+	mesh_view_entry entry;
+	mesh_oid head;
+
+	ck_assert_int_eq(mesh_view_open_branch(&view, store, "sales", "main"), 0);
+	ck_assert_int_eq(mesh_view_mkdir(view, &caller, "d", 0755), 0);
+	test_stage_file(store, view, &caller, "d/f.csv", "x\n", 2);
+	head = test_commit(view, &caller);
+	mesh_view_free(view);
+	ck_assert_int_eq(mesh_view_open_commit(&view, store, "sales", &head), 0);
+	ck_assert_int_eq(mesh_view_lookup(view, "d", &entry), 0);
+	mesh_view_free(view);
+	test_remove_db(store, &entry.id);
+	ck_assert_int_eq(mesh_view_open_commit(&view, store, "sales", &head), 0);
+	ck_assert_int_eq(mesh_view_lookup(view, "d/f.csv", &entry), MESH_EIO);
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "missing"));
+	mesh_view_free(view);
+}
+END_TEST
+
 START_TEST(corrupt_head_is_a_broken_head_and_reset_head_recovers)
 {
 	mesh_fsck_report r;
@@ -303,6 +328,50 @@ START_TEST(reset_head_bad_input_changes_nothing)
 }
 END_TEST
 
+/* An object kept in both tiers, its database copy corrupt: repair moves
+ * that copy only, and the object reads again from the other. */
+START_TEST(quarantine_keeps_a_good_second_copy)
+{
+	mesh_odb *odb = mesh_store_odb(store);
+	unsigned char key[2 + MESH_OID_RAWSZ];
+	char path[800], dir[800], where[4096];
+	void *stored, *data;
+	size_t stored_len, len, moved;
+	mesh_oid id;
+	FILE *f;
+
+	ck_assert_int_eq(mesh_odb_write(odb, MESH_OBJ_CHUNK, "twice stored", 12, &id), 0);
+	key[0] = 'o';
+	key[1] = '/';
+	memcpy(key + 2, id.id, MESH_OID_RAWSZ);
+	ck_assert_int_eq(mesh_db_get(mesh_store_db(store), key, sizeof(key), &stored,
+				     &stored_len), 0);
+	test_loose_path(tmp, &id, path, sizeof(path));
+	snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(path, '/') - path), path);
+	mkdir(dir, 0755);
+	ck_assert_ptr_nonnull(f = fopen(path, "wb"));
+	ck_assert_uint_eq(fwrite(stored, 1, stored_len, f), stored_len);
+	fclose(f);
+	free(stored);
+	test_flip_db(store, &id);
+	ck_assert_int_eq(mesh_odb_read(odb, &id, MESH_OBJ_CHUNK, &data, &len, NULL), MESH_EIO);
+
+	snprintf(dir, sizeof(dir), "%s/q", tmp);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_int_eq(mesh_odb_quarantine(odb, &id, dir, &moved, where), 0);
+	ck_assert_uint_eq(moved, 1);
+	ck_assert_ptr_nonnull(strstr(where, ".db"));
+	ck_assert(!test_in_db(store, &id));
+	ck_assert_int_eq(mesh_odb_read(odb, &id, MESH_OBJ_CHUNK, &data, &len, NULL), 0);
+	ck_assert_uint_eq(len, 12);
+	ck_assert(memcmp(data, "twice stored", 12) == 0);
+	free(data);
+	/* Nothing corrupt is left: a second repair moves nothing. */
+	ck_assert_int_eq(mesh_odb_quarantine(odb, &id, dir, &moved, where), 0);
+	ck_assert_uint_eq(moved, 0);
+}
+END_TEST
+
 START_TEST(fsck_of_one_domain)
 {
 	mesh_fsck_report r;
@@ -319,6 +388,52 @@ START_TEST(fsck_of_one_domain)
 }
 END_TEST
 
+/* ---- the commands ------------------------------------------------------ */
+
+static int open_view(void *ctx, const char *domain, const char *branch, mesh_view **out)
+{
+	return mesh_view_open_branch(out, ctx, domain, branch);
+}
+
+static void close_view(void *ctx, mesh_view *view)
+{
+	(void)ctx;
+	mesh_view_free(view);
+}
+
+/* Runs line, expecting code, and checks that the answer holds want. */
+static void run_line(const char *line, int code, const char *want)
+{
+	mesh_control_env env = { store, open_view, close_view, NULL, store };
+	char *answer = NULL;
+	int error = mesh_control_run(&env, &caller, line, &answer);
+
+	ck_assert_ptr_nonnull(answer);
+	ck_assert_msg(error == code, "%s: %d, want %d: %s", line, error, code, answer);
+	ck_assert_msg(strstr(answer, want), "%s: no %s in %s", line, want, answer);
+	free(answer);
+}
+
+START_TEST(fsck_and_reset_head_commands)
+{
+	mesh_file_map *map = load_map(&small_map);
+
+	run_line("fsck", 0, "\"clean\":true");
+	run_line("fsck --quick --domain sales", 0, "\"quick\":true");
+	run_line("fsck --bogus", MESH_EINVAL, "--bogus");
+	run_line("fsck extra", MESH_EINVAL, "extra");
+	run_line("fsck --domain", MESH_EINVAL, "--domain");
+	run_line("fsck --domain nosuch", MESH_ENOENT, "nosuch");
+	run_line("branch reset-head sales/main", MESH_EINVAL, "intact");
+	run_line("branch reset-head sales", MESH_EINVAL, "DOMAIN/BRANCH");
+	test_flip_db(store, &map->chunks[0].id);
+	run_line("fsck", MESH_EIO, "\"clean\":false");
+	run_line("fsck", MESH_EIO, "\"path\":\"small.csv\",\"staged\":false");
+	run_line("fsck --repair", MESH_EIO, "\"quarantined\":1}");
+	mesh_file_map_free(map);
+}
+END_TEST
+
 static Suite *fsck_suite(void)
 {
 	Suite *s = suite_create("fsck");
@@ -330,10 +445,13 @@ static Suite *fsck_suite(void)
 	tcase_add_test(tc, flipped_chunk_byte_found_and_quarantined);
 	tcase_add_test(tc, corrupt_object_in_the_database_quarantined);
 	tcase_add_test(tc, removed_chunk_reads_as_eio_naming_it);
+	tcase_add_test(tc, missing_tree_is_eio_not_an_absent_path);
 	tcase_add_test(tc, corrupt_head_is_a_broken_head_and_reset_head_recovers);
 	tcase_add_test(tc, reset_head_skips_every_broken_ancestor);
 	tcase_add_test(tc, reset_head_bad_input_changes_nothing);
+	tcase_add_test(tc, quarantine_keeps_a_good_second_copy);
 	tcase_add_test(tc, fsck_of_one_domain);
+	tcase_add_test(tc, fsck_and_reset_head_commands);
 	suite_add_tcase(s, tc);
 	return s;
 }
