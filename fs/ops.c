@@ -47,6 +47,7 @@ typedef struct fs_handle {
 	size_t answer_len;
 	off_t answer_base;         /* file offset where the answer starts */
 	bool answer_from_zero;     /* reads since the write began at 0 */
+	bool answer_read;          /* a read came since the last write */
 } fs_handle;
 
 typedef struct fs_dir_handle {
@@ -422,8 +423,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	caller_of(req, &caller);
 	if (!node)
 		return (void)fuse_reply_err(req, ENOENT);
+	/* The control file is not data: a chmod, chown, utimens or truncate
+	 * that pretended to work would mislead. */
 	if (node->type == FS_NODE_CONTROL)
-		goto reply;
+		return (void)fuse_reply_err(req, EPERM);
 	if (node->type != FS_NODE_ENTRY)
 		return (void)fuse_reply_err(req, is_view_node(node) && !is_branch_node(node) ? EROFS : EPERM);
 	if (!mesh_view_is_branch(node->view))
@@ -436,7 +439,6 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		error = setattr_meta(f, node, attr, to_set, &caller);
 	if (error < 0)
 		return reply_error(req, error);
-reply:
 	if ((error = node_attr(f, node, &st)) < 0)
 		return reply_error(req, error);
 	fuse_reply_attr(req, &st, timeout_of(node));
@@ -921,6 +923,7 @@ static void control_read(fuse_req_t req, fs_handle *h, size_t size, off_t off)
 	char *copy = NULL;
 
 	pthread_mutex_lock(&h->lock);
+	h->answer_read = true;
 	/* Both a read after the write (the fd's offset is past the command)
 	 * and preads from 0 see the answer from its start: the first read
 	 * after a write tells which of the two the caller does. */
@@ -1055,24 +1058,59 @@ static void fs_changed(void *ctx, const char *domain, const char *branch,
 	free(l);
 }
 
+/*
+ * What makes a write no whole command (the caller's h->lock held).  The
+ * kernel cuts a write(2) larger than a request into pieces at successive
+ * offsets, and so do stdio buffers: a piece is never run as a command.
+ * The kernel's pieces are never smaller than MESH_CONTROL_MAX_LINE, so
+ * the first is refused, and the kernel sends no more after a refusal; a
+ * write that goes on where the last one ended, with no read of its
+ * answer between, is a later piece.
+ */
+static int control_write_problem(const fs_handle *h, const char *buf, size_t size,
+				 off_t off)
+{
+	if (size > MESH_CONTROL_MAX_LINE)
+		return mesh_error_set(MESH_EINVAL,
+			"command line too long: %zu bytes or more in one write (at most %d)",
+			size, MESH_CONTROL_MAX_LINE);
+	if (off > 0 && off == h->answer_base && !h->answer_read)
+		return mesh_error_set(MESH_EINVAL,
+			"command written in pieces (%zu bytes at offset %lld go on from the "
+			"last write, whose answer was not read): write each command with one "
+			"write(2) of at most %d bytes", size, (long long)off,
+			MESH_CONTROL_MAX_LINE);
+	if (memchr(buf, '\0', size))
+		return mesh_error_set(MESH_EINVAL, "command holds a NUL byte");
+	return 0;
+}
+
 static void control_write(fuse_req_t req, fs_handle *h, const char *buf,
 			  size_t size, off_t off)
 {
 	fs *f = fs_of(req);
 	mesh_control_env env = { f->store, (mesh_control_branch_view)fs_branch_view, fs_changed, f };
 	mesh_caller caller;
-	char *line, *answer = NULL;
+	char *line = NULL, *answer = NULL;
 	int error;
 
 	caller_of(req, &caller);
-	if (!(line = strndup(buf, size)))
+	mesh_error_clear();
+	pthread_mutex_lock(&h->lock);
+	error = control_write_problem(h, buf, size, off);
+	pthread_mutex_unlock(&h->lock);
+	if (error < 0)
+		mesh_control_refusal(error, &answer);
+	else if (!(line = strndup(buf, size)))
 		return (void)fuse_reply_err(req, ENOMEM);
-	error = mesh_control_run(&env, &caller, line, &answer);
+	else
+		error = mesh_control_run(&env, &caller, line, &answer);
 	mesh_log_write(&f->log, error ? MESH_LOG_WARN : MESH_LOG_INFO,
 		       "control (uid %u): %.200s -> %s", (unsigned)caller.uid,
-		       strtok(line, "\n"), error ? mesh_error_message() : "ok");
+		       line ? strtok(line, "\n") : "(refused)", error ? mesh_error_message() : "ok");
 	free(line);
 	pthread_mutex_lock(&h->lock);
+	h->answer_read = false;
 	free(h->answer);
 	h->answer = answer;
 	h->answer_len = answer ? strlen(answer) : 0;
