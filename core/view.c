@@ -1241,7 +1241,8 @@ static mesh_tree_entry *builder_push(tree_builder *tb, const char *name)
 static int staged_tree_entry(mesh_view *view, const char *dir,
 			     const mesh_view_dirent *child, mesh_tree_entry *out)
 {
-	char path[PATH_MAX_LEN];
+	char *path;
+	int error;
 
 	out->kind = child->entry.kind;
 	out->mode = child->entry.mode;
@@ -1250,8 +1251,13 @@ static int staged_tree_entry(mesh_view *view, const char *dir,
 	out->id = child->entry.id;
 	if (child->entry.kind != MESH_KIND_DIR)
 		return 0;
-	snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "", child->name);
-	return build_tree(view, path, child->entry.has_lower, &child->entry.id, &out->id);
+	/* On the heap: the recursion is as deep as the directories (2046
+	 * levels fit in PATH_MAX), too deep for a path buffer per level. */
+	if (asprintf(&path, "%s%s%s", dir, *dir ? "/" : "", child->name) < 0)
+		return mesh_error_oom();
+	error = build_tree(view, path, child->entry.has_lower, &child->entry.id, &out->id);
+	free(path);
+	return error;
 }
 
 typedef struct build_ctx {

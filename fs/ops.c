@@ -47,7 +47,8 @@ typedef struct fs_handle {
 	size_t answer_len;
 	off_t answer_base;         /* file offset where the answer starts */
 	bool answer_from_zero;     /* reads since the write began at 0 */
-	bool answer_read;          /* a read came since the last write */
+	char *pending;             /* a command line still being written */
+	size_t pending_len;
 } fs_handle;
 
 typedef struct fs_dir_handle {
@@ -718,6 +719,7 @@ static void handle_free(fs *f, fs_handle *h)
 	fs_nodes_close(&f->nodes, h->node);
 	mesh_file_map_free(h->map);
 	free(h->answer);
+	free(h->pending);
 	pthread_mutex_destroy(&h->lock);
 	pthread_rwlock_destroy(&h->map_lock);
 	free(h);
@@ -923,7 +925,6 @@ static void control_read(fuse_req_t req, fs_handle *h, size_t size, off_t off)
 	char *copy = NULL;
 
 	pthread_mutex_lock(&h->lock);
-	h->answer_read = true;
 	/* Both a read after the write (the fd's offset is past the command)
 	 * and preads from 0 see the answer from its start: the first read
 	 * after a write tells which of the two the caller does. */
@@ -1059,29 +1060,64 @@ static void fs_changed(void *ctx, const char *domain, const char *branch,
 }
 
 /*
- * What makes a write no whole command (the caller's h->lock held).  The
- * kernel cuts a write(2) larger than a request into pieces at successive
- * offsets, and so do stdio buffers: a piece is never run as a command.
- * The kernel's pieces are never smaller than MESH_CONTROL_MAX_LINE, so
- * the first is refused, and the kernel sends no more after a refusal; a
- * write that goes on where the last one ended, with no read of its
- * answer between, is a later piece.
+ * A control write is one command, but a write(2) may arrive in pieces:
+ * stdio (bash's echo, fwrite) cuts a long line into writes of whole
+ * 4096-byte blocks, and the kernel cuts one larger than a request.  So a
+ * write of whole 4096-byte blocks that does not end the line is held,
+ * and the writes that go on from it are added until one ends the line
+ * (or is not whole blocks): the command runs once, whole, and its errno
+ * is the last write's.  The kernel's pieces are larger than
+ * MESH_CONTROL_MAX_LINE, so the first is refused and the kernel sends no
+ * more.  Until the line ends, the answer says it is incomplete.
  */
-static int control_write_problem(const fs_handle *h, const char *buf, size_t size,
-				 off_t off)
+#define CONTROL_BLOCK 4096
+
+static bool control_piece_goes_on(const char *buf, size_t size)
 {
-	if (size > MESH_CONTROL_MAX_LINE)
-		return mesh_error_set(MESH_EINVAL,
-			"command line too long: %zu bytes or more in one write (at most %d)",
-			size, MESH_CONTROL_MAX_LINE);
-	if (off > 0 && off == h->answer_base && !h->answer_read)
-		return mesh_error_set(MESH_EINVAL,
-			"command written in pieces (%zu bytes at offset %lld go on from the "
-			"last write, whose answer was not read): write each command with one "
-			"write(2) of at most %d bytes", size, (long long)off,
-			MESH_CONTROL_MAX_LINE);
+	return size > 0 && size % CONTROL_BLOCK == 0 && buf[size - 1] != '\n';
+}
+
+/* Adds the write to the held line (h->lock held): 0 and *line the whole
+ * command to run, 1 while it goes on (the answer's message set), or an
+ * error, with nothing held.  A write elsewhere than where the held part
+ * ended starts a new line. */
+static int control_collect(fs_handle *h, const char *buf, size_t size, off_t off,
+			   char **line)
+{
+	size_t held = h->pending && off == h->answer_base ? h->pending_len : 0;
+	char *grown = NULL;
+	int error = 0;
+
+	*line = NULL;
 	if (memchr(buf, '\0', size))
-		return mesh_error_set(MESH_EINVAL, "command holds a NUL byte");
+		error = mesh_error_set(MESH_EINVAL, "command holds a NUL byte");
+	else if (held + size > MESH_CONTROL_MAX_LINE)
+		error = mesh_error_set(MESH_EINVAL,
+			"command line too long: %zu bytes or more (at most %d)",
+			held + size, MESH_CONTROL_MAX_LINE);
+	else if (!(grown = malloc(held + size + 1)))
+		error = mesh_error_oom();
+	if (error == 0) {
+		if (held)
+			memcpy(grown, h->pending, held);
+		memcpy(grown + held, buf, size);
+		grown[held + size] = '\0';
+	}
+	free(h->pending);
+	h->pending = NULL;
+	h->pending_len = 0;
+	if (error < 0)
+		return error;
+	if (control_piece_goes_on(buf, size)) {
+		h->pending = grown;
+		h->pending_len = held + size;
+		mesh_error_set(MESH_EINVAL,
+			"incomplete command: %zu bytes so far without a newline, in writes of "
+			"whole %d-byte blocks; end the command with a newline",
+			h->pending_len, CONTROL_BLOCK);
+		return 1;
+	}
+	*line = grown;
 	return 0;
 }
 
@@ -1092,32 +1128,30 @@ static void control_write(fuse_req_t req, fs_handle *h, const char *buf,
 	mesh_control_env env = { f->store, (mesh_control_branch_view)fs_branch_view, fs_changed, f };
 	mesh_caller caller;
 	char *line = NULL, *answer = NULL;
-	int error;
+	int collected, error;
 
 	caller_of(req, &caller);
 	mesh_error_clear();
 	pthread_mutex_lock(&h->lock);
-	error = control_write_problem(h, buf, size, off);
+	collected = control_collect(h, buf, size, off, &line);
 	pthread_mutex_unlock(&h->lock);
-	if (error < 0)
-		mesh_control_refusal(error, &answer);
-	else if (!(line = strndup(buf, size)))
-		return (void)fuse_reply_err(req, ENOMEM);
+	if (collected != 0)
+		error = mesh_control_refusal(collected < 0 ? collected : MESH_EINVAL, &answer);
 	else
 		error = mesh_control_run(&env, &caller, line, &answer);
 	mesh_log_write(&f->log, error ? MESH_LOG_WARN : MESH_LOG_INFO,
-		       "control (uid %u): %.200s -> %s", (unsigned)caller.uid,
-		       line ? strtok(line, "\n") : "(refused)", error ? mesh_error_message() : "ok");
+		       "control (uid %u): %.*s -> %s", (unsigned)caller.uid,
+		       line ? (int)(strcspn(line, "\n") < 200 ? strcspn(line, "\n") : 200) : 9,
+		       line ? line : "(not run)", error ? mesh_error_message() : "ok");
 	free(line);
 	pthread_mutex_lock(&h->lock);
-	h->answer_read = false;
 	free(h->answer);
 	h->answer = answer;
 	h->answer_len = answer ? strlen(answer) : 0;
 	h->answer_base = off + (off_t)size;
 	h->answer_from_zero = false;
 	pthread_mutex_unlock(&h->lock);
-	if (error < 0)
+	if (error < 0 && collected != 1)
 		fuse_reply_err(req, -error);
 	else
 		fuse_reply_write(req, size);
