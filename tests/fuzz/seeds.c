@@ -111,6 +111,26 @@ static void put_history(void)
 	}
 }
 
+/* A compressible chunk, stored zstd-compressed: the odb's other path. */
+static void put_compressed(void)
+{
+	mesh_odb *mem = fuzz_mem_odb();
+	char text[16384], line[32];
+	const void *stored;
+	size_t stored_len;
+	mesh_oid id;
+
+	for (size_t i = 0; i + 16 <= sizeof(text); i += 16) {
+		snprintf(line, sizeof(line), "%06zu,sales,%02zu\n", i / 16, i % 97);
+		memcpy(text + i, line, 16);
+	}
+	if (mesh_odb_write(mem, MESH_OBJ_CHUNK, text, sizeof(text), &id) < 0 ||
+	    !(stored = fuzz_mem_odb_stored(&id, &stored_len)))
+		fuzz_fail(__FILE__, __LINE__, "store", "%s", mesh_error_message());
+	FUZZ_ASSERT(((const unsigned char *)stored)[2] == 1, "the chunk was not compressed");
+	put("odb", "chunk-zstd", stored, stored_len);
+}
+
 static const char *const commands[] = {
 	"commit sales/main -m 'first load' --meta source=erp --meta owner=ops\n",
 	"status sales/main",
@@ -154,12 +174,13 @@ int main(int argc, char **argv)
 	}
 	root = argv[1];
 	put_history();
+	put_compressed();
 	for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++)
 		put_line("control_run", n++, commands[i]);
-	for (size_t i = 0, n = 0; i < sizeof(revs) / sizeof(*revs); i++)
-		put_line("revparse", (int)n++, revs[i]);
-	for (size_t i = 0, n = 0; i < sizeof(splits) / sizeof(*splits); i++)
-		put_line("control_split", (int)n++, splits[i]);
+	for (size_t i = 0; i < sizeof(revs) / sizeof(*revs); i++)
+		put_line("revparse", (int)i, revs[i]);
+	for (size_t i = 0; i < sizeof(splits) / sizeof(*splits); i++)
+		put_line("control_split", (int)i, splits[i]);
 	put_line("json", 0, "plain name");
 	put_line("json", 1, "caf\xc3\xa9 \xff\xfe tab\there \"quoted\" back\\slash \xe2\x82\xac");
 	put_line("json", 2, "\xed\xa0\x80 \xc0\xaf \xf4\x90\x80\x80 \xf0\x9f\x98\x80");
