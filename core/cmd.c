@@ -57,13 +57,25 @@ int mesh_cmd_branch_view(mesh_cmd *cmd, const char *target, char *domain,
 
 	if (error == 0)
 		error = mesh_ref_name_check("branch", branch);
-	if (error == 0)
-		error = cmd->env->branch_view(cmd->env->ctx, domain, branch, view);
+	if (error == 0 && cmd->view_count == MESH_CMD_MAX_VIEWS)
+		error = mesh_error_set(MESH_EINVAL, "%s: names more than %d branches",
+				       cmd->argv[0], MESH_CMD_MAX_VIEWS);
+	if (error == 0 &&
+	    (error = cmd->env->branch_view(cmd->env->ctx, domain, branch, view)) == 0)
+		cmd->views[cmd->view_count++] = *view;
 	/* Another handle (the CLI on the store, a branch delete) may have
 	 * moved or removed the branch since the view was opened. */
 	if (error == 0)
 		error = mesh_view_refresh(*view);
 	return error;
+}
+
+void mesh_cmd_views_done(mesh_cmd *cmd)
+{
+	for (size_t i = 0; i < cmd->view_count; i++)
+		if (cmd->env->view_done)
+			cmd->env->view_done(cmd->env->ctx, cmd->views[i]);
+	cmd->view_count = 0;
 }
 
 static const mesh_cmd_opt *find_opt(const mesh_cmd_opt *opts, size_t nopts,

@@ -20,6 +20,10 @@
 typedef int (*mesh_control_branch_view)(void *ctx, const char *domain,
 					const char *branch, mesh_view **out);
 
+/* Given back each view branch_view handed out, once the command is
+ * done with it (NULL: views are not counted). */
+typedef void (*mesh_control_view_done)(void *ctx, mesh_view *view);
+
 /* Told after a command changed what a branch shows (changes lists the
  * paths), or created or deleted a branch (changes NULL), so that the
  * mount can drop exactly those entries from the kernel's caches. */
@@ -30,9 +34,12 @@ typedef void (*mesh_control_changed)(void *ctx, const char *domain,
 typedef struct mesh_control_env {
 	mesh_store *store;
 	mesh_control_branch_view branch_view;
+	mesh_control_view_done view_done;   /* may be NULL */
 	mesh_control_changed changed;   /* may be NULL */
 	void *ctx;
 } mesh_control_env;
+
+#define MESH_CMD_MAX_VIEWS 4
 
 typedef struct mesh_cmd {
 	const mesh_control_env *env;
@@ -41,6 +48,8 @@ typedef struct mesh_cmd {
 	size_t argc;
 	mesh_json json;        /* the answer's members after "ok": true */
 	mesh_json details;     /* members added to a failure's answer */
+	mesh_view *views[MESH_CMD_MAX_VIEWS];   /* from branch_view, given back at the end */
+	size_t view_count;
 } mesh_cmd;
 
 typedef struct mesh_cmd_spec {
@@ -56,7 +65,8 @@ int mesh_cmd_parse_target(mesh_cmd *cmd, const char *arg, char *domain,
 			  size_t dlen, const char **rest);
 
 /* The view of the branch named by "DOMAIN/BRANCH", refreshed (another
- * handle may have moved its head).  The view is borrowed from env. */
+ * handle may have moved its head).  The view is the command's until it
+ * ends, when it is given back to env. */
 int mesh_cmd_branch_view(mesh_cmd *cmd, const char *target, char *domain,
 			 size_t dlen, mesh_view **view);
 
@@ -81,6 +91,9 @@ int mesh_cmd_parse_opts(mesh_cmd *cmd, size_t start, const mesh_cmd_opt *opts,
 /* MESH_EINVAL "usage: USAGE" unless npos == want. */
 int mesh_cmd_need_positional(mesh_cmd *cmd, size_t npos, size_t want,
 			     const char *usage);
+
+/* Gives back every view the command took (the dispatcher does). */
+void mesh_cmd_views_done(mesh_cmd *cmd);
 
 /* Tells the mount what a command changed in a branch (changes NULL: the
  * branch itself was created, moved or deleted). */

@@ -920,6 +920,7 @@ int mesh_control_run(const mesh_control_env *env, const mesh_caller *caller,
 	mesh_json_object_begin(&cmd.json);
 	mesh_json_field_bool(&cmd.json, "ok", true);
 	error = dispatch(&cmd);
+	mesh_cmd_views_done(&cmd);
 	mesh_control_words_free(cmd.argv, cmd.argc);
 	if (error < 0) {
 		error = error_answer(error, &cmd.details, answer);

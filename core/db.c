@@ -16,6 +16,8 @@
 #define MESH_DB_CACHE_BYTES ((size_t)64 << 20)
 #define MESH_DB_BLOOM_BITS 10
 #define MESH_DB_MEMTABLE_BLOOM_RATIO 0.05
+#define MESH_DB_DELETION_WINDOW 4096
+#define MESH_DB_DELETION_TRIGGER 1024
 
 struct mesh_db {
 	rocksdb_t *rdb;
@@ -102,6 +104,11 @@ static rocksdb_options_t *db_options_new(rocksdb_cache_t *cache)
 	rocksdb_options_set_memtable_prefix_bloom_size_ratio(opts, MESH_DB_MEMTABLE_BLOOM_RATIO);
 	rocksdb_options_set_memtable_whole_key_filtering(opts, 1);
 	rocksdb_options_increase_parallelism(opts, 2);
+	/* Staging is cleared by point deletes (a commit, a branch delete):
+	 * a table file dense with tombstones is compacted soon, so scans of
+	 * a branch's staging do not step over them for long. */
+	rocksdb_options_add_compact_on_deletion_collector_factory(opts,
+		MESH_DB_DELETION_WINDOW, MESH_DB_DELETION_TRIGGER);
 	return opts;
 }
 
@@ -284,12 +291,6 @@ void mesh_db_batch_put(mesh_db_batch *b, const void *key, size_t klen,
 void mesh_db_batch_delete(mesh_db_batch *b, const void *key, size_t klen)
 {
 	rocksdb_writebatch_delete(b->wb, key, klen);
-}
-
-void mesh_db_batch_delete_range(mesh_db_batch *b, const void *start, size_t slen,
-				const void *end, size_t elen)
-{
-	rocksdb_writebatch_delete_range(b->wb, start, slen, end, elen);
 }
 
 size_t mesh_db_batch_count(const mesh_db_batch *b)

@@ -30,7 +30,8 @@ typedef struct fs_node {
 	fs_node_type type;
 	struct fs_node *parent;     /* NULL for the root */
 	char *name;
-	mesh_view *view;            /* VIEW and ENTRY: borrowed from fs_views */
+	mesh_view *view;            /* VIEW: held (fs_nodes.view_hold); ENTRY:
+				     * its view root's, which it keeps alive */
 	uint64_t lookups;           /* the kernel's lookup count */
 	unsigned opens;             /* open handles */
 	unsigned pins;              /* background work on it (page-cache priming) */
@@ -49,6 +50,11 @@ typedef struct fs_nodes {
 	fs_node **by_ino;
 	fs_node **by_name;
 	fs_node *root;
+	/* A VIEW node holds its view from creation to free (called with
+	 * lock held); NULL hooks: nothing to count. */
+	void (*view_hold)(void *ctx, mesh_view *view);
+	void (*view_put)(void *ctx, mesh_view *view);
+	void *view_ctx;
 } fs_nodes;
 
 int fs_nodes_init(fs_nodes *nodes);
@@ -73,6 +79,10 @@ void fs_nodes_forget(fs_nodes *nodes, fs_node *node, uint64_t n);
 void fs_nodes_open(fs_nodes *nodes, fs_node *node);
 /* Drops one open; frees the node when nothing holds it. */
 void fs_nodes_close(fs_nodes *nodes, fs_node *node);
+/* The same; when that was the last open, on_last runs first, under the
+ * lock (it may take node->dirty off the node). */
+void fs_nodes_close_then(fs_nodes *nodes, fs_node *node,
+			 void (*on_last)(void *ctx, fs_node *node), void *ctx);
 
 /* Keeps the node alive without counting as an open handle (which
  * decides when a file's writes are finished). */

@@ -292,7 +292,7 @@ static int run_on_store(const cli *c, const char *line, char **answer, int *code
 {
 	mesh_log log = { .level = c->log_level };
 	local_views lv = { 0 };
-	mesh_control_env env = { NULL, local_branch_view, NULL, &lv };
+	mesh_control_env env = { NULL, local_branch_view, NULL, NULL, &lv };
 	mesh_caller caller = { getuid(), getgid(), getpid() };
 	int error = mesh_store_open(&lv.store, c->store, &log);
 
