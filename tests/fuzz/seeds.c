@@ -184,5 +184,9 @@ int main(int argc, char **argv)
 	put_line("json", 0, "plain name");
 	put_line("json", 1, "caf\xc3\xa9 \xff\xfe tab\there \"quoted\" back\\slash \xe2\x82\xac");
 	put_line("json", 2, "\xed\xa0\x80 \xc0\xaf \xf4\x90\x80\x80 \xf0\x9f\x98\x80");
+	put_line("json", 3, "{\"ok\":true,\"domains\":[{\"name\":\"odd\",\"description\":"
+		 "\"caf\\u00e9 \\udcff\\ud83d\\ude00 \\\"q\\\"\",\"owner\":\"root\","
+		 "\"owner_uid\":0,\"default_branch\":\"main\",\"created\":1764130000}],"
+		 "\"n\":[1.5e3,-2,true,false,null]}");
 	return 0;
 }
