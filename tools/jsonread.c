@@ -116,7 +116,9 @@ static char *parse_string(parser *ps)
 			out[len++] = c;
 			continue;
 		}
-		c = *ps->p++;
+		/* Never past the terminating NUL: the text ends there. */
+		if ((c = *ps->p) != '\0')
+			ps->p++;
 		switch (c) {
 		case 'n': out[len++] = '\n'; break;
 		case 't': out[len++] = '\t'; break;
@@ -182,10 +184,11 @@ static json_value *parse_container(parser *ps, json_type type, char close)
 			if (*ps->p != '"' || !(key = parse_string(ps)))
 				goto fail;
 			skip_ws(ps);
-			if (*ps->p++ != ':') {
+			if (*ps->p != ':') {
 				free(key);
 				goto fail;
 			}
+			ps->p++;
 		}
 		if (!(item = parse_value(ps)) || push_item(v, key, item) < 0) {
 			free(key);
@@ -197,8 +200,9 @@ static json_value *parse_container(parser *ps, json_type type, char close)
 			ps->p++;
 			continue;
 		}
-		if (*ps->p++ != close)
+		if (*ps->p != close)
 			goto fail;
+		ps->p++;
 		ps->depth--;
 		return v;
 	}
@@ -262,8 +266,10 @@ json_value *json_parse(const char *text)
 	parser ps = { text, 0 };
 	json_value *v = parse_value(&ps);
 
+	if (!v)
+		return NULL;
 	skip_ws(&ps);
-	if (v && *ps.p) {
+	if (*ps.p) {
 		json_free(v);
 		return NULL;
 	}
