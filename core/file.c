@@ -224,6 +224,11 @@ struct mesh_file_writer {
 	bool stopping;
 	int worker_error;
 	char worker_message[256];
+	/* Chunks the workers stored, pinned (mesh_odb_pin) until the writer
+	 * is freed: until a staged map names them, nothing in the database
+	 * does, and a garbage collection must not take them.  Under lock. */
+	mesh_oid *pinned;
+	size_t pinned_count, pinned_cap;
 };
 
 #define WRITER_FIRST_CAP (64u * 1024)
@@ -259,9 +264,15 @@ static void *store_worker(void *arg)
 		w->queue_len--;
 		w->in_flight++;
 		pthread_mutex_unlock(&w->lock);
-		error = mesh_odb_write(w->odb, MESH_OBJ_CHUNK, job.data, job.len, &id);
+		error = mesh_odb_write_pinned(w->odb, MESH_OBJ_CHUNK, job.data, job.len, &id);
 		pthread_mutex_lock(&w->lock);
 		block_release_locked(job.block);
+		if (error == 0 && (error = mesh_array_grow(&w->pinned, &w->pinned_cap,
+							   w->pinned_count,
+							   sizeof(*w->pinned))) < 0)
+			mesh_odb_unpin(w->odb, &id);
+		else if (error == 0)
+			w->pinned[w->pinned_count++] = id;
 		if (error < 0 && w->worker_error == 0) {
 			w->worker_error = error;
 			snprintf(w->worker_message, sizeof(w->worker_message), "%s",
@@ -361,6 +372,9 @@ void mesh_file_writer_free(mesh_file_writer *w)
 			pthread_join(w->workers[k], NULL);
 	}
 	block_release_locked(w->block);
+	for (size_t i = 0; i < w->pinned_count; i++)
+		mesh_odb_unpin(w->odb, &w->pinned[i]);
+	free(w->pinned);
 	pthread_cond_destroy(&w->changed);
 	pthread_mutex_destroy(&w->lock);
 	free(w->b.chunks);
