@@ -145,8 +145,10 @@ static void mem_free(mesh_odb_backend *b)
 
 mesh_odb *fuzz_mem_odb(void)
 {
-	static mesh_odb_backend backend = { mem_read, mem_write, mem_exists, mem_sync,
-					    mem_free, NULL };
+	static mesh_odb_backend backend = {
+		.read = mem_read, .write = mem_write, .exists = mem_exists,
+		.sync = mem_sync, .free = mem_free,
+	};
 	static mesh_odb *odb;
 
 	if (!odb && mesh_odb_open(&odb, &backend, NULL) < 0)
