@@ -503,7 +503,7 @@ static char *deep_dirs(size_t len)
  * a commit, committed ones. */
 START_TEST(rename_past_path_max_is_enametoolong)
 {
-	char *deep = deep_dirs(3900), bottom[4200];
+	char *deep = deep_dirs(3900), bottom[4400];
 	size_t room = 4095 - (strlen(deep) + 2);   /* bytes the path may grow */
 	char to[300];
 
