@@ -106,6 +106,17 @@ static double timeout_of(const fs_node *node)
 	       IMMUTABLE_TIMEOUT : BRANCH_TIMEOUT;
 }
 
+/* A commit view's content never changes, but only a commit id (or a
+ * prefix of one) names it for good: "main~1" or a tag name points
+ * elsewhere once main moves or the tag is made again. */
+static double entry_timeout_of(const fs_node *node)
+{
+	if (node->type == FS_NODE_VIEW && !mesh_view_is_branch(node->view) &&
+	    strspn(node->name, "0123456789abcdef") != strlen(node->name))
+		return BRANCH_TIMEOUT;
+	return timeout_of(node);
+}
+
 /* --- attributes ------------------------------------------------------ */
 
 static void stat_times(struct stat *st, int64_t ns)
@@ -238,7 +249,8 @@ static void reply_entry(fuse_req_t req, fs_node *node)
 		return;
 	}
 	e.ino = node->ino;
-	e.attr_timeout = e.entry_timeout = timeout_of(node);
+	e.attr_timeout = timeout_of(node);
+	e.entry_timeout = entry_timeout_of(node);
 	fuse_reply_entry(req, &e);
 }
 
@@ -1518,7 +1530,8 @@ static int plus_entry(fs *f, fs_dir_handle *d, const mesh_view_dirent *dirent,
 	if (error < 0)
 		return error;
 	e->ino = node->ino;
-	e->attr_timeout = e->entry_timeout = timeout_of(node);
+	e->attr_timeout = timeout_of(node);
+	e->entry_timeout = entry_timeout_of(node);
 	*out = node;
 	return 0;
 }

@@ -117,6 +117,21 @@ echo other >"$MNT/other/main/o.txt"
 oc=$(mesh_commit other/main "commit of other")
 [[ ! -e $MNT/hist/$oc ]] || fail "commit $oc of domain other resolves in domain hist"
 
+note "a name that moves (main~0, a tag made again) shows its new commit within seconds"
+echo before >"$MNT/other/main/moving.txt"
+m1=$(mesh_commit other/main "moving 1")
+mesh_ctl_ok "tag create other/moving $m1" >/dev/null
+assert_eq before "$(cat "$MNT/other/main~0/moving.txt")" "main~0 before main moved"
+assert_eq before "$(cat "$MNT/other/moving/moving.txt")" "tag before it was made again"
+echo after >"$MNT/other/main/moving.txt"
+m2=$(mesh_commit other/main "moving 2")
+mesh_ctl_ok "tag delete other/moving" >/dev/null
+mesh_ctl_ok "tag create other/moving $m2" >/dev/null
+sleep 1.5
+assert_eq after "$(cat "$MNT/other/main~0/moving.txt")" "main~0 after main moved"
+assert_eq after "$(cat "$MNT/other/moving/moving.txt")" "the tag made again"
+assert_eq before "$(cat "$MNT/other/$m1/moving.txt")" "the first commit by its id"
+
 note "history views after a remount"
 mesh_remount
 assert_eq v2 "$(cat "$MNT/hist/${c2:0:8}/f.txt")" "f.txt at c2 after remount"
