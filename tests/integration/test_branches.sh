@@ -13,6 +13,8 @@ mesh_mount
 	"${MESH_BRANCHES_THREADS:-10}" "${MESH_BRANCHES_SECONDS:-60}" ||
 	fail "the concurrent branch workload failed (above)"
 kill -0 "$MESH_PID" 2>/dev/null || fail "the daemon died"
+clean=$(mesh_ctl_ok "fsck" | mesh_json 'd["clean"]')
+assert_eq true "$clean" "fsck after the run"
 count=$(find "$MNT/sales/main" -name 'f*.txt' | wc -l)
 ((count > 0)) || fail "nothing was merged into main"
 find "$MNT/sales/main" -name 'f*.txt' -exec cat {} + | wc -c >/dev/null ||

@@ -15,4 +15,6 @@ mesh_mount
 	"${MESH_STRESS_THREADS:-6}" sales marketing finance ||
 	fail "the stress run found problems (above)"
 kill -0 "$MESH_PID" 2>/dev/null || fail "the daemon died"
+clean=$(mesh_ctl_ok "fsck" | mesh_json 'd["clean"]')
+assert_eq true "$clean" "fsck after the run"
 echo "PASS: $MESH_TEST_NAME"

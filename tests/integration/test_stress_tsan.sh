@@ -27,4 +27,6 @@ mesh_mount
 	"${MESH_BRANCHES_THREADS:-10}" "${MESH_BRANCHES_SECONDS:-60}" ||
 	fail "the concurrent branch workload under TSan failed (above)"
 kill -0 "$MESH_PID" 2>/dev/null || fail "the daemon died"
+clean=$(mesh_ctl_ok "fsck" | mesh_json 'd["clean"]')
+assert_eq true "$clean" "fsck after the run"
 echo "PASS: $MESH_TEST_NAME"
