@@ -174,6 +174,17 @@ def reader(k):
             counts["reads"] += 1
 
 
+def collector():
+    """gc now and then, racing everything else: it must keep all of it."""
+    while time.time() < stop and not problems:
+        time.sleep(2)
+        ok, answer = ctl("gc")
+        if not ok and answer.get("error") != "EBUSY":
+            return problem(f"gc during the run: {answer}")
+        with lock:
+            counts["gcs"] = counts.get("gcs", 0) + 1
+
+
 def final_checks():
     if not os.path.exists(f"{mnt}/.control"):
         return problem("the mount is gone")
@@ -199,6 +210,7 @@ def final_checks():
 
 threads = [threading.Thread(target=worker, args=(k,)) for k in range(nthreads)]
 threads += [threading.Thread(target=reader, args=(k,)) for k in range(2)]
+threads.append(threading.Thread(target=collector))
 [t.start() for t in threads]
 [t.join() for t in threads]
 if not problems:
