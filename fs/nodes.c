@@ -298,3 +298,22 @@ bool fs_nodes_path(fs_nodes *nodes, fs_node *node, char *buf, size_t len)
 	pthread_mutex_unlock(&nodes->lock);
 	return ok;
 }
+
+void fs_nodes_set_attr(fs_nodes *nodes, fs_node *node, const struct stat *st)
+{
+	pthread_mutex_lock(&nodes->lock);
+	node->last_attr = *st;
+	pthread_mutex_unlock(&nodes->lock);
+}
+
+bool fs_nodes_last_attr(fs_nodes *nodes, fs_node *node, struct stat *st)
+{
+	bool known;
+
+	pthread_mutex_lock(&nodes->lock);
+	known = node->last_attr.st_ino != 0;
+	if (known)
+		*st = node->last_attr;
+	pthread_mutex_unlock(&nodes->lock);
+	return known;
+}

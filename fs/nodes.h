@@ -39,7 +39,7 @@ typedef struct fs_node {
 	struct fs_dirty *dirty;     /* content being written, or NULL */
 	uint64_t content_version;   /* bumped when content changes behind open handles */
 	struct stat last_attr;      /* what getattr last said: answers for an
-				     * unlinked file still open */
+				     * unlinked file still open (under lock) */
 	struct fs_node *ino_next, *name_next;
 } fs_node;
 
@@ -99,6 +99,11 @@ void fs_nodes_detach(fs_nodes *nodes, fs_node *parent, const char *name);
  * had the new name. */
 void fs_nodes_rename(fs_nodes *nodes, fs_node *parent, const char *name,
 		     fs_node *new_parent, const char *new_name);
+
+/* What getattr last answered for the node, kept for when it has no
+ * path any more; false when nothing was kept. */
+void fs_nodes_set_attr(fs_nodes *nodes, fs_node *node, const struct stat *st);
+bool fs_nodes_last_attr(fs_nodes *nodes, fs_node *node, struct stat *st);
 
 /* The node's path inside its view ("" for a view root) into buf;
  * false when it is detached or too long. */

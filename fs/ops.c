@@ -223,9 +223,8 @@ static int node_attr(fs *f, fs_node *node, struct stat *st)
 		break;
 	}
 	if (!fs_nodes_path(&f->nodes, node, path, sizeof(path))) {
-		if (!node->last_attr.st_ino)
+		if (!fs_nodes_last_attr(&f->nodes, node, st))
 			return mesh_error_set(MESH_ENOENT, "file was removed");
-		*st = node->last_attr;
 		st->st_nlink = 0;
 		return fs_dirty_attr(f, node, st);
 	}
@@ -233,7 +232,7 @@ static int node_attr(fs *f, fs_node *node, struct stat *st)
 		return error;
 	stat_entry(f, node, &entry, st);
 	if ((error = fs_dirty_attr(f, node, st)) == 0)
-		node->last_attr = *st;
+		fs_nodes_set_attr(&f->nodes, node, st);
 	return error;
 }
 
@@ -850,7 +849,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	/* The attributes of what was just staged: no lookup needed. */
 	memset(&e, 0, sizeof(e));
 	stat_entry(f, node, &created, &e.attr);
-	node->last_attr = e.attr;
+	fs_nodes_set_attr(&f->nodes, node, &e.attr);
 	e.ino = node->ino;
 	e.attr_timeout = e.entry_timeout = BRANCH_TIMEOUT;
 	fi->fh = (uintptr_t)h;
@@ -1522,7 +1521,7 @@ static int plus_entry(fs *f, fs_dir_handle *d, const mesh_view_dirent *dirent,
 		if (error == 0) {
 			stat_entry(f, node, &dirent->entry, &e->attr);
 			if ((error = fs_dirty_attr(f, node, &e->attr)) == 0)
-				node->last_attr = e->attr;
+				fs_nodes_set_attr(&f->nodes, node, &e->attr);
 			else
 				fs_nodes_forget(&f->nodes, node, 1);
 		}
