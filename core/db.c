@@ -20,6 +20,9 @@
  * what a reopen or a flush needs small (see MESH_STORE_RESERVE_BYTES). */
 #define MESH_DB_MEMTABLE_BYTES ((size_t)8 << 20)
 #define MESH_DB_WAL_BYTES ((uint64_t)8 << 20)
+/* RocksDB's default preallocates 4 MiB of MANIFEST; a store's MANIFEST
+ * records a few hundred bytes per flush. */
+#define MESH_DB_MANIFEST_PREALLOC ((size_t)256 << 10)
 /* RocksDB's wal_recovery_mode values (rocksdb/options.h). */
 #define MESH_DB_WAL_TOLERATE_TORN_TAIL 0
 #define MESH_DB_WAL_POINT_IN_TIME 2
@@ -175,6 +178,7 @@ static rocksdb_options_t *db_options_new(rocksdb_cache_t *cache, int wal_mode)
 	rocksdb_options_increase_parallelism(opts, 2);
 	rocksdb_options_set_write_buffer_size(opts, MESH_DB_MEMTABLE_BYTES);
 	rocksdb_options_set_max_total_wal_size(opts, MESH_DB_WAL_BYTES);
+	rocksdb_options_set_manifest_preallocation_size(opts, MESH_DB_MANIFEST_PREALLOC);
 	/* A torn last record is what a crash leaves and is dropped; damage
 	 * anywhere before it fails the open (RocksDB's default,
 	 * point-in-time recovery, silently stops replaying there). */

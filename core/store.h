@@ -51,7 +51,7 @@ int mesh_store_default_path(char **out);
  * accepted again once MESH_STORE_RESUME_BYTES are free, which leaves
  * the re-created reserve with room around it. */
 #define MESH_STORE_RESERVE_BYTES (24u << 20)
-#define MESH_STORE_RESUME_BYTES (48u << 20)
+#define MESH_STORE_RESUME_BYTES (32u << 20)
 
 /* Creates the store's directories, database, FORMAT and reserve;
  * harmless on an existing store of this format.  A store of another

@@ -4,6 +4,7 @@
  */
 #include "fs.h"
 #include "prime.h"
+#include "dirty.h"
 #include "array.h"
 #include "error.h"
 
@@ -192,6 +193,8 @@ static int fs_open(fs *f, const meshfs_mount_opts *opts)
 
 static void fs_close(fs *f)
 {
+	if (f->store)
+		fs_dirty_stage_all(f);
 	views_free(f);
 	fs_nodes_destroy(&f->nodes);
 	mesh_store_close(f->store);
