@@ -225,7 +225,7 @@ sys.exit("commits lost: %s" % lost if lost else 0)' "$COMMITTED" "$MESH_TMP/now"
 
 # A file whose write failed is committed as what was acknowledged of it
 # (a prefix of what was meant), or not at all.
-mesh_commit d/main "after the failed writes" >/dev/null || true
+mesh_ctl "commit d/main -m 'after the failed writes'" >/dev/null 2>&1 || true
 for i in 1 2 3 4; do
 	[[ -e $MESH_TMP/meant.f$i && -e $MNT/d/main~0/full/f$i.bin ]] || continue
 	size=$(stat -c %s "$MNT/d/main~0/full/f$i.bin")
