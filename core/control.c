@@ -1,4 +1,5 @@
 #include "control.h"
+#include "cmd.h"
 #include "array.h"
 #include "branch.h"
 #include "diff.h"
@@ -96,148 +97,8 @@ void mesh_control_words_free(char **words, size_t count)
 
 /* --- helpers --------------------------------------------------------- */
 
-typedef struct command {
-	const mesh_control_env *env;
-	const mesh_caller *caller;
-	char **argv;
-	size_t argc;
-	mesh_json json;
-	mesh_json details;   /* members added to a failure's answer */
-} command;
-
-/* Splits "DOMAIN/REST" and checks that the domain exists. */
-static int parse_target(command *cmd, const char *arg, char *domain,
-			size_t dlen, const char **rest)
-{
-	const char *slash = strchr(arg, '/');
-	mesh_domain *d;
-	int error;
-
-	if (!slash || slash == arg || !slash[1] || (size_t)(slash - arg) >= dlen)
-		return mesh_error_set(MESH_EINVAL,
-			"'%s' is not of the form DOMAIN/BRANCH", arg);
-	memcpy(domain, arg, (size_t)(slash - arg));
-	domain[slash - arg] = '\0';
-	if ((error = mesh_domain_get(cmd->env->store, domain, &d)) < 0)
-		return error;
-	mesh_domain_free(d);
-	*rest = slash + 1;
-	return 0;
-}
-
-static int need_value(command *cmd, size_t i)
-{
-	if (i + 1 >= cmd->argc)
-		return mesh_error_set(MESH_EINVAL, "%s: option %s needs a value",
-				      cmd->argv[0], cmd->argv[i]);
-	return 0;
-}
-
-static int unknown_option(command *cmd, size_t i)
-{
-	return mesh_error_set(MESH_EINVAL, "%s: unknown argument '%s'",
-			      cmd->argv[0], cmd->argv[i]);
-}
-
-static void json_oid(mesh_json *j, const char *key, const mesh_oid *oid)
-{
-	char hex[MESH_OID_HEXSZ + 1];
-
-	mesh_oid_fmt(hex, oid);
-	if (key)
-		mesh_json_key(j, key);
-	mesh_json_string(j, hex);
-}
-
-static int branch_view(command *cmd, const char *target, char *domain,
-		       size_t dlen, mesh_view **view)
-{
-	const char *branch = NULL;
-	int error = parse_target(cmd, target, domain, dlen, &branch);
-
-	if (error == 0)
-		error = mesh_ref_name_check("branch", branch);
-	if (error == 0)
-		error = cmd->env->branch_view(cmd->env->ctx, domain, branch, view);
-	/* Another handle (the CLI on the store, a branch delete) may have
-	 * moved or removed the branch since the view was opened. */
-	if (error == 0)
-		error = mesh_view_refresh(*view);
-	return error;
-}
-
-/* Options of a command: each known flag takes one value; other words are
- * positional; what follows "--" is a path. */
-typedef struct opt_spec {
-	const char *flag;
-	const char *alias;
-	const char **value;
-} opt_spec;
-
-static int parse_opts(command *cmd, size_t start, const opt_spec *specs,
-		      size_t nspecs, const char **positional, size_t max_pos,
-		      size_t *npos, const char **path)
-{
-	*npos = 0;
-	if (path)
-		*path = NULL;
-	for (size_t i = start; i < cmd->argc; i++) {
-		const char *a = cmd->argv[i];
-		size_t s;
-		if (path && !strcmp(a, "--")) {
-			if (i + 2 != cmd->argc)
-				return mesh_error_set(MESH_EINVAL, "%s: give one PATH after --",
-						      cmd->argv[0]);
-			*path = cmd->argv[i + 1];
-			return 0;
-		}
-		for (s = 0; s < nspecs; s++)
-			if (!strcmp(a, specs[s].flag) || (specs[s].alias && !strcmp(a, specs[s].alias)))
-				break;
-		if (s < nspecs) {
-			if (need_value(cmd, i) < 0)
-				return MESH_EINVAL;
-			*specs[s].value = cmd->argv[++i];
-		} else if (a[0] == '-' || *npos == max_pos) {
-			return unknown_option(cmd, i);
-		} else {
-			positional[(*npos)++] = a;
-		}
-	}
-	return 0;
-}
-
-static int need_positional(command *cmd, size_t npos, size_t want, const char *usage)
-{
-	if (npos != want)
-		return mesh_error_set(MESH_EINVAL, "usage: %s", usage);
-	(void)cmd;
-	return 0;
-}
-
-/* Tells the caller (the mount) what a command changed in a branch. */
-static void notify_changed(command *cmd, const char *domain, const char *branch,
-			   const mesh_change *changes, size_t count)
-{
-	if (cmd->env->changed)
-		cmd->env->changed(cmd->env->ctx, domain, branch, changes, count);
-}
-
-/* A path argument: relative, without leading or trailing slashes. */
-static const char *trim_path(char *path)
-{
-	size_t len;
-
-	while (*path == '/')
-		path++;
-	len = strlen(path);
-	while (len > 0 && path[len - 1] == '/')
-		path[--len] = '\0';
-	return path;
-}
-
 /* "domain" and "branch" of the branch a command worked on. */
-static void json_branch(command *cmd, mesh_view *view)
+static void json_branch(mesh_cmd *cmd, mesh_view *view)
 {
 	mesh_json_field_string(&cmd->json, "domain", mesh_view_domain(view));
 	mesh_json_field_string(&cmd->json, "branch", mesh_view_branch(view));
@@ -280,7 +141,7 @@ static void free_meta(mesh_meta *meta, size_t count)
 	}
 }
 
-static int parse_commit_args(command *cmd, const char **message,
+static int parse_commit_args(mesh_cmd *cmd, const char **message,
 			     mesh_meta *meta, size_t *meta_count)
 {
 	int error = 0;
@@ -290,16 +151,16 @@ static int parse_commit_args(command *cmd, const char **message,
 	for (size_t i = 2; i < cmd->argc && error == 0; i++) {
 		const char *a = cmd->argv[i];
 		if (!strcmp(a, "-m") || !strcmp(a, "--message")) {
-			if ((error = need_value(cmd, i)) == 0)
+			if ((error = mesh_cmd_need_value(cmd, i)) == 0)
 				*message = cmd->argv[++i];
 		} else if (!strcmp(a, "--meta")) {
-			if ((error = need_value(cmd, i)) < 0)
+			if ((error = mesh_cmd_need_value(cmd, i)) < 0)
 				break;
 			if (*meta_count == MAX_META)
 				return mesh_error_set(MESH_EINVAL, "at most %d --meta pairs", MAX_META);
 			error = parse_meta(cmd->argv[++i], &meta[(*meta_count)++]);
 		} else {
-			error = unknown_option(cmd, i);
+			error = mesh_cmd_unknown_option(cmd, i);
 		}
 	}
 	if (error == 0 && (!*message || !**message))
@@ -307,7 +168,7 @@ static int parse_commit_args(command *cmd, const char **message,
 	return error;
 }
 
-static int cmd_commit(command *cmd)
+static int cmd_commit(mesh_cmd *cmd)
 {
 	mesh_meta meta[MAX_META] = { { 0 } };
 	const char *message;
@@ -320,7 +181,7 @@ static int cmd_commit(command *cmd)
 	if (cmd->argc < 2)
 		return mesh_error_set(MESH_EINVAL, "usage: commit DOMAIN/BRANCH -m MESSAGE [--meta K=V]");
 	if ((error = parse_commit_args(cmd, &message, meta, &meta_count)) == 0 &&
-	    (error = branch_view(cmd, cmd->argv[1], domain, sizeof(domain), &view)) == 0) {
+	    (error = mesh_cmd_branch_view(cmd, cmd->argv[1], domain, sizeof(domain), &view)) == 0) {
 		mesh_view_commit_id(view, &parent);
 		error = mesh_view_commit(view, cmd->caller, message, meta, meta_count,
 					 &id, &changes);
@@ -329,15 +190,15 @@ static int cmd_commit(command *cmd)
 	if (error < 0)
 		return error;
 	json_branch(cmd, view);
-	json_oid(&cmd->json, "commit", &id);
-	json_oid(&cmd->json, "parent", &parent);
+	mesh_cmd_json_oid(&cmd->json, "commit", &id);
+	mesh_cmd_json_oid(&cmd->json, "parent", &parent);
 	mesh_json_field_int(&cmd->json, "changes", (int64_t)changes);
 	return 0;
 }
 
 /* --- status ---------------------------------------------------------- */
 
-static int cmd_status(command *cmd)
+static int cmd_status(mesh_cmd *cmd)
 {
 	char domain[256];
 	mesh_view *view;
@@ -348,12 +209,12 @@ static int cmd_status(command *cmd)
 
 	if (cmd->argc != 2)
 		return mesh_error_set(MESH_EINVAL, "usage: status DOMAIN/BRANCH");
-	if ((error = branch_view(cmd, cmd->argv[1], domain, sizeof(domain), &view)) < 0 ||
+	if ((error = mesh_cmd_branch_view(cmd, cmd->argv[1], domain, sizeof(domain), &view)) < 0 ||
 	    (error = mesh_view_status(view, &changes, &count)) < 0)
 		return error;
 	mesh_view_commit_id(view, &head);
 	json_branch(cmd, view);
-	json_oid(&cmd->json, "head", &head);
+	mesh_cmd_json_oid(&cmd->json, "head", &head);
 	json_changes(&cmd->json, "changes", changes, count);
 	mesh_changes_free(changes, count);
 	return 0;
@@ -366,11 +227,11 @@ static int log_one(void *ctx, const mesh_oid *id, const mesh_commit *commit)
 	mesh_json *j = ctx;
 
 	mesh_json_object_begin(j);
-	json_oid(j, "id", id);
+	mesh_cmd_json_oid(j, "id", id);
 	mesh_json_key(j, "parents");
 	mesh_json_array_begin(j);
 	for (size_t i = 0; i < commit->parent_count; i++)
-		json_oid(j, NULL, &commit->parents[i]);
+		mesh_cmd_json_oid(j, NULL, &commit->parents[i]);
 	mesh_json_array_end(j);
 	mesh_json_field_string(j, "author", commit->author);
 	mesh_json_field_int(j, "uid", commit->uid);
@@ -399,7 +260,7 @@ static int parse_count(const char *text, size_t *out)
 }
 
 typedef struct log_ctx {
-	command *cmd;
+	mesh_cmd *cmd;
 	char *path;        /* only commits that touched it, or NULL */
 	size_t max, shown;
 } log_ctx;
@@ -421,26 +282,26 @@ static int log_filtered(void *ctx, const mesh_oid *id, const mesh_commit *commit
 	return lc->max && ++lc->shown == lc->max ? 1 : 0;
 }
 
-static int cmd_log(command *cmd)
+static int cmd_log(mesh_cmd *cmd)
 {
 	const char *count = NULL, *pos[1] = { NULL }, *ref = NULL, *path = NULL;
-	opt_spec specs[] = { { "-n", NULL, &count } };
+	mesh_cmd_opt specs[] = { { "-n", NULL, &count, NULL } };
 	log_ctx lc = { .cmd = cmd };
 	char domain[256];
 	mesh_rev rev;
 	size_t npos;
 	int error;
 
-	if ((error = parse_opts(cmd, 1, specs, 1, pos, 1, &npos, &path)) < 0 ||
-	    (error = need_positional(cmd, npos, 1, "log DOMAIN/REF [-n N] [-- PATH]")) < 0 ||
+	if ((error = mesh_cmd_parse_opts(cmd, 1, specs, 1, pos, 1, &npos, &path)) < 0 ||
+	    (error = mesh_cmd_need_positional(cmd, npos, 1, "log DOMAIN/REF [-n N] [-- PATH]")) < 0 ||
 	    (count && (error = parse_count(count, &lc.max)) < 0) ||
-	    (error = parse_target(cmd, pos[0], domain, sizeof(domain), &ref)) < 0 ||
+	    (error = mesh_cmd_parse_target(cmd, pos[0], domain, sizeof(domain), &ref)) < 0 ||
 	    (error = mesh_revparse(cmd->env->store, domain, ref, &rev)) < 0)
 		return error;
 	if (path && !(lc.path = strdup(path)))
 		return mesh_error_oom();
 	if (lc.path)
-		trim_path(lc.path);
+		mesh_cmd_trim_path(lc.path);
 	mesh_json_field_string(&cmd->json, "domain", domain);
 	mesh_json_key(&cmd->json, "commits");
 	mesh_json_array_begin(&cmd->json);
@@ -464,7 +325,7 @@ static void json_domain(mesh_json *j, const mesh_domain *d)
 	mesh_json_object_end(j);
 }
 
-static int domain_create(command *cmd)
+static int domain_create(mesh_cmd *cmd)
 {
 	const char *description = "";
 	mesh_domain *d;
@@ -474,8 +335,8 @@ static int domain_create(command *cmd)
 		return mesh_error_set(MESH_EINVAL, "usage: domain create NAME [--description TEXT]");
 	for (size_t i = 3; i < cmd->argc; i++) {
 		if (strcmp(cmd->argv[i], "--description") != 0)
-			return unknown_option(cmd, i);
-		if ((error = need_value(cmd, i)) < 0)
+			return mesh_cmd_unknown_option(cmd, i);
+		if ((error = mesh_cmd_need_value(cmd, i)) < 0)
 			return error;
 		description = cmd->argv[++i];
 	}
@@ -489,7 +350,7 @@ static int domain_create(command *cmd)
 	return 0;
 }
 
-static int domain_list(command *cmd)
+static int domain_list(mesh_cmd *cmd)
 {
 	mesh_domain **domains;
 	size_t count;
@@ -508,7 +369,7 @@ static int domain_list(command *cmd)
 	return 0;
 }
 
-static int cmd_domain(command *cmd)
+static int cmd_domain(mesh_cmd *cmd)
 {
 	if (cmd->argc >= 2 && strcmp(cmd->argv[1], "create") == 0)
 		return domain_create(cmd);
@@ -530,12 +391,12 @@ static int list_ref(void *ctx, const char *name, const mesh_oid *oid)
 
 	mesh_json_object_begin(rl->json);
 	mesh_json_field_string(rl->json, "name", name + rl->skip);
-	json_oid(rl->json, "commit", oid);
+	mesh_cmd_json_oid(rl->json, "commit", oid);
 	mesh_json_object_end(rl->json);
 	return 0;
 }
 
-static int list_refs(command *cmd, const char *prefix, const char *key)
+static int list_refs(mesh_cmd *cmd, const char *prefix, const char *key)
 {
 	ref_list_ctx rl = { &cmd->json, strlen(prefix) };
 	mesh_domain *d;
@@ -555,29 +416,29 @@ static int list_refs(command *cmd, const char *prefix, const char *key)
 	return error;
 }
 
-static void json_ref_answer(command *cmd, const char *domain, const char *key,
+static void json_ref_answer(mesh_cmd *cmd, const char *domain, const char *key,
 			    const char *name, const mesh_oid *commit)
 {
 	mesh_json_field_string(&cmd->json, "domain", domain);
 	mesh_json_key(&cmd->json, key);
 	mesh_json_string(&cmd->json, name);
 	if (commit)
-		json_oid(&cmd->json, "commit", commit);
+		mesh_cmd_json_oid(&cmd->json, "commit", commit);
 }
 
-static int branch_create(command *cmd)
+static int branch_create(mesh_cmd *cmd)
 {
 	const char *from = NULL, *pos[1] = { NULL }, *name = NULL;
-	opt_spec specs[] = { { "--from", NULL, &from } };
+	mesh_cmd_opt specs[] = { { "--from", NULL, &from, NULL } };
 	char domain[256];
 	mesh_domain *d;
 	mesh_oid head;
 	size_t npos;
 	int error;
 
-	if ((error = parse_opts(cmd, 2, specs, 1, pos, 1, &npos, NULL)) < 0 ||
-	    (error = need_positional(cmd, npos, 1, "branch create DOMAIN/NAME [--from REF]")) < 0 ||
-	    (error = parse_target(cmd, pos[0], domain, sizeof(domain), &name)) < 0 ||
+	if ((error = mesh_cmd_parse_opts(cmd, 2, specs, 1, pos, 1, &npos, NULL)) < 0 ||
+	    (error = mesh_cmd_need_positional(cmd, npos, 1, "branch create DOMAIN/NAME [--from REF]")) < 0 ||
+	    (error = mesh_cmd_parse_target(cmd, pos[0], domain, sizeof(domain), &name)) < 0 ||
 	    (error = mesh_domain_get(cmd->env->store, domain, &d)) < 0)
 		return error;
 	error = mesh_branch_create(cmd->env->store, cmd->caller, domain, name,
@@ -585,12 +446,12 @@ static int branch_create(command *cmd)
 	mesh_domain_free(d);
 	if (error < 0)
 		return error;
-	notify_changed(cmd, domain, name, NULL, 0);
+	mesh_cmd_notify_changed(cmd, domain, name, NULL, 0);
 	json_ref_answer(cmd, domain, "branch", name, &head);
 	return 0;
 }
 
-static int branch_delete(command *cmd)
+static int branch_delete(mesh_cmd *cmd)
 {
 	const char *name = NULL;
 	char domain[256];
@@ -598,15 +459,15 @@ static int branch_delete(command *cmd)
 
 	if (cmd->argc != 3)
 		return mesh_error_set(MESH_EINVAL, "usage: branch delete DOMAIN/NAME");
-	if ((error = parse_target(cmd, cmd->argv[2], domain, sizeof(domain), &name)) < 0 ||
+	if ((error = mesh_cmd_parse_target(cmd, cmd->argv[2], domain, sizeof(domain), &name)) < 0 ||
 	    (error = mesh_branch_delete(cmd->env->store, cmd->caller, domain, name)) < 0)
 		return error;
-	notify_changed(cmd, domain, name, NULL, 0);
+	mesh_cmd_notify_changed(cmd, domain, name, NULL, 0);
 	json_ref_answer(cmd, domain, "deleted", name, NULL);
 	return 0;
 }
 
-static int cmd_branch(command *cmd)
+static int cmd_branch(mesh_cmd *cmd)
 {
 	const char *sub = cmd->argc >= 2 ? cmd->argv[1] : "";
 
@@ -620,7 +481,7 @@ static int cmd_branch(command *cmd)
 		"usage: branch create DOMAIN/NAME [--from REF] | branch delete DOMAIN/NAME | branch list DOMAIN");
 }
 
-static int cmd_tag(command *cmd)
+static int cmd_tag(mesh_cmd *cmd)
 {
 	const char *sub = cmd->argc >= 2 ? cmd->argv[1] : "", *name;
 	char domain[256];
@@ -630,7 +491,7 @@ static int cmd_tag(command *cmd)
 	if (!strcmp(sub, "list"))
 		return list_refs(cmd, "tags/", "tags");
 	if (!strcmp(sub, "create") && cmd->argc == 4) {
-		if ((error = parse_target(cmd, cmd->argv[2], domain, sizeof(domain), &name)) < 0 ||
+		if ((error = mesh_cmd_parse_target(cmd, cmd->argv[2], domain, sizeof(domain), &name)) < 0 ||
 		    (error = mesh_tag_create(cmd->env->store, cmd->caller, domain, name,
 					     cmd->argv[3], &commit)) < 0)
 			return error;
@@ -638,7 +499,7 @@ static int cmd_tag(command *cmd)
 		return 0;
 	}
 	if (!strcmp(sub, "delete") && cmd->argc == 3) {
-		if ((error = parse_target(cmd, cmd->argv[2], domain, sizeof(domain), &name)) < 0 ||
+		if ((error = mesh_cmd_parse_target(cmd, cmd->argv[2], domain, sizeof(domain), &name)) < 0 ||
 		    (error = mesh_tag_delete(cmd->env->store, cmd->caller, domain, name)) < 0)
 			return error;
 		json_ref_answer(cmd, domain, "deleted", name, NULL);
@@ -687,7 +548,7 @@ static int diff_one(void *ctx, const char *path, mesh_diff_type type,
 	return 0;
 }
 
-static int rev_tree(command *cmd, const char *domain, const char *spec,
+static int rev_tree(mesh_cmd *cmd, const char *domain, const char *spec,
 		    mesh_oid *commit, mesh_oid *tree)
 {
 	mesh_commit *c;
@@ -703,7 +564,7 @@ static int rev_tree(command *cmd, const char *domain, const char *spec,
 	return 0;
 }
 
-static int cmd_diff(command *cmd)
+static int cmd_diff(mesh_cmd *cmd)
 {
 	const char *pos[2] = { NULL, NULL }, *path = NULL, *ref1 = NULL;
 	char domain[256], *prefix = NULL;
@@ -712,21 +573,21 @@ static int cmd_diff(command *cmd)
 	size_t npos;
 	int error;
 
-	if ((error = parse_opts(cmd, 1, NULL, 0, pos, 2, &npos, &path)) < 0 ||
-	    (error = need_positional(cmd, npos, 2, "diff DOMAIN/REF1 REF2 [-- PATH]")) < 0 ||
-	    (error = parse_target(cmd, pos[0], domain, sizeof(domain), &ref1)) < 0 ||
+	if ((error = mesh_cmd_parse_opts(cmd, 1, NULL, 0, pos, 2, &npos, &path)) < 0 ||
+	    (error = mesh_cmd_need_positional(cmd, npos, 2, "diff DOMAIN/REF1 REF2 [-- PATH]")) < 0 ||
+	    (error = mesh_cmd_parse_target(cmd, pos[0], domain, sizeof(domain), &ref1)) < 0 ||
 	    (error = rev_tree(cmd, domain, ref1, &c1, &t1)) < 0 ||
 	    (error = rev_tree(cmd, domain, pos[1], &c2, &t2)) < 0)
 		return error;
 	if (path && !(prefix = strdup(path)))
 		return mesh_error_oom();
 	mesh_json_field_string(&cmd->json, "domain", domain);
-	json_oid(&cmd->json, "from", &c1);
-	json_oid(&cmd->json, "to", &c2);
+	mesh_cmd_json_oid(&cmd->json, "from", &c1);
+	mesh_cmd_json_oid(&cmd->json, "to", &c2);
 	mesh_json_key(&cmd->json, "changes");
 	mesh_json_array_begin(&cmd->json);
 	error = mesh_diff_trees(mesh_store_odb(cmd->env->store), &t1, &t2,
-				prefix ? trim_path(prefix) : "", diff_one, &dc);
+				prefix ? mesh_cmd_trim_path(prefix) : "", diff_one, &dc);
 	mesh_json_array_end(&cmd->json);
 	free(prefix);
 	return error;
@@ -736,7 +597,7 @@ static int cmd_diff(command *cmd)
 
 /* Tells the mount which paths a head move changed: the diff of the old
  * and new trees, so only those leave the kernel's caches. */
-static int notify_head_moved(command *cmd, mesh_view *view, const mesh_oid *old_head,
+static int notify_head_moved(mesh_cmd *cmd, mesh_view *view, const mesh_oid *old_head,
 			     const mesh_oid *new_head)
 {
 	diff_ctx dc = { .collect = true };
@@ -754,7 +615,7 @@ static int notify_head_moved(command *cmd, mesh_view *view, const mesh_oid *old_
 	error = mesh_diff_trees(mesh_store_odb(cmd->env->store), &old_tree, &new_tree, "",
 				diff_one, &dc);
 	if (error == 0)
-		notify_changed(cmd, mesh_view_domain(view), mesh_view_branch(view),
+		mesh_cmd_notify_changed(cmd, mesh_view_domain(view), mesh_view_branch(view),
 			       dc.changes, dc.count);
 	mesh_changes_free(dc.changes, dc.count);
 	return error;
@@ -774,7 +635,7 @@ static void json_conflicts(mesh_json *j, const mesh_merge_result *merge)
 }
 
 /* The answer of merge, revert and cherry-pick, or the conflicts. */
-static int outcome_answer(command *cmd, mesh_view *view, int error,
+static int outcome_answer(mesh_cmd *cmd, mesh_view *view, int error,
 			  mesh_branch_outcome *outcome)
 {
 	if (error == MESH_EBUSY && outcome->merge.conflict_count > 0)
@@ -783,8 +644,8 @@ static int outcome_answer(command *cmd, mesh_view *view, int error,
 		error = notify_head_moved(cmd, view, &outcome->old_head, &outcome->commit);
 	if (error == 0) {
 		json_branch(cmd, view);
-		json_oid(&cmd->json, "commit", &outcome->commit);
-		json_oid(&cmd->json, "parent", &outcome->old_head);
+		mesh_cmd_json_oid(&cmd->json, "commit", &outcome->commit);
+		mesh_cmd_json_oid(&cmd->json, "parent", &outcome->old_head);
 		mesh_json_field_bool(&cmd->json, "up_to_date", outcome->up_to_date);
 		mesh_json_field_int(&cmd->json, "changes", (int64_t)outcome->merge.changes);
 		mesh_json_field_int(&cmd->json, "resolved_conflicts", (int64_t)outcome->merge.resolved_count);
@@ -793,11 +654,11 @@ static int outcome_answer(command *cmd, mesh_view *view, int error,
 	return error;
 }
 
-static int cmd_merge(command *cmd)
+static int cmd_merge(mesh_cmd *cmd)
 {
 	const char *into = NULL, *message = NULL, *strategy_name = NULL, *pos[1] = { NULL }, *src = NULL;
-	opt_spec specs[] = { { "--into", NULL, &into }, { "-m", "--message", &message },
-			     { "--strategy", NULL, &strategy_name } };
+	mesh_cmd_opt specs[] = { { "--into", NULL, &into, NULL }, { "-m", "--message", &message, NULL },
+			     { "--strategy", NULL, &strategy_name, NULL } };
 	mesh_merge_strategy strategy = MESH_MERGE_FAIL;
 	mesh_branch_outcome outcome = { 0 };
 	char domain[256], target[600];
@@ -805,18 +666,18 @@ static int cmd_merge(command *cmd)
 	size_t npos;
 	int error;
 
-	if ((error = parse_opts(cmd, 1, specs, 3, pos, 1, &npos, NULL)) < 0 ||
-	    (error = need_positional(cmd, npos, 1,
+	if ((error = mesh_cmd_parse_opts(cmd, 1, specs, 3, pos, 1, &npos, NULL)) < 0 ||
+	    (error = mesh_cmd_need_positional(cmd, npos, 1,
 		"merge DOMAIN/SRC --into BRANCH [-m MSG] [--strategy dest-wins|source-wins]")) < 0)
 		return error;
 	if (!into)
 		return mesh_error_set(MESH_EINVAL, "merge needs --into BRANCH");
 	if (strategy_name && (error = mesh_merge_strategy_parse(strategy_name, &strategy)) < 0)
 		return error;
-	if ((error = parse_target(cmd, pos[0], domain, sizeof(domain), &src)) < 0)
+	if ((error = mesh_cmd_parse_target(cmd, pos[0], domain, sizeof(domain), &src)) < 0)
 		return error;
 	snprintf(target, sizeof(target), "%s/%s", domain, into);
-	if ((error = branch_view(cmd, target, domain, sizeof(domain), &view)) < 0)
+	if ((error = mesh_cmd_branch_view(cmd, target, domain, sizeof(domain), &view)) < 0)
 		return error;
 	error = mesh_branch_merge(cmd->env->store, view, cmd->caller, src, strategy,
 				  message, &outcome);
@@ -834,11 +695,11 @@ static int parse_parent(const char *text, unsigned *out)
 	return 0;
 }
 
-static int cmd_revert_or_pick(command *cmd)
+static int cmd_revert_or_pick(mesh_cmd *cmd)
 {
 	bool revert = !strcmp(cmd->argv[0], "revert");
 	const char *parent_text = NULL, *pos[2] = { NULL, NULL };
-	opt_spec specs[] = { { "--parent", NULL, &parent_text } };
+	mesh_cmd_opt specs[] = { { "--parent", NULL, &parent_text, NULL } };
 	mesh_branch_outcome outcome = { 0 };
 	char domain[256];
 	mesh_view *view;
@@ -846,11 +707,11 @@ static int cmd_revert_or_pick(command *cmd)
 	size_t npos;
 	int error;
 
-	if ((error = parse_opts(cmd, 1, specs, revert ? 1 : 0, pos, 2, &npos, NULL)) < 0 ||
-	    (error = need_positional(cmd, npos, 2, revert ?
+	if ((error = mesh_cmd_parse_opts(cmd, 1, specs, revert ? 1 : 0, pos, 2, &npos, NULL)) < 0 ||
+	    (error = mesh_cmd_need_positional(cmd, npos, 2, revert ?
 		"revert DOMAIN/BRANCH COMMIT [--parent N]" : "cherry-pick DOMAIN/BRANCH COMMIT")) < 0 ||
 	    (parent_text && (error = parse_parent(parent_text, &parent)) < 0) ||
-	    (error = branch_view(cmd, pos[0], domain, sizeof(domain), &view)) < 0)
+	    (error = mesh_cmd_branch_view(cmd, pos[0], domain, sizeof(domain), &view)) < 0)
 		return error;
 	error = revert ?
 		mesh_branch_revert(cmd->env->store, view, cmd->caller, pos[1], parent, &outcome) :
@@ -858,7 +719,7 @@ static int cmd_revert_or_pick(command *cmd)
 	return outcome_answer(cmd, view, error, &outcome);
 }
 
-static int cmd_reset(command *cmd)
+static int cmd_reset(mesh_cmd *cmd)
 {
 	const char *pos[1] = { NULL }, *path = NULL;
 	char domain[256], *prefix = NULL;
@@ -867,18 +728,18 @@ static int cmd_reset(command *cmd)
 	size_t npos, count;
 	int error;
 
-	if ((error = parse_opts(cmd, 1, NULL, 0, pos, 1, &npos, &path)) < 0 ||
-	    (error = need_positional(cmd, npos, 1, "reset DOMAIN/BRANCH [-- PATH]")) < 0 ||
-	    (error = branch_view(cmd, pos[0], domain, sizeof(domain), &view)) < 0)
+	if ((error = mesh_cmd_parse_opts(cmd, 1, NULL, 0, pos, 1, &npos, &path)) < 0 ||
+	    (error = mesh_cmd_need_positional(cmd, npos, 1, "reset DOMAIN/BRANCH [-- PATH]")) < 0 ||
+	    (error = mesh_cmd_branch_view(cmd, pos[0], domain, sizeof(domain), &view)) < 0)
 		return error;
 	if (path && !(prefix = strdup(path)))
 		return mesh_error_oom();
-	error = mesh_view_reset(view, cmd->caller, prefix ? trim_path(prefix) : "",
+	error = mesh_view_reset(view, cmd->caller, prefix ? mesh_cmd_trim_path(prefix) : "",
 				&dropped, &count);
 	free(prefix);
 	if (error < 0)
 		return error;
-	notify_changed(cmd, domain, mesh_view_branch(view), dropped, count);
+	mesh_cmd_notify_changed(cmd, domain, mesh_view_branch(view), dropped, count);
 	json_branch(cmd, view);
 	json_changes(&cmd->json, "dropped", dropped, count);
 	mesh_changes_free(dropped, count);
@@ -888,13 +749,13 @@ static int cmd_reset(command *cmd)
 /* --- cp -------------------------------------------------------------- */
 
 /* Splits DOMAIN/REF/PATH. */
-static int split_location(command *cmd, const char *arg, char *domain, char *ref,
+static int split_location(mesh_cmd *cmd, const char *arg, char *domain, char *ref,
 			  char **path)
 {
 	const char *rest = NULL, *slash;
 	int error;
 
-	if ((error = parse_target(cmd, arg, domain, 256, &rest)) < 0)
+	if ((error = mesh_cmd_parse_target(cmd, arg, domain, 256, &rest)) < 0)
 		return error;
 	slash = strchr(rest, '/');
 	if (!slash || (size_t)(slash - rest) >= 256 || !slash[1])
@@ -906,7 +767,7 @@ static int split_location(command *cmd, const char *arg, char *domain, char *ref
 	return 0;
 }
 
-static int open_source_view(command *cmd, const char *domain, const char *ref,
+static int open_source_view(mesh_cmd *cmd, const char *domain, const char *ref,
 			    mesh_view **view, mesh_view **owned)
 {
 	char target[600];
@@ -918,14 +779,14 @@ static int open_source_view(command *cmd, const char *domain, const char *ref,
 		return error;
 	if (rev.is_branch) {
 		snprintf(target, sizeof(target), "%s/%s", domain, rev.branch);
-		return branch_view(cmd, target, (char[256]){ 0 }, 256, view);
+		return mesh_cmd_branch_view(cmd, target, (char[256]){ 0 }, 256, view);
 	}
 	if ((error = mesh_view_open_commit(owned, cmd->env->store, domain, &rev.commit)) == 0)
 		*view = *owned;
 	return error;
 }
 
-static int cmd_cp(command *cmd)
+static int cmd_cp(mesh_cmd *cmd)
 {
 	char src_domain[256], src_ref[256], dst_domain[256], dst_ref[256];
 	char *src_path = NULL, *dst_path = NULL, target[600];
@@ -939,14 +800,14 @@ static int cmd_cp(command *cmd)
 	    (error = split_location(cmd, cmd->argv[2], dst_domain, dst_ref, &dst_path)) < 0)
 		goto done;
 	snprintf(target, sizeof(target), "%s/%s", dst_domain, dst_ref);
-	if ((error = branch_view(cmd, target, dst_domain, sizeof(dst_domain), &dst)) < 0 ||
+	if ((error = mesh_cmd_branch_view(cmd, target, dst_domain, sizeof(dst_domain), &dst)) < 0 ||
 	    (error = open_source_view(cmd, src_domain, src_ref, &src, &owned)) < 0 ||
-	    (error = mesh_view_copy(dst, cmd->caller, trim_path(dst_path), src,
-				    trim_path(src_path))) < 0)
+	    (error = mesh_view_copy(dst, cmd->caller, mesh_cmd_trim_path(dst_path), src,
+				    mesh_cmd_trim_path(src_path))) < 0)
 		goto done;
-	change.path = (char *)trim_path(dst_path);
+	change.path = (char *)mesh_cmd_trim_path(dst_path);
 	change.type = MESH_CHANGE_ADDED;
-	notify_changed(cmd, dst_domain, dst_ref, &change, 1);
+	mesh_cmd_notify_changed(cmd, dst_domain, dst_ref, &change, 1);
 	mesh_json_field_string(&cmd->json, "from", cmd->argv[1]);
 	mesh_json_field_string(&cmd->json, "to", cmd->argv[2]);
 done:
@@ -958,33 +819,65 @@ done:
 
 /* --- dispatch -------------------------------------------------------- */
 
-static const struct {
-	const char *name;
-	int (*run)(command *cmd);
-} commands[] = {
-	{ "commit", cmd_commit },
-	{ "status", cmd_status },
-	{ "log", cmd_log },
-	{ "domain", cmd_domain },
-	{ "branch", cmd_branch },
-	{ "tag", cmd_tag },
-	{ "diff", cmd_diff },
-	{ "merge", cmd_merge },
-	{ "revert", cmd_revert_or_pick },
-	{ "cherry-pick", cmd_revert_or_pick },
-	{ "reset", cmd_reset },
-	{ "cp", cmd_cp },
+#define SPEC(name, fn, usage, summary) \
+	static const mesh_cmd_spec spec_##fn = { name, fn, usage, summary }
+SPEC("commit", cmd_commit, "commit DOMAIN/BRANCH -m MESSAGE [--meta KEY=VALUE]...",
+     "commit what is staged");
+SPEC("status", cmd_status, "status DOMAIN/BRANCH", "list staged changes");
+SPEC("log", cmd_log, "log DOMAIN/REF [-n N] [-- PATH]", "history of a ref");
+SPEC("diff", cmd_diff, "diff DOMAIN/REF1 REF2 [-- PATH]", "changes between two refs");
+SPEC("domain", cmd_domain, "domain create NAME [--description TEXT] | domain list",
+     "create or list domains");
+SPEC("branch", cmd_branch,
+     "branch create DOMAIN/NAME [--from REF] | branch delete DOMAIN/NAME | branch list DOMAIN",
+     "create, delete or list branches");
+SPEC("tag", cmd_tag, "tag create DOMAIN/TAG REF | tag delete DOMAIN/TAG | tag list DOMAIN",
+     "create, delete or list tags");
+SPEC("merge", cmd_merge,
+     "merge DOMAIN/SRC --into BRANCH [-m MSG] [--strategy dest-wins|source-wins]",
+     "three-way merge of a ref into a branch");
+SPEC("revert", cmd_revert_or_pick, "revert DOMAIN/BRANCH COMMIT [--parent N]",
+     "undo a commit on a branch");
+static const mesh_cmd_spec spec_cherry_pick = { "cherry-pick", cmd_revert_or_pick,
+	"cherry-pick DOMAIN/BRANCH COMMIT", "apply one commit's change to a branch" };
+SPEC("reset", cmd_reset, "reset DOMAIN/BRANCH [-- PATH]", "drop staged changes");
+SPEC("cp", cmd_cp, "cp DOMAIN/REF/PATH DOMAIN2/BRANCH/PATH", "zero-copy copy, across domains too");
+
+/* The one list of commands: each module's spec stands beside its code. */
+static const mesh_cmd_spec *const commands[] = {
+	&spec_cmd_commit, &spec_cmd_status, &spec_cmd_log, &spec_cmd_diff,
+	&spec_cmd_domain, &spec_cmd_branch, &spec_cmd_tag, &spec_cmd_merge,
+	&spec_cmd_revert_or_pick, &spec_cherry_pick, &spec_cmd_reset, &spec_cmd_cp,
 };
 
-static int dispatch(command *cmd)
+#define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
+
+void mesh_control_commands(const mesh_cmd_spec *const **specs, size_t *count)
+{
+	*specs = commands;
+	*count = COMMAND_COUNT;
+}
+
+static int unknown_command(const char *name)
+{
+	char names[1024];
+	size_t pos = 0;
+
+	names[0] = '\0';
+	for (size_t i = 0; i < COMMAND_COUNT && pos < sizeof(names); i++)
+		pos += (size_t)snprintf(names + pos, sizeof(names) - pos, "%s%s",
+					i ? ", " : "", commands[i]->name);
+	return mesh_error_set(MESH_EINVAL, "unknown command '%s' (commands: %s)", name, names);
+}
+
+static int dispatch(mesh_cmd *cmd)
 {
 	if (cmd->argc == 0)
 		return mesh_error_set(MESH_EINVAL, "empty command");
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(cmd->argv[0], commands[i].name) == 0)
-			return commands[i].run(cmd);
-	return mesh_error_set(MESH_EINVAL,
-		"unknown command '%s' (commands: commit, status, log, diff, domain, branch, tag, merge, revert, cherry-pick, reset, cp)", cmd->argv[0]);
+	for (size_t i = 0; i < COMMAND_COUNT; i++)
+		if (strcmp(cmd->argv[0], commands[i]->name) == 0)
+			return commands[i]->run(cmd);
+	return unknown_command(cmd->argv[0]);
 }
 
 static int error_answer(int code, mesh_json *details, char **answer)
@@ -1006,7 +899,7 @@ static int error_answer(int code, mesh_json *details, char **answer)
 int mesh_control_run(const mesh_control_env *env, const mesh_caller *caller,
 		     const char *line, char **answer)
 {
-	command cmd = { .env = env, .caller = caller };
+	mesh_cmd cmd = { .env = env, .caller = caller };
 	int error;
 
 	*answer = NULL;
@@ -1020,6 +913,7 @@ int mesh_control_run(const mesh_control_env *env, const mesh_caller *caller,
 	mesh_json_object_begin(&cmd.json);
 	mesh_json_field_bool(&cmd.json, "ok", true);
 	error = dispatch(&cmd);
+	mesh_cmd_views_done(&cmd);
 	mesh_control_words_free(cmd.argv, cmd.argc);
 	if (error < 0) {
 		error = error_answer(error, &cmd.details, answer);

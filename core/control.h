@@ -24,30 +24,12 @@
 #ifndef MESH_CONTROL_H
 #define MESH_CONTROL_H
 
+#include "cmd.h"
 #include "store.h"
 #include "view.h"
 
 #define MESH_CONTROL_MAX_LINE 65536
 #define MESH_CONTROL_MAX_ARGS 128
-
-/* Where commands find the branch views, so that a commit updates the
- * very view the mount shows.  The view is borrowed. */
-typedef int (*mesh_control_branch_view)(void *ctx, const char *domain,
-					const char *branch, mesh_view **out);
-
-/* Told after a command changed what a branch shows (changes lists the
- * paths), or created or deleted a branch (changes NULL), so that the
- * mount can drop exactly those entries from the kernel's caches. */
-typedef void (*mesh_control_changed)(void *ctx, const char *domain,
-				     const char *branch,
-				     const mesh_change *changes, size_t count);
-
-typedef struct mesh_control_env {
-	mesh_store *store;
-	mesh_control_branch_view branch_view;
-	mesh_control_changed changed;   /* may be NULL */
-	void *ctx;
-} mesh_control_env;
 
 /* Splits a command line into words; free with mesh_control_words_free.
  * MESH_EINVAL on an unterminated quote or too many words. */
@@ -61,5 +43,8 @@ void mesh_control_words_free(char **words, size_t count);
  */
 int mesh_control_run(const mesh_control_env *env, const mesh_caller *caller,
 		     const char *line, char **answer);
+
+/* Every command, in the order help lists them; the array is static. */
+void mesh_control_commands(const mesh_cmd_spec *const **specs, size_t *count);
 
 #endif

@@ -31,6 +31,8 @@
 #define MESH_DB_INFO_LOG_HEADERS 5
 #define MESH_DB_BLOOM_BITS 10
 #define MESH_DB_MEMTABLE_BLOOM_RATIO 0.05
+#define MESH_DB_DELETION_WINDOW 4096
+#define MESH_DB_DELETION_TRIGGER 1024
 
 struct mesh_db {
 	rocksdb_t *rdb;
@@ -188,6 +190,11 @@ static rocksdb_options_t *db_options_new(rocksdb_cache_t *cache, int wal_mode)
 	 * line failed with ENOSPC.  meshfs reports RocksDB's errors itself. */
 	rocksdb_options_set_info_log_level(opts, MESH_DB_INFO_LOG_HEADERS);
 	rocksdb_options_set_keep_log_file_num(opts, 1);
+	/* Staging is cleared by point deletes (a commit, a branch delete):
+	 * a table file dense with tombstones is compacted soon, so scans of
+	 * a branch's staging do not step over them for long. */
+	rocksdb_options_add_compact_on_deletion_collector_factory(opts,
+		MESH_DB_DELETION_WINDOW, MESH_DB_DELETION_TRIGGER);
 	return opts;
 }
 
@@ -390,12 +397,6 @@ void mesh_db_batch_put(mesh_db_batch *b, const void *key, size_t klen,
 void mesh_db_batch_delete(mesh_db_batch *b, const void *key, size_t klen)
 {
 	rocksdb_writebatch_delete(b->wb, key, klen);
-}
-
-void mesh_db_batch_delete_range(mesh_db_batch *b, const void *start, size_t slen,
-				const void *end, size_t elen)
-{
-	rocksdb_writebatch_delete_range(b->wb, start, slen, end, elen);
 }
 
 size_t mesh_db_batch_count(const mesh_db_batch *b)

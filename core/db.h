@@ -62,11 +62,6 @@ int mesh_db_batch_new(mesh_db_batch **out);
 void mesh_db_batch_put(mesh_db_batch *b, const void *key, size_t klen,
 		       const void *val, size_t vlen);
 void mesh_db_batch_delete(mesh_db_batch *b, const void *key, size_t klen);
-/* Deletes every key in [start, end): one range tombstone, which later
- * scans skip at once, where point deletes of a large range would each
- * be stepped over until compaction. */
-void mesh_db_batch_delete_range(mesh_db_batch *b, const void *start, size_t slen,
-				const void *end, size_t elen);
 size_t mesh_db_batch_count(const mesh_db_batch *b);
 /* Applies every change of the batch atomically; sync makes it durable
  * (WAL fsync'd) before returning. */

@@ -1,4 +1,5 @@
 #include "store.h"
+#include "treecache.h"
 #include "error.h"
 
 #include <fcntl.h>
@@ -19,6 +20,8 @@
 
 /* Decompressed chunks kept for repeated small reads. */
 #define CHUNK_CACHE_BYTES (64u << 20)
+/* Trees are immutable and shared by every view of the store. */
+#define TREE_CACHE_TREES 16384
 
 /* One per core of the machines meshfs targets: read-ahead verifies
  * chunks in parallel with the reader. */
@@ -45,6 +48,7 @@ struct mesh_store {
 	mesh_odb *odb;
 	mesh_refdb *refs;
 	mesh_chunk_cache *cache;
+	mesh_treecache *trees;
 	pthread_mutex_t branch_locks[BRANCH_LOCK_STRIPES];
 };
 
@@ -469,6 +473,8 @@ static int open_parts(mesh_store *store)
 	    (error = mesh_refdb_backend_rocksdb(&ref_backend, store->db)) < 0 ||
 	    (error = mesh_refdb_open(&store->refs, ref_backend)) < 0)
 		goto done;
+	if ((error = mesh_treecache_new(&store->trees, store->odb, TREE_CACHE_TREES)) < 0)
+		goto done;
 	if ((error = mesh_chunk_cache_new(&store->cache, CHUNK_CACHE_BYTES)) == 0)
 		error = mesh_chunk_cache_start_prefetch(store->cache, store->odb,
 							PREFETCH_THREADS);
@@ -517,6 +523,7 @@ void mesh_store_close(mesh_store *store)
 	if (!store)
 		return;
 	mesh_chunk_cache_free(store->cache);
+	mesh_treecache_free(store->trees);
 	mesh_refdb_close(store->refs);
 	mesh_odb_close(store->odb);
 	mesh_db_close(store->db);
@@ -535,6 +542,7 @@ mesh_db *mesh_store_db(mesh_store *store) { return store->db; }
 mesh_odb *mesh_store_odb(mesh_store *store) { return store->odb; }
 mesh_refdb *mesh_store_refs(mesh_store *store) { return store->refs; }
 mesh_chunk_cache *mesh_store_cache(mesh_store *store) { return store->cache; }
+mesh_treecache *mesh_store_trees(mesh_store *store) { return store->trees; }
 const mesh_log *mesh_store_log(const mesh_store *store) { return &store->log; }
 
 static pthread_mutex_t *branch_stripe(mesh_store *store, const char *domain,

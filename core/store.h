@@ -95,6 +95,8 @@ mesh_db *mesh_store_db(mesh_store *store);
 mesh_odb *mesh_store_odb(mesh_store *store);
 mesh_refdb *mesh_store_refs(mesh_store *store);
 mesh_chunk_cache *mesh_store_cache(mesh_store *store);
+/* Parsed trees, shared by every view of the store. */
+struct mesh_treecache *mesh_store_trees(mesh_store *store);
 const mesh_log *mesh_store_log(const mesh_store *store);
 
 /*

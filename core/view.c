@@ -13,7 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-#define VIEW_TREE_CACHE 4096
 #define PATH_MAX_LEN 4096
 #define STAGED_MEMO 4
 #define STAGED_MEMO_PATH 256
@@ -33,7 +32,7 @@ struct mesh_view {
 	mesh_store *store;
 	char *domain;
 	char *branch;            /* NULL: read-only commit view */
-	mesh_treecache *trees;
+	mesh_treecache *trees;   /* the store's, shared */
 	pthread_mutex_t head_lock;
 	mesh_oid head;           /* the commit shown */
 	mesh_oid root;           /* its tree */
@@ -78,7 +77,6 @@ static int view_new(mesh_view **out, mesh_store *store, const char *domain,
 		    const char *branch)
 {
 	mesh_view *view = calloc(1, sizeof(*view));
-	int error;
 
 	if (!view)
 		return mesh_error_oom();
@@ -91,11 +89,7 @@ static int view_new(mesh_view **out, mesh_store *store, const char *domain,
 		mesh_view_free(view);
 		return mesh_error_oom();
 	}
-	error = mesh_treecache_new(&view->trees, mesh_store_odb(store), VIEW_TREE_CACHE);
-	if (error < 0) {
-		mesh_view_free(view);
-		return error;
-	}
+	view->trees = mesh_store_trees(store);
 	*out = view;
 	return 0;
 }
@@ -136,7 +130,6 @@ void mesh_view_free(mesh_view *view)
 {
 	if (!view)
 		return;
-	mesh_treecache_free(view->trees);
 	pthread_mutex_destroy(&view->head_lock);
 	pthread_mutex_destroy(&view->memo_lock);
 	free(view->domain);

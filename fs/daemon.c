@@ -29,85 +29,30 @@ static void syslog_sink(void *ctx, int level, const char *line)
 
 /* --- views ----------------------------------------------------------- */
 
-static int find_or_open_view(fs *f, const char *key,
-			     int (*open_fn)(fs *, mesh_view **, const void *),
-			     const void *arg, mesh_view **out)
-{
-	mesh_view *view;
-	int error = 0;
-
-	pthread_mutex_lock(&f->views_lock);
-	for (size_t i = 0; i < f->view_count; i++) {
-		if (strcmp(f->views[i].key, key) == 0) {
-			*out = f->views[i].view;
-			pthread_mutex_unlock(&f->views_lock);
-			return 0;
-		}
-	}
-	if (mesh_array_grow(&f->views, &f->view_cap, f->view_count, sizeof(*f->views)) < 0) {
-		pthread_mutex_unlock(&f->views_lock);
-		return MESH_ENOMEM;
-	}
-	if ((error = open_fn(f, &view, arg)) == 0) {
-		if (!(f->views[f->view_count].key = strdup(key))) {
-			mesh_view_free(view);
-			error = mesh_error_oom();
-		} else {
-			f->views[f->view_count++].view = view;
-			*out = view;
-		}
-	}
-	pthread_mutex_unlock(&f->views_lock);
-	return error;
-}
-
-typedef struct view_args {
-	const char *domain;
-	const char *branch;
-	const mesh_oid *commit;
-} view_args;
-
-static int open_branch(fs *f, mesh_view **out, const void *arg)
-{
-	const view_args *a = arg;
-
-	return mesh_view_open_branch(out, f->store, a->domain, a->branch);
-}
-
-static int open_commit(fs *f, mesh_view **out, const void *arg)
-{
-	const view_args *a = arg;
-
-	return mesh_view_open_commit(out, f->store, a->domain, a->commit);
-}
-
 int fs_branch_view(fs *f, const char *domain, const char *branch, mesh_view **out)
 {
-	view_args args = { domain, branch, NULL };
-	char key[600];
-
-	snprintf(key, sizeof(key), "%s/%s", domain, branch);
-	return find_or_open_view(f, key, open_branch, &args, out);
+	return fs_views_branch(&f->views, domain, branch, out);
 }
 
 int fs_commit_view(fs *f, const char *domain, const mesh_oid *commit, mesh_view **out)
 {
-	view_args args = { domain, NULL, commit };
-	char key[600], hex[MESH_OID_HEXSZ + 1];
-
-	mesh_oid_fmt(hex, commit);
-	snprintf(key, sizeof(key), "%s@%s", domain, hex);
-	return find_or_open_view(f, key, open_commit, &args, out);
+	return fs_views_commit(&f->views, domain, commit, out);
 }
 
-static void views_free(fs *f)
+void fs_view_put(fs *f, mesh_view *view)
 {
-	for (size_t i = 0; i < f->view_count; i++) {
-		mesh_view_free(f->views[i].view);
-		free(f->views[i].key);
-	}
-	free(f->views);
-	pthread_mutex_destroy(&f->views_lock);
+	fs_views_put(&f->views, view);
+}
+
+/* A view node holds its view for as long as the kernel remembers it. */
+static void node_view_hold(void *ctx, mesh_view *view)
+{
+	fs_views_hold(ctx, view);
+}
+
+static void node_view_put(void *ctx, mesh_view *view)
+{
+	fs_views_put(ctx, view);
 }
 
 /* --- lifecycle ------------------------------------------------------- */
@@ -183,11 +128,14 @@ static int fs_open(fs *f, const meshfs_mount_opts *opts)
 	f->started_ns = (int64_t)time(NULL) * 1000000000;
 	f->uid = getuid();
 	f->gid = getgid();
-	pthread_mutex_init(&f->views_lock, NULL);
 	if ((error = fs_nodes_init(&f->nodes)) < 0)
 		return mesh_error_set(error, "cannot allocate the inode table");
-	if ((error = mesh_store_open(&f->store, opts->store_path, &f->log)) < 0)
+	if ((error = mesh_store_open(&f->store, opts->store_path, &f->log)) < 0 ||
+	    (error = fs_views_init(&f->views, f->store)) < 0)
 		return error;
+	f->nodes.view_hold = node_view_hold;
+	f->nodes.view_put = node_view_put;
+	f->nodes.view_ctx = &f->views;
 	return mesh_file_write_buf(mesh_store_odb(f->store), NULL, "", 0, &f->empty_file);
 }
 
@@ -195,8 +143,8 @@ static void fs_close(fs *f)
 {
 	if (f->store)
 		fs_dirty_stage_all(f);
-	views_free(f);
 	fs_nodes_destroy(&f->nodes);
+	fs_views_destroy(&f->views);
 	mesh_store_close(f->store);
 }
 

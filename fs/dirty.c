@@ -426,20 +426,40 @@ static int stage_locked(fs *f, fs_node *node, fs_dirty *dirty,
 	return error;
 }
 
-int fs_dirty_stage(fs *f, fs_node *node, const mesh_caller *caller, bool durable)
+static int stage(fs *f, fs_node *node, const mesh_caller *caller, bool durable,
+		 bool only_if_last)
 {
 	fs_dirty *dirty = fs_dirty_get(f, node);
-	int error;
+	bool last = true;
+	int error = 0;
 
 	if (!dirty)
 		return 0;
 	/* Hashing and compressing run here, on the calling request's thread,
-	 * holding only this file's lock. */
+	 * holding only this file's lock.  An open counts before it truncates,
+	 * and truncates under this lock: so "last" read under it holds until
+	 * the content is stored. */
 	pthread_mutex_lock(&dirty->lock);
-	error = stage_locked(f, node, dirty, caller, durable);
+	if (only_if_last) {
+		pthread_mutex_lock(&f->nodes.lock);
+		last = node->opens <= 1;
+		pthread_mutex_unlock(&f->nodes.lock);
+	}
+	if (last)
+		error = stage_locked(f, node, dirty, caller, durable);
 	pthread_mutex_unlock(&dirty->lock);
 	fs_dirty_put(f, dirty);
 	return note_nospace(f, error);
+}
+
+int fs_dirty_stage(fs *f, fs_node *node, const mesh_caller *caller, bool durable)
+{
+	return stage(f, node, caller, durable, false);
+}
+
+int fs_dirty_stage_if_last(fs *f, fs_node *node, const mesh_caller *caller)
+{
+	return stage(f, node, caller, false, true);
 }
 
 int fs_dirty_attr(fs *f, fs_node *node, struct stat *st)

@@ -60,6 +60,11 @@ uint64_t fs_dirty_size(fs_dirty *dirty);
  * syncs objects and the staging batch (fsync). */
 int fs_dirty_stage(fs *f, fs_node *node, const mesh_caller *caller, bool durable);
 
+/* The same, without durable, unless another handle has the file open:
+ * for a release, which the kernel sends after close(2) returned, when a
+ * new open may already have truncated the shared content. */
+int fs_dirty_stage_if_last(fs *f, fs_node *node, const mesh_caller *caller);
+
 /* Size, time and mode of a file being written, over st. */
 int fs_dirty_attr(fs *f, fs_node *node, struct stat *st);
 

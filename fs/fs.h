@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "nodes.h"
+#include "views.h"
 #include "store.h"
 #include "view.h"
 
@@ -30,20 +31,11 @@ typedef struct meshfs_mount_opts {
  * (0) or failed (non-zero), and the child serves in the background. */
 int meshfs_fs_main(const meshfs_mount_opts *opts);
 
-/* The views the mount shows, kept for the life of the mount so that
- * every node of a branch shares one view and its cached head. */
-typedef struct fs_view_slot {
-	char *key;                 /* "domain/branch" or "domain@commit" */
-	mesh_view *view;
-} fs_view_slot;
-
 typedef struct fs {
 	mesh_store *store;
 	mesh_log log;
 	fs_nodes nodes;
-	pthread_mutex_t views_lock;
-	fs_view_slot *views;
-	size_t view_count, view_cap;
+	fs_views views;
 	mesh_oid empty_file;       /* the file map of empty content */
 	int64_t started_ns;        /* mtime shown for the root and domains */
 	uid_t uid;                 /* owner shown for every file */
@@ -52,12 +44,13 @@ typedef struct fs {
 	struct fs_prime *prime;    /* page-cache priming, or NULL */
 } fs;
 
-/* The branch view, opened on first use.  MESH_ENOENT when the branch
- * does not exist. */
+/* The branch view, opened on first use, held for the caller (release
+ * it with fs_view_put).  MESH_ENOENT when the branch does not exist. */
 int fs_branch_view(fs *f, const char *domain, const char *branch, mesh_view **out);
-/* The read-only view of a commit, opened on first use. */
+/* The read-only view of a commit, held likewise. */
 int fs_commit_view(fs *f, const char *domain, const mesh_oid *commit,
 		   mesh_view **out);
+void fs_view_put(fs *f, mesh_view *view);
 
 extern const struct fuse_lowlevel_ops meshfs_ops;
 

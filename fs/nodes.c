@@ -56,6 +56,14 @@ static void node_free(fs_node *node)
 	free(node);
 }
 
+/* Lock held. */
+static void node_release(fs_nodes *nodes, fs_node *node)
+{
+	if (node->type == FS_NODE_VIEW && nodes->view_put)
+		nodes->view_put(nodes->view_ctx, node->view);
+	node_free(node);
+}
+
 void fs_nodes_destroy(fs_nodes *nodes)
 {
 	if (nodes->by_ino) {
@@ -141,6 +149,8 @@ fs_node *fs_nodes_lookup(fs_nodes *nodes, fs_node *parent, const char *name,
 			node->type = type;
 			node->parent = parent;
 			node->view = view;
+			if (type == FS_NODE_VIEW && nodes->view_hold)
+				nodes->view_hold(nodes->view_ctx, view);
 			/* A child keeps its parent alive, so its path stays whole. */
 			parent->lookups++;
 			link_ino(nodes, node);
@@ -166,7 +176,7 @@ static void release_locked(fs_nodes *nodes, fs_node *node)
 		*p = node->ino_next;
 		if (!node->detached)
 			unlink_name(nodes, node);
-		node_free(node);
+		node_release(nodes, node);
 		nodes->count--;
 		parent->lookups--;
 		node = parent;

@@ -30,7 +30,8 @@ typedef struct fs_node {
 	fs_node_type type;
 	struct fs_node *parent;     /* NULL for the root */
 	char *name;
-	mesh_view *view;            /* VIEW and ENTRY: borrowed from fs_views */
+	mesh_view *view;            /* VIEW: held (fs_nodes.view_hold); ENTRY:
+				     * its view root's, which it keeps alive */
 	uint64_t lookups;           /* the kernel's lookup count */
 	unsigned opens;             /* open handles */
 	unsigned pins;              /* background work on it (page-cache priming) */
@@ -49,6 +50,11 @@ typedef struct fs_nodes {
 	fs_node **by_ino;
 	fs_node **by_name;
 	fs_node *root;
+	/* A VIEW node holds its view from creation to free (called with
+	 * lock held); NULL hooks: nothing to count. */
+	void (*view_hold)(void *ctx, mesh_view *view);
+	void (*view_put)(void *ctx, mesh_view *view);
+	void *view_ctx;
 } fs_nodes;
 
 int fs_nodes_init(fs_nodes *nodes);

@@ -40,6 +40,7 @@ typedef struct fs_handle {
 	uint64_t map_version;      /* the node's content version then */
 	pthread_rwlock_t map_lock;
 	uint64_t next_offset;      /* where a sequential reader reads next */
+	bool writes;               /* opened for writing (or truncating) */
 	pthread_mutex_t lock;
 	/* control file */
 	char *answer;
@@ -268,7 +269,9 @@ static int lookup_in_domain(fs *f, fs_node *domain, const char *name, fs_node **
 		error = fs_commit_view(f, domain->name, &rev.commit, &view);
 	if (error < 0)
 		return error;
+	/* The node holds the view on its own. */
 	*out = fs_nodes_lookup(&f->nodes, domain, name, FS_NODE_VIEW, view);
+	fs_view_put(f, view);
 	return *out ? 0 : mesh_error_oom();
 }
 
@@ -504,10 +507,12 @@ static int rmdir_branch(fs *f, const mesh_caller *caller, fs_node *domain_node,
 	if (!rev.is_branch)
 		return mesh_error_set(MESH_EPERM, "%s/%s is not a branch: tags and commits stay",
 				      domain_node->name, name);
-	if ((error = fs_branch_view(f, domain_node->name, rev.branch, &view)) < 0 ||
-	    (error = mesh_view_refresh(view)) < 0)
+	if ((error = fs_branch_view(f, domain_node->name, rev.branch, &view)) < 0)
 		return error;
-	return mesh_branch_delete_empty(f->store, caller, view);
+	if ((error = mesh_view_refresh(view)) == 0)
+		error = mesh_branch_delete_empty(f->store, caller, view);
+	fs_view_put(f, view);
+	return error;
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode)
@@ -690,17 +695,34 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const cha
 
 /* --- files ----------------------------------------------------------- */
 
-static fs_handle *handle_new(fs *f, fs_node *node)
+static bool opens_for_writing(const struct fuse_file_info *fi)
+{
+	return (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
+}
+
+static fs_handle *handle_new(fs *f, fs_node *node, const struct fuse_file_info *fi)
 {
 	fs_handle *h = calloc(1, sizeof(*h));
 
 	if (!h)
 		return NULL;
+	h->writes = opens_for_writing(fi);
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_rwlock_init(&h->map_lock, NULL);
 	h->node = node;
 	fs_nodes_open(&f->nodes, node);
 	return h;
+}
+
+/* Drops the handle's open of its node and frees it. */
+static void handle_free(fs *f, fs_handle *h)
+{
+	fs_nodes_close(&f->nodes, h->node);
+	mesh_file_map_free(h->map);
+	free(h->answer);
+	pthread_mutex_destroy(&h->lock);
+	pthread_rwlock_destroy(&h->map_lock);
+	free(h);
 }
 
 static fs_handle *handle_of(struct fuse_file_info *fi)
@@ -710,8 +732,7 @@ static fs_handle *handle_of(struct fuse_file_info *fi)
 
 static int open_entry(fs *f, fs_node *node, struct fuse_file_info *fi)
 {
-	int accmode = fi->flags & O_ACCMODE;
-	bool writes = accmode != O_RDONLY || (fi->flags & O_TRUNC);
+	bool writes = opens_for_writing(fi);
 	fs_dirty *dirty;
 	int error;
 
@@ -745,24 +766,27 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	if (!node)
 		return (void)fuse_reply_err(req, ENOENT);
+	if (node->type != FS_NODE_CONTROL && node->type != FS_NODE_ENTRY)
+		return (void)fuse_reply_err(req, EISDIR);
+	/* The open counts before an O_TRUNC empties the shared content: a
+	 * release of an earlier handle racing with it then knows it is not
+	 * the last, and leaves that empty middle state unstaged. */
+	if (!(h = handle_new(f, node, fi)))
+		return (void)fuse_reply_err(req, ENOMEM);
 	if (node->type == FS_NODE_CONTROL)
 		fi->direct_io = 1;
-	else if (node->type != FS_NODE_ENTRY)
-		return (void)fuse_reply_err(req, EISDIR);
-	else if ((error = open_entry(f, node, fi)) < 0)
+	else if ((error = open_entry(f, node, fi)) < 0) {
+		handle_free(f, h);
 		return reply_error(req, error);
-	if (!(h = handle_new(f, node)))
-		return (void)fuse_reply_err(req, ENOMEM);
+	}
 	/* The content as of open, so that an unlink cannot take it away. */
 	if (node->type == FS_NODE_ENTRY && (fi->flags & O_ACCMODE) == O_RDONLY &&
 	    !(fi->flags & O_TRUNC))
 		reload_map(f, h, mesh_view_generation(node->view),
 			   __atomic_load_n(&node->content_version, __ATOMIC_ACQUIRE));
 	fi->fh = (uintptr_t)h;
-	if (fuse_reply_open(req, fi) == -ENOENT) {
-		fs_nodes_close(&f->nodes, node);
-		free(h);
-	}
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		handle_free(f, h);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
@@ -786,7 +810,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 		return (void)fuse_reply_err(req, ENOMEM);
 	if ((error = fs_dirty_create(f, node, &created, &dirty)) == 0)
 		fs_dirty_put(f, dirty);
-	if (error < 0 || !(h = handle_new(f, node))) {
+	if (error < 0 || !(h = handle_new(f, node, fi))) {
 		fs_nodes_forget(&f->nodes, node, 1);
 		return reply_error(req, error < 0 ? error : MESH_ENOMEM);
 	}
@@ -1039,7 +1063,8 @@ static void control_write(fuse_req_t req, fs_handle *h, const char *buf,
 			  size_t size, off_t off)
 {
 	fs *f = fs_of(req);
-	mesh_control_env env = { f->store, (mesh_control_branch_view)fs_branch_view, fs_changed, f };
+	mesh_control_env env = { f->store, (mesh_control_branch_view)fs_branch_view,
+				 (mesh_control_view_done)fs_view_put, fs_changed, f };
 	mesh_caller caller;
 	char *line, *answer = NULL;
 	int error;
@@ -1094,7 +1119,9 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	(void)ino;
 	caller_of(req, &caller);
-	if (h->node->type != FS_NODE_ENTRY)
+	/* A reader's close stages nothing: what a writer still has open is
+	 * not a state any close or fsync produced. */
+	if (h->node->type != FS_NODE_ENTRY || !h->writes)
 		return (void)fuse_reply_err(req, 0);
 	/* close(2) stages what was written, so a commit includes it. */
 	if ((error = fs_dirty_stage(fs_of(req), h->node, &caller, false)) < 0)
@@ -1129,8 +1156,12 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	(void)ino;
 	caller_of(req, &caller);
+	/* close(2) staged already (flush); this catches writes that came
+	 * after it (mmap write-back).  Another open, even one that truncated
+	 * the file and has not written yet, may share the content by now:
+	 * only the last handle stages, or a commit could take that middle. */
 	if (node->type == FS_NODE_ENTRY)
-		fs_dirty_stage(f, node, &caller, false);
+		fs_dirty_stage_if_last(f, node, &caller);
 	pthread_mutex_lock(&f->nodes.lock);
 	last = node->opens == 1;
 	clean = node->dirty && !node->dirty->changed;
@@ -1139,12 +1170,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	 * staging failed is kept, so nothing written is lost. */
 	if (last && clean)
 		fs_dirty_detach(f, node);
-	fs_nodes_close(&f->nodes, node);
-	mesh_file_map_free(h->map);
-	free(h->answer);
-	pthread_mutex_destroy(&h->lock);
-	pthread_rwlock_destroy(&h->map_lock);
-	free(h);
+	handle_free(f, h);
 	fuse_reply_err(req, 0);
 }
 

@@ -36,37 +36,34 @@ typedef struct cli {
 	char **argv;
 } cli;
 
-static const char usage_text[] =
+/* The store's own commands; the control commands follow from their table. */
+static const char usage_head[] =
 	"usage: meshfs COMMAND [ARGS] [OPTIONS]\n"
 	"\n"
-	"  init [--store DIR]                       create a store (harmless if it exists)\n"
-	"  migrate [--store DIR]                    bring a store of an older format to this one\n"
-	"  recover [--store DIR] --accept-wal-loss  open a store whose write-ahead log is damaged,\n"
-	"                                           dropping what was written from the damage on\n"
-	"  domain create NAME [--description TEXT]  create a domain with branch main\n"
-	"  domain list                              list domains\n"
-	"  mount MOUNTPOINT [--foreground] [-o OPTS] [--log-level LEVEL]\n"
-	"  umount MOUNTPOINT\n"
-	"  commit DOMAIN/BRANCH -m MESSAGE [--meta KEY=VALUE]...\n"
-	"  status DOMAIN/BRANCH\n"
-	"  log DOMAIN/REF [-n N] [-- PATH]\n"
-	"  diff DOMAIN/REF1 REF2 [-- PATH]\n"
-	"  branch create DOMAIN/NAME [--from REF] | branch delete DOMAIN/NAME | branch list DOMAIN\n"
-	"  tag create DOMAIN/TAG REF | tag delete DOMAIN/TAG | tag list DOMAIN\n"
-	"  merge DOMAIN/SRC --into BRANCH [-m MSG] [--strategy dest-wins|source-wins]\n"
-	"  revert DOMAIN/BRANCH COMMIT [--parent N]\n"
-	"  cherry-pick DOMAIN/BRANCH COMMIT\n"
-	"  reset DOMAIN/BRANCH [-- PATH]\n"
-	"  cp DOMAIN/REF/PATH DOMAIN2/BRANCH/PATH       zero-copy\n"
+	"  init [--store DIR]\n      create a store (harmless if it exists)\n"
+	"  migrate [--store DIR]\n      bring a store of an older format version to this one\n"
+	"  recover --accept-wal-loss [--store DIR]\n"
+	"      open a store whose write-ahead log is damaged, dropping what was written\n"
+	"      from the damaged record on\n"
+	"  mount MOUNTPOINT [--foreground] [-o OPTS] [--log-level LEVEL]\n      serve the store\n"
+	"  umount MOUNTPOINT\n      unmount and wait for the daemon to close the store\n";
+static const char usage_tail[] =
 	"\n"
 	"options: --store DIR (default $MESHFS_STORE, else ~/.local/share/meshfs),\n"
 	"         --mount DIR (the mount whose control file to use), --json\n";
 
 static int usage(const char *problem)
 {
+	const mesh_cmd_spec *const *specs;
+	size_t count;
+
 	if (problem)
 		fprintf(stderr, "meshfs: %s\n\n", problem);
-	fputs(usage_text, stderr);
+	fputs(usage_head, stderr);
+	mesh_control_commands(&specs, &count);
+	for (size_t i = 0; i < count; i++)
+		fprintf(stderr, "  %s\n      %s\n", specs[i]->usage, specs[i]->summary);
+	fputs(usage_tail, stderr);
 	return EXIT_USAGE;
 }
 
@@ -295,7 +292,7 @@ static int run_on_store(const cli *c, const char *line, char **answer, int *code
 {
 	mesh_log log = { .level = c->log_level };
 	local_views lv = { 0 };
-	mesh_control_env env = { NULL, local_branch_view, NULL, &lv };
+	mesh_control_env env = { NULL, local_branch_view, NULL, NULL, &lv };
 	mesh_caller caller = { getuid(), getgid(), getpid() };
 	int error = mesh_store_open(&lv.store, c->store, &log);
 
@@ -637,11 +634,12 @@ static int cmd_umount(const cli *c)
 
 static bool is_control_command(const char *name)
 {
-	static const char *names[] = { "commit", "status", "log", "diff", "domain", "branch",
-				       "tag", "merge", "revert", "cherry-pick", "reset", "cp" };
+	const mesh_cmd_spec *const *specs;
+	size_t count;
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcmp(name, names[i]))
+	mesh_control_commands(&specs, &count);
+	for (size_t i = 0; i < count; i++)
+		if (!strcmp(name, specs[i]->name))
 			return true;
 	return false;
 }
