@@ -445,7 +445,7 @@ static int wal_damaged_hint(const char *path)
 
 	snprintf(why, sizeof(why), "%s", mesh_error_message());
 	return mesh_error_set(MESH_EIO,
-		"%s. Restore %s from a backup, or run `meshfs recover --store %s` to open it "
+		"%s. Restore %s from a backup, or run `meshfs recover --accept-wal-loss --store %s` to open it "
 		"without the damaged record and everything written after it", why, path, path);
 }
 

@@ -23,7 +23,7 @@ as_user() {
 note "the default store, unmounted: the CLI opens it itself"
 run as_user "$MESHFS_BIN" init
 [[ $RC -eq 0 ]] || fail "meshfs init without --store: $ERR"
-[[ -f $HOME_STORE/FORMAT ]] || fail "meshfs init did not make the default store $HOME_STORE"
+[[ -d $HOME_STORE/db ]] || fail "meshfs init did not make the default store $HOME_STORE"
 run as_user "$MESHFS_BIN" domain create athome --description "home store"
 [[ $RC -eq 0 ]] || fail "domain create on the default store: $ERR"
 run as_user "$MESHFS_BIN" domain list
