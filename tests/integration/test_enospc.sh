@@ -3,14 +3,22 @@
 # committed and merged through the mount: callers get ENOSPC (or EIO from
 # fsync), the daemon stays up, nothing fsync'd or committed is lost, work
 # resumes by itself once a filler file outside the store is deleted, and
-# the store reopens on a full disk.
+# the store reopens on a full disk.  The filesystem is a tmpfs of
+# MESH_ENOSPC_DISK_MIB (64) MiB.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 mesh_setup
 DISK=$MESH_TMP/disk
 DISK_MIB=${MESH_ENOSPC_DISK_MIB:-64}
 mkdir -p "$DISK"
-mount -t tmpfs -o size=${DISK_MIB}m meshfs-enospc "$DISK" || fail "cannot mount a tmpfs (needs root)"
+# MESH_ENOSPC_FS=ext4 runs it on a loop-mounted ext4 image instead.
+if [[ ${MESH_ENOSPC_FS:-tmpfs} == ext4 ]]; then
+	truncate -s ${DISK_MIB}M "$MESH_TMP/disk.img"
+	mkfs.ext4 -q -m 0 "$MESH_TMP/disk.img" || fail "mkfs.ext4 failed"
+	mount -o loop "$MESH_TMP/disk.img" "$DISK" || fail "cannot loop-mount ext4 (needs root)"
+else
+	mount -t tmpfs -o size=${DISK_MIB}m meshfs-enospc "$DISK" || fail "cannot mount a tmpfs (needs root)"
+fi
 MESH_EXTRA_MOUNTS+=("$DISK")
 STORE=$DISK/store
 export MESHFS_STORE=$STORE
@@ -136,7 +144,7 @@ fill_disk() {
 	sync -f "$DISK"
 }
 
-note "a store on a ${DISK_MIB} MiB tmpfs: $(du -sm "$STORE" | cut -f1) MiB used after init"
+note "a store on a ${DISK_MIB} MiB ${MESH_ENOSPC_FS:-tmpfs}: $(du -sm "$STORE" | cut -f1) MiB used after init"
 write_ok base/a.bin 2
 write_ok base/b.bin 0.01
 mesh_commit d/main "base" >/dev/null
