@@ -103,10 +103,10 @@ static bool db_err_is_lock(const char *err)
 
 static rocksdb_options_t *db_options_new(rocksdb_cache_t *cache, int wal_mode);
 
-/* Whether a failed open is the write-ahead log's doing: the same
- * database opens read-only (changing nothing) when replay may stop at
- * the damage. */
-static bool db_wal_damaged(const char *path)
+/* A failed open is the write-ahead log's doing when the same database
+ * opens read-only (changing nothing) with replay allowed to stop at the
+ * damage. */
+bool mesh_db_wal_damaged(const char *path)
 {
 	rocksdb_cache_t *cache = rocksdb_cache_create_lru(1 << 20);
 	rocksdb_options_t *opts = cache ? db_options_new(cache, MESH_DB_WAL_POINT_IN_TIME) : NULL;
@@ -130,7 +130,7 @@ static int db_open_fail(char *err, const char *path)
 {
 	int code;
 
-	if (strstr(err, "Corruption") && db_wal_damaged(path)) {
+	if (strstr(err, "Corruption") && mesh_db_wal_damaged(path)) {
 		code = mesh_error_set(MESH_EIO,
 			"metadata store %s: its write-ahead log is corrupt before its last record (%s); "
 			"the store was not opened, since opening it would drop that record and every "

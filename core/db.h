@@ -26,6 +26,10 @@ typedef struct mesh_db_iter mesh_db_iter;
 int mesh_db_open(mesh_db **out, const char *path);
 void mesh_db_close(mesh_db *db);
 
+/* Whether the database at path fails to open because of a damaged
+ * write-ahead log (the MESH_EIO of mesh_db_open above); changes nothing. */
+bool mesh_db_wal_damaged(const char *path);
+
 /* Opens the database at path accepting the loss mesh_db_open refuses:
  * the log is replayed up to its first damaged record, the rest dropped,
  * and the result written out, so the next mesh_db_open succeeds.  Only

@@ -393,7 +393,7 @@ int mesh_store_recover_wal(const char *path, bool *was_damaged)
 	if ((error = mesh_store_format(path, &version)) == 0) {
 		error = mesh_db_open(&intact, db);
 		mesh_db_close(intact);
-		if (error == MESH_EIO && strstr(mesh_error_message(), "write-ahead log")) {
+		if (error == MESH_EIO && mesh_db_wal_damaged(db)) {
 			*was_damaged = true;
 			error = mesh_db_recover_wal(db);
 		}
@@ -445,8 +445,9 @@ static int wal_damaged_hint(const char *path)
 
 	snprintf(why, sizeof(why), "%s", mesh_error_message());
 	return mesh_error_set(MESH_EIO,
-		"%s. Restore %s from a backup, or run `meshfs recover --accept-wal-loss --store %s` to open it "
-		"without the damaged record and everything written after it", why, path, path);
+		"%s. Restore %s from a backup, or run `meshfs recover --accept-wal-loss "
+		"--store %s` to open it without the damaged record and everything written "
+		"after it", why, path, path);
 }
 
 static int open_parts(mesh_store *store)
@@ -462,13 +463,12 @@ static int open_parts(mesh_store *store)
 		goto done;
 	}
 	if ((error = mesh_db_open(&store->db, db_path)) < 0) {
-		if (error == MESH_EIO && strstr(mesh_error_message(), "write-ahead log"))
+		if (error == MESH_EIO && mesh_db_wal_damaged(db_path))
 			error = wal_damaged_hint(store->path);
 		goto done;
 	}
 	mesh_db_set_nospace_hook(store->db, space_release_hook, store);
-	if (
-	    (error = open_object_backend(store, objects, &backend)) < 0 ||
+	if ((error = open_object_backend(store, objects, &backend)) < 0 ||
 	    (error = mesh_odb_open(&store->odb, backend, &store->log)) < 0 ||
 	    (error = mesh_refdb_backend_rocksdb(&ref_backend, store->db)) < 0 ||
 	    (error = mesh_refdb_open(&store->refs, ref_backend)) < 0)
