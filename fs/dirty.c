@@ -11,6 +11,18 @@
 #define COPY_BLOCK (1u << 20)
 
 
+/* changed is written under the file's lock and read under the node
+ * table's (whether a clean state may be let go of), hence atomic. */
+static void set_changed(fs_dirty *dirty, bool changed)
+{
+	__atomic_store_n(&dirty->changed, changed, __ATOMIC_RELEASE);
+}
+
+bool fs_dirty_clean(fs_dirty *dirty)
+{
+	return !__atomic_load_n(&dirty->changed, __ATOMIC_ACQUIRE);
+}
+
 fs_dirty *fs_dirty_get(fs *f, fs_node *node)
 {
 	fs_dirty *dirty;
@@ -124,7 +136,7 @@ static int dirty_from_entry(fs *f, fs_node *node, const mesh_view_entry *entry,
 	if ((error = dirty_new(f, entry, truncate, out)) < 0)
 		return error;
 	if (truncate) {
-		(*out)->changed = entry->size > 0;
+		set_changed(*out, entry->size > 0);
 		return 0;
 	}
 	if ((error = mesh_store_space_check(f->store)) == 0 &&
@@ -287,7 +299,7 @@ int fs_dirty_write(fs *f, fs_dirty *dirty, const void *buf, size_t size,
 		error = pwrite_some(dirty->fd, buf, size, (uint64_t)offset, &done);
 	}
 	if (done > 0) {
-		dirty->changed = true;
+		set_changed(dirty, true);
 		if (dirty->stream)
 			dirty->mtime_ns = fs_now_ns();
 		*written = done;
@@ -332,7 +344,7 @@ int fs_dirty_truncate(fs *f, fs_dirty *dirty, off_t size)
 		error = mesh_error_os("cannot truncate scratch file", NULL);
 	}
 	if (error == 0) {
-		dirty->changed = true;
+		set_changed(dirty, true);
 		dirty->mtime_ns = fs_now_ns();
 	}
 	pthread_mutex_unlock(&dirty->lock);
@@ -406,22 +418,22 @@ static int stage_locked(fs *f, fs_node *node, fs_dirty *dirty,
 	mesh_oid map;
 	int error;
 
-	if (!dirty->changed)
+	if (fs_dirty_clean(dirty))
 		return 0;
 	if (!fs_nodes_path(&f->nodes, node, path, sizeof(path))) {
-		dirty->changed = false;
+		set_changed(dirty, false);
 		return 0;                  /* unlinked: nothing to keep */
 	}
 	if ((error = mesh_db_batch_new(&batch)) < 0)
 		return error;
-	dirty->changed = false;
+	set_changed(dirty, false);
 	if ((error = store_locked(f, dirty, batch, &map, &size)) < 0 ||
 	    (error = content_stat(dirty, &stat_size, &mtime_ns, &blocks)) < 0 ||
 	    (durable && (error = mesh_odb_sync(mesh_store_odb(f->store))) < 0) ||
 	    (error = mesh_view_stage_content_with(node->view, batch, caller, path,
 						  dirty->kind, dirty->mode, size,
 						  mtime_ns, &map, durable)) < 0)
-		dirty->changed = true;     /* kept for the next close */
+		set_changed(dirty, true);  /* kept for the next close */
 	mesh_db_batch_free(batch);
 	return error;
 }

@@ -25,7 +25,7 @@ typedef struct fs_dirty {
 	pthread_mutex_t lock;      /* content and the fields below */
 	mesh_file_writer *stream;  /* streaming, or NULL */
 	int fd;                    /* the scratch file when not streaming */
-	bool changed;              /* written since last staged */
+	bool changed;              /* written since last staged (atomic) */
 	mesh_entry_kind kind;
 	uint32_t mode;
 	int64_t mtime_ns;          /* of a streaming file */
@@ -43,6 +43,9 @@ int fs_dirty_open(fs *f, fs_node *node, bool truncate, fs_dirty **out);
 /* The same for a file just created as entry (empty): it streams, and no
  * lookup is needed. */
 int fs_dirty_create(fs *f, fs_node *node, const mesh_view_entry *entry, fs_dirty **out);
+
+/* Nothing written since it was last staged: the node may let it go. */
+bool fs_dirty_clean(fs_dirty *dirty);
 
 /* The node lets go of its dirty state. */
 void fs_dirty_detach(fs *f, fs_node *node);

@@ -198,12 +198,19 @@ void fs_nodes_open(fs_nodes *nodes, fs_node *node)
 	pthread_mutex_unlock(&nodes->lock);
 }
 
-void fs_nodes_close(fs_nodes *nodes, fs_node *node)
+void fs_nodes_close_then(fs_nodes *nodes, fs_node *node,
+			 void (*on_last)(void *ctx, fs_node *node), void *ctx)
 {
 	pthread_mutex_lock(&nodes->lock);
-	node->opens--;
+	if (--node->opens == 0 && on_last)
+		on_last(ctx, node);
 	release_locked(nodes, node);
 	pthread_mutex_unlock(&nodes->lock);
+}
+
+void fs_nodes_close(fs_nodes *nodes, fs_node *node)
+{
+	fs_nodes_close_then(nodes, node, NULL, NULL);
 }
 
 void fs_nodes_pin(fs_nodes *nodes, fs_node *node)

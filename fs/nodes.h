@@ -79,6 +79,10 @@ void fs_nodes_forget(fs_nodes *nodes, fs_node *node, uint64_t n);
 void fs_nodes_open(fs_nodes *nodes, fs_node *node);
 /* Drops one open; frees the node when nothing holds it. */
 void fs_nodes_close(fs_nodes *nodes, fs_node *node);
+/* The same; when that was the last open, on_last runs first, under the
+ * lock (it may take node->dirty off the node). */
+void fs_nodes_close_then(fs_nodes *nodes, fs_node *node,
+			 void (*on_last)(void *ctx, fs_node *node), void *ctx);
 
 /* Keeps the node alive without counting as an open handle (which
  * decides when a file's writes are finished). */

@@ -714,10 +714,12 @@ static fs_handle *handle_new(fs *f, fs_node *node, const struct fuse_file_info *
 	return h;
 }
 
-/* Drops the handle's open of its node and frees it. */
+/* Drops the handle's open of its node (unless the caller took the node
+ * off it) and frees it. */
 static void handle_free(fs *f, fs_handle *h)
 {
-	fs_nodes_close(&f->nodes, h->node);
+	if (h->node)
+		fs_nodes_close(&f->nodes, h->node);
 	mesh_file_map_free(h->map);
 	free(h->answer);
 	pthread_mutex_destroy(&h->lock);
@@ -1017,7 +1019,7 @@ static void inval_path_locked(fs *f, fs_node *view_root, const char *path, inval
 	/* A file open for writing but holding nothing unstaged must show the
 	 * new content: its scratch copy of the old one goes.  Unstaged
 	 * writes stay, to be staged at close as always. */
-	if (node && node->dirty && !node->dirty->changed && l->dropped_count < INVAL_MAX) {
+	if (node && node->dirty && fs_dirty_clean(node->dirty) && l->dropped_count < INVAL_MAX) {
 		l->dropped[l->dropped_count++] = node->dirty;
 		node->dirty = NULL;
 	}
@@ -1146,13 +1148,28 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	fuse_reply_err(req, 0);
 }
 
+/* When a node's last handle goes (node table's lock held): a clean
+ * dirty state is taken off it, as staged content is read from the store
+ * again; a scratch file whose staging failed stays, so nothing written is
+ * lost.  Deciding under the lock that counts the opens means two releases
+ * racing cannot both think the other one is last. */
+static void take_clean_dirty(void *ctx, fs_node *node)
+{
+	fs_dirty **dropped = ctx;
+
+	if (node->dirty && fs_dirty_clean(node->dirty)) {
+		*dropped = node->dirty;
+		node->dirty = NULL;
+	}
+}
+
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	fs *f = fs_of(req);
 	fs_handle *h = handle_of(fi);
 	fs_node *node = h->node;
+	fs_dirty *dropped = NULL;
 	mesh_caller caller;
-	bool last, clean;
 
 	(void)ino;
 	caller_of(req, &caller);
@@ -1162,15 +1179,10 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	 * only the last handle stages, or a commit could take that middle. */
 	if (node->type == FS_NODE_ENTRY)
 		fs_dirty_stage_if_last(f, node, &caller);
-	pthread_mutex_lock(&f->nodes.lock);
-	last = node->opens == 1;
-	clean = node->dirty && !node->dirty->changed;
-	pthread_mutex_unlock(&f->nodes.lock);
-	/* Staged content is read from the store again; a scratch file whose
-	 * staging failed is kept, so nothing written is lost. */
-	if (last && clean)
-		fs_dirty_detach(f, node);
+	h->node = NULL;
 	handle_free(f, h);
+	fs_nodes_close_then(&f->nodes, node, take_clean_dirty, &dropped);
+	fs_dirty_put(f, dropped);
 	fuse_reply_err(req, 0);
 }
 

@@ -89,9 +89,11 @@ _mesh_force_unmount() {
 	umount -l "$dir" 2>/dev/null || true
 }
 
+_MESH_SANITIZER_RE='ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer'
+
 _mesh_sanitizer_report() {
 	[[ -n $MESH_LOG && -f $MESH_LOG ]] || return 1
-	grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$MESH_LOG"
+	grep -qE "$_MESH_SANITIZER_RE" "$MESH_LOG"
 }
 
 _mesh_cleanup() {
@@ -119,7 +121,7 @@ _mesh_cleanup() {
 	fi
 	if _mesh_sanitizer_report; then
 		echo "FAIL [$MESH_TEST_NAME]: the daemon reported a sanitizer error:" >&2
-		grep -E -A 30 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$MESH_LOG" | head -n 80 >&2
+		grep -E -A 30 "$_MESH_SANITIZER_RE" "$MESH_LOG" | head -n 80 >&2
 		[[ $rc -eq 0 ]] && rc=1
 	fi
 	if [[ $rc -ne 0 ]]; then

@@ -10,9 +10,11 @@ mesh_domain sales
 mesh_mount
 SECONDS_TO_RUN=${MESH_TRUNC_SECONDS:-8}
 
-"$PY" - "$MNT" "$SECONDS_TO_RUN" <<'PY' || fail "a commit recorded a state no close produced (see above)"
-import json, os, sys, threading, time
+"$PY" - "$MNT" "$SECONDS_TO_RUN" "$MESH_SOURCE_DIR/tests/stress" <<'PY' || fail "a commit recorded a state no close produced (see above)"
+import os, sys, threading, time
 mnt, secs = sys.argv[1], float(sys.argv[2])
+sys.path.insert(0, sys.argv[3])
+from meshctl import ctl_json
 path = f"{mnt}/sales/main/data.bin"
 size = 200_000
 
@@ -20,16 +22,7 @@ def payload(k):
     return bytes([k % 251]) * size
 
 def ctl(cmd):
-    fd = os.open(f"{mnt}/.control", os.O_RDWR)
-    try:
-        try:
-            os.write(fd, cmd.encode())
-            ok = True
-        except OSError:
-            ok = False
-        return ok, json.loads(os.pread(fd, 1 << 20, 0))
-    finally:
-        os.close(fd)
+    return ctl_json(mnt, cmd)
 
 with open(path, "wb") as f:
     f.write(payload(0))
