@@ -284,6 +284,14 @@ int mesh_store_space_check(mesh_store *store)
 	return error;
 }
 
+void mesh_store_space_refresh(mesh_store *store)
+{
+	if (atomic_load(&store->reserve_held))
+		return;
+	mesh_store_space_check(store);
+	mesh_error_clear();
+}
+
 /* At open: a full disk gets the reserve back first, so that RocksDB can
  * replay its log; a missing reserve is made when there is room. */
 static void reserve_at_open(mesh_store *store)

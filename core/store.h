@@ -85,6 +85,10 @@ void mesh_store_close(mesh_store *store);
  * reserve is re-created.  Commits and other metadata changes do not
  * ask: they may use the reserve. */
 int mesh_store_space_check(mesh_store *store);
+/* The same for callers that write no file data (a close, an fsync):
+ * re-creates a released reserve when there is room, never fails, so the
+ * reserve is back before the disk can fill again. */
+void mesh_store_space_refresh(mesh_store *store);
 /* Hands the reserve's space back to the filesystem; called by whoever
  * saw a write fail with ENOSPC.  Safe from any thread. */
 void mesh_store_space_release(mesh_store *store);

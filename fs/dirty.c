@@ -447,6 +447,7 @@ static int stage(fs *f, fs_node *node, const mesh_caller *caller, bool durable,
 
 	if (!dirty)
 		return 0;
+	mesh_store_space_refresh(f->store);
 	/* Hashing and compressing run here, on the calling request's thread,
 	 * holding only this file's lock.  An open counts before it truncates,
 	 * and truncates under this lock: so "last" read under it holds until

@@ -33,7 +33,7 @@ MANIFEST=$MESH_TMP/manifest     # "path sha256" of every fsync'd file
 # "ok SHA" or "ENOSPC ACKED SIZE" (bytes write(2) acknowledged, the size
 # stat then shows).  Any errno but ENOSPC/EIO is a failure.
 DRIVER='
-import errno, hashlib, os, sys
+import errno, hashlib, os, sys, time
 op, path = sys.argv[1], sys.argv[2]
 if op == "write":
     data = os.urandom(int(float(sys.argv[3]) * 1048576))
@@ -71,6 +71,59 @@ if op == "write":
         print(errno.errorcode[failed.errno], acked, size)
     else:
         raise failed
+elif op == "scratch":
+    # scratch PATH FILLER MEANT: rewrites a committed file in place (its
+    # copy lives in STORE/tmp), fills the disk from outside, extends the
+    # file until ENOSPC, frees the space, fsyncs; MEANT gets the bytes
+    # that were acknowledged.  Prints "ok SHA ACKED".
+    filler, meant = sys.argv[3], sys.argv[4]
+    fd = os.open(path, os.O_RDWR)
+    content = bytearray(os.pread(fd, 1 << 30, 0))
+    os.pwrite(fd, b"X" * 4096, 100)
+    content[100:4196] = b"X" * 4096
+    ffd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
+    for block in (1 << 20, 4096):
+        try:
+            while True:
+                os.write(ffd, b"\0" * block)
+        except OSError as e:
+            if e.errno != errno.ENOSPC:
+                raise
+    os.close(ffd)
+    piece, acked, hit = os.urandom(256 * 1024), 0, None
+    for _ in range(64):
+        try:
+            n = os.pwrite(fd, piece, len(content))
+        except OSError as e:
+            hit = e
+            break
+        content += piece[:n]
+        acked += n
+    if hit is None or hit.errno != errno.ENOSPC:
+        sys.exit("no ENOSPC extending a file on a full disk: %r" % hit)
+    size = os.fstat(fd).st_size
+    if size != len(content):
+        sys.exit("the file shows %d bytes, %d were acknowledged" % (size, len(content)))
+    try:
+        os.fsync(fd)
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EIO):
+            raise
+    os.unlink(filler)
+    for _ in range(300):
+        try:
+            os.fsync(fd)
+            break
+        except OSError as e:
+            if e.errno not in (errno.ENOSPC, errno.EIO):
+                raise
+            time.sleep(0.1)
+    else:
+        sys.exit("fsync did not succeed within 30 s of freeing the space")
+    os.close(fd)
+    with open(meant, "wb") as out:
+        out.write(content)
+    print("ok", hashlib.sha256(content).hexdigest(), acked)
 elif op == "small":
     # small DIR N KIB: N files, each written, synced and closed, until
     # one fails; prints "REL SHA" per file whose fsync returned.
@@ -152,6 +205,16 @@ mesh_commit d/main "base" >/dev/null
 mesh_ctl_ok "branch create d/side --from main" >/dev/null
 echo side >"$MNT/d/side/side.txt"
 mesh_commit d/side "side" >/dev/null
+
+note "rewriting a committed file in place (STORE/tmp) while the disk fills"
+out=$(drive scratch "$B/base/a.bin" "$DISK/filler.s" "$MESH_TMP/meant.a") || fail "in-place rewrite on a full disk: $out"
+read -r what sum acked <<<"$out"
+[[ $what == ok ]] || fail "in-place rewrite: $out"
+sed -i '/^base\/a.bin /d' "$MANIFEST"
+echo "base/a.bin $sum" >>"$MANIFEST"
+note "the rewrite took $acked bytes more before ENOSPC; its fsync went through once space was back"
+alive "after the in-place rewrite"
+[[ -e $STORE/reserve ]] || fail "the reserve was not re-created by the fsync once space was back"
 
 note "filling the disk from outside the store, but 6 MiB"
 dd if=/dev/zero of="$DISK/filler.0" bs=1M count=$(($(df -m --output=avail "$DISK" | tail -1) - 6)) status=none
