@@ -44,6 +44,8 @@ struct mesh_odb {
 	pthread_mutex_t cctx_lock;
 	ZSTD_CCtx *cctx[CCTX_POOL];
 	size_t cctx_count;
+	void (*nospace_hook)(void *ctx);   /* set once, before sharing */
+	void *nospace_ctx;
 };
 
 const char *mesh_otype_name(mesh_otype type)
@@ -802,12 +804,20 @@ static int odb_store(mesh_odb *odb, mesh_db_batch *batch, bool check, mesh_otype
 		return result;
 	result = batch ? store_into(odb, batch, check, type, &oid, data, len)
 		       : store_now(odb, type, &oid, data, len);
+	if (result == MESH_ENOSPC && odb->nospace_hook)
+		odb->nospace_hook(odb->nospace_ctx);
 	if (result < 0)
 		return result;
 	atomic_fetch_add_explicit(result == 1 ? &odb->writes : &odb->write_dups, 1,
 				  memory_order_relaxed);
 	*out = oid;
 	return 0;
+}
+
+void mesh_odb_set_nospace_hook(mesh_odb *odb, void (*hook)(void *ctx), void *ctx)
+{
+	odb->nospace_hook = hook;
+	odb->nospace_ctx = ctx;
 }
 
 int mesh_odb_write(mesh_odb *odb, mesh_otype type,

@@ -477,8 +477,10 @@ static int open_parts(mesh_store *store)
 	}
 	mesh_db_set_nospace_hook(store->db, space_release_hook, store);
 	if ((error = open_object_backend(store, objects, &backend)) < 0 ||
-	    (error = mesh_odb_open(&store->odb, backend, &store->log)) < 0 ||
-	    (error = mesh_refdb_backend_rocksdb(&ref_backend, store->db)) < 0 ||
+	    (error = mesh_odb_open(&store->odb, backend, &store->log)) < 0)
+		goto done;
+	mesh_odb_set_nospace_hook(store->odb, space_release_hook, store);
+	if ((error = mesh_refdb_backend_rocksdb(&ref_backend, store->db)) < 0 ||
 	    (error = mesh_refdb_open(&store->refs, ref_backend)) < 0)
 		goto done;
 	if ((error = mesh_treecache_new(&store->trees, store->odb, TREE_CACHE_TREES)) < 0)
