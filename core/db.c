@@ -132,9 +132,10 @@ static int db_open_fail(char *err, const char *path)
 
 	if (strstr(err, "Corruption") && mesh_db_wal_damaged(path)) {
 		code = mesh_error_set(MESH_EIO,
-			"metadata store %s: its write-ahead log is corrupt before its last record (%s); "
-			"the store was not opened, since opening it would drop that record and every "
-			"change written after it", path, err);
+			"metadata store %s: its write-ahead log is corrupt, a record in it is damaged "
+			"(%s), not merely cut short as a crash leaves it; the store was not opened, "
+			"since opening it would drop that record and every change written after it",
+			path, err);
 		rocksdb_free(err);
 		return code;
 	}
@@ -181,8 +182,8 @@ static rocksdb_options_t *db_options_new(rocksdb_cache_t *cache, int wal_mode)
 	rocksdb_options_set_write_buffer_size(opts, MESH_DB_MEMTABLE_BYTES);
 	rocksdb_options_set_max_total_wal_size(opts, MESH_DB_WAL_BYTES);
 	rocksdb_options_set_manifest_preallocation_size(opts, MESH_DB_MANIFEST_PREALLOC);
-	/* A torn last record is what a crash leaves and is dropped; damage
-	 * anywhere before it fails the open (RocksDB's default,
+	/* A torn (incomplete) last record is what a crash leaves and is
+	 * dropped; a damaged record fails the open (RocksDB's default,
 	 * point-in-time recovery, silently stops replaying there). */
 	rocksdb_options_set_wal_recovery_mode(opts, wal_mode);
 	/* Debian's RocksDB 7.8 keeps its assertions, and its LOG writer

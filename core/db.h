@@ -19,10 +19,10 @@ typedef struct mesh_db_batch mesh_db_batch;
 typedef struct mesh_db_iter mesh_db_iter;
 
 /* Opens (create_if_missing) the RocksDB at path.  MESH_EBUSY when another
- * process holds it.  A write-ahead log damaged before its last record
- * (not merely torn at its end, as a crash leaves it) is MESH_EIO with a
- * message naming it: replaying around the damage would lose that record
- * and every change after it. */
+ * process holds it.  A write-ahead log with a damaged record (not merely
+ * cut short at its end, as a crash leaves it) is MESH_EIO with a message
+ * naming it: replaying around the damage would lose that record and
+ * every change after it. */
 int mesh_db_open(mesh_db **out, const char *path);
 void mesh_db_close(mesh_db *db);
 
