@@ -33,6 +33,9 @@
 #define FORMAT_FILE "FORMAT"
 #define FORMAT_PREFIX "meshfs store format "
 #define RESERVE_FILE "reserve"
+/* What an open may write: the replayed log as one table file (a log is
+ * capped at 8 MiB, see db.c), a new log, a MANIFEST. */
+#define OPEN_NEEDS_BYTES (16u << 20)
 
 struct mesh_store {
 	char *path;
@@ -299,7 +302,7 @@ static void reserve_at_open(mesh_store *store)
 	bool present = reserve_present(store->reserve_path);
 
 	atomic_store(&store->reserve_held, present);
-	if (present && free_bytes(store->path) < MESH_STORE_RESERVE_BYTES)
+	if (present && free_bytes(store->path) < OPEN_NEEDS_BYTES)
 		mesh_store_space_release(store);
 }
 
