@@ -148,7 +148,7 @@ static int db_open_fail(char *err, const char *path)
 	return code;
 }
 
-/* The default mode refuses a log damaged before its end; point-in-time
+/* The default mode refuses a log with a damaged record; point-in-time
  * recovery opens it, without the damaged record and all after it.  */
 static rocksdb_options_t *db_options_new(rocksdb_cache_t *cache, int wal_mode)
 {
