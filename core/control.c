@@ -5,6 +5,8 @@
 #include "diff.h"
 #include "domain.h"
 #include "error.h"
+#include "gc.h"
+#include "fsck.h"
 #include "history.h"
 #include "json.h"
 
@@ -322,13 +324,27 @@ static void json_domain(mesh_json *j, const mesh_domain *d)
 	mesh_json_field_int(j, "owner_uid", d->owner_uid);
 	mesh_json_field_string(j, "default_branch", d->default_branch);
 	mesh_json_field_int(j, "created", d->created);
+	mesh_json_field_int(j, "retention_days", d->retention_days);
 	mesh_json_object_end(j);
+}
+
+/* "domain": the record of name as it now stands. */
+static int answer_domain(mesh_cmd *cmd, const char *name)
+{
+	mesh_domain *d;
+	int error;
+
+	if ((error = mesh_domain_get(cmd->env->store, name, &d)) < 0)
+		return error;
+	mesh_json_key(&cmd->json, "domain");
+	json_domain(&cmd->json, d);
+	mesh_domain_free(d);
+	return 0;
 }
 
 static int domain_create(mesh_cmd *cmd)
 {
 	const char *description = "";
-	mesh_domain *d;
 	int error;
 
 	if (cmd->argc < 3)
@@ -341,13 +357,9 @@ static int domain_create(mesh_cmd *cmd)
 		description = cmd->argv[++i];
 	}
 	if ((error = mesh_domain_create(cmd->env->store, cmd->caller, cmd->argv[2],
-					description)) < 0 ||
-	    (error = mesh_domain_get(cmd->env->store, cmd->argv[2], &d)) < 0)
+					description)) < 0)
 		return error;
-	mesh_json_key(&cmd->json, "domain");
-	json_domain(&cmd->json, d);
-	mesh_domain_free(d);
-	return 0;
+	return answer_domain(cmd, cmd->argv[2]);
 }
 
 static int domain_list(mesh_cmd *cmd)
@@ -369,13 +381,40 @@ static int domain_list(mesh_cmd *cmd)
 	return 0;
 }
 
+/* domain set NAME retention DAYS */
+static int domain_set(mesh_cmd *cmd)
+{
+	const char *usage = "usage: domain set NAME retention DAYS";
+	const char *text;
+	char *end;
+	long long days;
+	int error;
+
+	if (cmd->argc != 5)
+		return mesh_error_set(MESH_EINVAL, "%s", usage);
+	if (strcmp(cmd->argv[3], "retention") != 0)
+		return mesh_error_set(MESH_EINVAL, "domain set: unknown setting '%s' (settings: retention)",
+				      cmd->argv[3]);
+	text = cmd->argv[4];
+	errno = 0;
+	days = strtoll(text, &end, 10);
+	if (!*text || *end || errno || !(*text >= '0' && *text <= '9'))
+		return mesh_error_set(MESH_EINVAL, "retention '%s' is not a number of days", text);
+	if ((error = mesh_domain_set_retention(cmd->env->store, cmd->argv[2], days)) < 0)
+		return error;
+	return answer_domain(cmd, cmd->argv[2]);
+}
+
 static int cmd_domain(mesh_cmd *cmd)
 {
 	if (cmd->argc >= 2 && strcmp(cmd->argv[1], "create") == 0)
 		return domain_create(cmd);
 	if (cmd->argc >= 2 && strcmp(cmd->argv[1], "list") == 0)
 		return domain_list(cmd);
-	return mesh_error_set(MESH_EINVAL, "usage: domain create NAME [--description TEXT] | domain list");
+	if (cmd->argc >= 2 && strcmp(cmd->argv[1], "set") == 0)
+		return domain_set(cmd);
+	return mesh_error_set(MESH_EINVAL, "usage: domain create NAME [--description TEXT] | "
+			      "domain list | domain set NAME retention DAYS");
 }
 
 /* --- branches and tags ----------------------------------------------- */
@@ -477,8 +516,11 @@ static int cmd_branch(mesh_cmd *cmd)
 		return branch_delete(cmd);
 	if (!strcmp(sub, "list"))
 		return list_refs(cmd, "heads/", "branches");
+	if (!strcmp(sub, "reset-head"))
+		return mesh_fsck_cmd_reset_head(cmd);
 	return mesh_error_set(MESH_EINVAL,
-		"usage: branch create DOMAIN/NAME [--from REF] | branch delete DOMAIN/NAME | branch list DOMAIN");
+		"usage: branch create DOMAIN/NAME [--from REF] | branch delete DOMAIN/NAME | branch list DOMAIN"
+		" | branch reset-head DOMAIN/BRANCH");
 }
 
 static int cmd_tag(mesh_cmd *cmd)
@@ -826,11 +868,12 @@ SPEC("commit", cmd_commit, "commit DOMAIN/BRANCH -m MESSAGE [--meta KEY=VALUE]..
 SPEC("status", cmd_status, "status DOMAIN/BRANCH", "list staged changes");
 SPEC("log", cmd_log, "log DOMAIN/REF [-n N] [-- PATH]", "history of a ref");
 SPEC("diff", cmd_diff, "diff DOMAIN/REF1 REF2 [-- PATH]", "changes between two refs");
-SPEC("domain", cmd_domain, "domain create NAME [--description TEXT] | domain list",
-     "create or list domains");
+SPEC("domain", cmd_domain, "domain create NAME [--description TEXT] | domain list | "
+     "domain set NAME retention DAYS", "create, list or configure domains");
 SPEC("branch", cmd_branch,
-     "branch create DOMAIN/NAME [--from REF] | branch delete DOMAIN/NAME | branch list DOMAIN",
-     "create, delete or list branches");
+     "branch create DOMAIN/NAME [--from REF] | branch delete DOMAIN/NAME | branch list DOMAIN"
+     " | branch reset-head DOMAIN/BRANCH",
+     "create, delete or list branches; move one off a broken head");
 SPEC("tag", cmd_tag, "tag create DOMAIN/TAG REF | tag delete DOMAIN/TAG | tag list DOMAIN",
      "create, delete or list tags");
 SPEC("merge", cmd_merge,
@@ -848,6 +891,8 @@ static const mesh_cmd_spec *const commands[] = {
 	&spec_cmd_commit, &spec_cmd_status, &spec_cmd_log, &spec_cmd_diff,
 	&spec_cmd_domain, &spec_cmd_branch, &spec_cmd_tag, &spec_cmd_merge,
 	&spec_cmd_revert_or_pick, &spec_cherry_pick, &spec_cmd_reset, &spec_cmd_cp,
+	&mesh_gc_cmd_spec,
+	&mesh_fsck_cmd_spec,
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
@@ -874,9 +919,21 @@ static int dispatch(mesh_cmd *cmd)
 {
 	if (cmd->argc == 0)
 		return mesh_error_set(MESH_EINVAL, "empty command");
-	for (size_t i = 0; i < COMMAND_COUNT; i++)
-		if (strcmp(cmd->argv[0], commands[i]->name) == 0)
+	mesh_odb *odb = mesh_store_odb(cmd->env->store);
+	int error;
+
+	for (size_t i = 0; i < COMMAND_COUNT; i++) {
+		if (strcmp(cmd->argv[0], commands[i]->name) != 0)
+			continue;
+		/* Every command but gc is a session (odb.h): what it reads and
+		 * then refers to cannot straddle the start of a collection. */
+		if (commands[i] == &mesh_gc_cmd_spec)
 			return commands[i]->run(cmd);
+		mesh_odb_session_begin(odb);
+		error = commands[i]->run(cmd);
+		mesh_odb_session_end(odb);
+		return error;
+	}
 	return unknown_command(cmd->argv[0]);
 }
 

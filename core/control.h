@@ -20,6 +20,8 @@
  *   cherry-pick DOMAIN/BRANCH COMMIT
  *   reset DOMAIN/BRANCH [-- PATH]
  *   cp DOMAIN/REF/PATH DOMAIN2/BRANCH/PATH
+ *   fsck [--domain D] [--quick] [--repair]          (fsck.h)
+ *   branch reset-head DOMAIN/BRANCH                  (fsck.h)
  */
 #ifndef MESH_CONTROL_H
 #define MESH_CONTROL_H

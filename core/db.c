@@ -373,6 +373,12 @@ int mesh_db_delete(mesh_db *db, const void *key, size_t klen, bool sync)
 	return 0;
 }
 
+void mesh_db_compact_range(mesh_db *db, const void *start, size_t slen,
+			   const void *end, size_t elen)
+{
+	rocksdb_compact_range(db->rdb, start, slen, end, elen);
+}
+
 int mesh_db_batch_new(mesh_db_batch **out)
 {
 	mesh_db_batch *b = calloc(1, sizeof(*b));

@@ -62,6 +62,12 @@ int mesh_db_put(mesh_db *db, const void *key, size_t klen,
 		const void *val, size_t vlen, bool sync);
 int mesh_db_delete(mesh_db *db, const void *key, size_t klen, bool sync);
 
+/* Compacts the keys in [start, end) now, so that the space of what was
+ * deleted there is given back (a deleted value only goes at compaction).
+ * Other reads and writes go on meanwhile. */
+void mesh_db_compact_range(mesh_db *db, const void *start, size_t slen,
+			   const void *end, size_t elen);
+
 int mesh_db_batch_new(mesh_db_batch **out);
 void mesh_db_batch_put(mesh_db_batch *b, const void *key, size_t klen,
 		       const void *val, size_t vlen);

@@ -9,6 +9,7 @@
  * expects ("a/x" before "a.b", since "a" sorts before "a.b").
  */
 #include "diff.h"
+#include "pathbuf.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +20,7 @@ typedef struct diff_walk {
 	mesh_odb *odb;
 	mesh_diff_cb cb;
 	void *ctx;
-	char *path;          /* the current path, grown as the walk descends */
-	size_t len;
-	size_t cap;
+	mesh_pathbuf path;   /* the current path, grown as the walk descends */
 } diff_walk;
 
 bool mesh_tree_entry_same(const mesh_tree_entry *a, const mesh_tree_entry *b)
@@ -43,37 +42,6 @@ const char *mesh_diff_type_name(mesh_diff_type type)
 	return "unknown";
 }
 
-/* Appends "/name" (or "name" at the root); returns the length to restore. */
-static int path_push(diff_walk *w, const char *name, size_t *saved)
-{
-	size_t nlen = strlen(name), need = w->len + 1 + nlen + 1;
-
-	if (need > w->cap) {
-		size_t cap = w->cap ? w->cap : 256;
-		char *grown;
-
-		while (cap < need)
-			cap *= 2;
-		grown = realloc(w->path, cap);
-		if (!grown)
-			return mesh_error_oom();
-		w->path = grown;
-		w->cap = cap;
-	}
-	*saved = w->len;
-	if (w->len)
-		w->path[w->len++] = '/';
-	memcpy(w->path + w->len, name, nlen + 1);
-	w->len += nlen;
-	return 0;
-}
-
-static void path_pop(diff_walk *w, size_t saved)
-{
-	w->len = saved;
-	w->path[saved] = '\0';
-}
-
 /* The callback sees entries without names: the path says where they are. */
 static int report(diff_walk *w, mesh_diff_type type,
 		  const mesh_tree_entry *old, const mesh_tree_entry *new_)
@@ -88,7 +56,7 @@ static int report(diff_walk *w, mesh_diff_type type,
 		n = *new_;
 		n.name = NULL;
 	}
-	return w->cb(w->ctx, w->path, type, old ? &o : NULL, new_ ? &n : NULL);
+	return w->cb(w->ctx, w->path.path, type, old ? &o : NULL, new_ ? &n : NULL);
 }
 
 static int diff_dirs(diff_walk *w, const mesh_oid *a, const mesh_oid *b);
@@ -148,11 +116,11 @@ static int diff_children(diff_walk *w, const mesh_tree *ta,
 			ea = NULL;
 		else if (c < 0)
 			eb = NULL;
-		rc = path_push(w, ea ? ea->name : eb->name, &saved);
+		rc = mesh_pathbuf_push(&w->path, ea ? ea->name : eb->name, &saved);
 		if (rc < 0)
 			break;
 		rc = diff_entries(w, ea, eb);
-		path_pop(w, saved);
+		mesh_pathbuf_pop(&w->path, saved);
 		i += ea != NULL;
 		j += eb != NULL;
 	}
@@ -218,7 +186,7 @@ static int prefix_normalize(const char *prefix, diff_walk *w)
 		if (end > start) {
 			memcpy(name, prefix + start, end - start);
 			name[end - start] = '\0';
-			rc = path_push(w, name, &saved);
+			rc = mesh_pathbuf_push(&w->path, name, &saved);
 		}
 		start = end + 1;
 	}
@@ -238,7 +206,7 @@ static int diff_prefix(diff_walk *w, const mesh_oid *a, const mesh_oid *b,
 		return rc;
 	if ((rc = prefix_normalize(prefix, w)) < 0)
 		return rc;
-	if (w->len == 0) /* "/" and the like: the whole tree */
+	if (w->path.len == 0) /* "/" and the like: the whole tree */
 		return diff_dirs(w, a, b);
 	return diff_entries(w, has_a ? &ea : NULL, has_b ? &eb : NULL);
 }
@@ -246,23 +214,21 @@ static int diff_prefix(diff_walk *w, const mesh_oid *a, const mesh_oid *b,
 int mesh_diff_trees(mesh_odb *odb, const mesh_oid *a, const mesh_oid *b,
 		    const char *prefix, mesh_diff_cb cb, void *ctx)
 {
-	diff_walk w = { odb, cb, ctx, NULL, 0, 0 };
+	diff_walk w = { odb, cb, ctx, { NULL, 0, 0 } };
+	size_t saved;
 	int rc;
 
 	if (!odb || !cb)
 		return mesh_error_set(MESH_EINVAL,
 				      "diff needs an object store and a callback");
-	w.path = malloc(256);
-	if (!w.path)
-		return mesh_error_oom();
-	w.cap = 256;
-	w.path[0] = '\0';
+	if ((rc = mesh_pathbuf_push(&w.path, "", &saved)) < 0)
+		return rc;
 	if (a && b && mesh_oid_cmp(a, b) == 0)
 		rc = 0;
 	else if (prefix && *prefix)
 		rc = diff_prefix(&w, a, b, prefix);
 	else
 		rc = diff_dirs(&w, a, b);
-	free(w.path);
+	mesh_pathbuf_dispose(&w.path);
 	return rc;
 }

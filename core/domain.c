@@ -12,8 +12,11 @@
 #include <string.h>
 #include <time.h>
 
-/* Record: "1\0" description \0 owner \0 uid \0 default-branch \0 created \0 */
-#define DOMAIN_FIELDS 6
+/* Record: "1\0" description \0 owner \0 uid \0 default-branch \0 created \0
+ * [retention-days \0].  The last field came later: a record without it
+ * has the default retention. */
+#define DOMAIN_FIELDS 7
+#define DOMAIN_FIELDS_MIN 6
 
 static int domain_key(const char *name, char **key, size_t *klen)
 {
@@ -42,19 +45,21 @@ void mesh_user_name(uint32_t uid, char *out, size_t outlen)
 
 static int encode_domain(const mesh_domain *d, char **out, size_t *len)
 {
-	char uid[16], created[24];
+	char uid[16], created[24], retention[16];
 	const char *fields[DOMAIN_FIELDS];
 	size_t total = 0;
 	char *p;
 
 	snprintf(uid, sizeof(uid), "%" PRIu32, d->owner_uid);
 	snprintf(created, sizeof(created), "%" PRId64, d->created);
+	snprintf(retention, sizeof(retention), "%" PRIu32, d->retention_days);
 	fields[0] = "1";
 	fields[1] = d->description;
 	fields[2] = d->owner;
 	fields[3] = uid;
 	fields[4] = d->default_branch;
 	fields[5] = created;
+	fields[6] = retention;
 	for (int i = 0; i < DOMAIN_FIELDS; i++)
 		total += strlen(fields[i]) + 1;
 	if (!(p = *out = malloc(total)))
@@ -75,13 +80,17 @@ static int decode_domain(const char *name, const char *buf, size_t len,
 	const char *p = buf, *end = buf + len;
 	mesh_domain *d;
 
-	for (int i = 0; i < DOMAIN_FIELDS; i++) {
+	int nfields = 0;
+
+	for (; nfields < DOMAIN_FIELDS && p < end; nfields++) {
 		const char *nul = memchr(p, '\0', (size_t)(end - p));
 		if (!nul)
 			return mesh_error_set(MESH_EIO, "domain record of %s is corrupt", name);
-		fields[i] = p;
+		fields[nfields] = p;
 		p = nul + 1;
 	}
+	if (nfields < DOMAIN_FIELDS_MIN)
+		return mesh_error_set(MESH_EIO, "domain record of %s is corrupt", name);
 	if (strcmp(fields[0], "1") != 0)
 		return mesh_error_set(MESH_EIO, "domain record of %s has unknown version %s",
 				      name, fields[0]);
@@ -93,6 +102,8 @@ static int decode_domain(const char *name, const char *buf, size_t len,
 	d->owner_uid = (uint32_t)strtoul(fields[3], NULL, 10);
 	d->default_branch = strdup(fields[4]);
 	d->created = strtoll(fields[5], NULL, 10);
+	d->retention_days = nfields > 6 ? (uint32_t)strtoul(fields[6], NULL, 10)
+					 : MESH_DOMAIN_RETENTION_DEFAULT;
 	if (!d->name || !d->description || !d->owner || !d->default_branch) {
 		mesh_domain_free(d);
 		return mesh_error_oom();
@@ -173,6 +184,7 @@ int mesh_domain_create(mesh_store *store, const mesh_caller *caller,
 	d.owner_uid = caller->uid;
 	d.default_branch = "main";
 	d.created = (int64_t)time(NULL);
+	d.retention_days = MESH_DOMAIN_RETENTION_DEFAULT;
 
 	if ((error = initial_commit(store, &d, &head)) < 0 ||
 	    (error = mesh_odb_sync(mesh_store_odb(store))) < 0 ||
@@ -184,10 +196,34 @@ int mesh_domain_create(mesh_store *store, const mesh_caller *caller,
 	if ((error = mesh_ref_set(mesh_store_refs(store), name, "heads/main",
 				  &head, batch)) < 0)
 		goto done;
-	mesh_history_index_put(batch, name, &head);
+	/* The initial commit has no parents and the domain's creation time. */
+	mesh_history_index_put_commit(batch, name, &head, &(mesh_commit){ .time = d.created });
 	error = mesh_db_batch_write(mesh_store_db(store), batch, true);
 done:
 	mesh_db_batch_free(batch);
+	free(key);
+	free(record);
+	return error;
+}
+
+int mesh_domain_set_retention(mesh_store *store, const char *name, int64_t days)
+{
+	mesh_domain *d;
+	char *key = NULL, *record = NULL;
+	size_t klen, rlen;
+	int error;
+
+	if (days < 0 || days > MESH_DOMAIN_RETENTION_MAX)
+		return mesh_error_set(MESH_EINVAL,
+			"retention of domain %s must be 0 to %d days, not %" PRId64,
+			name, MESH_DOMAIN_RETENTION_MAX, days);
+	if ((error = mesh_domain_get(store, name, &d)) < 0)
+		return error;
+	d->retention_days = (uint32_t)days;
+	if ((error = domain_key(name, &key, &klen)) == 0 &&
+	    (error = encode_domain(d, &record, &rlen)) == 0)
+		error = mesh_db_put(mesh_store_db(store), key, klen, record, rlen, true);
+	mesh_domain_free(d);
 	free(key);
 	free(record);
 	return error;

@@ -16,7 +16,15 @@ typedef struct mesh_domain {
 	uint32_t owner_uid;
 	char *default_branch;   /* "main" */
 	int64_t created;        /* seconds since the epoch */
+	/* Days a commit that no ref reaches (a deleted branch's) is kept
+	 * by garbage collection, counted from its commit time. */
+	uint32_t retention_days;
 } mesh_domain;
+
+/* What a domain keeps when nobody set its retention (lakeFS's default). */
+#define MESH_DOMAIN_RETENTION_DEFAULT 7
+/* The longest retention accepted: 100 years. */
+#define MESH_DOMAIN_RETENTION_MAX 36500
 
 /* Same rule as branch names: [A-Za-z0-9_][A-Za-z0-9._-]*. */
 int mesh_domain_name_check(const char *name);
@@ -29,6 +37,11 @@ int mesh_domain_create(mesh_store *store, const mesh_caller *caller,
 /* MESH_ENOENT naming the domain when absent.  Free with mesh_domain_free. */
 int mesh_domain_get(mesh_store *store, const char *name, mesh_domain **out);
 void mesh_domain_free(mesh_domain *domain);
+
+/* Sets the domain's retention (0 to MESH_DOMAIN_RETENTION_MAX days),
+ * in one synced write.  MESH_ENOENT naming an unknown domain,
+ * MESH_EINVAL naming a value out of range. */
+int mesh_domain_set_retention(mesh_store *store, const char *name, int64_t days);
 
 /* All domains in name order; free with mesh_domain_list_free. */
 int mesh_domain_list(mesh_store *store, mesh_domain ***out, size_t *count);

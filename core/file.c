@@ -230,6 +230,11 @@ struct mesh_file_writer {
 	size_t failed_count;
 	int worker_error;
 	char worker_message[256];
+	/* Chunks the workers stored, pinned (mesh_odb_pin) until the writer
+	 * is freed: until a staged map names them, nothing in the database
+	 * does, and a garbage collection must not take them.  Under lock. */
+	mesh_oid *pinned;
+	size_t pinned_count, pinned_cap;
 };
 
 #define WRITER_FIRST_CAP (64u * 1024)
@@ -245,6 +250,35 @@ static void block_release_locked(write_block *block)
 {
 	if (block && --block->refs == 0)
 		free(block);
+}
+
+/* Records a chunk mesh_odb_write_pinned stored: its id in the map, its
+ * pin in the list, its block released.  Lock held. */
+static int chunk_stored_locked(mesh_file_writer *w, const store_job *job, const mesh_oid *id)
+{
+	int error = mesh_array_grow(&w->pinned, &w->pinned_cap, w->pinned_count,
+				    sizeof(*w->pinned));
+
+	if (error < 0) {
+		mesh_odb_unpin(w->odb, id);
+		return error;
+	}
+	w->pinned[w->pinned_count++] = *id;
+	w->b.chunks[job->slot].id = *id;
+	block_release_locked(job->block);
+	return 0;
+}
+
+/* Keeps a chunk whose store failed, block and all, for a retry.  Room is
+ * certain: no chunk is queued while one is failed.  Lock held. */
+static void chunk_failed_locked(mesh_file_writer *w, const store_job *job, int error)
+{
+	w->failed[w->failed_count++] = *job;
+	if (w->worker_error == 0) {
+		w->worker_error = error;
+		snprintf(w->worker_message, sizeof(w->worker_message), "%s",
+			 mesh_error_message());
+	}
 }
 
 static void *store_worker(void *arg)
@@ -265,20 +299,12 @@ static void *store_worker(void *arg)
 		w->queue_len--;
 		w->in_flight++;
 		pthread_mutex_unlock(&w->lock);
-		error = mesh_odb_write(w->odb, MESH_OBJ_CHUNK, job.data, job.len, &id);
+		error = mesh_odb_write_pinned(w->odb, MESH_OBJ_CHUNK, job.data, job.len, &id);
 		pthread_mutex_lock(&w->lock);
-		if (error < 0) {
-			/* Room is certain: no chunk is queued while one is failed. */
-			w->failed[w->failed_count++] = job;
-			if (w->worker_error == 0) {
-				w->worker_error = error;
-				snprintf(w->worker_message, sizeof(w->worker_message), "%s",
-					 mesh_error_message());
-			}
-		} else {
-			block_release_locked(job.block);
-			w->b.chunks[job.slot].id = id;
-		}
+		if (error == 0)
+			error = chunk_stored_locked(w, &job, &id);
+		if (error < 0)
+			chunk_failed_locked(w, &job, error);
 		w->in_flight--;
 		pthread_cond_broadcast(&w->changed);
 	}
@@ -302,16 +328,16 @@ static int writer_retry_locked(mesh_file_writer *w)
 		mesh_oid id;
 
 		pthread_mutex_unlock(&w->lock);
-		error = mesh_odb_write(w->odb, MESH_OBJ_CHUNK, job.data, job.len, &id);
+		error = mesh_odb_write_pinned(w->odb, MESH_OBJ_CHUNK, job.data, job.len, &id);
 		pthread_mutex_lock(&w->lock);
+		if (error == 0)
+			error = chunk_stored_locked(w, &job, &id);
 		if (error < 0) {
 			snprintf(w->worker_message, sizeof(w->worker_message), "%s",
 				 mesh_error_message());
 			w->worker_error = error;
 			break;
 		}
-		w->b.chunks[job.slot].id = id;
-		block_release_locked(job.block);
 		w->failed_count--;
 	}
 	if (w->failed_count == 0)
@@ -406,6 +432,9 @@ void mesh_file_writer_free(mesh_file_writer *w)
 	for (size_t k = 0; k < w->failed_count; k++)
 		block_release_locked(w->failed[k].block);
 	block_release_locked(w->block);
+	for (size_t i = 0; i < w->pinned_count; i++)
+		mesh_odb_unpin(w->odb, &w->pinned[i]);
+	free(w->pinned);
 	pthread_cond_destroy(&w->changed);
 	pthread_mutex_destroy(&w->lock);
 	free(w->b.chunks);

@@ -27,6 +27,134 @@ void mesh_history_index_put(mesh_db_batch *batch, const char *domain,
 	mesh_db_batch_put(batch, key, len + MESH_OID_RAWSZ, "", 0);
 }
 
+#define INDEX_VALUE_VERSION 1
+#define INDEX_VALUE_FIXED (1 + 8 + 1)
+
+void mesh_history_index_put_commit(mesh_db_batch *batch, const char *domain,
+				   const mesh_oid *id, const mesh_commit *commit)
+{
+	char key[INDEX_PREFIX_MAX + MESH_OID_RAWSZ];
+	unsigned char val[INDEX_VALUE_FIXED + MESH_HISTORY_PARENTS_MAX * MESH_OID_RAWSZ];
+	size_t len = index_prefix(key, domain);
+	/* More parents than fit would be an octopus merge no command makes;
+	 * the entry then says nothing rather than something partial. */
+	size_t parents = commit->parent_count;
+	uint64_t time = (uint64_t)commit->time;
+
+	memcpy(key + len, id->id, MESH_OID_RAWSZ);
+	if (parents > MESH_HISTORY_PARENTS_MAX) {
+		mesh_db_batch_put(batch, key, len + MESH_OID_RAWSZ, "", 0);
+		return;
+	}
+	val[0] = INDEX_VALUE_VERSION;
+	for (int i = 0; i < 8; i++)
+		val[1 + i] = (unsigned char)(time >> (8 * i));
+	val[9] = (unsigned char)parents;
+	for (size_t i = 0; i < parents; i++)
+		memcpy(val + INDEX_VALUE_FIXED + i * MESH_OID_RAWSZ, commit->parents[i].id,
+		       MESH_OID_RAWSZ);
+	mesh_db_batch_put(batch, key, len + MESH_OID_RAWSZ, val,
+			  INDEX_VALUE_FIXED + parents * MESH_OID_RAWSZ);
+}
+
+/* Fills out from an index value; false when it holds nothing usable. */
+static bool index_decode(const unsigned char *val, size_t vlen, mesh_history_indexed *out)
+{
+	uint64_t time = 0;
+	size_t parents;
+
+	if (vlen < INDEX_VALUE_FIXED || val[0] != INDEX_VALUE_VERSION)
+		return false;
+	parents = val[9];
+	if (parents > MESH_HISTORY_PARENTS_MAX ||
+	    vlen != INDEX_VALUE_FIXED + parents * MESH_OID_RAWSZ)
+		return false;
+	for (int i = 7; i >= 0; i--)
+		time = time << 8 | val[1 + i];
+	out->time = (int64_t)time;
+	out->parent_count = parents;
+	for (size_t i = 0; i < parents; i++)
+		memcpy(out->parents[i].id, val + INDEX_VALUE_FIXED + i * MESH_OID_RAWSZ,
+		       MESH_OID_RAWSZ);
+	out->known = true;
+	return true;
+}
+
+/* Completes an entry the index says nothing about from its commit. */
+static int index_complete(mesh_store *store, mesh_history_indexed *out)
+{
+	mesh_commit *commit;
+	int error = mesh_commit_load(mesh_store_odb(store), &out->id, &commit);
+
+	if (error == MESH_ENOMEM)
+		return error;
+	if (error < 0) {
+		mesh_error_clear();
+		return 0;
+	}
+	if (commit->parent_count <= MESH_HISTORY_PARENTS_MAX) {
+		out->known = true;
+		out->time = commit->time;
+		out->parent_count = commit->parent_count;
+		memcpy(out->parents, commit->parents,
+		       commit->parent_count * sizeof(*commit->parents));
+	}
+	mesh_commit_free(commit);
+	return 0;
+}
+
+static int index_fill(mesh_store *store, const mesh_oid *id, const void *val,
+		      size_t vlen, mesh_history_indexed *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = *id;
+	if (index_decode(val, vlen, out))
+		return 0;
+	return index_complete(store, out);
+}
+
+int mesh_history_index_get(mesh_store *store, const char *domain,
+			   const mesh_oid *id, mesh_history_indexed *out)
+{
+	char key[INDEX_PREFIX_MAX + MESH_OID_RAWSZ];
+	size_t len = index_prefix(key, domain), vlen;
+	void *val;
+	int found;
+
+	memcpy(key + len, id->id, MESH_OID_RAWSZ);
+	found = mesh_db_find(mesh_store_db(store), key, len + MESH_OID_RAWSZ, &val, &vlen);
+	if (found <= 0)
+		return found < 0 ? found : MESH_ENOENT;
+	found = index_fill(store, id, val, vlen, out);
+	free(val);
+	return found;
+}
+
+int mesh_history_index_list(mesh_store *store, const char *domain,
+			    mesh_history_index_cb cb, void *ctx)
+{
+	char key[INDEX_PREFIX_MAX + MESH_OID_RAWSZ];
+	size_t plen = index_prefix(key, domain);
+	mesh_history_indexed entry;
+	mesh_db_iter *it;
+	const void *k, *v;
+	size_t klen, vlen;
+	int more = 0, error;
+
+	if ((error = mesh_db_iter_new(&it, mesh_store_db(store), key, plen)) < 0)
+		return error;
+	while (error == 0 && (more = mesh_db_iter_next(it, &k, &klen, &v, &vlen)) > 0) {
+		mesh_oid id;
+		if (klen != plen + MESH_OID_RAWSZ)
+			continue;
+		memcpy(id.id, (const char *)k + plen, MESH_OID_RAWSZ);
+		if ((error = index_fill(store, &id, v, vlen, &entry)) == 0)
+			error = cb(ctx, &entry);
+	}
+	mesh_db_iter_free(it);
+	return error != 0 ? error : more < 0 ? more : 0;
+}
+
 int mesh_history_branch_head(mesh_store *store, const char *domain,
 			     const char *branch, mesh_oid *out)
 {

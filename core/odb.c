@@ -9,6 +9,7 @@
 #include "error.h"
 #include "db.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -46,7 +47,23 @@ struct mesh_odb {
 	size_t cctx_count;
 	void (*nospace_hook)(void *ctx);   /* set once, before sharing */
 	void *nospace_ctx;
+	/* Collection state (see odb.h): gc_lock guards touched, pins,
+	 * gc_thread, gc_marked and gc_note_failed; gc_phase is written under
+	 * it and read without it first, so that with no collection running
+	 * the write and read paths take no lock. */
+	pthread_mutex_t gc_lock;
+	atomic_int gc_phase;
+	pthread_t gc_thread;
+	mesh_oidset *touched;
+	mesh_oidset *pins;
+	mesh_odb_marked_fn gc_marked;
+	void *gc_marked_ctx;
+	bool gc_note_failed;
+	/* Readers: sessions; the writer: a collection beginning. */
+	pthread_rwlock_t sessions;
 };
+
+enum { GC_IDLE = 0, GC_MARK = 1, GC_SWEEP = 2, GC_SWEEP_DRY = 3 };
 
 const char *mesh_otype_name(mesh_otype type)
 {
@@ -226,6 +243,91 @@ static int loose_exists(mesh_odb_backend *b, const mesh_oid *oid)
 	return mesh_error_os("cannot stat object", rel);
 }
 
+/* ---- quarantine (fsck --repair) ---------------------------------------- */
+
+/* Opens a new file dir/<hex>.<tag>, or .1, .2... when taken (an earlier
+ * repair of the same id keeps its file).  *path gets its name. */
+static int quarantine_create(const char *dir, const mesh_oid *oid, const char *tag,
+			     char path[4096])
+{
+	char hex[MESH_OID_HEXSZ + 1];
+
+	mesh_oid_fmt(hex, oid);
+	for (int n = 0; n < 100; n++) {
+		int fd;
+		if (n == 0)
+			snprintf(path, 4096, "%s/%s.%s", dir, hex, tag);
+		else
+			snprintf(path, 4096, "%s/%s.%s.%d", dir, hex, tag, n);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+		if (fd >= 0 || errno != EEXIST)
+			return fd >= 0 ? fd : mesh_error_os("cannot create quarantine file", path);
+	}
+	return mesh_error_set(MESH_EEXIST, "too many quarantined copies of %s in %s", hex, dir);
+}
+
+static int sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int error = 0;
+
+	if (fd < 0)
+		return mesh_error_os("cannot open", dir);
+	if (fsync(fd) < 0)
+		error = mesh_error_os("cannot sync", dir);
+	close(fd);
+	return error;
+}
+
+/* Writes data durably into a new quarantine file. */
+static int quarantine_write(const char *dir, const mesh_oid *oid, const char *tag,
+			    const void *data, size_t len, char path[4096])
+{
+	int fd = quarantine_create(dir, oid, tag, path), error;
+
+	if (fd < 0)
+		return fd;
+	error = write_all(fd, data, len, path);
+	if (error == 0 && fsync(fd) < 0)
+		error = mesh_error_os("cannot sync", path);
+	close(fd);
+	if (error == 0)
+		error = sync_dir(dir);
+	if (error < 0)
+		unlink(path);
+	return error;
+}
+
+static int loose_quarantine(mesh_odb_backend *b, const mesh_oid *oid, const char *dir,
+			    bool (*bad)(void *ctx, const void *data, size_t len),
+			    void *ctx, char where[4096])
+{
+	loose_backend *lb = (loose_backend *)b;
+	char rel[MESH_OID_HEXSZ + 2], path[4096];
+	void *data;
+	size_t len;
+	int error = loose_read(b, oid, &data, &len);
+
+	if (error == MESH_ENOENT) {
+		mesh_error_clear();
+		return 0;
+	}
+	if (error < 0)
+		return error;
+	/* The bytes are copied, not the file linked: the quarantine may be
+	 * on another filesystem, and a copy is as good for a post-mortem. */
+	error = bad(ctx, data, len) ? quarantine_write(dir, oid, "loose", data, len, path) : 1;
+	free(data);
+	if (error != 0)
+		return error < 0 ? error : 0;
+	loose_relpath(rel, oid);
+	if (unlinkat(lb->objects_fd, rel, 0) < 0 && errno != ENOENT)
+		return mesh_error_os("cannot remove corrupt object", rel);
+	if (where)
+		snprintf(where, 4096, "%s", path);
+	return 1;
+}
+
 /* Writes data to a fresh temp file; *tmp_path is malloc'd. */
 static int loose_write_tmp(loose_backend *lb, const void *data, size_t len,
 			   char **tmp_path)
@@ -401,6 +503,97 @@ static int loose_sync(mesh_odb_backend *b)
 	return error;
 }
 
+/* The 62 hex digits after a fan-out directory name back into an id. */
+static bool loose_name_parse(const char fanout[2], const char *name, mesh_oid *out)
+{
+	char hex[MESH_OID_HEXSZ + 1];
+
+	if (strlen(name) != MESH_OID_HEXSZ - 2)
+		return false;
+	memcpy(hex, fanout, 2);
+	memcpy(hex + 2, name, MESH_OID_HEXSZ - 2 + 1);
+	return mesh_oid_parse(out, hex) == 0;
+}
+
+static int loose_list_dir(loose_backend *lb, const char fanout[3],
+			  int (*cb)(void *, const mesh_oid *, uint64_t, int64_t), void *ctx)
+{
+	int fd = openat(lb->objects_fd, fanout, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *dir;
+	int stop = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : mesh_error_os("cannot open object directory", fanout);
+	if (!(dir = fdopendir(fd))) {
+		close(fd);
+		return mesh_error_os("cannot list object directory", fanout);
+	}
+	while (stop == 0 && (de = readdir(dir))) {
+		struct stat st;
+		mesh_oid oid;
+
+		if (!loose_name_parse(fanout, de->d_name, &oid))
+			continue;
+		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)
+				continue;
+			stop = mesh_error_os("cannot stat object", de->d_name);
+			break;
+		}
+		stop = cb(ctx, &oid, (uint64_t)st.st_size,
+			 (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec);
+	}
+	closedir(dir);
+	return stop;
+}
+
+static int loose_list(mesh_odb_backend *b,
+		      int (*cb)(void *, const mesh_oid *, uint64_t, int64_t), void *ctx)
+{
+	loose_backend *lb = (loose_backend *)b;
+	static const char digits[] = "0123456789abcdef";
+	int stop = 0;
+
+	for (int i = 0; i < 256 && stop == 0; i++) {
+		char fanout[3] = { digits[i >> 4], digits[i & 15], '\0' };
+		stop = loose_list_dir(lb, fanout, cb, ctx);
+	}
+	return stop;
+}
+
+static int loose_read_prefix(mesh_odb_backend *b, const mesh_oid *oid, void *buf,
+			     size_t len, size_t *got)
+{
+	loose_backend *lb = (loose_backend *)b;
+	char rel[MESH_OID_HEXSZ + 2];
+	ssize_t n;
+	int fd;
+
+	loose_relpath(rel, oid);
+	if ((fd = openat(lb->objects_fd, rel, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? MESH_ENOENT : mesh_error_os("cannot open object", rel);
+	do
+		n = pread(fd, buf, len, 0);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n < 0)
+		return mesh_error_os("cannot read object", rel);
+	*got = (size_t)n;
+	return 0;
+}
+
+static int loose_remove(mesh_odb_backend *b, const mesh_oid *oid)
+{
+	loose_backend *lb = (loose_backend *)b;
+	char rel[MESH_OID_HEXSZ + 2];
+
+	loose_relpath(rel, oid);
+	if (unlinkat(lb->objects_fd, rel, 0) == 0 || errno == ENOENT)
+		return 0;
+	return mesh_error_os("cannot remove object", rel);
+}
+
 static void loose_free(mesh_odb_backend *b)
 {
 	loose_backend *lb = (loose_backend *)b;
@@ -480,10 +673,70 @@ static int db_exists(mesh_odb_backend *b, const mesh_oid *oid)
 	return mesh_db_has(((db_backend *)b)->db, key, sizeof(key));
 }
 
+static int db_quarantine(mesh_odb_backend *b, const mesh_oid *oid, const char *dir,
+			  bool (*bad)(void *ctx, const void *data, size_t len),
+			  void *ctx, char where[4096])
+{
+	unsigned char key[2 + MESH_OID_RAWSZ];
+	char path[4096];
+	void *data;
+	size_t len;
+	int found, error;
+
+	db_key(key, oid);
+	found = mesh_db_find(((db_backend *)b)->db, key, sizeof(key), &data, &len);
+	if (found <= 0)
+		return found;
+	error = bad(ctx, data, len) ? quarantine_write(dir, oid, "db", data, len, path) : 1;
+	free(data);
+	if (error != 0)
+		return error < 0 ? error : 0;
+	/* Synced: once fsck says it moved the object, it is gone for good. */
+	if ((error = mesh_db_delete(((db_backend *)b)->db, key, sizeof(key), true)) < 0)
+		return error;
+	if (where)
+		snprintf(where, 4096, "%s", path);
+	return 1;
+}
+
 static int db_sync(mesh_odb_backend *b)
 {
 	(void)b;
 	return 0;
+}
+
+static int db_list(mesh_odb_backend *b,
+		   int (*cb)(void *, const mesh_oid *, uint64_t, int64_t), void *ctx)
+{
+	mesh_db_iter *it;
+	const void *key, *val;
+	size_t klen, vlen;
+	int more, stop = 0, error;
+
+	if ((error = mesh_db_iter_new(&it, ((db_backend *)b)->db, "o/", 2)) < 0)
+		return error;
+	while (stop == 0 && (more = mesh_db_iter_next(it, &key, &klen, &val, &vlen)) > 0) {
+		mesh_oid oid;
+
+		if (klen != 2 + MESH_OID_RAWSZ)
+			continue;
+		memcpy(oid.id, (const unsigned char *)key + 2, MESH_OID_RAWSZ);
+		/* A value has no time of its own: the touched set covers
+		 * what is written while a collection runs. */
+		stop = cb(ctx, &oid, (uint64_t)(klen + vlen), -1);
+	}
+	mesh_db_iter_free(it);
+	return stop ? stop : more;
+}
+
+static int db_remove(mesh_odb_backend *b, const mesh_oid *oid)
+{
+	unsigned char key[2 + MESH_OID_RAWSZ];
+
+	db_key(key, oid);
+	/* Not synced: a delete lost in a crash only leaves garbage for the
+	 * next collection. */
+	return mesh_db_delete(((db_backend *)b)->db, key, sizeof(key), false);
 }
 
 static void db_free(mesh_odb_backend *b)
@@ -503,6 +756,9 @@ int mesh_odb_backend_db(mesh_odb_backend **out, mesh_db *db)
 	b->base.exists = db_exists;
 	b->base.sync = db_sync;
 	b->base.free = db_free;
+	b->base.list = db_list;
+	b->base.remove = db_remove;
+	b->base.quarantine = db_quarantine;
 	b->db = db;
 	*out = &b->base;
 	return 0;
@@ -561,6 +817,64 @@ static int tiered_sync(mesh_odb_backend *b)
 	return error < 0 ? error : t->small->sync(t->small);
 }
 
+static int tiered_list(mesh_odb_backend *b,
+		       int (*cb)(void *, const mesh_oid *, uint64_t, int64_t), void *ctx)
+{
+	tiered_backend *t = (tiered_backend *)b;
+	int stop = t->small->list ? t->small->list(t->small, cb, ctx) : 0;
+
+	return stop == 0 && t->large->list ? t->large->list(t->large, cb, ctx) : stop;
+}
+
+/* From both tiers: an older layout may have put a copy in either. */
+static int tiered_read_prefix(mesh_odb_backend *b, const mesh_oid *oid, void *buf,
+			      size_t len, size_t *got)
+{
+	tiered_backend *t = (tiered_backend *)b;
+	void *data;
+	size_t dlen;
+	int error = t->small->read(t->small, oid, &data, &dlen);
+
+	if (error == 0) {
+		*got = dlen < len ? dlen : len;
+		memcpy(buf, data, *got);
+		free(data);
+		return 0;
+	}
+	if (error != MESH_ENOENT)
+		return error;
+	mesh_error_clear();
+	if (t->large->read_prefix)
+		return t->large->read_prefix(t->large, oid, buf, len, got);
+	return MESH_ENOENT;
+}
+
+static int tiered_remove(mesh_odb_backend *b, const mesh_oid *oid)
+{
+	tiered_backend *t = (tiered_backend *)b;
+	int error = t->small->remove ? t->small->remove(t->small, oid) : 0;
+
+	return error == 0 && t->large->remove ? t->large->remove(t->large, oid) : error;
+}
+
+static int tiered_quarantine(mesh_odb_backend *b, const mesh_oid *oid, const char *dir,
+			     bool (*bad)(void *ctx, const void *data, size_t len),
+			     void *ctx, char where[4096])
+{
+	tiered_backend *t = (tiered_backend *)b;
+	mesh_odb_backend *tiers[2] = { t->small, t->large };
+	int moved = 0;
+
+	for (int i = 0; i < 2; i++) {
+		int n = tiers[i]->quarantine ?
+			tiers[i]->quarantine(tiers[i], oid, dir, bad, ctx, where) : 0;
+		if (n < 0)
+			return n;
+		moved += n;
+	}
+	return moved;
+}
+
 static void tiered_free(mesh_odb_backend *b)
 {
 	tiered_backend *t = (tiered_backend *)b;
@@ -588,6 +902,10 @@ int mesh_odb_backend_tiered(mesh_odb_backend **out, mesh_odb_backend *small,
 	t->base.exists = tiered_exists;
 	t->base.sync = tiered_sync;
 	t->base.free = tiered_free;
+	t->base.list = tiered_list;
+	t->base.remove = tiered_remove;
+	t->base.read_prefix = tiered_read_prefix;
+	t->base.quarantine = tiered_quarantine;
 	t->small = small;
 	t->large = large;
 	t->threshold = threshold;
@@ -628,8 +946,80 @@ int mesh_odb_backend_loose(mesh_odb_backend **out,
 	lb->base.exists = loose_exists;
 	lb->base.sync = loose_sync;
 	lb->base.free = loose_free;
+	lb->base.list = loose_list;
+	lb->base.remove = loose_remove;
+	lb->base.read_prefix = loose_read_prefix;
+	lb->base.quarantine = loose_quarantine;
 	*out = &lb->base;
 	return 0;
+}
+
+/* ---- collection hooks on the write and read paths ----------------------- */
+
+static bool gc_running(mesh_odb *odb)
+{
+	return atomic_load_explicit(&odb->gc_phase, memory_order_acquire) != GC_IDLE;
+}
+
+/* Gc lock held.  Whether this thread is the collector's own. */
+static bool gc_own_thread(const mesh_odb *odb)
+{
+	return pthread_equal(odb->gc_thread, pthread_self());
+}
+
+/* Gc lock held. */
+static void touched_add_locked(mesh_odb *odb, const mesh_oid *oid)
+{
+	if (odb->touched && mesh_oidset_add(odb->touched, oid) < 0)
+		odb->gc_note_failed = true;
+}
+
+/*
+ * Called before oid is written, found stored, or read (while marking):
+ * whatever the caller goes on to do with it, the running collection
+ * keeps it.  Before, not after: a collector that removed it first makes
+ * the caller's check or read find nothing.
+ */
+static void gc_note(mesh_odb *odb, const mesh_oid *oid)
+{
+	if (!gc_running(odb))
+		return;
+	pthread_mutex_lock(&odb->gc_lock);
+	if (gc_running(odb) && !gc_own_thread(odb))
+		touched_add_locked(odb, oid);
+	pthread_mutex_unlock(&odb->gc_lock);
+}
+
+/* Gc lock held. */
+static bool gc_keeps_locked(mesh_odb *odb, const mesh_oid *oid)
+{
+	return mesh_oidset_has(odb->pins, oid) ||
+	       (odb->touched && mesh_oidset_has(odb->touched, oid)) ||
+	       (odb->gc_marked && odb->gc_marked(odb->gc_marked_ctx, oid));
+}
+
+/* Before a read: 0 to go on, MESH_ENOENT for an object being removed. */
+static int gc_before_read(mesh_odb *odb, const mesh_oid *oid)
+{
+	char hex[MESH_OID_HEXSZ + 1];
+	bool refused = false;
+
+	if (!gc_running(odb))
+		return 0;
+	pthread_mutex_lock(&odb->gc_lock);
+	if (!gc_own_thread(odb)) {
+		int phase = atomic_load_explicit(&odb->gc_phase, memory_order_relaxed);
+		if (phase == GC_MARK || phase == GC_SWEEP_DRY)
+			touched_add_locked(odb, oid);
+		else if (phase == GC_SWEEP)
+			refused = !gc_keeps_locked(odb, oid);
+	}
+	pthread_mutex_unlock(&odb->gc_lock);
+	if (!refused)
+		return 0;
+	mesh_oid_fmt(hex, oid);
+	return mesh_error_set(MESH_ENOENT, "object %s not found (garbage being collected)",
+			      hex);
 }
 
 /* ---- odb -------------------------------------------------------------- */
@@ -650,6 +1040,13 @@ int mesh_odb_open(mesh_odb **out, mesh_odb_backend *backend,
 	atomic_init(&odb->writes, 0);
 	atomic_init(&odb->write_dups, 0);
 	pthread_mutex_init(&odb->cctx_lock, NULL);
+	pthread_mutex_init(&odb->gc_lock, NULL);
+	pthread_rwlock_init(&odb->sessions, NULL);
+	atomic_init(&odb->gc_phase, GC_IDLE);
+	if (mesh_oidset_new(&odb->pins) < 0) {
+		mesh_odb_close(odb);
+		return MESH_ENOMEM;
+	}
 	*out = odb;
 	return 0;
 }
@@ -663,6 +1060,10 @@ void mesh_odb_close(mesh_odb *odb)
 	while (odb->cctx_count > 0)
 		ZSTD_freeCCtx(odb->cctx[--odb->cctx_count]);
 	pthread_mutex_destroy(&odb->cctx_lock);
+	pthread_mutex_destroy(&odb->gc_lock);
+	pthread_rwlock_destroy(&odb->sessions);
+	mesh_oidset_free(odb->touched);
+	mesh_oidset_free(odb->pins);
 	free(odb);
 }
 
@@ -789,8 +1190,8 @@ static int store_into(mesh_odb *odb, mesh_db_batch *batch, bool check, mesh_otyp
 	return result;
 }
 
-static int odb_store(mesh_odb *odb, mesh_db_batch *batch, bool check, mesh_otype type,
-		     const void *data, size_t len, mesh_oid *out)
+static int odb_store(mesh_odb *odb, mesh_db_batch *batch, bool check, bool pin,
+		     mesh_otype type, const void *data, size_t len, mesh_oid *out)
 {
 	mesh_oid oid;
 	int result;
@@ -802,12 +1203,18 @@ static int odb_store(mesh_odb *odb, mesh_db_batch *batch, bool check, mesh_otype
 		return mesh_error_set(MESH_EINVAL, "object data missing");
 	if ((result = mesh_oid_hash(&oid, mesh_otype_name(type), data, len)) < 0)
 		return result;
+	if (pin && (result = mesh_odb_pin(odb, &oid)) < 0)
+		return result;
+	gc_note(odb, &oid);
 	result = batch ? store_into(odb, batch, check, type, &oid, data, len)
 		       : store_now(odb, type, &oid, data, len);
 	if (result == MESH_ENOSPC && odb->nospace_hook)
 		odb->nospace_hook(odb->nospace_ctx);
-	if (result < 0)
+	if (result < 0) {
+		if (pin)
+			mesh_odb_unpin(odb, &oid);
 		return result;
+	}
 	atomic_fetch_add_explicit(result == 1 ? &odb->writes : &odb->write_dups, 1,
 				  memory_order_relaxed);
 	*out = oid;
@@ -823,7 +1230,7 @@ void mesh_odb_set_nospace_hook(mesh_odb *odb, void (*hook)(void *ctx), void *ctx
 int mesh_odb_write(mesh_odb *odb, mesh_otype type,
 		   const void *data, size_t len, mesh_oid *out)
 {
-	return odb_store(odb, NULL, true, type, data, len, out);
+	return odb_store(odb, NULL, true, false, type, data, len, out);
 }
 
 int mesh_odb_write_batched(mesh_odb *odb, mesh_db_batch *batch, mesh_otype type,
@@ -831,7 +1238,7 @@ int mesh_odb_write_batched(mesh_odb *odb, mesh_db_batch *batch, mesh_otype type,
 {
 	if (!batch)
 		return mesh_error_set(MESH_EINVAL, "no batch to store objects into");
-	return odb_store(odb, batch, true, type, data, len, out);
+	return odb_store(odb, batch, true, false, type, data, len, out);
 }
 
 int mesh_odb_write_new_batched(mesh_odb *odb, mesh_db_batch *batch, mesh_otype type,
@@ -839,7 +1246,7 @@ int mesh_odb_write_new_batched(mesh_odb *odb, mesh_db_batch *batch, mesh_otype t
 {
 	if (!batch)
 		return mesh_error_set(MESH_EINVAL, "no batch to store objects into");
-	return odb_store(odb, batch, false, type, data, len, out);
+	return odb_store(odb, batch, false, false, type, data, len, out);
 }
 
 /* Sets and logs the error of a corrupt object; returns MESH_EIO. */
@@ -933,6 +1340,24 @@ static int verify_object(mesh_odb *odb, const mesh_oid *oid, mesh_otype type,
 	return corrupt(odb, oid, why);
 }
 
+/*
+ * Something named this object (a ref, a tree, a file map), so its absence
+ * is damage like a corrupt one: EIO and a log line naming it, never the
+ * ENOENT of a path that does not exist.  Whether an object is stored at
+ * all is mesh_odb_exists's question.
+ */
+static int missing(mesh_odb *odb, const mesh_oid *oid, mesh_otype expected)
+{
+	char hex[MESH_OID_HEXSZ + 1];
+	const char *what = expected == MESH_OBJ_ANY ? "object" : mesh_otype_name(expected);
+
+	mesh_oid_fmt(hex, oid);
+	mesh_log_write(odb->log, MESH_LOG_ERROR, "object %s (%s) is missing from the store",
+		       hex, what);
+	mesh_error_set(MESH_EIO, "object %s (%s) is missing from the store", hex, what);
+	return MESH_EIO;
+}
+
 static int check_type(mesh_odb *odb, const mesh_oid *oid, mesh_otype actual,
 		      mesh_otype expected)
 {
@@ -956,7 +1381,11 @@ int mesh_odb_read_buf(mesh_odb *odb, const mesh_oid *oid, mesh_otype expected,
 	mesh_otype type = MESH_OBJ_ANY;
 	int error;
 
+	if ((error = gc_before_read(odb, oid)) < 0)
+		return error;
 	error = odb->backend->read(odb->backend, oid, &stored, &stored_len);
+	if (error == MESH_ENOENT)
+		return missing(odb, oid, expected);
 	if (error < 0)
 		return error;
 	atomic_fetch_add_explicit(&odb->reads, 1, memory_order_relaxed);
@@ -996,8 +1425,88 @@ int mesh_odb_read(mesh_odb *odb, const mesh_oid *oid, mesh_otype expected,
 	return 0;
 }
 
+int mesh_odb_type(mesh_odb *odb, const mesh_oid *oid, mesh_otype *out)
+{
+	mesh_odb_backend *b = odb->backend;
+	unsigned char header[STORED_HEADER_LEN];
+	size_t got = 0;
+	void *data = NULL;
+	int error;
+
+	if (b->read_prefix) {
+		error = b->read_prefix(b, oid, header, sizeof(header), &got);
+	} else if ((error = b->read(b, oid, &data, &got)) == 0) {
+		got = got < sizeof(header) ? got : sizeof(header);
+		memcpy(header, data, got);
+		free(data);
+	}
+	if (error == MESH_ENOENT) {
+		mesh_error_clear();
+		return MESH_ENOENT;
+	}
+	if (error < 0)
+		return error;
+	if (got < STORED_HEADER_LEN || header[0] != STORED_MAGIC || !otype_is_concrete(header[1]))
+		return corrupt(odb, oid, "bad header");
+	*out = (mesh_otype)header[1];
+	return 0;
+}
+
+typedef struct copy_check {
+	mesh_odb *odb;
+	const mesh_oid *oid;
+} copy_check;
+
+/* Whether stored bytes fail to yield the object they are stored as.  Out
+ * of memory is not damage: the copy stays. */
+static bool copy_is_bad(void *ctx, const void *data, size_t len)
+{
+	copy_check *c = ctx;
+	unsigned char *copy = malloc(len ? len : 1);
+	mesh_otype type;
+	mesh_odb_buf content;
+	int error;
+
+	if (!copy)
+		return false;
+	memcpy(copy, data, len);
+	if ((error = decode_object(c->odb, c->oid, copy, len, &type, &content)) < 0)
+		return error != MESH_ENOMEM;
+	error = verify_object(c->odb, c->oid, type, content.data, content.len);
+	mesh_odb_buf_free(&content);
+	return error < 0 && error != MESH_ENOMEM;
+}
+
+int mesh_odb_quarantine(mesh_odb *odb, const mesh_oid *oid, const char *dir,
+			size_t *moved, char where[4096])
+{
+	copy_check check = { odb, oid };
+	char hex[MESH_OID_HEXSZ + 1], last[4096] = "";
+	int n;
+
+	*moved = 0;
+	if (!odb->backend->quarantine)
+		return mesh_error_set(MESH_EINVAL, "this object store cannot quarantine objects");
+	n = odb->backend->quarantine(odb->backend, oid, dir, copy_is_bad, &check, last);
+	if (n < 0)
+		return n;
+	/* What copy_is_bad found is the caller's report already. */
+	mesh_error_clear();
+	*moved = (size_t)n;
+	if (where)
+		snprintf(where, 4096, "%s", last);
+	if (n > 0) {
+		mesh_oid_fmt(hex, oid);
+		mesh_log_write(odb->log, MESH_LOG_WARN, "object %s: %d corrupt copy moved to %s",
+			       hex, n, last);
+	}
+	return 0;
+}
+
 int mesh_odb_exists(mesh_odb *odb, const mesh_oid *oid)
 {
+	/* A caller that finds an object stored goes on to refer to it. */
+	gc_note(odb, oid);
 	return odb->backend->exists(odb->backend, oid);
 }
 
@@ -1012,4 +1521,205 @@ void mesh_odb_stats_get(mesh_odb *odb, mesh_odb_stats *out)
 	out->writes = atomic_load_explicit(&odb->writes, memory_order_relaxed);
 	out->write_dups = atomic_load_explicit(&odb->write_dups,
 					       memory_order_relaxed);
+}
+
+/* ---- collection ---------------------------------------------------------- */
+
+int mesh_odb_write_pinned(mesh_odb *odb, mesh_otype type,
+			  const void *data, size_t len, mesh_oid *out)
+{
+	return odb_store(odb, NULL, true, true, type, data, len, out);
+}
+
+int mesh_odb_touch(mesh_odb *odb, const mesh_oid *oid)
+{
+	return gc_before_read(odb, oid);
+}
+
+void mesh_odb_session_begin(mesh_odb *odb)
+{
+	pthread_rwlock_rdlock(&odb->sessions);
+}
+
+void mesh_odb_session_end(mesh_odb *odb)
+{
+	pthread_rwlock_unlock(&odb->sessions);
+}
+
+int mesh_odb_pin(mesh_odb *odb, const mesh_oid *oid)
+{
+	int error;
+
+	pthread_mutex_lock(&odb->gc_lock);
+	error = mesh_oidset_add(odb->pins, oid);
+	if (error >= 0 && gc_running(odb))
+		touched_add_locked(odb, oid);
+	pthread_mutex_unlock(&odb->gc_lock);
+	return error < 0 ? error : 0;
+}
+
+void mesh_odb_unpin(mesh_odb *odb, const mesh_oid *oid)
+{
+	pthread_mutex_lock(&odb->gc_lock);
+	mesh_oidset_remove(odb->pins, oid);
+	pthread_mutex_unlock(&odb->gc_lock);
+}
+
+int mesh_odb_gc_begin(mesh_odb *odb)
+{
+	mesh_oidset *touched;
+	int error = 0;
+
+	if ((error = mesh_oidset_new(&touched)) < 0)
+		return error;
+	/* Waits for the sessions running now; new ones wait meanwhile. */
+	pthread_rwlock_wrlock(&odb->sessions);
+	pthread_mutex_lock(&odb->gc_lock);
+	if (gc_running(odb)) {
+		error = mesh_error_set(MESH_EBUSY, "a garbage collection is running already");
+	} else {
+		odb->touched = touched;
+		touched = NULL;
+		odb->gc_thread = pthread_self();
+		odb->gc_note_failed = false;
+		odb->gc_marked = NULL;
+		atomic_store_explicit(&odb->gc_phase, GC_MARK, memory_order_release);
+	}
+	pthread_mutex_unlock(&odb->gc_lock);
+	pthread_rwlock_unlock(&odb->sessions);
+	mesh_oidset_free(touched);
+	return error;
+}
+
+typedef struct unmarked_ctx {
+	mesh_odb_marked_fn marked;
+	void *mctx;
+	mesh_oid *ids;
+	size_t count, cap;
+} unmarked_ctx;
+
+static int collect_unmarked(void *ctx, const mesh_oid *id)
+{
+	unmarked_ctx *u = ctx;
+
+	/* An id both touched and pinned comes twice: walking it again
+	 * costs nothing. */
+	if (u->marked(u->mctx, id))
+		return 0;
+	if (u->count == u->cap) {
+		size_t cap = u->cap ? u->cap * 2 : 64;
+		mesh_oid *grown = realloc(u->ids, cap * sizeof(*grown));
+		if (!grown)
+			return mesh_error_oom();
+		u->ids = grown;
+		u->cap = cap;
+	}
+	u->ids[u->count++] = *id;
+	return 0;
+}
+
+/* Gc lock held.  The touched and pinned ids that marked does not know. */
+static int unmarked_locked(mesh_odb *odb, unmarked_ctx *u)
+{
+	int error;
+
+	if (odb->gc_note_failed)
+		return mesh_error_set(MESH_ENOMEM,
+			"out of memory noting objects written during the collection");
+	if ((error = mesh_oidset_foreach(odb->touched, collect_unmarked, u)) != 0)
+		return error;
+	return mesh_oidset_foreach(odb->pins, collect_unmarked, u);
+}
+
+int mesh_odb_gc_unmarked(mesh_odb *odb, mesh_odb_marked_fn marked, void *mctx,
+			 int (*cb)(void *ctx, const mesh_oid *id), void *ctx,
+			 size_t *count)
+{
+	unmarked_ctx u = { marked, mctx, NULL, 0, 0 };
+	int error;
+
+	pthread_mutex_lock(&odb->gc_lock);
+	error = unmarked_locked(odb, &u);
+	pthread_mutex_unlock(&odb->gc_lock);
+	/* Walked outside the lock: the walk reads objects. */
+	for (size_t i = 0; error == 0 && i < u.count; i++)
+		error = cb(ctx, &u.ids[i]);
+	*count = u.count;
+	free(u.ids);
+	return error;
+}
+
+int mesh_odb_gc_sweep_begin(mesh_odb *odb, mesh_odb_marked_fn marked, void *mctx,
+			    bool enforce)
+{
+	unmarked_ctx u = { marked, mctx, NULL, 0, 0 };
+	int error;
+
+	pthread_mutex_lock(&odb->gc_lock);
+	/* Checked and switched in one hold of the lock: an id touched
+	 * after the check is refused or kept by the sweep's rules. */
+	if ((error = unmarked_locked(odb, &u)) == 0 && u.count == 0) {
+		odb->gc_marked = marked;
+		odb->gc_marked_ctx = mctx;
+		atomic_store_explicit(&odb->gc_phase, enforce ? GC_SWEEP : GC_SWEEP_DRY,
+				      memory_order_release);
+		error = 1;
+	}
+	pthread_mutex_unlock(&odb->gc_lock);
+	free(u.ids);
+	return error;
+}
+
+int mesh_odb_gc_list(mesh_odb *odb, int (*cb)(void *ctx, const mesh_oid *oid,
+					     uint64_t stored_bytes, int64_t ctime_ns),
+		     void *ctx)
+{
+	mesh_odb_backend *b = odb->backend;
+
+	return b->list ? b->list(b, cb, ctx) : 0;
+}
+
+int mesh_odb_gc_remove(mesh_odb *odb, const mesh_oid *oid, bool dry_run)
+{
+	mesh_odb_backend *b = odb->backend;
+	int result = 0;
+
+	pthread_mutex_lock(&odb->gc_lock);
+	if (!gc_running(odb) || !gc_own_thread(odb))
+		result = mesh_error_set(MESH_EINVAL, "no collection runs on this thread");
+	else if (odb->gc_note_failed)
+		result = mesh_error_set(MESH_ENOMEM,
+			"out of memory noting objects written during the collection");
+	else if (gc_keeps_locked(odb, oid))
+		result = 0;
+	else if (dry_run)
+		result = 1;
+	else if (b->remove && (result = b->remove(b, oid)) == 0)
+		result = 1;
+	pthread_mutex_unlock(&odb->gc_lock);
+	return result;
+}
+
+bool mesh_odb_gc_kept(mesh_odb *odb, const mesh_oid *oid)
+{
+	bool kept;
+
+	pthread_mutex_lock(&odb->gc_lock);
+	kept = mesh_oidset_has(odb->pins, oid) ||
+	       (odb->touched && mesh_oidset_has(odb->touched, oid));
+	pthread_mutex_unlock(&odb->gc_lock);
+	return kept;
+}
+
+void mesh_odb_gc_end(mesh_odb *odb)
+{
+	mesh_oidset *touched;
+
+	pthread_mutex_lock(&odb->gc_lock);
+	touched = odb->touched;
+	odb->touched = NULL;
+	odb->gc_marked = NULL;
+	atomic_store_explicit(&odb->gc_phase, GC_IDLE, memory_order_release);
+	pthread_mutex_unlock(&odb->gc_lock);
+	mesh_oidset_free(touched);
 }

@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include "oid.h"
 #include "log.h"
+#include "oidset.h"
 
 typedef enum mesh_otype {
 	MESH_OBJ_ANY = 0,     /* only as the expected type of a read */
@@ -58,6 +59,27 @@ struct mesh_odb_backend {
 	int (*write_batched)(mesh_odb_backend *b, struct mesh_db_batch *batch,
 			     const mesh_oid *oid, const void *data, size_t len,
 			     bool check);
+	/* Optional, for the garbage collector (NULL: nothing is ever
+	 * removed).  list() calls cb for every stored object with its
+	 * stored size and its file's ctime in nanoseconds (-1 when it has
+	 * none); a non-zero return stops and is returned; remove() deletes one, 0 when it
+	 * was already gone. */
+	int (*list)(mesh_odb_backend *b, int (*cb)(void *ctx, const mesh_oid *oid,
+						   uint64_t stored_bytes, int64_t ctime_ns),
+		    void *ctx);
+	int (*remove)(mesh_odb_backend *b, const mesh_oid *oid);
+	/* Optional: the first up to len stored bytes into buf (*got of them),
+	 * without reading the rest; MESH_ENOENT when absent. */
+	int (*read_prefix)(mesh_odb_backend *b, const mesh_oid *oid, void *buf,
+			   size_t len, size_t *got);
+	/* Optional (NULL: cannot).  For fsck --repair: when this backend
+	 * keeps a copy of oid and bad(ctx, bytes) says it is damaged, moves
+	 * it into a new file in dir and removes it from the backend.  Returns
+	 * the number of copies moved (0 none, or a good one), <0 on error;
+	 * *where (may be NULL) gets the path of the last file made. */
+	int (*quarantine)(mesh_odb_backend *b, const mesh_oid *oid, const char *dir,
+			  bool (*bad)(void *ctx, const void *data, size_t len),
+			  void *ctx, char where[4096]);
 };
 
 /* The local backend: objects/<2 hex>/<62 hex>, written via tmp_dir and
@@ -120,9 +142,11 @@ int mesh_odb_write_new_batched(mesh_odb *odb, struct mesh_db_batch *batch,
 			       mesh_otype type, const void *data, size_t len,
 			       mesh_oid *out);
 
-/* Reads, decompresses and verifies oid.  MESH_ENOENT when absent;
- * MESH_EIO, with a log line naming the object, when the bytes do not
- * hash to oid or the type differs from expected (unless MESH_OBJ_ANY).
+/* Reads, decompresses and verifies oid.  MESH_EIO, with a log line
+ * naming the object, when it is missing (what is read by id was named by
+ * something: its absence is damage; ask mesh_odb_exists whether an
+ * object is stored), when the bytes do not hash to oid or when the type
+ * differs from expected (unless MESH_OBJ_ANY).
  * *out is malloc'd (caller frees); *out_type may be NULL. */
 int mesh_odb_read(mesh_odb *odb, const mesh_oid *oid, mesh_otype expected,
 		  void **out, size_t *out_len, mesh_otype *out_type);
@@ -138,12 +162,100 @@ int mesh_odb_read_buf(mesh_odb *odb, const mesh_oid *oid, mesh_otype expected,
 		      mesh_odb_buf *out, mesh_otype *out_type);
 void mesh_odb_buf_free(mesh_odb_buf *buf);
 
+/* The type in oid's stored header, reading no more than the header when
+ * the backend can (not verified against the id: for choosing how to walk
+ * an object of unknown type).  MESH_ENOENT (no error text) when absent,
+ * MESH_EIO for a bad header. */
+int mesh_odb_type(mesh_odb *odb, const mesh_oid *oid, mesh_otype *out);
+
 /* 1 present, 0 absent, <0 error. */
 int mesh_odb_exists(mesh_odb *odb, const mesh_oid *oid);
 
 int mesh_odb_sync(mesh_odb *odb);
 
+/*
+ * Moves every stored copy of oid whose bytes do not verify (bad header,
+ * payload that does not decompress, content that does not hash to oid)
+ * into dir (which must exist), as <hex>.<backend>[.N], and removes it
+ * from the store; a copy that verifies stays, so an object kept twice
+ * can come out readable.  *moved gets the number of copies moved and
+ * where (may be NULL) the last file made.  Each move is logged.
+ */
+int mesh_odb_quarantine(mesh_odb *odb, const mesh_oid *oid, const char *dir,
+			size_t *moved, char where[4096]);
+
 /* Counters since open; thread-safe snapshot. */
 void mesh_odb_stats_get(mesh_odb *odb, mesh_odb_stats *out);
+
+/*
+ * ---- what the garbage collector (gc.h) needs from the store ----------
+ *
+ * A collection marks what is reachable, then removes the rest.  While
+ * it runs, objects are written and referenced concurrently, so the odb
+ * keeps, under its gc lock:
+ *  - touched: every id written, found already stored, pinned or read by
+ *    another thread since the collection began.  The collector walks
+ *    them as extra roots before it removes anything, and never removes
+ *    one.
+ *  - pins: ids that in-memory state refers to without anything in the
+ *    database doing so yet (the chunks of a file being written, the map
+ *    of a file open for reading).  Counted; kept whether or not a
+ *    collection runs.
+ *  - sessions: an operation that writes or reads objects and then
+ *    refers to them in the database (staging a closed file, commit,
+ *    merge, cp) runs inside a session; a collection begins only between
+ *    sessions, so none straddles its start.
+ * Once sweeping, a read by another thread of an object that is neither
+ * marked, touched nor pinned fails with MESH_ENOENT as if it were gone
+ * already: nothing can pick up a reference to what is being removed.
+ */
+
+/* Sessions may nest only as readers do (a session inside a session on
+ * the same thread is fine); never call mesh_odb_gc_begin inside one. */
+void mesh_odb_session_begin(mesh_odb *odb);
+void mesh_odb_session_end(mesh_odb *odb);
+
+/* The caller is about to refer to oid without reading it (a tree found
+ * in a cache, a tree entry's id copied): a running collection keeps it
+ * (0), or, once sweeping, MESH_ENOENT when it is being removed. */
+int mesh_odb_touch(mesh_odb *odb, const mesh_oid *oid);
+
+/* Pins count: every pin needs one unpin. */
+int mesh_odb_pin(mesh_odb *odb, const mesh_oid *oid);
+void mesh_odb_unpin(mesh_odb *odb, const mesh_oid *oid);
+/* Writes as mesh_odb_write does, pinning the id before the object is
+ * stored (so no collection can miss it in between). */
+int mesh_odb_write_pinned(mesh_odb *odb, mesh_otype type,
+			  const void *data, size_t len, mesh_oid *out);
+
+/* Whether the collector has marked id: called under the gc lock, from
+ * other threads too once sweeping; must not call into the odb. */
+typedef bool (*mesh_odb_marked_fn)(void *ctx, const mesh_oid *id);
+
+/* Begins a collection run by the calling thread: waits for the running
+ * sessions to end.  MESH_EBUSY when one runs already. */
+int mesh_odb_gc_begin(mesh_odb *odb);
+/* Calls cb, outside the lock, for each touched or pinned id that marked
+ * does not know; *count gets how many.  MESH_ENOMEM when noting an id
+ * failed since the collection began (then nothing may be removed). */
+int mesh_odb_gc_unmarked(mesh_odb *odb, mesh_odb_marked_fn marked, void *mctx,
+			 int (*cb)(void *ctx, const mesh_oid *id), void *ctx,
+			 size_t *count);
+/* Starts sweeping if every touched and pinned id is marked: 1 when it
+ * did, 0 when new ones came meanwhile (walk them and try again).  With
+ * enforce false (a dry run) reads are not refused. */
+int mesh_odb_gc_sweep_begin(mesh_odb *odb, mesh_odb_marked_fn marked, void *mctx,
+			    bool enforce);
+/* Calls cb for every stored object in every backend. */
+int mesh_odb_gc_list(mesh_odb *odb, int (*cb)(void *ctx, const mesh_oid *oid,
+					     uint64_t stored_bytes, int64_t ctime_ns),
+		     void *ctx);
+/* Removes oid unless touched or pinned: 1 removed (or, with dry_run,
+ * would be), 0 kept. */
+int mesh_odb_gc_remove(mesh_odb *odb, const mesh_oid *oid, bool dry_run);
+/* Whether oid is touched or pinned (under the gc lock). */
+bool mesh_odb_gc_kept(mesh_odb *odb, const mesh_oid *oid);
+/* Ends the collection (also after a failure). */
+void mesh_odb_gc_end(mesh_odb *odb);
 
 #endif

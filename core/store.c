@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Striped locks: a fixed table hashed by branch, so locking needs no
@@ -53,6 +54,7 @@ struct mesh_store {
 	mesh_chunk_cache *cache;
 	mesh_treecache *trees;
 	pthread_mutex_t branch_locks[BRANCH_LOCK_STRIPES];
+	struct timespec opened;   /* the filesystems' clock (coarse) */
 };
 
 static char *path_join(const char *dir, const char *name)
@@ -514,6 +516,8 @@ int mesh_store_open(mesh_store **out, const char *path, const mesh_log *log)
 		store->log = *log;
 	else
 		store->log.level = MESH_LOG_WARN;
+	/* The coarse clock is the one file timestamps are taken from. */
+	clock_gettime(CLOCK_REALTIME_COARSE, &store->opened);
 	store->path = strdup(path);
 	store->tmp_dir = store->path ? path_join(path, "tmp") : NULL;
 	store->reserve_path = store->path ? path_join(path, RESERVE_FILE) : NULL;
@@ -557,6 +561,7 @@ mesh_refdb *mesh_store_refs(mesh_store *store) { return store->refs; }
 mesh_chunk_cache *mesh_store_cache(mesh_store *store) { return store->cache; }
 mesh_treecache *mesh_store_trees(mesh_store *store) { return store->trees; }
 const mesh_log *mesh_store_log(const mesh_store *store) { return &store->log; }
+struct timespec mesh_store_opened(const mesh_store *store) { return store->opened; }
 
 static pthread_mutex_t *branch_stripe(mesh_store *store, const char *domain,
 				      const char *branch)

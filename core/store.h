@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 #include "db.h"
 #include "odb.h"
 #include "refs.h"
@@ -102,6 +103,10 @@ mesh_chunk_cache *mesh_store_cache(mesh_store *store);
 /* Parsed trees, shared by every view of the store. */
 struct mesh_treecache *mesh_store_trees(mesh_store *store);
 const mesh_log *mesh_store_log(const mesh_store *store);
+/* When this handle opened the store, on the clock file timestamps use:
+ * a file in tmp/ changed before it belongs to a process that is gone
+ * (the store is open in one process at a time). */
+struct timespec mesh_store_opened(const mesh_store *store);
 
 /*
  * Staging and head changes of one branch are serialized: a commit must

@@ -145,6 +145,10 @@ int mesh_treecache_get(mesh_treecache *c, const mesh_oid *id,
 	mesh_tree *tree;
 	int error;
 
+	/* A hit reads nothing: told to a running garbage collection as a
+	 * read would be. */
+	if ((error = mesh_odb_touch(c->odb, id)) < 0)
+		return error;
 	pthread_mutex_lock(&c->lock);
 	if ((e = find_locked(c, id)) != NULL) {
 		e->refs++;

@@ -1249,29 +1249,30 @@ typedef struct head_change {
 	size_t meta_count;
 } head_change;
 
+/* The commit is built in *commit, whose parents point into parents and
+ * whose author into author (the caller's storage), so that the caller
+ * can index what it wrote. */
 static int write_commit(mesh_view *view, const mesh_caller *caller,
-			const head_change *hc, mesh_oid *out)
+			const head_change *hc, mesh_commit *commit,
+			mesh_oid parents[2], char author[256], mesh_oid *out)
 {
-	mesh_commit commit = { 0 };
-	mesh_oid parents[2];
-	char author[256];
-
-	mesh_user_name(caller->uid, author, sizeof(author));
+	memset(commit, 0, sizeof(*commit));
+	mesh_user_name(caller->uid, author, 256);
 	pthread_mutex_lock(&view->head_lock);
 	parents[0] = view->head;
 	pthread_mutex_unlock(&view->head_lock);
 	if (hc->extra_parent)
 		parents[1] = *hc->extra_parent;
-	commit.parents = parents;
-	commit.parent_count = hc->extra_parent ? 2 : 1;
-	commit.tree = *hc->tree;
-	commit.author = author;
-	commit.uid = caller->uid;
-	commit.time = (int64_t)time(NULL);
-	commit.message = (char *)hc->message;
-	commit.meta = (mesh_meta *)hc->meta;
-	commit.meta_count = hc->meta_count;
-	return mesh_commit_write(mesh_store_odb(view->store), &commit, out);
+	commit->parents = parents;
+	commit->parent_count = hc->extra_parent ? 2 : 1;
+	commit->tree = *hc->tree;
+	commit->author = author;
+	commit->uid = caller->uid;
+	commit->time = (int64_t)time(NULL);
+	commit->message = (char *)hc->message;
+	commit->meta = (mesh_meta *)hc->meta;
+	commit->meta_count = hc->meta_count;
+	return mesh_commit_write(mesh_store_odb(view->store), commit, out);
 }
 
 /*
@@ -1284,17 +1285,19 @@ static int move_head_locked(mesh_view *view, const mesh_caller *caller,
 {
 	mesh_db *db = mesh_store_db(view->store);
 	mesh_db_batch *batch = NULL;
-	char ref[300];
+	mesh_commit commit;
+	mesh_oid parents[2];
+	char ref[300], author[256];
 	int error;
 
 	snprintf(ref, sizeof(ref), "heads/%s", view->branch);
-	if ((error = write_commit(view, caller, hc, out)) < 0 ||
+	if ((error = write_commit(view, caller, hc, &commit, parents, author, out)) < 0 ||
 	    (error = mesh_odb_sync(mesh_store_odb(view->store))) < 0 ||
 	    (error = mesh_db_batch_new(&batch)) < 0 ||
 	    (error = mesh_stage_clear_tree(db, batch, view->domain, view->branch, "")) < 0 ||
 	    (error = mesh_ref_set(mesh_store_refs(view->store), view->domain, ref, out, batch)) < 0)
 		goto done;
-	mesh_history_index_put(batch, view->domain, out);
+	mesh_history_index_put_commit(batch, view->domain, out, &commit);
 	if ((error = mesh_db_batch_write(db, batch, true)) == 0)
 		error = view_set_head(view, out);
 done:
@@ -1503,7 +1506,9 @@ int mesh_view_copy(mesh_view *dst, const mesh_caller *caller, const char *dst_pa
 		if ((error = entry_tree(src, src_path, &entry, &entry.id)) < 0)
 			return error;
 	}
-	if ((error = change_begin(&ch, dst)) < 0)
+	/* Referred to without being read: a running gc must know. */
+	if ((error = mesh_odb_touch(mesh_store_odb(dst->store), &entry.id)) < 0 ||
+	    (error = change_begin(&ch, dst)) < 0)
 		return error;
 	if ((error = stage_ancestors(&ch, dst_path)) == 0) {
 		if (mesh_view_lookup(dst, dst_path, &existing) < 0)

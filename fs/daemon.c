@@ -136,7 +136,13 @@ static int fs_open(fs *f, const meshfs_mount_opts *opts)
 	f->nodes.view_hold = node_view_hold;
 	f->nodes.view_put = node_view_put;
 	f->nodes.view_ctx = &f->views;
-	return mesh_file_write_buf(mesh_store_odb(f->store), NULL, "", 0, &f->empty_file);
+	if ((error = mesh_file_write_buf(mesh_store_odb(f->store), NULL, "", 0,
+					 &f->empty_file)) < 0)
+		return error;
+	/* Every create names this map without storing it again: pinned for
+	 * the mount's life, or a garbage collection that finds no empty file
+	 * anywhere would take it. */
+	return mesh_odb_pin(mesh_store_odb(f->store), &f->empty_file);
 }
 
 static void fs_close(fs *f)

@@ -427,6 +427,9 @@ static int stage_locked(fs *f, fs_node *node, fs_dirty *dirty,
 	if ((error = mesh_db_batch_new(&batch)) < 0)
 		return error;
 	set_changed(dirty, false);
+	/* One session from storing the content to staging its map: a
+	 * garbage collection starts before or after, never between. */
+	mesh_odb_session_begin(mesh_store_odb(f->store));
 	if ((error = store_locked(f, dirty, batch, &map, &size)) < 0 ||
 	    (error = content_stat(dirty, &stat_size, &mtime_ns, &blocks)) < 0 ||
 	    (durable && (error = mesh_odb_sync(mesh_store_odb(f->store))) < 0) ||
@@ -434,6 +437,7 @@ static int stage_locked(fs *f, fs_node *node, fs_dirty *dirty,
 						  dirty->kind, dirty->mode, size,
 						  mtime_ns, &map, durable)) < 0)
 		set_changed(dirty, true);  /* kept for the next close */
+	mesh_odb_session_end(mesh_store_odb(f->store));
 	mesh_db_batch_free(batch);
 	return error;
 }

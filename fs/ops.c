@@ -36,6 +36,9 @@
 typedef struct fs_handle {
 	fs_node *node;
 	mesh_file_map *map;        /* committed or staged content */
+	mesh_oid map_id;           /* pinned in the odb while map is loaded, so
+				    * a garbage collection keeps its chunks */
+	bool map_pinned;
 	uint64_t map_generation;   /* the view's generation when map was loaded */
 	uint64_t map_version;      /* the node's content version then */
 	pthread_rwlock_t map_lock;
@@ -588,10 +591,14 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent_ino
 		return reply_error(req, error);
 	if (mesh_view_lookup(parent->view, path, &existing) == 0)
 		return (void)fuse_reply_err(req, EEXIST);
+	/* Storing the target and staging it: one session (odb.h). */
+	mesh_odb_session_begin(mesh_store_odb(f->store));
 	if ((error = mesh_file_write_buf(mesh_store_odb(f->store), NULL, target,
-					 strlen(target), &map)) < 0 ||
-	    (error = mesh_view_stage_content(parent->view, &caller, path, MESH_KIND_SYMLINK,
-					     0777, strlen(target), fs_now_ns(), &map, false)) < 0)
+					 strlen(target), &map)) == 0)
+		error = mesh_view_stage_content(parent->view, &caller, path, MESH_KIND_SYMLINK,
+						0777, strlen(target), fs_now_ns(), &map, false);
+	mesh_odb_session_end(mesh_store_odb(f->store));
+	if (error < 0)
 		return reply_error(req, error);
 	reply_new_entry(req, parent, name);
 }
@@ -714,6 +721,13 @@ static fs_handle *handle_new(fs *f, fs_node *node, const struct fuse_file_info *
 	return h;
 }
 
+static void handle_unpin(fs *f, fs_handle *h)
+{
+	if (h->map_pinned)
+		mesh_odb_unpin(mesh_store_odb(f->store), &h->map_id);
+	h->map_pinned = false;
+}
+
 /* Drops the handle's open of its node (unless the caller took the node
  * off it) and frees it. */
 static void handle_free(fs *f, fs_handle *h)
@@ -721,6 +735,7 @@ static void handle_free(fs *f, fs_handle *h)
 	if (h->node)
 		fs_nodes_close(&f->nodes, h->node);
 	mesh_file_map_free(h->map);
+	handle_unpin(f, h);
 	free(h->answer);
 	pthread_mutex_destroy(&h->lock);
 	pthread_rwlock_destroy(&h->map_lock);
@@ -849,10 +864,20 @@ static int reload_map(fs *f, fs_handle *h, uint64_t generation, uint64_t version
 	}
 	mesh_file_map_free(h->map);
 	h->map = NULL;
+	handle_unpin(f, h);
 	if ((error = node_path(f, h->node, path)) < 0 ||
-	    (error = mesh_view_lookup(h->node->view, path, &entry)) < 0 ||
-	    (error = mesh_view_file_map(h->node->view, &entry, &h->map)) < 0)
+	    (error = mesh_view_lookup(h->node->view, path, &entry)) < 0)
 		return error;
+	/* Pinned before it is loaded: a collection starting in between
+	 * cannot miss it. */
+	if ((error = mesh_odb_pin(mesh_store_odb(f->store), &entry.id)) < 0)
+		return error;
+	h->map_id = entry.id;
+	h->map_pinned = true;
+	if ((error = mesh_view_file_map(h->node->view, &entry, &h->map)) < 0) {
+		handle_unpin(f, h);
+		return error;
+	}
 	h->map_generation = generation;
 	h->map_version = version;
 	return 0;
@@ -1224,8 +1249,14 @@ static int copy_whole_file(fs *f, fs_node *src, fs_node *dst, size_t len,
 	} else if (dst_entry.size != 0) {
 		return MESH_EPERM;
 	}
-	if ((error = mesh_view_stage_content(dst->view, caller, dst_path, MESH_KIND_FILE,
-					     mode, entry.size, fs_now_ns(), &entry.id, false)) < 0)
+	/* The map is referred to without being read: a running gc must
+	 * know, and the two steps are one session (odb.h). */
+	mesh_odb_session_begin(mesh_store_odb(f->store));
+	if ((error = mesh_odb_touch(mesh_store_odb(f->store), &entry.id)) == 0)
+		error = mesh_view_stage_content(dst->view, caller, dst_path, MESH_KIND_FILE,
+						mode, entry.size, fs_now_ns(), &entry.id, false);
+	mesh_odb_session_end(mesh_store_odb(f->store));
+	if (error < 0)
 		return error;
 	fs_dirty_detach(f, dst);
 	__atomic_add_fetch(&dst->content_version, 1, __ATOMIC_RELEASE);

@@ -418,7 +418,11 @@ static void print_other(const json_value *a)
 {
 	const json_value *v;
 
-	if ((v = json_get(a, "branches")) || (v = json_get(a, "tags")))
+	if (json_get(a, "old_head"))
+		printf("branch %s/%s moved from %.12s (broken) to %.12s\n", json_str(a, "domain", "?"),
+		       json_str(a, "branch", "?"), json_str(a, "old_head", ""),
+		       json_str(a, "commit", ""));
+	else if ((v = json_get(a, "branches")) || (v = json_get(a, "tags")))
 		print_refs(v);
 	else if (json_get(a, "up_to_date"))
 		print_moved(a);
@@ -451,20 +455,105 @@ static void print_error(const json_value *a, int code)
 			json_str(conflicts->items[i], "path", "?"));
 }
 
+static void print_gc(const json_value *a)
+{
+	bool dry = json_get(a, "dry_run") && json_get(a, "dry_run")->boolean;
+
+	printf("gc%s: %s %.0f objects (%.1f MiB; %.0f of them in the database) and %.0f "
+	       "leftover scratch files (%.1f MiB); kept %.0f live objects, %.0f written meanwhile; "
+	       "%.0f commits kept by retention; %.0f ms%s\n",
+	       dry ? " (dry run)" : "", dry ? "would remove" : "removed",
+	       json_num(a, "removed_objects", 0), json_num(a, "removed_bytes", 0) / 1048576.0,
+	       json_num(a, "removed_db_objects", 0), json_num(a, "tmp_files_removed", 0),
+	       json_num(a, "tmp_bytes_removed", 0) / 1048576.0, json_num(a, "live_objects", 0),
+	       json_num(a, "kept_new_objects", 0), json_num(a, "retained_commits", 0),
+	       json_num(a, "milliseconds", 0),
+	       json_get(a, "resumed") && json_get(a, "resumed")->boolean ?
+	       " (finished an interrupted run)" : "");
+}
+
+/* One problem fsck found, for people. */
+static void print_fsck_damage(const json_value *d)
+{
+	const char *path = json_str(d, "path", NULL), *q = json_str(d, "quarantined", NULL);
+	char object[13], commit[13];
+
+	short_id(json_str(d, "object", ""), object);
+	short_id(json_str(d, "commit", ""), commit);
+	printf("  %s %s %s in %s", json_str(d, "problem", "?"), json_str(d, "type", "?"),
+	       *object ? object : "-", json_str(d, "domain", "?"));
+	if (json_str(d, "ref", NULL))
+		printf(" %s", json_str(d, "ref", ""));
+	if (*commit)
+		printf(" commit %s", commit);
+	if (path)
+		printf("%s '%s'", json_get(d, "staged") && json_get(d, "staged")->boolean ?
+		       " staged" : "", path);
+	printf(": %s\n", json_str(d, "message", ""));
+	if (q)
+		printf("    moved to %s\n", q);
+}
+
+/* fsck's report: on stdout whether clean or not, the verdict last. */
+static void print_fsck(const json_value *a)
+{
+	const json_value *damage = json_get(a, "damage"), *broken = json_get(a, "broken_heads");
+	double total = json_num(a, "damage_total", 0);
+
+	printf("checked %.0f domain(s), %.0f ref(s): %.0f commits, %.0f trees, %.0f files, "
+	       "%.0f chunks (%.1f MiB%s), %.0f staged entries in %.2f s\n",
+	       json_num(a, "domains", 0), json_num(a, "refs", 0), json_num(a, "commits", 0),
+	       json_num(a, "trees", 0), json_num(a, "files", 0), json_num(a, "chunks", 0),
+	       json_num(a, "chunk_bytes", 0) / 1048576.0,
+	       json_get(a, "quick") && json_get(a, "quick")->boolean ? ", present, not re-hashed" :
+								       ", re-hashed",
+	       json_num(a, "staged", 0), json_num(a, "milliseconds", 0) / 1000.0);
+	for (size_t i = 0; damage && i < damage->count; i++)
+		print_fsck_damage(damage->items[i]);
+	if (damage && total > (double)damage->count)
+		printf("  ... and %.0f more\n", total - (double)damage->count);
+	for (size_t i = 0; broken && i < broken->count; i++)
+		printf("  branch %s/%s: its head %.12s does not list; `meshfs branch reset-head %s/%s` "
+		       "moves it to its newest intact ancestor\n",
+		       json_str(broken->items[i], "domain", "?"), json_str(broken->items[i], "branch", "?"),
+		       json_str(broken->items[i], "commit", ""), json_str(broken->items[i], "domain", "?"),
+		       json_str(broken->items[i], "branch", "?"));
+	if (json_num(a, "quarantined", 0) > 0)
+		printf("%.0f corrupt cop%s moved to the store's quarantine/\n", json_num(a, "quarantined", 0),
+		       json_num(a, "quarantined", 0) == 1 ? "y" : "ies");
+	if (total > 0)
+		printf("damage found: %.0f problem(s)\n", total);
+	else
+		printf("clean\n");
+}
+
+/* fsck: 0 clean, 1 damage (or it could not run), 2 bad arguments. */
+static int fsck_status(int code)
+{
+	if (code == MESH_EINVAL)
+		return EXIT_USAGE;
+	return code ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 static int print_answer(const cli *c, const char *answer, int code)
 {
 	json_value *a;
 	const char *cmd = c->argv[0];
+	bool fsck = !strcmp(cmd, "fsck");
 
 	if (c->json) {
 		printf("%s\n", answer);
+		if (fsck)
+			return fsck_status(code);
 		return code ? EXIT_FAILURE : EXIT_SUCCESS;
 	}
 	if (!(a = json_parse(answer))) {
 		fprintf(stderr, "meshfs: unreadable answer: %.200s\n", answer);
 		return EXIT_FAILURE;
 	}
-	if (code) {
+	if (fsck && (code == 0 || json_get(a, "clean"))) {
+		print_fsck(a);
+	} else if (code) {
 		print_error(a, code);
 	} else if (!strcmp(cmd, "commit")) {
 		print_commit(a);
@@ -472,10 +561,14 @@ static int print_answer(const cli *c, const char *answer, int code)
 		print_status(a);
 	} else if (!strcmp(cmd, "log")) {
 		print_log(a);
+	} else if (!strcmp(cmd, "gc")) {
+		print_gc(a);
 	} else {
 		print_other(a);
 	}
 	json_free(a);
+	if (fsck)
+		return fsck_status(code);
 	return code ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 

@@ -280,7 +280,8 @@ START_TEST(missing_or_wrong_type_object)
 	mesh_commit *c;
 	mesh_oid id = oid_of(0x77);
 
-	ck_assert_int_eq(mesh_commit_load(odb, &id, &c), MESH_ENOENT);
+	ck_assert_int_eq(mesh_commit_load(odb, &id, &c), MESH_EIO);
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "missing"));
 	ck_assert_int_eq(mesh_odb_write(odb, MESH_OBJ_TREE, "x", 1, &id), 0);
 	ck_assert_int_eq(mesh_commit_load(odb, &id, &c), MESH_EIO);
 }

@@ -217,7 +217,7 @@ START_TEST(missing_tree_is_an_error)
 	memset(&ev, 0, sizeof(ev));
 	memset(missing.id, 0x5a, MESH_OID_RAWSZ);
 	ck_assert_int_eq(mesh_diff_trees(odb, &a, &missing, NULL, record, &ev),
-			 MESH_ENOENT);
+			 MESH_EIO);
 	ck_assert_int_eq(ev.count, 0);
 }
 END_TEST

@@ -338,13 +338,13 @@ START_TEST(walk_stops_when_callback_says_so)
 }
 END_TEST
 
-START_TEST(walk_of_missing_commit_is_enoent)
+START_TEST(walk_of_missing_commit_is_eio)
 {
 	walk_log log = { 0 };
 	mesh_oid bogus;
 
 	memset(bogus.id, 0x5a, sizeof(bogus.id));
-	ck_assert_int_eq(mesh_history_walk(store, &bogus, 0, record, &log), MESH_ENOENT);
+	ck_assert_int_eq(mesh_history_walk(store, &bogus, 0, record, &log), MESH_EIO);
 	ck_assert_uint_eq(log.count, 0);
 }
 END_TEST
@@ -371,7 +371,7 @@ static Suite *history_suite(void)
 	tcase_add_test(tc, walk_is_newest_first);
 	tcase_add_test(tc, walk_max_limits);
 	tcase_add_test(tc, walk_stops_when_callback_says_so);
-	tcase_add_test(tc, walk_of_missing_commit_is_enoent);
+	tcase_add_test(tc, walk_of_missing_commit_is_eio);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -495,9 +495,9 @@ START_TEST(missing_commit_is_an_error)
 
 	memset(missing.id, 0x42, MESH_OID_RAWSZ);
 	ck_assert_int_eq(mesh_merge_base(odb, &x, &missing, &missing),
-			 MESH_ENOENT);
+			 MESH_EIO);
 	ck_assert_int_eq(mesh_merge_is_ancestor(odb, &missing, &x),
-			 MESH_ENOENT);
+			 MESH_EIO);
 }
 END_TEST
 

@@ -335,17 +335,25 @@ START_TEST(truncated_object_is_eio)
 }
 END_TEST
 
-START_TEST(missing_is_enoent)
+/* A read by id means something named the object: its absence is damage,
+ * EIO and a log line naming it, like a corrupt object; exists() tells. */
+START_TEST(missing_is_eio_and_logged)
 {
+	char hex[MESH_OID_HEXSZ + 1];
 	mesh_oid oid;
 	void *data = NULL;
 	size_t len;
 
 	ck_assert_int_eq(mesh_oid_hash(&oid, "chunk", "never stored", 12), 0);
 	ck_assert_int_eq(mesh_odb_exists(odb, &oid), 0);
-	ck_assert_int_eq(mesh_odb_read(odb, &oid, MESH_OBJ_ANY, &data, &len, NULL), MESH_ENOENT);
+	ck_assert_int_eq(mesh_odb_read(odb, &oid, MESH_OBJ_ANY, &data, &len, NULL), MESH_EIO);
 	ck_assert_ptr_null(data);
-	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "not found"));
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "missing"));
+	ck_assert_int_eq(captured.count, 1);
+	ck_assert_int_eq(captured.last_level, MESH_LOG_ERROR);
+	mesh_oid_fmt(hex, &oid);
+	ck_assert_ptr_nonnull(strstr(captured.last_line, hex));
+	ck_assert_ptr_nonnull(strstr(captured.last_line, "missing"));
 }
 END_TEST
 
@@ -769,7 +777,7 @@ static Suite *odb_suite(void)
 	tcase_add_test(tc, corrupt_compressed_payload_is_eio);
 	tcase_add_test(tc, corrupt_header_is_eio);
 	tcase_add_test(tc, truncated_object_is_eio);
-	tcase_add_test(tc, missing_is_enoent);
+	tcase_add_test(tc, missing_is_eio_and_logged);
 	tcase_add_test(tc, type_mismatch_is_eio);
 	tcase_add_test(tc, write_rejects_bad_type);
 	tcase_add_test(tc, sync_and_no_temp_leftovers);

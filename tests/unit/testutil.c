@@ -7,6 +7,9 @@
 #include <unistd.h>
 #include <ftw.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+
+#include "file.h"
 
 char *test_tmpdir_new(void)
 {
@@ -103,4 +106,83 @@ void test_fill_random(unsigned char *buf, size_t len, unsigned seed)
 		x ^= x << 17;
 		buf[i] = (unsigned char)(x >> 24);
 	}
+}
+
+mesh_oid test_stage_file(mesh_store *store, mesh_view *view, const mesh_caller *caller,
+			 const char *path, const void *data, size_t len)
+{
+	mesh_oid map;
+
+	ck_assert_int_eq(mesh_file_write_buf(mesh_store_odb(store), NULL, data, len, &map), 0);
+	ck_assert_int_eq(mesh_view_stage_content(view, caller, path, MESH_KIND_FILE, 0644,
+						 len, 0, &map, false), 0);
+	return map;
+}
+
+mesh_oid test_commit(mesh_view *view, const mesh_caller *caller)
+{
+	mesh_oid id;
+	size_t changes;
+
+	ck_assert_int_eq(mesh_view_commit(view, caller, "m", NULL, 0, &id, &changes), 0);
+	return id;
+}
+
+void test_loose_path(const char *dir, const mesh_oid *id, char *out, size_t len)
+{
+	char hex[MESH_OID_HEXSZ + 1];
+
+	mesh_oid_fmt(hex, id);
+	snprintf(out, len, "%s/objects/%.2s/%s", dir, hex, hex + 2);
+}
+
+void test_flip_loose(const char *dir, const mesh_oid *id, off_t at)
+{
+	char path[4096];
+	unsigned char byte;
+	int fd;
+
+	test_loose_path(dir, id, path, sizeof(path));
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	ck_assert_int_ge(fd = open(path, O_RDWR), 0);
+	ck_assert_int_eq(pread(fd, &byte, 1, at), 1);
+	byte ^= 0x20;
+	ck_assert_int_eq(pwrite(fd, &byte, 1, at), 1);
+	close(fd);
+}
+
+/* The key odb.c's database backend keeps an object under. */
+static void object_key(const mesh_oid *id, unsigned char key[2 + MESH_OID_RAWSZ])
+{
+	key[0] = 'o';
+	key[1] = '/';
+	memcpy(key + 2, id->id, MESH_OID_RAWSZ);
+}
+
+void test_flip_db(mesh_store *store, const mesh_oid *id)
+{
+	unsigned char key[2 + MESH_OID_RAWSZ], *val;
+	size_t vlen;
+
+	object_key(id, key);
+	ck_assert_int_eq(mesh_db_get(mesh_store_db(store), key, sizeof(key), (void **)&val, &vlen), 0);
+	val[vlen - 1] ^= 0x01;
+	ck_assert_int_eq(mesh_db_put(mesh_store_db(store), key, sizeof(key), val, vlen, true), 0);
+	free(val);
+}
+
+void test_remove_db(mesh_store *store, const mesh_oid *id)
+{
+	unsigned char key[2 + MESH_OID_RAWSZ];
+
+	object_key(id, key);
+	ck_assert_int_eq(mesh_db_delete(mesh_store_db(store), key, sizeof(key), true), 0);
+}
+
+bool test_in_db(mesh_store *store, const mesh_oid *id)
+{
+	unsigned char key[2 + MESH_OID_RAWSZ];
+
+	object_key(id, key);
+	return mesh_db_has(mesh_store_db(store), key, sizeof(key)) == 1;
 }

@@ -32,6 +32,28 @@ mesh_oid test_tree_write(mesh_odb *odb, const mesh_tree_entry *entries, size_t c
 /* Deterministic incompressible bytes (xorshift), different per seed. */
 void test_fill_random(unsigned char *buf, size_t len, unsigned seed);
 
+#include <stdbool.h>
+#include <sys/types.h>
+#include "store.h"
+#include "view.h"
+
+/* Stores data as a file and stages it at path in view; its map id. */
+mesh_oid test_stage_file(mesh_store *store, mesh_view *view, const mesh_caller *caller,
+			 const char *path, const void *data, size_t len);
+/* Commits what view has staged; the new head. */
+mesh_oid test_commit(mesh_view *view, const mesh_caller *caller);
+
+/* Damage for fsck and reach tests.  The loose file of object id in the
+ * store at dir, into out. */
+void test_loose_path(const char *dir, const mesh_oid *id, char *out, size_t len);
+/* Flips a bit of byte at of a loose object. */
+void test_flip_loose(const char *dir, const mesh_oid *id, off_t at);
+/* Flips a bit of the last byte of an object kept in RocksDB; removes one;
+ * whether one is kept there. */
+void test_flip_db(mesh_store *store, const mesh_oid *id);
+void test_remove_db(mesh_store *store, const mesh_oid *id);
+bool test_in_db(mesh_store *store, const mesh_oid *id);
+
 /* Runs a suite and returns the process exit status. */
 int test_run_suite(Suite *suite);
 
