@@ -31,7 +31,7 @@ static int check_new_name(mesh_store *store, const char *domain, const char *wha
 	mesh_domain *d;
 	int error;
 
-	if ((error = mesh_ref_name_check(what, name)) < 0 ||
+	if ((error = mesh_ref_new_name_check(what, name)) < 0 ||
 	    (error = mesh_domain_get(store, domain, &d)) < 0)
 		return error;
 	mesh_domain_free(d);

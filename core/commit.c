@@ -344,35 +344,42 @@ static int commit_parse(parser *p, mesh_commit *c)
 	return 0;
 }
 
-int mesh_commit_load(mesh_odb *odb, const mesh_oid *id, mesh_commit **out)
+int mesh_commit_parse(const mesh_oid *id, const void *data, size_t len,
+		      mesh_commit **out)
 {
-	mesh_commit *c;
-	void *data;
-	size_t len;
+	mesh_commit *c = calloc(1, sizeof(*c));
 	parser p;
 	int rc;
 
 	*out = NULL;
-	rc = mesh_odb_read(odb, id, MESH_OBJ_COMMIT, &data, &len, NULL);
-	if (rc < 0)
-		return rc;
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		free(data);
+	if (!c)
 		return mesh_error_oom();
-	}
 	memset(&p, 0, sizeof(p));
 	p.id = id;
 	p.data = data;
 	p.len = len;
 	rc = commit_parse(&p, c);
-	free(data);
 	if (rc < 0) {
 		mesh_commit_free(c);
 		return rc;
 	}
 	*out = c;
 	return 0;
+}
+
+int mesh_commit_load(mesh_odb *odb, const mesh_oid *id, mesh_commit **out)
+{
+	void *data;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	rc = mesh_odb_read(odb, id, MESH_OBJ_COMMIT, &data, &len, NULL);
+	if (rc < 0)
+		return rc;
+	rc = mesh_commit_parse(id, data, len, out);
+	free(data);
+	return rc;
 }
 
 void mesh_commit_free(mesh_commit *commit)

@@ -41,6 +41,11 @@ int mesh_commit_write(mesh_odb *odb, const mesh_commit *commit,
 		      mesh_oid *out);
 
 int mesh_commit_load(mesh_odb *odb, const mesh_oid *id, mesh_commit **out);
+/* Decodes a commit's payload (id only names it in errors): MESH_EIO when
+ * the bytes are not a commit in its one accepted spelling.  Free with
+ * mesh_commit_free. */
+int mesh_commit_parse(const mesh_oid *id, const void *data, size_t len,
+		      mesh_commit **out);
 void mesh_commit_free(mesh_commit *commit);
 
 #endif

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_META 64
 
 /* --- word splitting -------------------------------------------------- */
 
@@ -26,7 +25,7 @@ typedef struct word_buf {
 static int push_word(char ***words, size_t *count, word_buf *w)
 {
 	if (*count >= MESH_CONTROL_MAX_ARGS)
-		return mesh_error_set(MESH_EINVAL, "too many words (at most %d)",
+		return mesh_error_set(MESH_EINVAL, "command has more than %d words",
 				      MESH_CONTROL_MAX_ARGS);
 	w->text[w->len] = '\0';
 	if (!((*words)[(*count)++] = strdup(w->text)))
@@ -158,8 +157,8 @@ static int parse_commit_args(mesh_cmd *cmd, const char **message,
 		} else if (!strcmp(a, "--meta")) {
 			if ((error = mesh_cmd_need_value(cmd, i)) < 0)
 				break;
-			if (*meta_count == MAX_META)
-				return mesh_error_set(MESH_EINVAL, "at most %d --meta pairs", MAX_META);
+			if (*meta_count == MESH_CONTROL_MAX_META)
+				return mesh_error_set(MESH_EINVAL, "at most %d --meta pairs", MESH_CONTROL_MAX_META);
 			error = parse_meta(cmd->argv[++i], &meta[(*meta_count)++]);
 		} else {
 			error = mesh_cmd_unknown_option(cmd, i);
@@ -172,7 +171,7 @@ static int parse_commit_args(mesh_cmd *cmd, const char **message,
 
 static int cmd_commit(mesh_cmd *cmd)
 {
-	mesh_meta meta[MAX_META] = { { 0 } };
+	mesh_meta meta[MESH_CONTROL_MAX_META] = { { 0 } };
 	const char *message;
 	char domain[256];
 	mesh_view *view;
@@ -953,6 +952,12 @@ static int error_answer(int code, mesh_json *details, char **answer)
 	return code;
 }
 
+int mesh_control_refusal(int code, char **answer)
+{
+	*answer = NULL;
+	return error_answer(code, NULL, answer);
+}
+
 int mesh_control_run(const mesh_control_env *env, const mesh_caller *caller,
 		     const char *line, char **answer)
 {
@@ -961,8 +966,10 @@ int mesh_control_run(const mesh_control_env *env, const mesh_caller *caller,
 
 	*answer = NULL;
 	mesh_error_clear();
-	if (strlen(line) >= MESH_CONTROL_MAX_LINE)
-		return error_answer(mesh_error_set(MESH_EINVAL, "command line too long"), NULL, answer);
+	if (strlen(line) > MESH_CONTROL_MAX_LINE)
+		return error_answer(mesh_error_set(MESH_EINVAL,
+			"command line too long: %zu bytes (at most %d)", strlen(line),
+			MESH_CONTROL_MAX_LINE), NULL, answer);
 	if ((error = mesh_control_split(line, &cmd.argv, &cmd.argc)) < 0)
 		return error_answer(error, NULL, answer);
 	mesh_json_init(&cmd.json);

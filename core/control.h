@@ -30,8 +30,11 @@
 #include "store.h"
 #include "view.h"
 
-#define MESH_CONTROL_MAX_LINE 65536
-#define MESH_CONTROL_MAX_ARGS 128
+/* The limits of one command (README "Names and limits"); one more is
+ * MESH_EINVAL with a message naming the limit. */
+#define MESH_CONTROL_MAX_LINE 65536   /* bytes, a trailing newline included */
+#define MESH_CONTROL_MAX_ARGS 256     /* words, the command's name included */
+#define MESH_CONTROL_MAX_META 64      /* --meta pairs of a commit */
 
 /* Splits a command line into words; free with mesh_control_words_free.
  * MESH_EINVAL on an unterminated quote or too many words. */
@@ -45,6 +48,11 @@ void mesh_control_words_free(char **words, size_t count);
  */
 int mesh_control_run(const mesh_control_env *env, const mesh_caller *caller,
 		     const char *line, char **answer);
+
+/* The answer of a command refused before it ran (the line as a whole:
+ * too long, written in pieces...): code with the message set on this
+ * thread.  Returns code; *answer as for mesh_control_run. */
+int mesh_control_refusal(int code, char **answer);
 
 /* Every command, in the order help lists them; the array is static. */
 void mesh_control_commands(const mesh_cmd_spec *const **specs, size_t *count);

@@ -654,30 +654,37 @@ static int map_parse(const mesh_oid *id, const unsigned char *buf, size_t len,
 	return 0;
 }
 
-int mesh_file_map_load(mesh_odb *odb, const mesh_oid *id,
-		       mesh_file_map **out)
+int mesh_file_map_parse(const mesh_oid *id, const void *data, size_t len,
+			mesh_file_map **out)
 {
-	mesh_file_map *map;
-	void *buf;
-	size_t len;
+	mesh_file_map *map = calloc(1, sizeof(*map));
 	int error;
 
-	error = mesh_odb_read(odb, id, MESH_OBJ_FILE, &buf, &len, NULL);
-	if (error < 0)
-		return error;
-	map = calloc(1, sizeof(*map));
-	if (!map) {
-		free(buf);
+	*out = NULL;
+	if (!map)
 		return mesh_error_oom();
-	}
-	error = map_parse(id, buf, len, map);
-	free(buf);
-	if (error < 0) {
+	if ((error = map_parse(id, data, len, map)) < 0) {
 		mesh_file_map_free(map);
 		return error;
 	}
 	*out = map;
 	return 0;
+}
+
+int mesh_file_map_load(mesh_odb *odb, const mesh_oid *id,
+		       mesh_file_map **out)
+{
+	void *buf;
+	size_t len;
+	int error;
+
+	*out = NULL;
+	error = mesh_odb_read(odb, id, MESH_OBJ_FILE, &buf, &len, NULL);
+	if (error < 0)
+		return error;
+	error = mesh_file_map_parse(id, buf, len, out);
+	free(buf);
+	return error;
 }
 
 void mesh_file_map_free(mesh_file_map *map)

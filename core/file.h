@@ -66,6 +66,10 @@ void mesh_file_writer_free(mesh_file_writer *w);
 int mesh_file_map_load(mesh_odb *odb, const mesh_oid *id,
 		       mesh_file_map **out);
 void mesh_file_map_free(mesh_file_map *map);
+/* Decodes a file map's payload (id only names it in errors): MESH_EIO
+ * when the bytes are not a well-formed map.  Free with mesh_file_map_free. */
+int mesh_file_map_parse(const mesh_oid *id, const void *data, size_t len,
+			mesh_file_map **out);
 /* The chunk holding offset, or NULL at or past the end. */
 const mesh_file_chunk *mesh_file_map_chunk_at(const mesh_file_map *map, uint64_t offset);
 

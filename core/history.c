@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* New branch and tag names must never look like an abbreviation. */
+_Static_assert(MESH_REF_HEX_MIN <= MESH_ABBREV_MIN, "hex-like ref names would shadow commit ids");
+
 #define INDEX_PREFIX_MAX 300
 
 static size_t index_prefix(char *buf, const char *domain)

@@ -65,12 +65,53 @@ void mesh_json_array_end(mesh_json *j)
 	j->need_comma = true;
 }
 
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no
+ * overlong forms, no surrogates, nothing past U+10FFFF), 0 if none. */
+static size_t utf8_sequence(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xBF;
+	size_t n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xC2 && p[0] <= 0xDF)
+		n = 2;
+	else if (p[0] >= 0xE0 && p[0] <= 0xEF)
+		n = 3;
+	else if (p[0] >= 0xF0 && p[0] <= 0xF4)
+		n = 4;
+	else
+		return 0;
+	if (p[0] == 0xE0)
+		lo = 0xA0;
+	else if (p[0] == 0xED)
+		hi = 0x9F;
+	else if (p[0] == 0xF0)
+		lo = 0x90;
+	else if (p[0] == 0xF4)
+		hi = 0x8F;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xBF)
+			return 0;
+	return n;
+}
+
+/*
+ * Names, messages and descriptions are bytes, not always UTF-8.  Valid
+ * UTF-8 is copied as it is; each byte that is not part of it is written
+ * as the lone surrogate \udcXX (U+DC80..U+DCFF, Python's
+ * "surrogateescape"): valid UTF-8 never yields such a code point, so the
+ * byte can be told apart and restored.
+ */
 static void quoted(mesh_json *j, const char *s)
 {
 	char esc[8];
 
 	append(j, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t n = utf8_sequence(p);
 		if (*p == '"' || *p == '\\') {
 			esc[0] = '\\';
 			esc[1] = (char)*p;
@@ -78,9 +119,14 @@ static void quoted(mesh_json *j, const char *s)
 		} else if (*p < 0x20) {
 			snprintf(esc, sizeof(esc), "\\u%04x", *p);
 			append(j, esc, 6);
+		} else if (n == 0) {
+			snprintf(esc, sizeof(esc), "\\udc%02x", *p);
+			append(j, esc, 6);
+			n = 1;
 		} else {
-			append(j, (const char *)p, 1);
+			append(j, (const char *)p, n);
 		}
+		p += n;
 	}
 	append(j, "\"", 1);
 }

@@ -30,6 +30,7 @@
  * zstd's fastest level; metadata objects are small and level 3 is free. */
 #define ZSTD_LEVEL_CHUNK 1
 #define ZSTD_LEVEL_META 3
+#define ZSTD_BLOCK_MAX (128u << 10)
 
 /* Compression contexts kept between writes: setting one up costs more
  * than compressing a small object.  A few cover the threads that write
@@ -1283,6 +1284,11 @@ static const char *header_problem(const unsigned char *stored, size_t stored_len
 		return "length does not match header";
 	if (stored[2] == ENCODING_ZSTD && ZSTD_getFrameContentSize(payload, payload_len) != len)
 		return "compressed length does not match header";
+	/* A zstd block yields at most 128 KiB and takes at least 4 bytes
+	 * (RFC 8878), so a header claiming more than the payload can hold
+	 * lies: refused before the length is allocated. */
+	if (stored[2] == ENCODING_ZSTD && len / ZSTD_BLOCK_MAX > payload_len / 4)
+		return "length is more than the compressed payload can hold";
 	if (stored[2] != ENCODING_RAW && stored[2] != ENCODING_ZSTD)
 		return "unknown encoding";
 	if (len > SIZE_MAX - 1)

@@ -240,6 +240,23 @@ int mesh_ref_name_check(const char *what, const char *name)
 	return 0;
 }
 
+int mesh_ref_new_name_check(const char *what, const char *name)
+{
+	size_t len;
+	int error = mesh_ref_name_check(what, name);
+
+	if (error < 0)
+		return error;
+	len = strlen(name);
+	/* MOUNT/DOMAIN/<hex>/ and every REF argument try commit ids and
+	 * their prefixes: a branch or tag spelled like one would hide it. */
+	if (len >= MESH_REF_HEX_MIN && strspn(name, "0123456789abcdefABCDEF") == len)
+		return mesh_error_set(MESH_EINVAL,
+			"invalid %s name '%s': %d or more hex digits and nothing else could be a commit id",
+			what ? what : "name", name, MESH_REF_HEX_MIN);
+	return 0;
+}
+
 /* A full ref is "heads/<branch>" or "tags/<tag>" with a valid short name. */
 static int ref_full_name_check(const char *domain, const char *name)
 {

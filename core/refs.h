@@ -54,4 +54,12 @@ int mesh_ref_list(mesh_refdb *refs, const char *domain, const char *prefix,
  * the allowed characters. */
 int mesh_ref_name_check(const char *what, const char *name);
 
+/* A name of at least this many hex digits and nothing else reads as a
+ * commit id or its prefix (history.h's MESH_ABBREV_MIN). */
+#define MESH_REF_HEX_MIN 8
+
+/* The check for a new branch or tag: mesh_ref_name_check's rules, and not
+ * MESH_REF_HEX_MIN or more hex digits only (it would shadow commit ids). */
+int mesh_ref_new_name_check(const char *what, const char *name);
+
 #endif

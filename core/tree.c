@@ -212,10 +212,16 @@ static int tree_parse_entry(const mesh_oid *id, const unsigned char *data,
 	why = name_problem((const char *)p + TREE_ENTRY_FIXED, nlen);
 	if (why)
 		return tree_corrupt(id, why, i);
+	if (nlen > TREE_NAME_MAX)
+		return tree_corrupt(id, "name longer than 255 bytes", i);
 	if (!kind_valid(p[0]))
 		return tree_corrupt(id, "unknown entry kind", i);
 	e->kind = (mesh_entry_kind)p[0];
 	e->mode = (uint32_t)get_le(p + 1, 4);
+	/* File type bits would reach st_mode and change what the kernel
+	 * thinks the entry is; the writer never stores them. */
+	if (e->mode & ~TREE_MODE_BITS)
+		return tree_corrupt(id, "mode has bits beyond 07777", i);
 	e->size = get_le(p + 5, 8);
 	e->mtime_ns = (int64_t)get_le(p + 13, 8);
 	memcpy(e->id.id, p + 21, MESH_OID_RAWSZ);
@@ -263,9 +269,26 @@ static int tree_parse(const mesh_oid *id, const unsigned char *data,
 	return 0;
 }
 
+int mesh_tree_parse(const mesh_oid *id, const void *data, size_t len,
+		    mesh_tree **out)
+{
+	mesh_tree *tree = calloc(1, sizeof(*tree));
+	int rc;
+
+	*out = NULL;
+	if (!tree)
+		return mesh_error_oom();
+	rc = tree_parse(id, data, len, tree);
+	if (rc < 0) {
+		mesh_tree_free(tree);
+		return rc;
+	}
+	*out = tree;
+	return 0;
+}
+
 int mesh_tree_load(mesh_odb *odb, const mesh_oid *id, mesh_tree **out)
 {
-	mesh_tree *tree;
 	void *data;
 	size_t len;
 	int rc;
@@ -274,19 +297,9 @@ int mesh_tree_load(mesh_odb *odb, const mesh_oid *id, mesh_tree **out)
 	rc = mesh_odb_read(odb, id, MESH_OBJ_TREE, &data, &len, NULL);
 	if (rc < 0)
 		return rc;
-	tree = calloc(1, sizeof(*tree));
-	if (!tree) {
-		free(data);
-		return mesh_error_oom();
-	}
-	rc = tree_parse(id, data, len, tree);
+	rc = mesh_tree_parse(id, data, len, out);
 	free(data);
-	if (rc < 0) {
-		mesh_tree_free(tree);
-		return rc;
-	}
-	*out = tree;
-	return 0;
+	return rc;
 }
 
 void mesh_tree_free(mesh_tree *tree)

@@ -42,6 +42,11 @@ int mesh_tree_write(mesh_odb *odb, const mesh_tree_entry *entries,
 		    size_t count, mesh_oid *out);
 
 int mesh_tree_load(mesh_odb *odb, const mesh_oid *id, mesh_tree **out);
+/* Decodes a tree's payload (what mesh_tree_load reads, already verified
+ * against id; id only names the tree in errors).  MESH_EIO when the bytes
+ * are not a well-formed tree.  Free with mesh_tree_free. */
+int mesh_tree_parse(const mesh_oid *id, const void *data, size_t len,
+		    mesh_tree **out);
 void mesh_tree_free(mesh_tree *tree);
 
 /* Binary search; NULL when absent. */

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #define PATH_MAX_LEN 4096
+#define NAME_MAX_LEN 255
 #define STAGED_MEMO 4
 #define STAGED_MEMO_PATH 256
 #define CHANGE_MEMO_PUTS 4
@@ -289,6 +290,20 @@ static int check_path(const char *path)
 		return mesh_error_set(MESH_ENAMETOOLONG, "path too long: %.64s...", path);
 	if (path[0] == '/' || (len && path[len - 1] == '/') || strstr(path, "//"))
 		return mesh_error_set(MESH_EINVAL, "malformed path '%s'", path);
+	/* Every path reaches here, from the mount and from commands (cp,
+	 * reset, diff): a "." or ".." entry could be staged but never
+	 * committed, and a name the kernel cannot look up never read. */
+	for (const char *name = path; *name;) {
+		size_t n = strcspn(name, "/");
+		if ((n == 1 && name[0] == '.') || (n == 2 && name[0] == '.' && name[1] == '.'))
+			return mesh_error_set(MESH_EINVAL,
+				"path '%s' has a '%.*s' component", path, (int)n, name);
+		if (n > NAME_MAX_LEN)
+			return mesh_error_set(MESH_ENAMETOOLONG,
+				"a name in path '%.64s...' is %zu bytes (at most %d)", path, n,
+				NAME_MAX_LEN);
+		name += n + (name[n] == '/');
+	}
 	return 0;
 }
 
@@ -933,6 +948,46 @@ static int move_dir(change *ch, const char *from, const char *to)
 				    view->branch, from, rekey_one, &rk);
 }
 
+/* Whether every entry below dir (path_len bytes of path, a buffer of
+ * PATH_MAX_LEN) stays shorter than PATH_MAX_LEN when growth bytes longer:
+ * MESH_ENAMETOOLONG naming the first that would not. */
+static int check_fits(mesh_view *view, char *path, size_t path_len, size_t growth)
+{
+	mesh_view_dirent *dirents;
+	size_t count;
+	int error = mesh_view_list(view, path, &dirents, &count);
+
+	for (size_t i = 0; error == 0 && i < count; i++) {
+		size_t len = path_len + 1 + strlen(dirents[i].name);
+		if (len + growth >= PATH_MAX_LEN) {
+			error = mesh_error_set(MESH_ENAMETOOLONG,
+				"a path below would be %zu bytes long after the rename or copy (at most %d): %s/%.80s...",
+				len + growth, PATH_MAX_LEN - 1, view->domain, path);
+		} else if (dirents[i].entry.kind == MESH_KIND_DIR) {
+			snprintf(path + path_len, PATH_MAX_LEN - path_len, "/%s", dirents[i].name);
+			error = check_fits(view, path, len, growth);
+			path[path_len] = '\0';
+		}
+	}
+	mesh_view_dirents_free(dirents, count);
+	return error;
+}
+
+/* A directory moved or copied to a longer name makes every path below it
+ * longer: one that no longer fits could be neither looked up nor
+ * committed. */
+static int check_move_fits(mesh_view *view, const mesh_view_entry *src,
+			     const char *from, const char *to)
+{
+	size_t from_len = strlen(from), to_len = strlen(to);
+	char path[PATH_MAX_LEN];
+
+	if (src->kind != MESH_KIND_DIR || to_len <= from_len)
+		return 0;
+	snprintf(path, sizeof(path), "%s", from);
+	return check_fits(view, path, from_len, to_len - from_len);
+}
+
 int mesh_view_rename(mesh_view *view, const mesh_caller *caller,
 		     const char *from, const char *to, bool noreplace)
 {
@@ -951,6 +1006,9 @@ int mesh_view_rename(mesh_view *view, const mesh_caller *caller,
 	if (strncmp(to, from, from_len) == 0 && to[from_len] == '/')
 		return mesh_error_set(MESH_EINVAL, "%s: cannot move %s into itself",
 				      view->domain, from);
+	if ((error = mesh_view_lookup(view, from, &src)) < 0 ||
+	    (error = check_move_fits(view, &src, from, to)) < 0)
+		return error;
 	if ((error = change_begin(&ch, view)) < 0)
 		return error;
 	if ((error = mesh_view_lookup(view, from, &src)) == 0 &&
@@ -1176,7 +1234,8 @@ static mesh_tree_entry *builder_push(tree_builder *tb, const char *name)
 static int staged_tree_entry(mesh_view *view, const char *dir,
 			     const mesh_view_dirent *child, mesh_tree_entry *out)
 {
-	char path[PATH_MAX_LEN];
+	char *path;
+	int error;
 
 	out->kind = child->entry.kind;
 	out->mode = child->entry.mode;
@@ -1185,8 +1244,13 @@ static int staged_tree_entry(mesh_view *view, const char *dir,
 	out->id = child->entry.id;
 	if (child->entry.kind != MESH_KIND_DIR)
 		return 0;
-	snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "", child->name);
-	return build_tree(view, path, child->entry.has_lower, &child->entry.id, &out->id);
+	/* On the heap: the recursion is as deep as the directories (2046
+	 * levels fit in PATH_MAX), too deep for a path buffer per level. */
+	if (asprintf(&path, "%s%s%s", dir, *dir ? "/" : "", child->name) < 0)
+		return mesh_error_oom();
+	error = build_tree(view, path, child->entry.has_lower, &child->entry.id, &out->id);
+	free(path);
+	return error;
 }
 
 typedef struct build_ctx {
@@ -1499,7 +1563,8 @@ int mesh_view_copy(mesh_view *dst, const mesh_caller *caller, const char *dst_pa
 
 	(void)caller;
 	if ((error = check_target(dst, dst_path)) < 0 ||
-	    (error = mesh_view_lookup(src, src_path, &entry)) < 0)
+	    (error = mesh_view_lookup(src, src_path, &entry)) < 0 ||
+	    (error = check_move_fits(src, &entry, src_path, dst_path)) < 0)
 		return error;
 	if (entry.kind == MESH_KIND_DIR) {
 		entry.has_lower = true;

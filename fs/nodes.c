@@ -270,31 +270,31 @@ void fs_nodes_rename(fs_nodes *nodes, fs_node *parent, const char *name,
 
 bool fs_nodes_path(fs_nodes *nodes, fs_node *node, char *buf, size_t len)
 {
-	const char *parts[512];
-	size_t depth = 0, pos = 0;
-	bool ok = true;
+	size_t total = 0, pos;
+	bool ok = len > 0;
 
 	pthread_mutex_lock(&nodes->lock);
-	for (fs_node *n = node; n && n->type == FS_NODE_ENTRY; n = n->parent) {
-		if (n->detached || depth == 512) {
+	/* Measured first and filled from the end: depth is bounded only by
+	 * the length of the path, never by a count of its parts. */
+	for (fs_node *n = node; ok && n && n->type == FS_NODE_ENTRY; n = n->parent) {
+		if (n->detached)
 			ok = false;
-			break;
-		}
-		parts[depth++] = n->name;
+		total += strlen(n->name) + (total ? 1 : 0);
 	}
-	for (size_t i = depth; ok && i-- > 0;) {
-		size_t n = strlen(parts[i]);
-		if (pos + n + 2 > len) {
-			ok = false;
-			break;
+	if (ok && total + 1 > len)
+		ok = false;
+	if (ok) {
+		buf[pos = total] = '\0';
+		for (fs_node *n = node; n && n->type == FS_NODE_ENTRY; n = n->parent) {
+			size_t k = strlen(n->name);
+			if (pos < total)
+				buf[--pos] = '/';
+			pos -= k;
+			memcpy(buf + pos, n->name, k);
 		}
-		memcpy(buf + pos, parts[i], n);
-		pos += n;
-		if (i > 0)
-			buf[pos++] = '/';
+	} else if (len) {
+		buf[0] = '\0';
 	}
-	if (len)
-		buf[ok ? pos : 0] = '\0';
 	pthread_mutex_unlock(&nodes->lock);
 	return ok;
 }

@@ -50,6 +50,8 @@ typedef struct fs_handle {
 	size_t answer_len;
 	off_t answer_base;         /* file offset where the answer starts */
 	bool answer_from_zero;     /* reads since the write began at 0 */
+	char *pending;             /* a command line still being written */
+	size_t pending_len;
 } fs_handle;
 
 typedef struct fs_dir_handle {
@@ -427,8 +429,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	caller_of(req, &caller);
 	if (!node)
 		return (void)fuse_reply_err(req, ENOENT);
+	/* The control file is not data: a chmod, chown, utimens or truncate
+	 * that pretended to work would mislead. */
 	if (node->type == FS_NODE_CONTROL)
-		goto reply;
+		return (void)fuse_reply_err(req, EPERM);
 	if (node->type != FS_NODE_ENTRY)
 		return (void)fuse_reply_err(req, is_view_node(node) && !is_branch_node(node) ? EROFS : EPERM);
 	if (!mesh_view_is_branch(node->view))
@@ -441,7 +445,6 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		error = setattr_meta(f, node, attr, to_set, &caller);
 	if (error < 0)
 		return reply_error(req, error);
-reply:
 	if ((error = node_attr(f, node, &st)) < 0)
 		return reply_error(req, error);
 	fuse_reply_attr(req, &st, timeout_of(node));
@@ -737,6 +740,7 @@ static void handle_free(fs *f, fs_handle *h)
 	mesh_file_map_free(h->map);
 	handle_unpin(f, h);
 	free(h->answer);
+	free(h->pending);
 	pthread_mutex_destroy(&h->lock);
 	pthread_rwlock_destroy(&h->map_lock);
 	free(h);
@@ -1086,6 +1090,68 @@ static void fs_changed(void *ctx, const char *domain, const char *branch,
 	free(l);
 }
 
+/*
+ * A control write is one command, but a write(2) may arrive in pieces:
+ * stdio (bash's echo, fwrite) cuts a long line into writes of whole
+ * 4096-byte blocks, and the kernel cuts one larger than a request.  So a
+ * write of whole 4096-byte blocks that does not end the line is held,
+ * and the writes that go on from it are added until one ends the line
+ * (or is not whole blocks): the command runs once, whole, and its errno
+ * is the last write's.  The kernel's pieces are larger than
+ * MESH_CONTROL_MAX_LINE, so the first is refused and the kernel sends no
+ * more.  Until the line ends, the answer says it is incomplete.
+ */
+#define CONTROL_BLOCK 4096
+
+static bool control_piece_goes_on(const char *buf, size_t size)
+{
+	return size > 0 && size % CONTROL_BLOCK == 0 && buf[size - 1] != '\n';
+}
+
+/* Adds the write to the held line (h->lock held): 0 and *line the whole
+ * command to run, 1 while it goes on (the answer's message set), or an
+ * error, with nothing held.  A write elsewhere than where the held part
+ * ended starts a new line. */
+static int control_collect(fs_handle *h, const char *buf, size_t size, off_t off,
+			   char **line)
+{
+	size_t held = h->pending && off == h->answer_base ? h->pending_len : 0;
+	char *grown = NULL;
+	int error = 0;
+
+	*line = NULL;
+	if (memchr(buf, '\0', size))
+		error = mesh_error_set(MESH_EINVAL, "command holds a NUL byte");
+	else if (held + size > MESH_CONTROL_MAX_LINE)
+		error = mesh_error_set(MESH_EINVAL,
+			"command line too long: %zu bytes or more (at most %d)",
+			held + size, MESH_CONTROL_MAX_LINE);
+	else if (!(grown = malloc(held + size + 1)))
+		error = mesh_error_oom();
+	if (error == 0) {
+		if (held)
+			memcpy(grown, h->pending, held);
+		memcpy(grown + held, buf, size);
+		grown[held + size] = '\0';
+	}
+	free(h->pending);
+	h->pending = NULL;
+	h->pending_len = 0;
+	if (error < 0)
+		return error;
+	if (control_piece_goes_on(buf, size)) {
+		h->pending = grown;
+		h->pending_len = held + size;
+		mesh_error_set(MESH_EINVAL,
+			"incomplete command: %zu bytes so far without a newline, in writes of "
+			"whole %d-byte blocks; end the command with a newline",
+			h->pending_len, CONTROL_BLOCK);
+		return 1;
+	}
+	*line = grown;
+	return 0;
+}
+
 static void control_write(fuse_req_t req, fs_handle *h, const char *buf,
 			  size_t size, off_t off)
 {
@@ -1093,16 +1159,22 @@ static void control_write(fuse_req_t req, fs_handle *h, const char *buf,
 	mesh_control_env env = { f->store, (mesh_control_branch_view)fs_branch_view,
 				 (mesh_control_view_done)fs_view_put, fs_changed, f };
 	mesh_caller caller;
-	char *line, *answer = NULL;
-	int error;
+	char *line = NULL, *answer = NULL;
+	int collected, error;
 
 	caller_of(req, &caller);
-	if (!(line = strndup(buf, size)))
-		return (void)fuse_reply_err(req, ENOMEM);
-	error = mesh_control_run(&env, &caller, line, &answer);
+	mesh_error_clear();
+	pthread_mutex_lock(&h->lock);
+	collected = control_collect(h, buf, size, off, &line);
+	pthread_mutex_unlock(&h->lock);
+	if (collected != 0)
+		error = mesh_control_refusal(collected < 0 ? collected : MESH_EINVAL, &answer);
+	else
+		error = mesh_control_run(&env, &caller, line, &answer);
 	mesh_log_write(&f->log, error ? MESH_LOG_WARN : MESH_LOG_INFO,
-		       "control (uid %u): %.200s -> %s", (unsigned)caller.uid,
-		       strtok(line, "\n"), error ? mesh_error_message() : "ok");
+		       "control (uid %u): %.*s -> %s", (unsigned)caller.uid,
+		       line ? (int)(strcspn(line, "\n") < 200 ? strcspn(line, "\n") : 200) : 9,
+		       line ? line : "(not run)", error ? mesh_error_message() : "ok");
 	free(line);
 	pthread_mutex_lock(&h->lock);
 	free(h->answer);
@@ -1111,7 +1183,7 @@ static void control_write(fuse_req_t req, fs_handle *h, const char *buf,
 	h->answer_base = off + (off_t)size;
 	h->answer_from_zero = false;
 	pthread_mutex_unlock(&h->lock);
-	if (error < 0)
+	if (error < 0 && collected != 1)
 		fuse_reply_err(req, -error);
 	else
 		fuse_reply_write(req, size);

@@ -11,7 +11,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PACKAGES=(libfuse3-dev fuse3 librocksdb-dev libzstd-dev libssl-dev check
           cmake pkg-config build-essential sqlite3 python3-pandas
-          fio fuse-overlayfs git zstd python3-numpy)   # the last line: bench/run --quick
+          fio fuse-overlayfs git zstd python3-numpy    # this line: bench/run --quick
+          clang-14 libclang-rt-14-dev)                 # tests/fuzz (libFuzzer)
 
 usage() {
 	echo "usage: bash packaging/bootstrap.sh demo|test" >&2

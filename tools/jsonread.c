@@ -26,25 +26,86 @@ static json_value *new_value(json_type type)
 	return v;
 }
 
-static int append_utf8(char *out, size_t *len, unsigned code)
+static void append_utf8(char *out, size_t *len, unsigned code)
 {
 	if (code < 0x80) {
 		out[(*len)++] = (char)code;
 	} else if (code < 0x800) {
 		out[(*len)++] = (char)(0xC0 | code >> 6);
 		out[(*len)++] = (char)(0x80 | (code & 0x3F));
-	} else {
+	} else if (code < 0x10000) {
 		out[(*len)++] = (char)(0xE0 | code >> 12);
 		out[(*len)++] = (char)(0x80 | ((code >> 6) & 0x3F));
 		out[(*len)++] = (char)(0x80 | (code & 0x3F));
+	} else {
+		out[(*len)++] = (char)(0xF0 | code >> 18);
+		out[(*len)++] = (char)(0x80 | ((code >> 12) & 0x3F));
+		out[(*len)++] = (char)(0x80 | ((code >> 6) & 0x3F));
+		out[(*len)++] = (char)(0x80 | (code & 0x3F));
+	}
+}
+
+/* The four hex digits at p, or -1. */
+static long hex4(const char *p)
+{
+	long v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		int c = (unsigned char)p[i], d;
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			d = c - 'A' + 10;
+		else
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+/*
+ * The escape after "\u" at *pp.  A lone \udc80..\udcff is a byte of a
+ * name that was not UTF-8 (core/json.c writes each such byte so) and
+ * becomes that byte again; a surrogate pair is its character; any other
+ * lone surrogate is U+FFFD.
+ */
+static int unescape_u(const char **pp, char *out, size_t *len)
+{
+	long code = hex4(*pp), low;
+
+	if (code < 0)
+		return -1;
+	*pp += 4;
+	if (code >= 0xD800 && code <= 0xDBFF && (*pp)[0] == '\\' && (*pp)[1] == 'u' &&
+	    (low = hex4(*pp + 2)) >= 0xDC00 && low <= 0xDFFF) {
+		*pp += 6;
+		append_utf8(out, len, (unsigned)(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)));
+	} else if (code >= 0xDC80 && code <= 0xDCFF) {
+		out[(*len)++] = (char)(code - 0xDC00);
+	} else if (code >= 0xD800 && code <= 0xDFFF) {
+		append_utf8(out, len, 0xFFFD);
+	} else {
+		append_utf8(out, len, (unsigned)code);
 	}
 	return 0;
+}
+
+/* Bytes up to the closing quote: the unescaped string is never longer. */
+static size_t quoted_span(const char *p)
+{
+	const char *q = p;
+
+	while (*q && *q != '"')
+		q += q[0] == '\\' && q[1] ? 2 : 1;
+	return (size_t)(q - p);
 }
 
 static char *parse_string(parser *ps)
 {
 	const char *start = ++ps->p;
-	char *out = malloc(strlen(start) * 3 + 1);
+	char *out = malloc(quoted_span(start) + 1);
 	size_t len = 0;
 
 	if (!out)
@@ -55,22 +116,19 @@ static char *parse_string(parser *ps)
 			out[len++] = c;
 			continue;
 		}
-		c = *ps->p++;
+		/* Never past the terminating NUL: the text ends there. */
+		if ((c = *ps->p) != '\0')
+			ps->p++;
 		switch (c) {
 		case 'n': out[len++] = '\n'; break;
 		case 't': out[len++] = '\t'; break;
 		case 'r': out[len++] = '\r'; break;
 		case 'b': out[len++] = '\b'; break;
 		case 'f': out[len++] = '\f'; break;
-		case 'u': {
-			char hex[5] = { 0 };
-			if (strlen(ps->p) < 4)
+		case 'u':
+			if (unescape_u(&ps->p, out, &len) < 0)
 				goto fail;
-			memcpy(hex, ps->p, 4);
-			ps->p += 4;
-			append_utf8(out, &len, (unsigned)strtoul(hex, NULL, 16));
 			break;
-		}
 		case '\0':
 			goto fail;
 		default:
@@ -126,10 +184,11 @@ static json_value *parse_container(parser *ps, json_type type, char close)
 			if (*ps->p != '"' || !(key = parse_string(ps)))
 				goto fail;
 			skip_ws(ps);
-			if (*ps->p++ != ':') {
+			if (*ps->p != ':') {
 				free(key);
 				goto fail;
 			}
+			ps->p++;
 		}
 		if (!(item = parse_value(ps)) || push_item(v, key, item) < 0) {
 			free(key);
@@ -141,8 +200,9 @@ static json_value *parse_container(parser *ps, json_type type, char close)
 			ps->p++;
 			continue;
 		}
-		if (*ps->p++ != close)
+		if (*ps->p != close)
 			goto fail;
+		ps->p++;
 		ps->depth--;
 		return v;
 	}
@@ -206,8 +266,10 @@ json_value *json_parse(const char *text)
 	parser ps = { text, 0 };
 	json_value *v = parse_value(&ps);
 
+	if (!v)
+		return NULL;
 	skip_ws(&ps);
-	if (v && *ps.p) {
+	if (*ps.p) {
 		json_free(v);
 		return NULL;
 	}

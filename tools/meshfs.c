@@ -205,9 +205,11 @@ static int find_mount(const char *store, const char *mountpoint,
 
 static int append_quoted(char *line, size_t cap, size_t *len, const char *word)
 {
-	size_t need = 3 + strlen(word) * 4;
+	size_t need = (*len ? 1 : 0) + 2 + strlen(word);
 
-	if (*len + need + 1 >= cap)
+	for (const char *p = strchr(word, '\''); p; p = strchr(p + 1, '\''))
+		need += 3;
+	if (*len + need + 1 > cap)
 		return -1;
 	if (*len)
 		line[(*len)++] = ' ';
@@ -227,7 +229,7 @@ static int append_quoted(char *line, size_t cap, size_t *len, const char *word)
 
 static char *command_line(int argc, char **argv)
 {
-	size_t cap = MESH_CONTROL_MAX_LINE, len = 0;
+	size_t cap = MESH_CONTROL_MAX_LINE + 1, len = 0;
 	char *line = malloc(cap);
 
 	if (!line)
@@ -236,7 +238,9 @@ static char *command_line(int argc, char **argv)
 	for (int i = 0; i < argc; i++) {
 		if (append_quoted(line, cap, &len, argv[i]) < 0) {
 			free(line);
-			mesh_error_set(MESH_EINVAL, "command too long");
+			mesh_error_set(MESH_EINVAL,
+				"command line too long: more than %d bytes once quoted",
+				MESH_CONTROL_MAX_LINE);
 			return NULL;
 		}
 	}

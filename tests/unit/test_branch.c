@@ -341,6 +341,33 @@ START_TEST(bad_branch_and_tag_names_are_einval)
 }
 END_TEST
 
+/* MOUNT/sales/<8+ hex>/ must always mean that commit: a branch or tag
+ * spelled like an id or a prefix of one is refused, naming why. */
+START_TEST(hex_like_branch_and_tag_names_are_einval)
+{
+	static const char *hexlike[] = { "deadbeef", "DEADBEEF", "0123456789",
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" };
+	char full[MESH_OID_HEXSZ + 1];
+	mesh_oid head = head_of("main"), got;
+
+	mesh_oid_fmt(full, &head);
+	for (size_t i = 0; i < sizeof(hexlike) / sizeof(hexlike[0]); i++) {
+		ck_assert_int_eq(mesh_branch_create(store, &caller, "sales", hexlike[i], "main",
+						    &got), MESH_EINVAL);
+		assert_message_has("could be a commit id");
+		ck_assert_int_eq(mesh_tag_create(store, &caller, "sales", hexlike[i], "main",
+						 &got), MESH_EINVAL);
+	}
+	full[8] = '\0';
+	ck_assert_int_eq(mesh_branch_create(store, &caller, "sales", full, "main", &got),
+			 MESH_EINVAL);
+	/* Fewer digits, or anything but hex digits, is a name like others. */
+	create_branch("deadbee", "main");
+	create_branch("deadbeef-fix", "main");
+	create_tag("cafe1234x", "main");
+}
+END_TEST
+
 START_TEST(branch_delete_drops_staged_changes)
 {
 	mesh_view *view;
@@ -1028,6 +1055,7 @@ static Suite *branch_suite(void)
 	tcase_add_test(tc, branch_create_from_ambiguous_abbreviation_is_einval);
 	tcase_add_test(tc, branch_and_tag_names_collide);
 	tcase_add_test(tc, bad_branch_and_tag_names_are_einval);
+	tcase_add_test(tc, hex_like_branch_and_tag_names_are_einval);
 	tcase_add_test(tc, branch_delete_drops_staged_changes);
 	tcase_add_test(tc, default_branch_cannot_be_deleted);
 	tcase_add_test(tc, tags_never_move);

@@ -523,13 +523,61 @@ START_TEST(log_errors)
 }
 END_TEST
 
-START_TEST(too_long_line_is_einval)
+/* Each documented limit holds at N and is a clear EINVAL at N + 1. */
+START_TEST(line_limit_is_the_documented_one)
 {
-	char *line = malloc(MESH_CONTROL_MAX_LINE + 1);
+	size_t head = strlen("commit sales/main -m '"), tail = strlen("'\n");
+	char *line = malloc(MESH_CONTROL_MAX_LINE + 2);
 
-	memset(line, 'x', MESH_CONTROL_MAX_LINE);
-	line[MESH_CONTROL_MAX_LINE] = '\0';
-	assert_fails(line, MESH_EINVAL, "too long");
+	create_domain("sales");
+	stage("sales", "a.csv", "x\n");
+	memcpy(line, "commit sales/main -m '", head);
+	memset(line + head, 'm', MESH_CONTROL_MAX_LINE - head - tail);
+	memcpy(line + MESH_CONTROL_MAX_LINE - tail, "'\n", tail + 1);
+	ck_assert_uint_eq(strlen(line), MESH_CONTROL_MAX_LINE);
+	free(run_ok(line));
+
+	memset(line, 'x', MESH_CONTROL_MAX_LINE + 1);
+	line[MESH_CONTROL_MAX_LINE + 1] = '\0';
+	assert_fails(line, MESH_EINVAL, "command line too long: 65537 bytes (at most 65536)");
+	free(line);
+}
+END_TEST
+
+/* "commit sales/main -m x" and pairs of "--meta k=v" words up to n words. */
+static char *commit_with_words(size_t pairs, size_t extra)
+{
+	char *line = malloc(64 + pairs * 16 + extra * 2);
+
+	strcpy(line, "commit sales/main -m x");
+	for (size_t i = 0; i < pairs; i++)
+		sprintf(line + strlen(line), " --meta k%zu=v", i);
+	for (size_t i = 0; i < extra; i++)
+		strcat(line, " w");
+	return line;
+}
+
+START_TEST(meta_and_word_limits_are_the_documented_ones)
+{
+	char *line;
+
+	create_domain("sales");
+	stage("sales", "a.csv", "x\n");
+	line = commit_with_words(MESH_CONTROL_MAX_META, 0);
+	free(run_ok(line));
+	free(line);
+	stage("sales", "b.csv", "y\n");
+	line = commit_with_words(MESH_CONTROL_MAX_META + 1, 0);
+	assert_fails(line, MESH_EINVAL, "at most 64 --meta pairs");
+	free(line);
+
+	/* MAX_ARGS words get past the splitter (to the command's own
+	 * complaint); one more is refused by it. */
+	line = commit_with_words(0, MESH_CONTROL_MAX_ARGS - 4);
+	assert_fails(line, MESH_EINVAL, "unknown argument 'w'");
+	free(line);
+	line = commit_with_words(0, MESH_CONTROL_MAX_ARGS - 3);
+	assert_fails(line, MESH_EINVAL, "command has more than 256 words");
 	free(line);
 }
 END_TEST
@@ -569,7 +617,8 @@ static Suite *control_suite(void)
 	tcase_add_test(run, bad_targets_are_einval);
 	tcase_add_test(run, commit_errors);
 	tcase_add_test(run, log_errors);
-	tcase_add_test(run, too_long_line_is_einval);
+	tcase_add_test(run, line_limit_is_the_documented_one);
+	tcase_add_test(run, meta_and_word_limits_are_the_documented_ones);
 	tcase_add_test(run, error_message_is_json_escaped);
 	suite_add_tcase(s, run);
 	return s;

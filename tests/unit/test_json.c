@@ -60,6 +60,26 @@ START_TEST(control_chars_are_escaped)
 }
 END_TEST
 
+/* Bytes that are not UTF-8 become lone surrogates \udcXX, one per byte,
+ * so that the text is valid JSON and the bytes can be restored. */
+START_TEST(bytes_outside_utf8_are_escaped)
+{
+	assert_string_encodes("\xff", "\"\\udcff\"");
+	assert_string_encodes("a\x80" "b\xfe", "\"a\\udc80b\\udcfe\"");
+	/* Valid sequences of every length stay as they are. */
+	assert_string_encodes("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+			      "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"");
+	/* Overlong forms, encoded surrogates, past U+10FFFF, truncated
+	 * sequences: each byte on its own. */
+	assert_string_encodes("\xc0\xaf", "\"\\udcc0\\udcaf\"");
+	assert_string_encodes("\xe0\x80\xaf", "\"\\udce0\\udc80\\udcaf\"");
+	assert_string_encodes("\xed\xa0\x80", "\"\\udced\\udca0\\udc80\"");
+	assert_string_encodes("\xf4\x90\x80\x80", "\"\\udcf4\\udc90\\udc80\\udc80\"");
+	assert_string_encodes("\xe2\x82", "\"\\udce2\\udc82\"");
+	assert_string_encodes("\xe2\x82x", "\"\\udce2\\udc82x\"");
+}
+END_TEST
+
 START_TEST(keys_are_escaped_too)
 {
 	mesh_json j;
@@ -234,6 +254,7 @@ static Suite *json_suite(void)
 	tcase_add_test(tc, plain_string);
 	tcase_add_test(tc, quotes_and_backslashes_are_escaped);
 	tcase_add_test(tc, control_chars_are_escaped);
+	tcase_add_test(tc, bytes_outside_utf8_are_escaped);
 	tcase_add_test(tc, keys_are_escaped_too);
 	tcase_add_test(tc, scalars);
 	tcase_add_test(tc, empty_containers);

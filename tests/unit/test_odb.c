@@ -320,6 +320,35 @@ START_TEST(corrupt_header_is_eio)
 }
 END_TEST
 
+/* A stored zstd object whose header and frame both claim a terabyte:
+ * EIO, and nothing that size is allocated. */
+START_TEST(lying_compressed_length_is_eio)
+{
+	static const unsigned char frame[] = {
+		0x28, 0xb5, 0x2f, 0xfd,                 /* zstd magic */
+		0xe0,                                   /* single segment, 8-byte size */
+		0, 0, 0, 0, 0, 1, 0, 0,                 /* content size 1 << 40 */
+		0x09, 0x00, 0x00, 'x',                  /* last block, raw, 1 byte */
+	};
+	unsigned char stored[11 + sizeof(frame)] = { 'M', MESH_OBJ_CHUNK, 1 };
+	char path[1024];
+	mesh_oid oid;
+	int fd;
+
+	stored[3 + 5] = 1;                              /* header length 1 << 40 */
+	memcpy(stored + 11, frame, sizeof(frame));
+	ck_assert_int_eq(mesh_odb_write(odb, MESH_OBJ_CHUNK, "abc", 3, &oid), 0);
+	object_path(path, sizeof(path), &oid);
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, stored, sizeof(stored)), (ssize_t)sizeof(stored));
+	close(fd);
+	assert_corrupt_read(&oid);
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "more than the compressed payload"));
+}
+END_TEST
+
 START_TEST(truncated_object_is_eio)
 {
 	char path[1024];
@@ -777,6 +806,7 @@ static Suite *odb_suite(void)
 	tcase_add_test(tc, corrupt_compressed_payload_is_eio);
 	tcase_add_test(tc, corrupt_header_is_eio);
 	tcase_add_test(tc, truncated_object_is_eio);
+	tcase_add_test(tc, lying_compressed_length_is_eio);
 	tcase_add_test(tc, missing_is_eio_and_logged);
 	tcase_add_test(tc, type_mismatch_is_eio);
 	tcase_add_test(tc, write_rejects_bad_type);

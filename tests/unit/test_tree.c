@@ -347,8 +347,34 @@ START_TEST(corrupt_data_is_eio)
 	memcpy(bad, good, len);
 	bad[11 + 53] = 0xff;                           /* name length */
 	assert_corrupt(bad, len);
+
+	/* Found by fuzz_tree: the writer refuses these, so must the reader. */
+	memcpy(bad, good, len);
+	bad[11 + 1 + 3] = 0x80;                        /* mode 0x80000000|0644 */
+	assert_corrupt(bad, len);
+	memcpy(bad, good, len);
+	bad[11 + 1] = 0xa4; bad[11 + 2] = 0x81;        /* mode 0100644 */
+	assert_corrupt(bad, len);
 	free(bad);
 	free(good);
+}
+END_TEST
+
+/* A name of 256 bytes: the writer refuses it (ENAMETOOLONG), so a stored
+ * tree holding one is corrupt. */
+START_TEST(overlong_name_is_eio)
+{
+	size_t fixed = 1 + 4 + 8 + 8 + 32 + 2, len = 7 + 4 + fixed + 256;
+	unsigned char *bad = calloc(1, len);
+
+	memcpy(bad, "MTREE1\n", 7);
+	bad[7] = 1;                                    /* one entry */
+	bad[11] = MESH_KIND_FILE;
+	bad[12] = 0xa4; bad[13] = 0x01;                /* 0644 */
+	bad[11 + fixed - 2] = 0x00; bad[11 + fixed - 1] = 0x01; /* 256 */
+	memset(bad + 11 + fixed, 'n', 256);
+	assert_corrupt(bad, len);
+	free(bad);
 }
 END_TEST
 
@@ -379,6 +405,7 @@ static Suite *tree_suite(void)
 	tcase_add_test(tc, invalid_names_rejected);
 	tcase_add_test(tc, duplicates_and_bad_fields_rejected);
 	tcase_add_test(tc, corrupt_data_is_eio);
+	tcase_add_test(tc, overlong_name_is_eio);
 	tcase_add_test(tc, missing_tree_is_eio);
 	suite_add_tcase(s, tc);
 	return s;

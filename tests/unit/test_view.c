@@ -475,6 +475,88 @@ START_TEST(rename_into_own_subdir_is_einval)
 }
 END_TEST
 
+/* Makes "d/<200 x a>/<200 x b>/..." directories, len bytes of path, with
+ * a file "f" at the bottom; returns the deepest directory's path. */
+static char *deep_dirs(size_t len)
+{
+	char *path = calloc(1, 4096 + 256);
+	char name[201];
+
+	strcpy(path, "d");
+	make_dir(path);
+	for (char c = 'a'; strlen(path) + 1 < len; c++) {
+		size_t n = len - strlen(path) - 1;
+		memset(name, c, n < 200 ? n : 200);
+		name[n < 200 ? n : 200] = '\0';
+		strcat(path, "/");
+		strcat(path, name);
+		make_dir(path);
+	}
+	strcat(path, "/f");
+	stage(path, "bottom");
+	path[strlen(path) - 2] = '\0';
+	return path;
+}
+
+/* A rename that would push an entry below the moved directory past
+ * PATH_MAX is ENAMETOOLONG and changes nothing: staged entries and, after
+ * a commit, committed ones. */
+START_TEST(rename_past_path_max_is_enametoolong)
+{
+	char *deep = deep_dirs(3900), bottom[4200];
+	size_t room = 4095 - (strlen(deep) + 2);   /* bytes the path may grow */
+	char to[300];
+
+	snprintf(bottom, sizeof(bottom), "%s/f", deep);
+	for (int committed = 0; committed < 2; committed++) {
+		memset(to, 'r', room + 2);
+		to[room + 2] = '\0';
+		to[0] = 'd';                          /* "d" grows by room + 1 */
+		ck_assert_int_eq(mesh_view_rename(view, &caller, "d", to, false),
+				 MESH_ENAMETOOLONG);
+		ck_assert_msg(strstr(mesh_error_message(), "after the rename"), "%s",
+			      mesh_error_message());
+		assert_content(bottom, "bottom");
+		assert_absent(to);
+		to[room + 1] = '\0';                        /* exactly fits */
+		ck_assert_int_eq(mesh_view_rename(view, &caller, "d", to, false), 0);
+		ck_assert_int_eq(mesh_view_rename(view, &caller, to, "d", false), 0);
+		assert_content(bottom, "bottom");
+		if (!committed)
+			commit_all("deep");
+	}
+	free(deep);
+}
+END_TEST
+
+/* "." and ".." are never names: no path holding one is staged (it could
+ * never be committed), and a name over 255 bytes is ENAMETOOLONG. */
+START_TEST(dot_and_dotdot_paths_are_einval)
+{
+	static const char *bad[] = { ".", "..", "a/.", "a/..", "./x", "a/../b", "a/./b" };
+	mesh_view_entry entry;
+	char name[300];
+
+	make_dir("a");
+	stage("a/f", "f");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(stage_in(view, bad[i], "x"), MESH_EINVAL);
+		ck_assert_int_eq(mesh_view_mkdir(view, &caller, bad[i], 0755), MESH_EINVAL);
+		ck_assert_int_eq(mesh_view_copy(view, &caller, bad[i], view, "a/f"), MESH_EINVAL);
+		ck_assert_int_eq(mesh_view_rename(view, &caller, "a/f", bad[i], false),
+				 MESH_EINVAL);
+		ck_assert_int_eq(mesh_view_lookup(view, bad[i], &entry), MESH_EINVAL);
+	}
+	memset(name, 'n', 256);
+	name[256] = '\0';
+	ck_assert_int_eq(stage_in(view, name, "x"), MESH_ENAMETOOLONG);
+	name[255] = '\0';
+	ck_assert_int_eq(stage_in(view, name, "x"), 0);
+	assert_content("a/f", "f");
+	commit_all("names are fine");
+}
+END_TEST
+
 START_TEST(rename_staged_dir_moves_its_staged_tree)
 {
 	make_dir("src");
@@ -1127,6 +1209,8 @@ static Suite *view_suite(void)
 	tcase_add_test(tc, rename_noreplace_and_kind_mismatch);
 	tcase_add_test(tc, rename_into_own_subdir_is_einval);
 	tcase_add_test(tc, rename_staged_dir_moves_its_staged_tree);
+	tcase_add_test(tc, rename_past_path_max_is_enametoolong);
+	tcase_add_test(tc, dot_and_dotdot_paths_are_einval);
 	tcase_add_test(tc, rename_big_committed_dir_touches_no_content);
 	tcase_add_test(tc, setattr_mode_and_mtime);
 	tcase_add_test(tc, chmod_of_committed_file_is_a_modification);
