@@ -14,6 +14,21 @@
 #include "error.h"
 
 #define MESH_DB_CACHE_BYTES ((size_t)64 << 20)
+/* RocksDB preallocates each write-ahead log by 1.1 memtables, capped at
+ * max_total_wal_size: with its default 64 MiB memtable a store on a
+ * small filesystem ran out of space on the first write.  8 MiB keeps
+ * what a reopen or a flush needs small (see MESH_STORE_RESERVE_BYTES). */
+#define MESH_DB_MEMTABLE_BYTES ((size_t)8 << 20)
+#define MESH_DB_WAL_BYTES ((uint64_t)8 << 20)
+/* RocksDB's default preallocates 4 MiB of MANIFEST; a store's MANIFEST
+ * records a few hundred bytes per flush. */
+#define MESH_DB_MANIFEST_PREALLOC ((size_t)256 << 10)
+/* RocksDB's wal_recovery_mode values (rocksdb/options.h). */
+#define MESH_DB_WAL_TOLERATE_TORN_TAIL 0
+#define MESH_DB_WAL_POINT_IN_TIME 2
+/* HEADER_LEVEL: RocksDB writes only the few header lines of an open
+ * to its LOG file (no error or warning lines at run time). */
+#define MESH_DB_INFO_LOG_HEADERS 5
 #define MESH_DB_BLOOM_BITS 10
 #define MESH_DB_MEMTABLE_BLOOM_RATIO 0.05
 #define MESH_DB_DELETION_WINDOW 4096
@@ -26,6 +41,8 @@ struct mesh_db {
 	rocksdb_writeoptions_t *wopts_nosync;
 	rocksdb_writeoptions_t *wopts_sync;
 	char *path;
+	void (*nospace_hook)(void *ctx);
+	void *nospace_ctx;
 };
 
 struct mesh_db_batch {
@@ -41,13 +58,35 @@ struct mesh_db_iter {
 	bool done;
 };
 
+/* RocksDB keeps errno only in its message text. */
+static bool db_err_is_nospace(const char *err)
+{
+	return strstr(err, "No space left on device") != NULL;
+}
+
 /* Converts a RocksDB error string to a mesh error and frees it. */
 static int db_fail(char *err, const char *what, const char *path)
 {
-	int code = mesh_error_set(MESH_EIO, "rocksdb %s failed on %s: %s",
-				  what, path, err);
+	int code;
 
+	if (db_err_is_nospace(err))
+		code = mesh_error_set(MESH_ENOSPC,
+			"metadata store %s is out of space (rocksdb %s: %s)", path, what, err);
+	else
+		code = mesh_error_set(MESH_EIO, "rocksdb %s failed on %s: %s",
+				      what, path, err);
 	rocksdb_free(err);
+	return code;
+}
+
+/* A failed write: the store's hook hears of a full disk (it frees its
+ * reserve so that RocksDB's recovery and a commit can finish). */
+static int db_write_fail(mesh_db *db, char *err, const char *what)
+{
+	int code = db_fail(err, what, db->path);
+
+	if (code == MESH_ENOSPC && db->nospace_hook)
+		db->nospace_hook(db->nospace_ctx);
 	return code;
 }
 
@@ -62,10 +101,44 @@ static bool db_err_is_lock(const char *err)
 	       strstr(err, "lock hold by current process");
 }
 
+static rocksdb_options_t *db_options_new(rocksdb_cache_t *cache, int wal_mode);
+
+/* A failed open is the write-ahead log's doing when the same database
+ * opens read-only (changing nothing) with replay allowed to stop at the
+ * damage. */
+bool mesh_db_wal_damaged(const char *path)
+{
+	rocksdb_cache_t *cache = rocksdb_cache_create_lru(1 << 20);
+	rocksdb_options_t *opts = cache ? db_options_new(cache, MESH_DB_WAL_POINT_IN_TIME) : NULL;
+	rocksdb_t *rdb = NULL;
+	char *err = NULL;
+
+	if (opts) {
+		rocksdb_options_set_create_if_missing(opts, 0);
+		rdb = rocksdb_open_for_read_only(opts, path, 0, &err);
+		rocksdb_options_destroy(opts);
+	}
+	if (rdb)
+		rocksdb_close(rdb);
+	rocksdb_free(err);
+	if (cache)
+		rocksdb_cache_destroy(cache);
+	return rdb != NULL;
+}
+
 static int db_open_fail(char *err, const char *path)
 {
 	int code;
 
+	if (strstr(err, "Corruption") && mesh_db_wal_damaged(path)) {
+		code = mesh_error_set(MESH_EIO,
+			"metadata store %s: its write-ahead log is corrupt, a record in it is damaged "
+			"(%s), not merely cut short as a crash leaves it; the store was not opened, "
+			"since opening it would drop that record and every change written after it",
+			path, err);
+		rocksdb_free(err);
+		return code;
+	}
 	if (!db_err_is_lock(err))
 		return db_fail(err, "open", path);
 	code = mesh_error_set(MESH_EBUSY,
@@ -75,7 +148,9 @@ static int db_open_fail(char *err, const char *path)
 	return code;
 }
 
-static rocksdb_options_t *db_options_new(rocksdb_cache_t *cache)
+/* The default mode refuses a log with a damaged record; point-in-time
+ * recovery opens it, without the damaged record and all after it.  */
+static rocksdb_options_t *db_options_new(rocksdb_cache_t *cache, int wal_mode)
 {
 	rocksdb_options_t *opts = rocksdb_options_create();
 	rocksdb_block_based_table_options_t *table;
@@ -104,6 +179,18 @@ static rocksdb_options_t *db_options_new(rocksdb_cache_t *cache)
 	rocksdb_options_set_memtable_prefix_bloom_size_ratio(opts, MESH_DB_MEMTABLE_BLOOM_RATIO);
 	rocksdb_options_set_memtable_whole_key_filtering(opts, 1);
 	rocksdb_options_increase_parallelism(opts, 2);
+	rocksdb_options_set_write_buffer_size(opts, MESH_DB_MEMTABLE_BYTES);
+	rocksdb_options_set_max_total_wal_size(opts, MESH_DB_WAL_BYTES);
+	rocksdb_options_set_manifest_preallocation_size(opts, MESH_DB_MANIFEST_PREALLOC);
+	/* A torn (incomplete) last record is what a crash leaves and is
+	 * dropped; a damaged record fails the open (RocksDB's default,
+	 * point-in-time recovery, silently stops replaying there). */
+	rocksdb_options_set_wal_recovery_mode(opts, wal_mode);
+	/* Debian's RocksDB 7.8 keeps its assertions, and its LOG writer
+	 * asserts (aborting the daemon) on the first line logged after a
+	 * line failed with ENOSPC.  meshfs reports RocksDB's errors itself. */
+	rocksdb_options_set_info_log_level(opts, MESH_DB_INFO_LOG_HEADERS);
+	rocksdb_options_set_keep_log_file_num(opts, 1);
 	/* Staging is cleared by point deletes (a commit, a branch delete):
 	 * a table file dense with tombstones is compacted soon, so scans of
 	 * a branch's staging do not step over them for long. */
@@ -127,7 +214,7 @@ static int db_alloc_handles(mesh_db *db, const char *path)
 	return 0;
 }
 
-int mesh_db_open(mesh_db **out, const char *path)
+static int db_open_mode(mesh_db **out, const char *path, int wal_mode)
 {
 	mesh_db *db;
 	rocksdb_options_t *opts;
@@ -145,7 +232,7 @@ int mesh_db_open(mesh_db **out, const char *path)
 		mesh_db_close(db);
 		return rc;
 	}
-	opts = db_options_new(db->cache);
+	opts = db_options_new(db->cache, wal_mode);
 	if (!opts) {
 		mesh_db_close(db);
 		return mesh_error_oom();
@@ -159,6 +246,26 @@ int mesh_db_open(mesh_db **out, const char *path)
 	}
 	*out = db;
 	return 0;
+}
+
+int mesh_db_open(mesh_db **out, const char *path)
+{
+	return db_open_mode(out, path, MESH_DB_WAL_TOLERATE_TORN_TAIL);
+}
+
+int mesh_db_recover_wal(const char *path)
+{
+	mesh_db *db;
+	int error = db_open_mode(&db, path, MESH_DB_WAL_POINT_IN_TIME);
+
+	mesh_db_close(db);
+	return error;
+}
+
+void mesh_db_set_nospace_hook(mesh_db *db, void (*hook)(void *ctx), void *ctx)
+{
+	db->nospace_hook = hook;
+	db->nospace_ctx = ctx;
 }
 
 void mesh_db_close(mesh_db *db)
@@ -252,7 +359,7 @@ int mesh_db_put(mesh_db *db, const void *key, size_t klen,
 
 	rocksdb_put(db->rdb, db_wopts(db, sync), key, klen, val, vlen, &err);
 	if (err)
-		return db_fail(err, "put", db->path);
+		return db_write_fail(db, err, "put");
 	return 0;
 }
 
@@ -262,7 +369,7 @@ int mesh_db_delete(mesh_db *db, const void *key, size_t klen, bool sync)
 
 	rocksdb_delete(db->rdb, db_wopts(db, sync), key, klen, &err);
 	if (err)
-		return db_fail(err, "delete", db->path);
+		return db_write_fail(db, err, "delete");
 	return 0;
 }
 
@@ -312,7 +419,7 @@ int mesh_db_batch_write(mesh_db *db, mesh_db_batch *b, bool sync)
 
 	rocksdb_write(db->rdb, db_wopts(db, sync), b->wb, &err);
 	if (err)
-		return db_fail(err, "batch write", db->path);
+		return db_write_fail(db, err, "batch write");
 	return 0;
 }
 

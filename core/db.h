@@ -19,9 +19,27 @@ typedef struct mesh_db_batch mesh_db_batch;
 typedef struct mesh_db_iter mesh_db_iter;
 
 /* Opens (create_if_missing) the RocksDB at path.  MESH_EBUSY when another
- * process holds it. */
+ * process holds it.  A write-ahead log with a damaged record (not merely
+ * cut short at its end, as a crash leaves it) is MESH_EIO with a message
+ * naming it: replaying around the damage would lose that record and
+ * every change after it. */
 int mesh_db_open(mesh_db **out, const char *path);
 void mesh_db_close(mesh_db *db);
+
+/* Whether the database at path fails to open because of a damaged
+ * write-ahead log (the MESH_EIO of mesh_db_open above); changes nothing. */
+bool mesh_db_wal_damaged(const char *path);
+
+/* Opens the database at path accepting the loss mesh_db_open refuses:
+ * the log is replayed up to its first damaged record, the rest dropped,
+ * and the result written out, so the next mesh_db_open succeeds.  Only
+ * for a user who chose to (meshfs recover). */
+int mesh_db_recover_wal(const char *path);
+
+/* Writes that fail with MESH_ENOSPC call hook(ctx) after setting the
+ * error, with no lock of the database held.  Set once, before the
+ * database is shared between threads. */
+void mesh_db_set_nospace_hook(mesh_db *db, void (*hook)(void *ctx), void *ctx);
 
 /* *val is malloc'd (caller frees).  MESH_ENOENT when the key is absent. */
 int mesh_db_get(mesh_db *db, const void *key, size_t klen,
@@ -37,6 +55,9 @@ int mesh_db_has(mesh_db *db, const void *key, size_t klen);
  * between, so what was read after the first still holds. */
 uint64_t mesh_db_sequence(mesh_db *db);
 
+/* Writes fail with MESH_ENOSPC when the filesystem is full; the
+ * database stays open, and once space is free RocksDB resumes by itself
+ * within seconds (its background error recovery). */
 int mesh_db_put(mesh_db *db, const void *key, size_t klen,
 		const void *val, size_t vlen, bool sync);
 int mesh_db_delete(mesh_db *db, const void *key, size_t klen, bool sync);

@@ -222,6 +222,12 @@ struct mesh_file_writer {
 	pthread_t workers[WRITER_WORKERS];
 	unsigned workers_started;
 	bool stopping;
+	/* A chunk whose store failed (a full disk) keeps its block and waits
+	 * here to be stored again: nothing acknowledged is dropped, and the
+	 * writer carries on once space is back.  worker_error stays set while
+	 * any wait. */
+	store_job failed[WRITER_QUEUE + WRITER_WORKERS];
+	size_t failed_count;
 	int worker_error;
 	char worker_message[256];
 	/* Chunks the workers stored, pinned (mesh_odb_pin) until the writer
@@ -246,6 +252,35 @@ static void block_release_locked(write_block *block)
 		free(block);
 }
 
+/* Records a chunk mesh_odb_write_pinned stored: its id in the map, its
+ * pin in the list, its block released.  Lock held. */
+static int chunk_stored_locked(mesh_file_writer *w, const store_job *job, const mesh_oid *id)
+{
+	int error = mesh_array_grow(&w->pinned, &w->pinned_cap, w->pinned_count,
+				    sizeof(*w->pinned));
+
+	if (error < 0) {
+		mesh_odb_unpin(w->odb, id);
+		return error;
+	}
+	w->pinned[w->pinned_count++] = *id;
+	w->b.chunks[job->slot].id = *id;
+	block_release_locked(job->block);
+	return 0;
+}
+
+/* Keeps a chunk whose store failed, block and all, for a retry.  Room is
+ * certain: no chunk is queued while one is failed.  Lock held. */
+static void chunk_failed_locked(mesh_file_writer *w, const store_job *job, int error)
+{
+	w->failed[w->failed_count++] = *job;
+	if (w->worker_error == 0) {
+		w->worker_error = error;
+		snprintf(w->worker_message, sizeof(w->worker_message), "%s",
+			 mesh_error_message());
+	}
+}
+
 static void *store_worker(void *arg)
 {
 	mesh_file_writer *w = arg;
@@ -266,25 +301,48 @@ static void *store_worker(void *arg)
 		pthread_mutex_unlock(&w->lock);
 		error = mesh_odb_write_pinned(w->odb, MESH_OBJ_CHUNK, job.data, job.len, &id);
 		pthread_mutex_lock(&w->lock);
-		block_release_locked(job.block);
-		if (error == 0 && (error = mesh_array_grow(&w->pinned, &w->pinned_cap,
-							   w->pinned_count,
-							   sizeof(*w->pinned))) < 0)
-			mesh_odb_unpin(w->odb, &id);
-		else if (error == 0)
-			w->pinned[w->pinned_count++] = id;
-		if (error < 0 && w->worker_error == 0) {
-			w->worker_error = error;
-			snprintf(w->worker_message, sizeof(w->worker_message), "%s",
-				 mesh_error_message());
-		} else if (error == 0) {
-			w->b.chunks[job.slot].id = id;
-		}
+		if (error == 0)
+			error = chunk_stored_locked(w, &job, &id);
+		if (error < 0)
+			chunk_failed_locked(w, &job, error);
 		w->in_flight--;
 		pthread_cond_broadcast(&w->changed);
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
+}
+
+/*
+ * After a failed store: waits until the workers are idle, then stores
+ * the failed chunks again on this thread.  0 when all are stored now
+ * (the writer is whole again), else the error.  Lock held.
+ */
+static int writer_retry_locked(mesh_file_writer *w)
+{
+	int error = 0;
+
+	while (w->queue_len > 0 || w->in_flight > 0)
+		pthread_cond_wait(&w->changed, &w->lock);
+	while (error == 0 && w->failed_count > 0) {
+		store_job job = w->failed[w->failed_count - 1];
+		mesh_oid id;
+
+		pthread_mutex_unlock(&w->lock);
+		error = mesh_odb_write_pinned(w->odb, MESH_OBJ_CHUNK, job.data, job.len, &id);
+		pthread_mutex_lock(&w->lock);
+		if (error == 0)
+			error = chunk_stored_locked(w, &job, &id);
+		if (error < 0) {
+			snprintf(w->worker_message, sizeof(w->worker_message), "%s",
+				 mesh_error_message());
+			w->worker_error = error;
+			break;
+		}
+		w->failed_count--;
+	}
+	if (w->failed_count == 0)
+		w->worker_error = 0;
+	return w->worker_error ? mesh_error_set(w->worker_error, "%s", w->worker_message) : 0;
 }
 
 /* Hands one cut chunk of the current block to the workers; waits while
@@ -306,7 +364,7 @@ static int enqueue_chunk(mesh_file_writer *w, const unsigned char *data, size_t 
 	while (error == 0 && w->queue_len == WRITER_QUEUE && w->worker_error == 0)
 		pthread_cond_wait(&w->changed, &w->lock);
 	if (error == 0 && w->worker_error)
-		error = mesh_error_set(w->worker_error, "%s", w->worker_message);
+		error = writer_retry_locked(w);
 	if (error == 0 &&
 	    (error = mesh_array_grow(&w->b.chunks, &w->b.alloc, w->b.count,
 				     sizeof(*w->b.chunks))) == 0) {
@@ -333,7 +391,7 @@ static int writer_drain(mesh_file_writer *w)
 	while (w->queue_len > 0 || w->in_flight > 0)
 		pthread_cond_wait(&w->changed, &w->lock);
 	if (w->worker_error)
-		error = mesh_error_set(w->worker_error, "%s", w->worker_message);
+		error = writer_retry_locked(w);
 	pthread_mutex_unlock(&w->lock);
 	return error;
 }
@@ -371,6 +429,8 @@ void mesh_file_writer_free(mesh_file_writer *w)
 		for (unsigned k = 0; k < w->workers_started; k++)
 			pthread_join(w->workers[k], NULL);
 	}
+	for (size_t k = 0; k < w->failed_count; k++)
+		block_release_locked(w->failed[k].block);
 	block_release_locked(w->block);
 	for (size_t i = 0; i < w->pinned_count; i++)
 		mesh_odb_unpin(w->odb, &w->pinned[i]);
@@ -408,7 +468,7 @@ static int writer_new_block(mesh_file_writer *w, size_t consumed)
 static int writer_make_room(mesh_file_writer *w)
 {
 	size_t consumed;
-	int error;
+	int error = 0, moved;
 
 	if (w->have < w->cap)
 		return 0;
@@ -431,10 +491,15 @@ static int writer_make_room(mesh_file_writer *w)
 		if (cut == 0)
 			break;
 		if ((error = enqueue_chunk(w, writer_tail(w) + consumed, cut)) < 0)
-			return error;
+			break;
 		consumed += cut;
 	}
-	return writer_new_block(w, consumed);
+	if (consumed == 0 && error < 0)
+		return error;
+	/* Chunks handed over leave the tail even when a later one could not
+	 * be: the writer's size counts every byte once. */
+	moved = writer_new_block(w, consumed);
+	return error < 0 ? error : moved;
 }
 
 int mesh_file_writer_append(mesh_file_writer *w, const void *data, size_t len)

@@ -46,6 +46,8 @@ struct mesh_odb {
 	pthread_mutex_t cctx_lock;
 	ZSTD_CCtx *cctx[CCTX_POOL];
 	size_t cctx_count;
+	void (*nospace_hook)(void *ctx);   /* set once, before sharing */
+	void *nospace_ctx;
 	/* Collection state (see odb.h): gc_lock guards touched, pins,
 	 * gc_thread, gc_marked and gc_note_failed; gc_phase is written under
 	 * it and read without it first, so that with no collection running
@@ -1207,6 +1209,8 @@ static int odb_store(mesh_odb *odb, mesh_db_batch *batch, bool check, bool pin,
 	gc_note(odb, &oid);
 	result = batch ? store_into(odb, batch, check, type, &oid, data, len)
 		       : store_now(odb, type, &oid, data, len);
+	if (result == MESH_ENOSPC && odb->nospace_hook)
+		odb->nospace_hook(odb->nospace_ctx);
 	if (result < 0) {
 		if (pin)
 			mesh_odb_unpin(odb, &oid);
@@ -1216,6 +1220,12 @@ static int odb_store(mesh_odb *odb, mesh_db_batch *batch, bool check, bool pin,
 				  memory_order_relaxed);
 	*out = oid;
 	return 0;
+}
+
+void mesh_odb_set_nospace_hook(mesh_odb *odb, void (*hook)(void *ctx), void *ctx)
+{
+	odb->nospace_hook = hook;
+	odb->nospace_ctx = ctx;
 }
 
 int mesh_odb_write(mesh_odb *odb, mesh_otype type,

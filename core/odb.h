@@ -117,6 +117,10 @@ int mesh_odb_open(mesh_odb **out, mesh_odb_backend *backend,
 		  const mesh_log *log);
 void mesh_odb_close(mesh_odb *odb);
 
+/* Writes of objects that fail with MESH_ENOSPC call hook(ctx), with no
+ * lock of the odb held.  Set once, before the odb is shared. */
+void mesh_odb_set_nospace_hook(mesh_odb *odb, void (*hook)(void *ctx), void *ctx);
+
 /* Hashes, compresses when it pays, and stores data; *out gets the id. */
 int mesh_odb_write(mesh_odb *odb, mesh_otype type,
 		   const void *data, size_t len, mesh_oid *out);

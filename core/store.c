@@ -2,12 +2,16 @@
 #include "treecache.h"
 #include "error.h"
 
+#include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,8 +31,21 @@
 /* Stored objects below this size go to the database, larger to files. */
 #define SMALL_OBJECT_BYTES (16u << 10)
 
+#define FORMAT_FILE "FORMAT"
+#define FORMAT_PREFIX "meshfs store format "
+#define RESERVE_FILE "reserve"
+/* What an open may write: the replayed log as one table file (a log is
+ * capped at 8 MiB, see db.c), a new log, a MANIFEST. */
+#define OPEN_NEEDS_BYTES (16u << 20)
+
 struct mesh_store {
 	char *path;
+	char *reserve_path;
+	/* Whether STORE/reserve holds its space: read without the lock on
+	 * the write path; space_lock serializes releasing and re-creating
+	 * it (an unlink, a statvfs, an fallocate), and guards nothing else. */
+	atomic_bool reserve_held;
+	pthread_mutex_t space_lock;
 	char *tmp_dir;
 	mesh_log log;
 	mesh_db *db;
@@ -96,22 +113,208 @@ static int make_dirs(const char *path)
 	return make_dir(buf);
 }
 
-int mesh_store_init(const char *path)
-{
-	static const char *subdirs[] = { "objects", "tmp" };
-	char *sub;
-	mesh_db *db;
-	int error = make_dirs(path);
+/* --- format version --------------------------------------------------- */
 
-	for (size_t i = 0; error == 0 && i < 2; i++) {
-		if (!(sub = path_join(path, subdirs[i])))
-			return mesh_error_oom();
-		error = make_dir(sub);
-		free(sub);
+static bool is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int not_a_store(const char *path)
+{
+	return mesh_error_set(MESH_ENOENT,
+		"%s is not a meshfs store (run `meshfs init --store %s`)", path, path);
+}
+
+int mesh_store_format(const char *path, int *version)
+{
+	char *file = path_join(path, FORMAT_FILE), *db = path_join(path, "db");
+	char line[64] = "";
+	FILE *f;
+	int error = 0;
+
+	*version = 0;
+	if (!file || !db) {
+		error = mesh_error_oom();
+	} else if ((f = fopen(file, "r"))) {
+		if (!fgets(line, sizeof(line), f) ||
+		    strncmp(line, FORMAT_PREFIX, strlen(FORMAT_PREFIX)) != 0 ||
+		    sscanf(line + strlen(FORMAT_PREFIX), "%d", version) != 1 || *version < 1)
+			error = mesh_error_set(MESH_EIO,
+				"%s does not name a store format version (it reads \"%.40s\")",
+				file, line);
+		fclose(f);
+	} else if (errno != ENOENT) {
+		error = mesh_error_os("cannot read", file);
+	} else if (is_dir(db)) {
+		*version = 1;   /* stores made before the version was recorded */
+	} else {
+		error = not_a_store(path);
 	}
-	if (error < 0)
+	free(file);
+	free(db);
+	return error;
+}
+
+/* Written whole or not at all: a crash leaves the old file or none. */
+static int write_format(const char *path)
+{
+	char tmp[PATH_MAX], file[PATH_MAX], text[64];
+	int fd, n, error = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", path, FORMAT_FILE);
+	snprintf(file, sizeof(file), "%s/%s", path, FORMAT_FILE);
+	n = snprintf(text, sizeof(text), FORMAT_PREFIX "%d\n", MESH_STORE_FORMAT);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		return mesh_error_os("cannot create", tmp);
+	if (write(fd, text, (size_t)n) != n || fsync(fd) < 0)
+		error = mesh_error_os("cannot write", tmp);
+	if (close(fd) < 0 && error == 0)
+		error = mesh_error_os("cannot write", tmp);
+	if (error == 0 && rename(tmp, file) < 0)
+		error = mesh_error_os("cannot create", file);
+	if (error < 0) {
+		unlink(tmp);
 		return error;
-	if (!(sub = path_join(path, "db")))
+	}
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		if (fsync(fd) < 0)
+			error = mesh_error_os("cannot sync", path);
+		close(fd);
+	}
+	return error;
+}
+
+static int format_refused(const char *path, int version)
+{
+	if (version > MESH_STORE_FORMAT)
+		return mesh_error_set(MESH_EINVAL,
+			"store %s has format version %d, newer than this meshfs knows "
+			"(version %d): use a newer meshfs", path, version, MESH_STORE_FORMAT);
+	return mesh_error_set(MESH_EINVAL,
+		"store %s has format version %d and this meshfs uses version %d: "
+		"run `meshfs migrate --store %s` to migrate it (older meshfs versions "
+		"cannot open it afterwards)", path, version, MESH_STORE_FORMAT, path);
+}
+
+/* --- the reserve --------------------------------------------------------- */
+
+static uint64_t free_bytes(const char *path)
+{
+	struct statvfs sv;
+
+	if (statvfs(path, &sv) < 0)
+		return UINT64_MAX;    /* unknown: let the writes tell */
+	return (uint64_t)sv.f_bavail * sv.f_frsize;
+}
+
+/* Allocated blocks, not a sparse file: the space must really be there
+ * when it is handed back. */
+static int reserve_create(const char *file)
+{
+	int fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	int rc;
+
+	if (fd < 0)
+		return mesh_error_os("cannot create", file);
+	rc = posix_fallocate(fd, 0, (off_t)MESH_STORE_RESERVE_BYTES);
+	close(fd);
+	if (rc != 0) {
+		unlink(file);
+		errno = rc;
+		return mesh_error_os("cannot allocate the space reserve", file);
+	}
+	return 0;
+}
+
+static bool reserve_present(const char *file)
+{
+	struct stat st;
+
+	return stat(file, &st) == 0 &&
+	       (uint64_t)st.st_blocks * 512 >= MESH_STORE_RESERVE_BYTES;
+}
+
+void mesh_store_space_release(mesh_store *store)
+{
+	bool released = false;
+
+	if (!atomic_load(&store->reserve_held))
+		return;
+	pthread_mutex_lock(&store->space_lock);
+	if (atomic_load(&store->reserve_held)) {
+		released = unlink(store->reserve_path) == 0 || errno == ENOENT;
+		atomic_store(&store->reserve_held, !released);
+	}
+	pthread_mutex_unlock(&store->space_lock);
+	if (released)
+		mesh_log_write(&store->log, MESH_LOG_WARN,
+			"store %s is out of space: released its %u MiB reserve so that commits "
+			"and a reopen can finish; new file data is refused until %u MiB are free",
+			store->path, MESH_STORE_RESERVE_BYTES >> 20, MESH_STORE_RESUME_BYTES >> 20);
+}
+
+static void space_release_hook(void *ctx)
+{
+	mesh_store_space_release(ctx);
+}
+
+int mesh_store_space_check(mesh_store *store)
+{
+	uint64_t avail;
+	int error = 0;
+
+	if (atomic_load(&store->reserve_held))
+		return 0;
+	pthread_mutex_lock(&store->space_lock);
+	if (!atomic_load(&store->reserve_held)) {
+		avail = free_bytes(store->path);
+		if (avail >= MESH_STORE_RESUME_BYTES && reserve_create(store->reserve_path) == 0) {
+			atomic_store(&store->reserve_held, true);
+			mesh_log_write(&store->log, MESH_LOG_INFO,
+				"store %s has space again: reserve re-created, writes resume",
+				store->path);
+		} else {
+			error = mesh_error_set(MESH_ENOSPC,
+				"store %s is out of space: %" PRIu64 " MiB free, new file data needs "
+				"%u MiB free (meshfs keeps %u MiB for commits and reopening); "
+				"free space on that filesystem and write again",
+				store->path, avail >> 20, MESH_STORE_RESUME_BYTES >> 20,
+				MESH_STORE_RESERVE_BYTES >> 20);
+		}
+	}
+	pthread_mutex_unlock(&store->space_lock);
+	return error;
+}
+
+void mesh_store_space_refresh(mesh_store *store)
+{
+	if (atomic_load(&store->reserve_held))
+		return;
+	mesh_store_space_check(store);
+	mesh_error_clear();
+}
+
+/* At open: a full disk gets the reserve back first, so that RocksDB can
+ * replay its log; a missing reserve is made when there is room. */
+static void reserve_at_open(mesh_store *store)
+{
+	bool present = reserve_present(store->reserve_path);
+
+	atomic_store(&store->reserve_held, present);
+	if (present && free_bytes(store->path) < OPEN_NEEDS_BYTES)
+		mesh_store_space_release(store);
+}
+
+static int create_db(const char *path)
+{
+	char *sub = path_join(path, "db");
+	mesh_db *db;
+	int error;
+
+	if (!sub)
 		return mesh_error_oom();
 	error = mesh_db_open(&db, sub);
 	free(sub);
@@ -120,21 +323,113 @@ int mesh_store_init(const char *path)
 	return error;
 }
 
+static int store_reserve_create(const char *path)
+{
+	char *file = path_join(path, RESERVE_FILE);
+	int error;
+
+	if (!file)
+		return mesh_error_oom();
+	error = reserve_present(file) ? 0 : reserve_create(file);
+	free(file);
+	return error;
+}
+
+static bool store_exists(const char *path)
+{
+	char *db = path_join(path, "db"), *format = path_join(path, FORMAT_FILE);
+	bool exists = (db && is_dir(db)) || (format && access(format, F_OK) == 0);
+
+	free(db);
+	free(format);
+	return exists;
+}
+
+int mesh_store_init(const char *path)
+{
+	static const char *subdirs[] = { "objects", "tmp" };
+	char *sub;
+	int version, error;
+
+	/* An existing store is left as it is; one of another version is
+	 * refused, never converted by a repeated init. */
+	if (store_exists(path)) {
+		if ((error = mesh_store_format(path, &version)) < 0)
+			return error;
+		if (version != MESH_STORE_FORMAT)
+			return format_refused(path, version);
+	}
+	error = make_dirs(path);
+	for (size_t i = 0; error == 0 && i < 2; i++) {
+		if (!(sub = path_join(path, subdirs[i])))
+			return mesh_error_oom();
+		error = make_dir(sub);
+		free(sub);
+	}
+	/* The version first: a store whose init was cut short is then
+	 * finished by the next init, not mistaken for version 1. */
+	if (error == 0)
+		error = write_format(path);
+	if (error == 0)
+		error = create_db(path);
+	if (error == 0)
+		error = store_reserve_create(path);
+	return error;
+}
+
+int mesh_store_migrate(const char *path, int *from)
+{
+	int error;
+
+	if ((error = mesh_store_format(path, from)) < 0)
+		return error;
+	if (*from == MESH_STORE_FORMAT)
+		return 0;
+	if (*from > MESH_STORE_FORMAT)
+		return format_refused(path, *from);
+	/* 1 -> 2: the database must open as it is (which also takes its lock:
+	 * a mounted store is EBUSY), then the reserve, then the version. */
+	if ((error = create_db(path)) < 0 || (error = store_reserve_create(path)) < 0)
+		return error;
+	return write_format(path);
+}
+
+int mesh_store_recover_wal(const char *path, bool *was_damaged)
+{
+	char *db = path_join(path, "db");
+	mesh_db *intact = NULL;
+	int version, error;
+
+	*was_damaged = false;
+	if (!db)
+		return mesh_error_oom();
+	if ((error = mesh_store_format(path, &version)) == 0) {
+		error = mesh_db_open(&intact, db);
+		mesh_db_close(intact);
+		if (error == MESH_EIO && mesh_db_wal_damaged(db)) {
+			*was_damaged = true;
+			error = mesh_db_recover_wal(db);
+		}
+	}
+	free(db);
+	return error;
+}
+
 static int check_is_store(const char *path)
 {
 	struct stat st;
 	char *db = path_join(path, "db");
-	int ok;
+	int ok, version, error;
 
 	if (!db)
 		return mesh_error_oom();
 	ok = stat(db, &st) == 0 && S_ISDIR(st.st_mode);
 	free(db);
 	if (!ok)
-		return mesh_error_set(MESH_ENOENT,
-			"%s is not a meshfs store (run `meshfs init --store %s`)",
-			path, path);
-	return 0;
+		return not_a_store(path);
+	if ((error = mesh_store_format(path, &version)) < 0)
+		return error;
+	return version == MESH_STORE_FORMAT ? 0 : format_refused(path, version);
 }
 
 /*
@@ -157,6 +452,17 @@ static int open_object_backend(mesh_store *store, const char *objects,
 	return mesh_odb_backend_tiered(out, small, large, SMALL_OBJECT_BYTES);
 }
 
+static int wal_damaged_hint(const char *path)
+{
+	char why[1024];
+
+	snprintf(why, sizeof(why), "%s", mesh_error_message());
+	return mesh_error_set(MESH_EIO,
+		"%s. Restore %s from a backup, or run `meshfs recover --accept-wal-loss "
+		"--store %s` to open it without the damaged record and everything written "
+		"after it", why, path, path);
+}
+
 static int open_parts(mesh_store *store)
 {
 	mesh_odb_backend *backend;
@@ -169,10 +475,17 @@ static int open_parts(mesh_store *store)
 		error = mesh_error_oom();
 		goto done;
 	}
-	if ((error = mesh_db_open(&store->db, db_path)) < 0 ||
-	    (error = open_object_backend(store, objects, &backend)) < 0 ||
-	    (error = mesh_odb_open(&store->odb, backend, &store->log)) < 0 ||
-	    (error = mesh_refdb_backend_rocksdb(&ref_backend, store->db)) < 0 ||
+	if ((error = mesh_db_open(&store->db, db_path)) < 0) {
+		if (error == MESH_EIO && mesh_db_wal_damaged(db_path))
+			error = wal_damaged_hint(store->path);
+		goto done;
+	}
+	mesh_db_set_nospace_hook(store->db, space_release_hook, store);
+	if ((error = open_object_backend(store, objects, &backend)) < 0 ||
+	    (error = mesh_odb_open(&store->odb, backend, &store->log)) < 0)
+		goto done;
+	mesh_odb_set_nospace_hook(store->odb, space_release_hook, store);
+	if ((error = mesh_refdb_backend_rocksdb(&ref_backend, store->db)) < 0 ||
 	    (error = mesh_refdb_open(&store->refs, ref_backend)) < 0)
 		goto done;
 	if ((error = mesh_treecache_new(&store->trees, store->odb, TREE_CACHE_TREES)) < 0)
@@ -198,6 +511,7 @@ int mesh_store_open(mesh_store **out, const char *path, const mesh_log *log)
 		return mesh_error_oom();
 	for (int i = 0; i < BRANCH_LOCK_STRIPES; i++)
 		pthread_mutex_init(&store->branch_locks[i], NULL);
+	pthread_mutex_init(&store->space_lock, NULL);
 	if (log)
 		store->log = *log;
 	else
@@ -206,10 +520,17 @@ int mesh_store_open(mesh_store **out, const char *path, const mesh_log *log)
 	clock_gettime(CLOCK_REALTIME_COARSE, &store->opened);
 	store->path = strdup(path);
 	store->tmp_dir = store->path ? path_join(path, "tmp") : NULL;
-	if ((error = open_parts(store)) < 0) {
+	store->reserve_path = store->path ? path_join(path, RESERVE_FILE) : NULL;
+	if (store->reserve_path)
+		reserve_at_open(store);
+	if (!store->reserve_path || (error = open_parts(store)) < 0) {
+		if (!store->reserve_path)
+			error = mesh_error_oom();
 		mesh_store_close(store);
 		return error;
 	}
+	mesh_store_space_check(store);     /* re-creates a missing reserve */
+	mesh_error_clear();
 	*out = store;
 	return 0;
 }
@@ -225,6 +546,8 @@ void mesh_store_close(mesh_store *store)
 	mesh_db_close(store->db);
 	for (int i = 0; i < BRANCH_LOCK_STRIPES; i++)
 		pthread_mutex_destroy(&store->branch_locks[i]);
+	pthread_mutex_destroy(&store->space_lock);
+	free(store->reserve_path);
 	free(store->tmp_dir);
 	free(store->path);
 	free(store);

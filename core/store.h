@@ -5,10 +5,20 @@
  *   STORE/db/       RocksDB: domains, refs, staging
  *   STORE/objects/  content-addressed objects (loose backend)
  *   STORE/tmp/      files being written, temporary objects
+ *   STORE/FORMAT    "meshfs store format N": the layout's version
+ *   STORE/reserve   space held back for commits and reopening
+ *
+ * The format version lives in a file of its own, not in the database: it
+ * describes this directory's local layout (RocksDB's options and key
+ * layout included), must be read before RocksDB touches db/ (an open
+ * replays and rewrites its log), and stays local when the shared
+ * metadata moves to another database, which will carry its own schema
+ * version.
  */
 #ifndef MESH_STORE_H
 #define MESH_STORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -31,15 +41,58 @@ typedef struct mesh_store mesh_store;
 /* $MESHFS_STORE, else $HOME/.local/share/meshfs.  *out is malloc'd. */
 int mesh_store_default_path(char **out);
 
-/* Creates the store's directories and database; harmless on an
- * existing store. */
+/* The layout this meshfs reads and writes.  1: stores made before the
+ * version was recorded (no FORMAT file); 2: FORMAT, the space reserve,
+ * and a write-ahead log whose damage is refused at open. */
+#define MESH_STORE_FORMAT 2
+
+/* Space kept in STORE/reserve and released when the filesystem runs
+ * full, so that RocksDB's recovery (it wants its two 8 MiB memtables'
+ * worth free), a commit and a reopen can finish.  New file data is
+ * accepted again once MESH_STORE_RESUME_BYTES are free, which leaves
+ * the re-created reserve with room around it. */
+#define MESH_STORE_RESERVE_BYTES (24u << 20)
+#define MESH_STORE_RESUME_BYTES (32u << 20)
+
+/* Creates the store's directories, database, FORMAT and reserve;
+ * harmless on an existing store of this format.  A store of another
+ * format is refused (MESH_EINVAL) and left as it is. */
 int mesh_store_init(const char *path);
+
+/* The store's format version: FORMAT's, or 1 for a store with db/ and
+ * no FORMAT.  MESH_ENOENT when path is not a store. */
+int mesh_store_format(const char *path, int *version);
+
+/* Brings an older store to MESH_STORE_FORMAT; *from is the version it
+ * had (== MESH_STORE_FORMAT: nothing to do).  MESH_EBUSY while mounted;
+ * a newer store is refused. */
+int mesh_store_migrate(const char *path, int *from);
+
+/* Opens the store's database accepting the loss of a damaged
+ * write-ahead log's records from the damage on (mesh_db_recover_wal);
+ * *was_damaged false: the log was intact and nothing changed. */
+int mesh_store_recover_wal(const char *path, bool *was_damaged);
 
 /* Opens an initialized store.  log is copied.  MESH_ENOENT when path is
  * not a store (with a hint to run `meshfs init`); MESH_EBUSY when another
- * process has it open. */
+ * process has it open; MESH_EINVAL for another format version (naming
+ * both, and `meshfs migrate` for an older one); MESH_EIO for a damaged
+ * write-ahead log (naming it, and `meshfs recover`). */
 int mesh_store_open(mesh_store **out, const char *path, const mesh_log *log);
 void mesh_store_close(mesh_store *store);
+
+/* For writes of new file data: 0 while the reserve is held; once it was
+ * released, MESH_ENOSPC until enough space is free again, when the
+ * reserve is re-created.  Commits and other metadata changes do not
+ * ask: they may use the reserve. */
+int mesh_store_space_check(mesh_store *store);
+/* The same for callers that write no file data (a close, an fsync):
+ * re-creates a released reserve when there is room, never fails, so the
+ * reserve is back before the disk can fill again. */
+void mesh_store_space_refresh(mesh_store *store);
+/* Hands the reserve's space back to the filesystem; called by whoever
+ * saw a write fail with ENOSPC.  Safe from any thread. */
+void mesh_store_space_release(mesh_store *store);
 
 const char *mesh_store_path(const mesh_store *store);
 const char *mesh_store_tmp_dir(const mesh_store *store);

@@ -4,6 +4,7 @@
  */
 #include "fs.h"
 #include "prime.h"
+#include "dirty.h"
 #include "array.h"
 #include "error.h"
 
@@ -146,6 +147,8 @@ static int fs_open(fs *f, const meshfs_mount_opts *opts)
 
 static void fs_close(fs *f)
 {
+	if (f->store)
+		fs_dirty_stage_all(f);
 	fs_nodes_destroy(&f->nodes);
 	fs_views_destroy(&f->views);
 	mesh_store_close(f->store);

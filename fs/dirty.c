@@ -68,6 +68,15 @@ void fs_dirty_detach(fs *f, fs_node *node)
 	fs_dirty_put(f, dirty);
 }
 
+/* Whoever sees the disk full hands the store's reserve back to it, so
+ * that commits and RocksDB's recovery can finish. */
+static int note_nospace(fs *f, int error)
+{
+	if (error == MESH_ENOSPC)
+		mesh_store_space_release(f->store);
+	return error;
+}
+
 static int open_scratch(fs *f, int *fd)
 {
 	const char *tmp = mesh_store_tmp_dir(f->store);
@@ -130,7 +139,8 @@ static int dirty_from_entry(fs *f, fs_node *node, const mesh_view_entry *entry,
 		set_changed(*out, entry->size > 0);
 		return 0;
 	}
-	if ((error = mesh_view_file_map(node->view, entry, &map)) == 0)
+	if ((error = mesh_store_space_check(f->store)) == 0 &&
+	    (error = mesh_view_file_map(node->view, entry, &map)) == 0)
 		error = mesh_file_materialize(mesh_store_odb(f->store),
 					      mesh_store_cache(f->store), map, (*out)->fd);
 	mesh_file_map_free(map);
@@ -185,7 +195,7 @@ int fs_dirty_open(fs *f, fs_node *node, bool truncate, fs_dirty **out)
 	if (entry.kind != MESH_KIND_FILE)
 		return mesh_error_set(MESH_EISDIR, "%s is not a regular file", path);
 	if ((error = dirty_from_entry(f, node, &entry, truncate, &dirty)) < 0)
-		return error;
+		return note_nospace(f, error);
 	attach(f, node, dirty, out);
 	return 0;
 }
@@ -201,10 +211,12 @@ int fs_dirty_create(fs *f, fs_node *node, const mesh_view_entry *entry, fs_dirty
 	return 0;
 }
 
-static int pwrite_all(int fd, const void *buf, size_t len, uint64_t offset)
+/* *done: the bytes written, also when it fails part way (a full disk). */
+static int pwrite_some(int fd, const void *buf, size_t len, uint64_t offset, size_t *done)
 {
 	const unsigned char *p = buf;
 
+	*done = 0;
 	while (len > 0) {
 		ssize_t n = pwrite(fd, p, len, (off_t)offset);
 		if (n < 0 && errno == EINTR)
@@ -214,9 +226,18 @@ static int pwrite_all(int fd, const void *buf, size_t len, uint64_t offset)
 		p += n;
 		len -= (size_t)n;
 		offset += (uint64_t)n;
+		*done += (size_t)n;
 	}
 	return 0;
 }
+
+static int pwrite_all(int fd, const void *buf, size_t len, uint64_t offset)
+{
+	size_t done;
+
+	return pwrite_some(fd, buf, len, offset, &done);
+}
+
 
 /* Leaves streaming for a scratch file holding what was streamed.  Lock
  * held. */
@@ -255,24 +276,37 @@ static int unstream_locked(fs *f, fs_dirty *dirty)
 	return 0;
 }
 
+/*
+ * A write the disk could take only part of is a short write of what was
+ * taken (the caller writes the rest and gets ENOSPC): the file never
+ * shows a byte that was not acknowledged.
+ */
 int fs_dirty_write(fs *f, fs_dirty *dirty, const void *buf, size_t size,
 		   off_t offset, size_t *written)
 {
-	int error = 0;
+	uint64_t before;
+	size_t done = 0;
+	int error;
 
+	if ((error = mesh_store_space_check(f->store)) < 0)
+		return error;
 	pthread_mutex_lock(&dirty->lock);
 	if (dirty->stream && (uint64_t)offset == mesh_file_writer_size(dirty->stream)) {
+		before = mesh_file_writer_size(dirty->stream);
 		error = mesh_file_writer_append(dirty->stream, buf, size);
-		dirty->mtime_ns = fs_now_ns();
+		done = (size_t)(mesh_file_writer_size(dirty->stream) - before);
 	} else if ((error = unstream_locked(f, dirty)) == 0) {
-		error = pwrite_all(dirty->fd, buf, size, (uint64_t)offset);
+		error = pwrite_some(dirty->fd, buf, size, (uint64_t)offset, &done);
 	}
-	if (error == 0) {
+	if (done > 0) {
 		set_changed(dirty, true);
-		*written = size;
+		if (dirty->stream)
+			dirty->mtime_ns = fs_now_ns();
+		*written = done;
+		error = 0;
 	}
 	pthread_mutex_unlock(&dirty->lock);
-	return error;
+	return note_nospace(f, error);
 }
 
 int fs_dirty_read(fs *f, fs_dirty *dirty, void *buf, size_t size, off_t offset,
@@ -417,6 +451,7 @@ static int stage(fs *f, fs_node *node, const mesh_caller *caller, bool durable,
 
 	if (!dirty)
 		return 0;
+	mesh_store_space_refresh(f->store);
 	/* Hashing and compressing run here, on the calling request's thread,
 	 * holding only this file's lock.  An open counts before it truncates,
 	 * and truncates under this lock: so "last" read under it holds until
@@ -431,7 +466,7 @@ static int stage(fs *f, fs_node *node, const mesh_caller *caller, bool durable,
 		error = stage_locked(f, node, dirty, caller, durable);
 	pthread_mutex_unlock(&dirty->lock);
 	fs_dirty_put(f, dirty);
-	return error;
+	return note_nospace(f, error);
 }
 
 int fs_dirty_stage(fs *f, fs_node *node, const mesh_caller *caller, bool durable)
@@ -466,4 +501,29 @@ int fs_dirty_attr(fs *f, fs_node *node, struct stat *st)
 	pthread_mutex_unlock(&dirty->lock);
 	fs_dirty_put(f, dirty);
 	return error;
+}
+
+/*
+ * At unmount: a file whose staging failed (a full disk at its close) is
+ * staged once more, durably, before its content goes; whatever still
+ * fails is logged by path.  No request thread runs any more, so the
+ * table is walked without its lock (staging takes it as it needs it).
+ */
+void fs_dirty_stage_all(fs *f)
+{
+	mesh_caller caller = { f->uid, f->gid, getpid() };
+	char path[VIEW_PATH_MAX];
+
+	for (size_t b = 0; b < f->nodes.nbuckets; b++) {
+		for (fs_node *n = f->nodes.by_ino[b]; n; n = n->ino_next) {
+			if (!n->dirty)
+				continue;
+			if (fs_dirty_stage(f, n, &caller, true) < 0)
+				mesh_log_write(&f->log, MESH_LOG_ERROR,
+					"unmount: data written to %s could not be staged and is lost: %s",
+					fs_nodes_path(&f->nodes, n, path, sizeof(path)) ? path : "(removed)",
+					mesh_error_message());
+			fs_dirty_detach(f, n);
+		}
+	}
 }

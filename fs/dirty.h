@@ -71,4 +71,9 @@ int fs_dirty_stage_if_last(fs *f, fs_node *node, const mesh_caller *caller);
 /* Size, time and mode of a file being written, over st. */
 int fs_dirty_attr(fs *f, fs_node *node, struct stat *st);
 
+/* At unmount, with no request running: stages what staging failed to
+ * keep before (a full disk), logs what still fails, frees every file's
+ * content. */
+void fs_dirty_stage_all(fs *f);
+
 #endif

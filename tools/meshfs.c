@@ -41,6 +41,10 @@ static const char usage_head[] =
 	"usage: meshfs COMMAND [ARGS] [OPTIONS]\n"
 	"\n"
 	"  init [--store DIR]\n      create a store (harmless if it exists)\n"
+	"  migrate [--store DIR]\n      bring a store of an older format version to this one\n"
+	"  recover --accept-wal-loss [--store DIR]\n"
+	"      open a store whose write-ahead log is damaged, dropping what was written\n"
+	"      from the damaged record on\n"
 	"  mount MOUNTPOINT [--foreground] [-o OPTS] [--log-level LEVEL]\n      serve the store\n"
 	"  umount MOUNTPOINT\n      unmount and wait for the daemon to close the store\n";
 static const char usage_tail[] =
@@ -162,8 +166,8 @@ static void unescape_mount_field(char *s)
 }
 
 /*
- * The meshfs mount serving store (or any, when store is NULL), or the
- * one at mountpoint: fills mount_out and store_out.  0 found, -1 none.
+ * The meshfs mount serving store, or the one at mountpoint (store NULL):
+ * fills mount_out and store_out.  0 found, -1 none.
  */
 static int find_mount(const char *store, const char *mountpoint,
 		      char *mount_out, char *store_out)
@@ -581,11 +585,13 @@ static int cmd_control(const cli *c)
 
 	if (!line)
 		return fail();
+	/* Without --mount, only a mount serving this CLI's store (--store,
+	 * $MESHFS_STORE or the default) answers: another store's mount that
+	 * happens to be listed must never act in its place. */
 	if (c->mount)
 		mounted = find_mount(NULL, c->mount, mount, store) == 0;
 	else
-		mounted = find_mount(c->store_given || getenv("MESHFS_STORE") ? c->store : NULL,
-				     NULL, mount, store) == 0;
+		mounted = find_mount(c->store, NULL, mount, store) == 0;
 	if (c->mount && !mounted) {
 		free(line);
 		fprintf(stderr, "meshfs: %s is not a meshfs mount\n", c->mount);
@@ -612,6 +618,43 @@ static int cmd_init(const cli *c)
 	if (mesh_store_init(c->store) < 0)
 		return fail();
 	printf("store ready at %s\n", c->store);
+	return EXIT_SUCCESS;
+}
+
+static int cmd_migrate(const cli *c)
+{
+	int from;
+
+	if (c->argc != 1)
+		return usage("migrate takes no arguments besides --store DIR");
+	if (mesh_store_migrate(c->store, &from) < 0)
+		return fail();
+	if (from == MESH_STORE_FORMAT)
+		printf("store %s already has format version %d\n", c->store, from);
+	else
+		printf("migrated store %s from format version %d to %d\n", c->store, from,
+		       MESH_STORE_FORMAT);
+	return EXIT_SUCCESS;
+}
+
+/* Dropping committed history is never a default: the flag says the user
+ * read what it costs. */
+static int cmd_recover(const cli *c)
+{
+	bool damaged;
+
+	if (c->argc != 2 || strcmp(c->argv[1], "--accept-wal-loss") != 0)
+		return usage("recover drops every change written from the damaged record of the "
+			     "write-ahead log on; run it as `meshfs recover --accept-wal-loss "
+			     "[--store DIR]` to accept that");
+	if (mesh_store_recover_wal(c->store, &damaged) < 0)
+		return fail();
+	if (!damaged) {
+		printf("store %s: its write-ahead log is intact, nothing was changed\n", c->store);
+		return EXIT_SUCCESS;
+	}
+	printf("recovered store %s: its write-ahead log was replayed up to the damaged record; "
+	       "what was written after it is gone\n", c->store);
 	return EXIT_SUCCESS;
 }
 
@@ -721,6 +764,10 @@ int main(int argc, char **argv)
 		status = usage("no command given");
 	else if (!strcmp(c.argv[0], "init"))
 		status = cmd_init(&c);
+	else if (!strcmp(c.argv[0], "migrate"))
+		status = cmd_migrate(&c);
+	else if (!strcmp(c.argv[0], "recover"))
+		status = cmd_recover(&c);
 	else if (!strcmp(c.argv[0], "mount"))
 		status = cmd_mount(&c);
 	else if (!strcmp(c.argv[0], "umount") || !strcmp(c.argv[0], "unmount"))

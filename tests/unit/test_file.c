@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -499,6 +500,94 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
+
+/* A disk that fills up: writes fail with ENOSPC while full is set. */
+typedef struct full_backend {
+	mesh_odb_backend base;
+	mesh_odb_backend *inner;
+	atomic_int full;
+} full_backend;
+
+static int full_read(mesh_odb_backend *b, const mesh_oid *oid, void **out, size_t *len)
+{
+	return ((full_backend *)b)->inner->read(((full_backend *)b)->inner, oid, out, len);
+}
+
+static int full_write(mesh_odb_backend *b, const mesh_oid *oid, const void *data, size_t len)
+{
+	full_backend *fb = (full_backend *)b;
+
+	if (atomic_load(&fb->full))
+		return mesh_error_set(MESH_ENOSPC, "no space left (test)");
+	return fb->inner->write(fb->inner, oid, data, len);
+}
+
+static int full_exists(mesh_odb_backend *b, const mesh_oid *oid)
+{
+	return ((full_backend *)b)->inner->exists(((full_backend *)b)->inner, oid);
+}
+
+static int full_sync(mesh_odb_backend *b)
+{
+	return ((full_backend *)b)->inner->sync(((full_backend *)b)->inner);
+}
+
+static void full_free(mesh_odb_backend *b)
+{
+	((full_backend *)b)->inner->free(((full_backend *)b)->inner);
+}
+
+START_TEST(writer_keeps_what_it_accepted_on_a_full_disk)
+{
+	char objects[512], scratch[512];
+	full_backend fb = { .base = { full_read, full_write, full_exists, full_sync, full_free, NULL } };
+	size_t total = 24 * MIB, piece = 256 * 1024, accepted = 0;
+	unsigned char *data = malloc(total), *back = malloc(total);
+	mesh_file_writer *w;
+	mesh_file_map *map;
+	mesh_odb *full_odb;
+	mesh_oid id;
+	uint64_t size;
+	size_t got;
+	int error = 0;
+
+	snprintf(objects, sizeof(objects), "%s/objects", tmp);
+	snprintf(scratch, sizeof(scratch), "%s/tmp", tmp);
+	ck_assert_int_eq(mesh_odb_backend_loose(&fb.inner, objects, scratch), 0);
+	ck_assert_int_eq(mesh_odb_open(&full_odb, &fb.base, NULL), 0);
+	test_fill_random(data, total, 77);
+	ck_assert_int_eq(mesh_file_writer_new(&w, full_odb, &small), 0);
+	ck_assert_int_eq(mesh_file_writer_append(w, data, 5 * MIB), 0);
+	accepted = 5 * MIB;
+	atomic_store(&fb.full, 1);
+	while (accepted < total && error == 0) {
+		uint64_t before = mesh_file_writer_size(w);
+		error = mesh_file_writer_append(w, data + accepted, piece);
+		accepted += (size_t)(mesh_file_writer_size(w) - before);
+	}
+	ck_assert_int_eq(error, MESH_ENOSPC);
+	/* The size counts what was accepted, each byte once. */
+	ck_assert_uint_eq(mesh_file_writer_size(w), accepted);
+	ck_assert_int_eq(mesh_file_writer_snapshot(w, &id, &size), MESH_ENOSPC);
+
+	/* Space is back: the same writer stores everything it accepted. */
+	atomic_store(&fb.full, 0);
+	ck_assert_int_eq(mesh_file_writer_append(w, data + accepted, piece), 0);
+	accepted += piece;
+	ck_assert_int_eq(mesh_file_writer_snapshot(w, &id, &size), 0);
+	ck_assert_uint_eq(size, accepted);
+	ck_assert_int_eq(mesh_file_map_load(full_odb, &id, &map), 0);
+	ck_assert_int_eq(mesh_file_read(full_odb, NULL, map, back, total, 0, &got), 0);
+	ck_assert_uint_eq(got, accepted);
+	ck_assert_int_eq(memcmp(back, data, accepted), 0);
+	mesh_file_map_free(map);
+	mesh_file_writer_free(w);
+	mesh_odb_close(full_odb);
+	free(data);
+	free(back);
+}
+END_TEST
+
 static Suite *file_suite(void)
 {
 	Suite *s = suite_create("file");
@@ -517,6 +606,7 @@ static Suite *file_suite(void)
 	tcase_add_test(tc, concurrent_reads_share_cache);
 	tcase_add_test(tc, corrupt_or_wrong_objects_are_errors);
 	tcase_add_test(tc, bad_arguments);
+	tcase_add_test(tc, writer_keeps_what_it_accepted_on_a_full_disk);
 	suite_add_tcase(s, tc);
 	return s;
 }
