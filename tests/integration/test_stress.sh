@@ -11,7 +11,7 @@ source "$(dirname "$0")/lib.sh"
 mesh_setup
 for d in sales marketing finance; do mesh_domain "$d"; done
 mesh_mount
-"$PY" "$MESH_SOURCE_DIR/tests/stress/stress.py" "$MNT" "${MESH_STRESS_SECONDS:-25}" \
+"$PY" "$MESH_SOURCE_DIR/tests/stress/stress.py" "$MNT" "${MESH_STRESS_SECONDS:-20}" \
 	"${MESH_STRESS_THREADS:-6}" sales marketing finance ||
 	fail "the stress run found problems (above)"
 kill -0 "$MESH_PID" 2>/dev/null || fail "the daemon died"

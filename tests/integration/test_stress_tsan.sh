@@ -20,7 +20,7 @@ source "$(dirname "$0")/lib.sh"
 mesh_setup
 for d in sales marketing; do mesh_domain "$d"; done
 mesh_mount
-"$PY" "$MESH_SOURCE_DIR/tests/stress/stress.py" "$MNT" "${MESH_STRESS_SECONDS:-25}" \
+"$PY" "$MESH_SOURCE_DIR/tests/stress/stress.py" "$MNT" "${MESH_STRESS_SECONDS:-20}" \
 	"${MESH_STRESS_THREADS:-6}" sales marketing ||
 	fail "the stress run under TSan found problems (above)"
 "$PY" "$MESH_SOURCE_DIR/tests/stress/concurrent_branches.py" "$MNT" sales \
