@@ -165,34 +165,59 @@ static mesh_view *find(fs_views *views, const char *key)
 	return view;
 }
 
-int fs_views_branch(fs_views *views, const char *domain, const char *branch,
-		    mesh_view **out)
+/* The held view under key, opened by open_view when nobody has it. */
+static int get(fs_views *views, const char *key, mesh_view **out,
+	       int (*open_view)(fs_views *views, const void *what, mesh_view **view),
+	       const void *what)
 {
-	char key[VIEW_KEY_MAX];
 	mesh_view *view;
 	int error;
 
-	branch_key(key, domain, branch);
 	if ((*out = find(views, key)) != NULL)
 		return 0;
-	if ((error = mesh_view_open_branch(&view, views->store, domain, branch)) < 0)
+	if ((error = open_view(views, what, &view)) < 0)
 		return error;
 	return insert(views, key, view, out);
+}
+
+typedef struct view_name {
+	const char *domain;
+	const char *branch;
+	const mesh_oid *commit;
+} view_name;
+
+static int open_branch(fs_views *views, const void *what, mesh_view **view)
+{
+	const view_name *n = what;
+
+	return mesh_view_open_branch(view, views->store, n->domain, n->branch);
+}
+
+static int open_commit(fs_views *views, const void *what, mesh_view **view)
+{
+	const view_name *n = what;
+
+	return mesh_view_open_commit(view, views->store, n->domain, n->commit);
+}
+
+int fs_views_branch(fs_views *views, const char *domain, const char *branch,
+		    mesh_view **out)
+{
+	view_name name = { domain, branch, NULL };
+	char key[VIEW_KEY_MAX];
+
+	branch_key(key, domain, branch);
+	return get(views, key, out, open_branch, &name);
 }
 
 int fs_views_commit(fs_views *views, const char *domain, const mesh_oid *commit,
 		    mesh_view **out)
 {
+	view_name name = { domain, NULL, commit };
 	char key[VIEW_KEY_MAX];
-	mesh_view *view;
-	int error;
 
 	commit_key(key, domain, commit);
-	if ((*out = find(views, key)) != NULL)
-		return 0;
-	if ((error = mesh_view_open_commit(&view, views->store, domain, commit)) < 0)
-		return error;
-	return insert(views, key, view, out);
+	return get(views, key, out, open_commit, &name);
 }
 
 void fs_views_hold(fs_views *views, mesh_view *view)
