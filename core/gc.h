@@ -19,7 +19,7 @@
  *
  * Concurrency: the collection runs alongside writes, commits, merges and
  * cp (see odb.h for how); it pauses nothing but the start of sessions
- * while it begins.  Memory: the set of live ids (about 48 bytes each)
+ * while it begins.  Memory: the set of live ids (36-72 bytes each)
  * plus what is touched while it runs; never the history or the garbage.
  * A collection killed at any point leaves a consistent store (commit
  * index entries go before their commits; what is left is garbage the

@@ -93,6 +93,33 @@ int mesh_oidset_add(mesh_oidset *set, const mesh_oid *id)
 	return 1;
 }
 
+uint32_t *mesh_oidset_value(const mesh_oidset *set, const mesh_oid *id)
+{
+	slot *s = find(set, id);
+
+	return s->count ? &s->count : NULL;
+}
+
+int mesh_oidset_put(mesh_oidset *set, const mesh_oid *id, uint32_t value,
+		    uint32_t **out)
+{
+	slot *s;
+	int error;
+
+	if (value == 0)
+		return mesh_error_set(MESH_EINVAL, "an object id set keeps no zero value");
+	if ((set->used + 1) * 2 > set->nslots && (error = grow(set)) < 0)
+		return error;
+	s = find(set, id);
+	if (!s->count) {
+		s->id = *id;
+		set->used++;
+	}
+	s->count = value;
+	*out = &s->count;
+	return 0;
+}
+
 /* Linear probing without tombstones: the slots after a freed one move
  * back when their home is at or before the hole. */
 static void close_hole(mesh_oidset *set, size_t hole)

@@ -1,7 +1,8 @@
 /*
- * oidset.h - a set of object ids with a count per id (a multiset), for
- * the object ids the garbage collector must keep: those written while
- * it runs and those pinned by files being written or read.
+ * oidset.h - a set of object ids with a 32-bit value per id: a count
+ * (add/remove: a multiset, for the ids the garbage collector must keep,
+ * written while it runs or pinned by open files), or what its owner
+ * puts there (the reachability walk's flags).
  *
  * Open addressing over the ids' own bytes (already uniform: SHA-256);
  * about 40 bytes per id at most half full.  Not thread-safe: its owner
@@ -28,6 +29,13 @@ int mesh_oidset_add(mesh_oidset *set, const mesh_oid *id);
 bool mesh_oidset_remove(mesh_oidset *set, const mesh_oid *id);
 bool mesh_oidset_has(const mesh_oidset *set, const mesh_oid *id);
 size_t mesh_oidset_count(const mesh_oidset *set);
+/* The value kept with id, or NULL when id is absent; the pointer is
+ * valid until the set next gains or loses an id. */
+uint32_t *mesh_oidset_value(const mesh_oidset *set, const mesh_oid *id);
+/* Keeps id with value (never 0, which marks an empty slot), replacing
+ * its value if present; *out as for mesh_oidset_value. */
+int mesh_oidset_put(mesh_oidset *set, const mesh_oid *id, uint32_t value,
+		    uint32_t **out);
 /* Drops every id (keeps the allocation). */
 void mesh_oidset_clear(mesh_oidset *set);
 

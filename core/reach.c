@@ -22,25 +22,21 @@
 #include "history.h"
 #include "pathbuf.h"
 #include "refs.h"
+#include "oidset.h"
 #include "stage.h"
 #include "tree.h"
 
+/* A seen id's value in the set: flags in the low bits, above them the
+ * pass (one per ref walked) that last walked it. */
 #define SEEN_USED 1u
 #define SEEN_TAINTED 2u    /* the object or something below it is damaged */
-#define SEEN_FIRST_CAP 1024
-
-typedef struct seen_entry {
-	mesh_oid id;
-	uint32_t flags;
-	uint32_t pass;     /* the pass that last walked it */
-} seen_entry;
+#define SEEN_PASS_SHIFT 2
 
 struct mesh_reach {
 	mesh_store *store;
 	mesh_odb *odb;
 	unsigned flags;
-	seen_entry *slots;
-	size_t cap, count;
+	mesh_oidset *seen;         /* every id visited, about 36 bytes each */
 	uint32_t pass;
 	mesh_reach_stats stats;
 	/* The walk under way. */
@@ -56,70 +52,25 @@ typedef struct step {
 
 /* ---- the set of ids seen ----------------------------------------------- */
 
-static size_t slot_of(const mesh_oid *id, size_t cap)
+static uint32_t *seen_find(const mesh_reach *r, const mesh_oid *id)
 {
-	size_t h;
-
-	memcpy(&h, id->id, sizeof(h));
-	return h & (cap - 1);
+	return mesh_oidset_value(r->seen, id);
 }
 
-static seen_entry *seen_find(const mesh_reach *r, const mesh_oid *id)
+static uint32_t pass_of(uint32_t seen)
 {
-	if (!r->cap)
-		return NULL;
-	for (size_t i = slot_of(id, r->cap);; i = (i + 1) & (r->cap - 1)) {
-		seen_entry *e = &r->slots[i];
-		if (!(e->flags & SEEN_USED))
-			return NULL;
-		if (memcmp(e->id.id, id->id, MESH_OID_RAWSZ) == 0)
-			return e;
-	}
+	return seen >> SEEN_PASS_SHIFT;
 }
 
-static seen_entry *seen_slot(seen_entry *slots, size_t cap, const mesh_oid *id)
+static void set_pass(uint32_t *seen, uint32_t pass)
 {
-	size_t i = slot_of(id, cap);
-
-	while (slots[i].flags & SEEN_USED)
-		i = (i + 1) & (cap - 1);
-	return &slots[i];
-}
-
-/* Kept at most half full, so probes stay short. */
-static int seen_grow(mesh_reach *r)
-{
-	size_t cap = r->cap ? r->cap * 2 : SEEN_FIRST_CAP;
-	seen_entry *slots;
-
-	if (r->count + 1 <= r->cap / 2)
-		return 0;
-	if (cap > SIZE_MAX / sizeof(*slots) || !(slots = calloc(cap, sizeof(*slots))))
-		return mesh_error_oom();
-	for (size_t i = 0; i < r->cap; i++)
-		if (r->slots[i].flags & SEEN_USED)
-			*seen_slot(slots, cap, &r->slots[i].id) = r->slots[i];
-	free(r->slots);
-	r->slots = slots;
-	r->cap = cap;
-	return 0;
+	*seen = (*seen & ((1u << SEEN_PASS_SHIFT) - 1)) | pass << SEEN_PASS_SHIFT;
 }
 
 /* The pointer is valid until the next insertion. */
-static int seen_insert(mesh_reach *r, const mesh_oid *id, seen_entry **out)
+static int seen_insert(mesh_reach *r, const mesh_oid *id, uint32_t **out)
 {
-	int error = seen_grow(r);
-	seen_entry *e;
-
-	if (error < 0)
-		return error;
-	e = seen_slot(r->slots, r->cap, id);
-	e->id = *id;
-	e->flags = SEEN_USED;
-	e->pass = r->pass;
-	r->count++;
-	*out = e;
-	return 0;
+	return mesh_oidset_put(r->seen, id, SEEN_USED | r->pass << SEEN_PASS_SHIFT, out);
 }
 
 bool mesh_reach_seen(const mesh_reach *r, const mesh_oid *id)
@@ -129,10 +80,10 @@ bool mesh_reach_seen(const mesh_reach *r, const mesh_oid *id)
 
 static void mark_tainted(mesh_reach *r, const mesh_oid *id)
 {
-	seen_entry *e = seen_find(r, id);
+	uint32_t *e = seen_find(r, id);
 
 	if (e)
-		e->flags |= SEEN_TAINTED;
+		*e |= SEEN_TAINTED;
 }
 
 /*
@@ -142,15 +93,15 @@ static void mark_tainted(mesh_reach *r, const mesh_oid *id)
  */
 static int visit(mesh_reach *r, mesh_otype type, const mesh_oid *id, bool *walk, step *st)
 {
-	seen_entry *e = seen_find(r, id);
+	uint32_t *e = seen_find(r, id);
 	int error;
 
 	*walk = false;
 	if (e) {
-		if (e->flags & SEEN_TAINTED) {
+		if (*e & SEEN_TAINTED) {
 			st->tainted = true;
-			if (e->pass != r->pass) {
-				e->pass = r->pass;
+			if (pass_of(*e) != r->pass) {
+				set_pass(e, r->pass);
 				*walk = true;
 			}
 		}
@@ -456,6 +407,10 @@ int mesh_reach_new(mesh_reach **out, mesh_store *store, unsigned flags)
 		return mesh_error_set(MESH_EINVAL, "bad reachability walk flags %#x", flags);
 	if (!(r = calloc(1, sizeof(*r))))
 		return mesh_error_oom();
+	if (mesh_oidset_new(&r->seen) < 0) {
+		free(r);
+		return MESH_ENOMEM;
+	}
 	r->store = store;
 	r->odb = mesh_store_odb(store);
 	r->flags = flags;
@@ -467,7 +422,7 @@ void mesh_reach_free(mesh_reach *r)
 {
 	if (!r)
 		return;
-	free(r->slots);
+	mesh_oidset_free(r->seen);
 	mesh_pathbuf_dispose(&r->path);
 	free(r);
 }

@@ -10,7 +10,7 @@
  * mesh_reach_commit.  fsck reports what it finds; gc keeps what was seen.
  *
  * Each object is told to the visitor once, with the first place it was
- * reached.  A set of the ids seen (memory: about 48 bytes per distinct
+ * reached.  A set of the ids seen (core/oidset.h; memory: 36-72 bytes per distinct
  * object, however long the history) keeps shared subtrees and commits
  * from being walked twice.
  *
