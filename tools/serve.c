@@ -10,6 +10,7 @@
  * in the page's origin.
  */
 #include "serve.h"
+#include "array.h"
 #include "control.h"
 #include "ctlclient.h"
 #include "domain.h"
@@ -69,20 +70,11 @@ typedef struct page {
 
 static void put_n(page *p, const char *s, size_t n)
 {
+	/* One byte more for the NUL, so the buffer is always a string. */
+	while (!p->oom && p->cap < p->len + n + 1)
+		p->oom = mesh_array_grow(&p->buf, &p->cap, p->cap, 1) < 0;
 	if (p->oom)
 		return;
-	if (p->len + n + 1 > p->cap) {
-		size_t cap = p->cap ? p->cap : 4096;
-		char *grown;
-		while (p->len + n + 1 > cap)
-			cap *= 2;
-		if (!(grown = realloc(p->buf, cap))) {
-			p->oom = true;
-			return;
-		}
-		p->buf = grown;
-		p->cap = cap;
-	}
 	memcpy(p->buf + p->len, s, n);
 	p->len += n;
 	p->buf[p->len] = '\0';

@@ -129,6 +129,7 @@ c1=$(mesh_commit sales/main "first orders")
 mesh_ctl_ok "tag create sales/v1 main" >/dev/null
 echo '4,Rome,late' >>"$B/orders.csv"
 echo "new" >"$B/caf"$'\xc3\xa9 \xff'.txt
+head -c $((9 << 20)) /dev/zero >"$B/big.bin"
 c2=$(mesh_commit sales/main "more orders from Rome")
 echo "w" >"$MNT/weather/main/t.csv"
 mesh_commit weather/main "readings" >/dev/null
@@ -251,6 +252,19 @@ EOF
 assert_contains "$HEADERS" "text/plain" "Content-Type of a raw HTML file"
 assert_contains "$HEADERS" "sandbox" "CSP of a raw file"
 assert_contains "$HEADERS" "<script>alert(1)</script>" "the raw file"
+note "a name that is not UTF-8 links to its file; the raw size cap"
+http "/raw?d=sales&ref=main&path=caf%C3%A9%20%FF.txt&token=$TOKEN"
+assert_eq 200 "$RC" "raw of the file with a 0xff byte in its name"
+assert_eq "new" "$OUT" "raw of the file with a 0xff byte in its name"
+page=$(dom "/tree?d=sales&ref=main")
+assert_contains "$page" 'href="/tree?d=sales&amp;ref=main&amp;path=caf%C3%A9%20%FF.txt"' \
+	"the link of the file with a 0xff byte in its name"
+http "/raw?d=sales&ref=main&path=big.bin&token=$TOKEN"
+assert_eq 413 "$RC" "raw of a 9 MiB file"
+assert_contains "$OUT" "more than the 8 MiB" "raw of a 9 MiB file"
+http "/tree?d=sales&ref=main&path=big.bin&token=$TOKEN"
+assert_eq 200 "$RC" "file page of a 9 MiB file"
+assert_contains "$OUT" "9437184 bytes" "file page of a 9 MiB file"
 http "/"
 assert_eq 403 "$RC" "status without a token, on the store"
 serve_stop
