@@ -145,9 +145,12 @@ run "$MESHFS_BIN" serve --listen '[::]:0'
 assert_eq 2 "$RC" "exit status of serve --listen [::]:0"
 run "$MESHFS_BIN" serve --bogus
 assert_eq 2 "$RC" "exit status of serve --bogus"
+run "$MESHFS_BIN" serve --listen 127.0.0.1:0 --mount "$MESH_TMP"
+assert_eq 1 "$RC" "exit status of serve --mount of a plain directory"
+assert_contains "$ERR" "is not a meshfs mount" "serve --mount of a plain directory"
 
 note "through the mount: the token"
-serve_start
+serve_start --mount "$MNT"
 http "/"
 assert_eq 403 "$RC" "status without a token"
 assert_not_contains "$OUT" "sales" "the 403 page"
