@@ -233,6 +233,13 @@ else:
 assert [b["name"] for b in mesh.branches("sales")] == ["main"], mesh.branches("sales")
 assert mesh.log("sales/main", n=1)[0]["id"] == head
 assert mesh.status("sales/main")["changes"] == []
+# ... also when it wrote nothing (nothing to reset).
+try:
+    with mesh.transaction("sales/bad2"):
+        raise Boom("early")
+except Boom:
+    pass
+assert [b["name"] for b in mesh.branches("sales")] == ["main"], mesh.branches("sales")
 main = mesh.path("sales/main")
 assert not os.path.exists(os.path.join(main, "junk.txt"))
 pd.testing.assert_frame_equal(df, pd.read_csv(os.path.join(main, "orders", "part-0.csv")))
