@@ -13,7 +13,9 @@ PACKAGES=(libfuse3-dev fuse3 librocksdb-dev libzstd-dev libssl-dev check
           cmake pkg-config build-essential sqlite3 python3-pandas
           fio fuse-overlayfs git zstd python3-numpy    # this line: bench/run --quick
           clang-14 libclang-rt-14-dev                  # tests/fuzz (libFuzzer)
-          libmicrohttpd-dev chromium)                  # meshfs serve; test_serve.sh
+          python3-pip python3-setuptools python3-wheel # test_python_client (pip install)
+          libmicrohttpd-dev chromium                   # meshfs serve; test_serve.sh
+          nodejs)                                      # test_duckdb (npm @duckdb/node-api)
 
 usage() {
 	echo "usage: bash packaging/bootstrap.sh demo|test" >&2
