@@ -12,7 +12,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PACKAGES=(libfuse3-dev fuse3 librocksdb-dev libzstd-dev libssl-dev check
           cmake pkg-config build-essential sqlite3 python3-pandas
           fio fuse-overlayfs git zstd python3-numpy    # this line: bench/run --quick
-          clang-14 libclang-rt-14-dev)                 # tests/fuzz (libFuzzer)
+          clang-14 libclang-rt-14-dev                  # tests/fuzz (libFuzzer)
+          scdoc man-db)                                # man pages, tests/integration/test_man.sh
 
 usage() {
 	echo "usage: bash packaging/bootstrap.sh demo|test" >&2
