@@ -13,7 +13,8 @@ PACKAGES=(libfuse3-dev fuse3 librocksdb-dev libzstd-dev libssl-dev check
           cmake pkg-config build-essential sqlite3 python3-pandas
           fio fuse-overlayfs git zstd python3-numpy    # this line: bench/run --quick
           clang-14 libclang-rt-14-dev                  # tests/fuzz (libFuzzer)
-          scdoc man-db)                                # man pages, tests/integration/test_man.sh
+          scdoc man-db bsdextrautils                   # man pages, tests/integration/test_man.sh
+          lintian systemd)                             # tests/integration/test_deb.sh
 
 usage() {
 	echo "usage: bash packaging/bootstrap.sh demo|test" >&2

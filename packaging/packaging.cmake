@@ -51,3 +51,43 @@ install(FILES ${CMAKE_SOURCE_DIR}/packaging/meshfs@.service DESTINATION ${MESH_S
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/completion/meshfs
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/meshfs.conf.example DESTINATION ${MESH_CONFIG_DIR})
+
+# --- the Debian package: cpack -G DEB (packaging/build-deb.sh) -----------
+set(MESH_DOC_DIR ${CMAKE_INSTALL_DATADIR}/doc/meshfs)
+install(FILES ${CMAKE_SOURCE_DIR}/packaging/debian/copyright DESTINATION ${MESH_DOC_DIR})
+configure_file(${CMAKE_SOURCE_DIR}/packaging/debian/changelog.in
+               ${CMAKE_BINARY_DIR}/debian/changelog @ONLY)
+execute_process(COMMAND gzip -9n -c ${CMAKE_BINARY_DIR}/debian/changelog
+                OUTPUT_FILE ${CMAKE_BINARY_DIR}/debian/changelog.gz)
+install(FILES ${CMAKE_BINARY_DIR}/debian/changelog.gz DESTINATION ${MESH_DOC_DIR})
+
+if(IS_ABSOLUTE ${MESH_CONFIG_DIR})
+  set(MESH_CONFIG_FULL_DIR ${MESH_CONFIG_DIR})
+else()
+  set(MESH_CONFIG_FULL_DIR ${CMAKE_INSTALL_PREFIX}/${MESH_CONFIG_DIR})
+endif()
+configure_file(${CMAKE_SOURCE_DIR}/packaging/debian/conffiles.in
+               ${CMAKE_BINARY_DIR}/debian/conffiles @ONLY)
+
+set(CPACK_GENERATOR DEB)
+set(CPACK_PACKAGE_NAME meshfs)
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_CONTACT "meshfs maintainers <meshfs@lists.meshfs.org>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "versioned data lake per domain of a data mesh (FUSE)")
+set(CPACK_PACKAGE_DESCRIPTION "meshfs is a FUSE filesystem that gives every domain of a data mesh\n\
+its own Git-like versioned data lake: branches, tags, commits, merges\n\
+and zero-copy copies, mounted as one ordinary directory tree and driven\n\
+by a control file or the meshfs command.")
+set(CPACK_PACKAGING_INSTALL_PREFIX ${CMAKE_INSTALL_PREFIX})
+set(CPACK_STRIP_FILES ON)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION utils)
+set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://github.com/meshfs/meshfs")
+# fuse3 for fusermount3 (umount) and /dev/fuse's rules; the libraries
+# (libfuse3, librocksdb, libzstd, libssl) come from dpkg-shlibdeps.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "fuse3")
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${CMAKE_BINARY_DIR}/debian/conffiles)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+include(CPack)
