@@ -88,13 +88,18 @@ static void print_usage_entry(const char *name, const char *usage_line, const ch
 	fprintf(out, "  %s\n      %s\n", usage_line, summary);
 }
 
+static void print_usage(FILE *out)
+{
+	fputs("usage: meshfs COMMAND [ARGS] [OPTIONS]\n\n", out);
+	each_command(print_usage_entry, out);
+	fputs(usage_tail, out);
+}
+
 static int usage(const char *problem)
 {
 	if (problem)
 		fprintf(stderr, "meshfs: %s\n\n", problem);
-	fputs("usage: meshfs COMMAND [ARGS] [OPTIONS]\n\n", stderr);
-	each_command(print_usage_entry, stderr);
-	fputs(usage_tail, stderr);
+	print_usage(stderr);
 	return EXIT_USAGE;
 }
 
@@ -156,7 +161,7 @@ static int parse_options(cli *c, int argc, char **argv)
 		int taken = 0;
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			free(words);
-			usage(NULL);
+			print_usage(stdout);   /* asked for: not an error */
 			exit(0);
 		}
 		/* After "--" every word is a path, never an option. */
@@ -813,9 +818,7 @@ static int cmd_help(const cli *c)
 	help_lookup h = { 0 };
 
 	if (c->argc == 1) {
-		fputs("usage: meshfs COMMAND [ARGS] [OPTIONS]\n\n", stdout);
-		each_command(print_usage_entry, stdout);
-		fputs(usage_tail, stdout);
+		print_usage(stdout);
 		return EXIT_SUCCESS;
 	}
 	if (c->argc != 2)

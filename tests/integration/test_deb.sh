@@ -36,7 +36,7 @@ deb_cleanup() {
 		cat "$FSTAB_SAVED" >/etc/fstab
 	fi
 	if dpkg-query -W -f='${Status}' meshfs 2>/dev/null | grep -q 'ok installed\|config-files'; then
-		DEBIAN_FRONTEND=noninteractive apt-get purge -y -q meshfs >/dev/null 2>&1
+		DEBIAN_FRONTEND=noninteractive apt-get purge -y -q -o DPkg::Lock::Timeout=120 meshfs >/dev/null 2>&1
 	fi
 	rm -rf "$MESH_TMP"
 	exit "$rc"
@@ -64,7 +64,7 @@ for dep in fuse3 libc6 libfuse3-3 librocksdb libzstd1 libssl3; do
 done
 
 note "apt-get install ./$(basename "$DEB")"
-(cd "$(dirname "$DEB")" && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "./$(basename "$DEB")") \
+(cd "$(dirname "$DEB")" && DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=120 "./$(basename "$DEB")") \
 	>"$MESH_TMP/apt.log" 2>&1 || fail "apt-get install failed: $(tail -20 "$MESH_TMP/apt.log")"
 dpkg -L meshfs >"$MESH_TMP/files"
 for f in /usr/bin/meshfs /sbin/mount.meshfs /sbin/mount.fuse.meshfs /lib/systemd/system/meshfs@.service \
@@ -80,7 +80,7 @@ assert_eq /etc/meshfs/meshfs.conf.example "$(dpkg-query -W -f='${Conffiles}' mes
 note "the installed program, man pages and completion"
 run /usr/bin/meshfs --help
 assert_eq 0 "$RC" "meshfs --help"
-assert_contains "$ERR" "init [--store DIR]" "meshfs --help"
+assert_contains "$OUT" "init [--store DIR]" "meshfs --help"
 run /usr/bin/meshfs help commit
 assert_contains "$OUT" "usage: meshfs commit DOMAIN/BRANCH -m MESSAGE" "meshfs help commit"
 page=$(MANWIDTH=80 man meshfs 2>&1 | col -b)
@@ -136,7 +136,7 @@ cat "$FSTAB_SAVED" >/etc/fstab
 check_mount "fstab" b
 
 note "apt-get purge leaves none of the package's files"
-DEBIAN_FRONTEND=noninteractive apt-get purge -y -q meshfs >"$MESH_TMP/purge.log" 2>&1 ||
+DEBIAN_FRONTEND=noninteractive apt-get purge -y -q -o DPkg::Lock::Timeout=120 meshfs >"$MESH_TMP/purge.log" 2>&1 ||
 	fail "apt-get purge failed: $(tail -20 "$MESH_TMP/purge.log")"
 dpkg-query -W -f='${Status}' meshfs 2>/dev/null | grep -q 'installed\|config-files' &&
 	fail "meshfs is still known to dpkg after purge"

@@ -22,7 +22,7 @@ for page in meshfs.1 meshfs-control.5 mount.meshfs.8; do
 	MANWIDTH=80 man --warnings -l "$MAN_DIR/$page" >"$MESH_TMP/$page.txt" 2>"$MESH_TMP/$page.err" ||
 		fail "man -l $page failed: $(cat "$MESH_TMP/$page.err")"
 	[[ ! -s $MESH_TMP/$page.err ]] || fail "man -l $page warns: $(cat "$MESH_TMP/$page.err")"
-	col -b <"$MESH_TMP/$page.txt" >"$MESH_TMP/$page.plain"
+	col -bx <"$MESH_TMP/$page.txt" >"$MESH_TMP/$page.plain"
 	grep -q '^NAME' "$MESH_TMP/$page.plain" || fail "$page has no NAME section"
 	grep -q '^SYNOPSIS' "$MESH_TMP/$page.plain" || fail "$page has no SYNOPSIS section"
 	awk 'length > 80 { bad = 1 } END { exit bad }' "$MESH_TMP/$page.plain" ||
@@ -55,6 +55,13 @@ MANWIDTH=1000 man -l "$MAN_DIR/meshfs.1" 2>/dev/null | col -b |
 diff -u "$MESH_TMP/usages" "$MESH_TMP/man_usages" >&2 ||
 	fail "the COMMANDS of meshfs(1) differ from the program's table (rebuild: cmake --build build --target man)"
 
+note "meshfs-control(5) gives the answer of every control command"
+sed -n '/^COMMANDS AND ANSWERS/,/^ERRORS/p' "$MESH_TMP/meshfs-control.5.plain" >"$MESH_TMP/answers"
+for name in $names; do
+	case $name in init|migrate|recover|mount|umount|help) continue ;; esac
+	grep -qE "^ +$name( |\$)" "$MESH_TMP/answers" || fail "meshfs-control(5) does not describe $name"
+done
+
 note "the README's CLI list has the same usage lines"
 sed -n '/^## CLI/,/^## /p' "$MESH_SOURCE_DIR/README.md" |
 	sed -n '/^```$/,/^```$/s/^\(meshfs .*\)$/\1/p' >"$MESH_TMP/readme_usages"
@@ -67,6 +74,10 @@ assert_eq 0 "$RC" "meshfs help"
 while read -r name; do
 	assert_contains "$OUT" "  $name" "meshfs help"
 done <<<"$names"
+help_out=$OUT
+run "$MESHFS_BIN" --help
+assert_eq 0 "$RC" "meshfs --help"
+assert_eq "$help_out" "$OUT" "meshfs --help (on stdout, as meshfs help)"
 run "$MESHFS_BIN" help no-such-command
 assert_eq 2 "$RC" "meshfs help no-such-command"
 assert_contains "$ERR" "unknown command 'no-such-command'" "help of an unknown command"
