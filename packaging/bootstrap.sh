@@ -15,7 +15,9 @@ PACKAGES=(libfuse3-dev fuse3 librocksdb-dev libzstd-dev libssl-dev check
           clang-14 libclang-rt-14-dev                  # tests/fuzz (libFuzzer)
           python3-pip python3-setuptools python3-wheel # test_python_client (pip install)
           libmicrohttpd-dev chromium                   # meshfs serve; test_serve.sh
-          nodejs)                                      # test_duckdb (npm @duckdb/node-api)
+          nodejs                                       # test_duckdb (npm @duckdb/node-api)
+          scdoc man-db bsdextrautils                   # man pages, tests/integration/test_man.sh
+          lintian systemd)                             # tests/integration/test_deb.sh
 # Debian's nodejs comes without npm; NodeSource's carries it and conflicts
 # with Debian's npm package, so npm is only asked for when it is missing.
 command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)

@@ -37,36 +37,72 @@ typedef struct cli {
 	char **argv;
 } cli;
 
-/* The store's own commands; the control commands follow from their table. */
-static const char usage_head[] =
-	"usage: meshfs COMMAND [ARGS] [OPTIONS]\n"
-	"\n"
-	"  init [--store DIR]\n      create a store (harmless if it exists)\n"
-	"  migrate [--store DIR]\n      bring a store of an older format version to this one\n"
-	"  recover --accept-wal-loss [--store DIR]\n"
-	"      open a store whose write-ahead log is damaged, dropping what was written\n"
-	"      from the damaged record on\n"
-	"  mount MOUNTPOINT [--foreground] [-o OPTS] [--log-level LEVEL]\n      serve the store\n"
-	"  umount MOUNTPOINT\n      unmount and wait for the daemon to close the store\n"
-	"  serve [--listen 127.0.0.1:PORT] [--store DIR | --mount DIR]\n"
-	"      a read-only catalog web page on loopback; prints its URL with a token\n";
+/* The CLI's own commands, which need no mount; the control commands
+ * follow from their table (core/control.c).  help, the man page's
+ * COMMANDS section (help --scdoc) and bash completion (help --names)
+ * are printed from these two lists only. */
+typedef struct cli_command {
+	const char *name;
+	const char *usage;
+	const char *summary;
+} cli_command;
+
+static const cli_command cli_commands[] = {
+	{ "init", "init [--store DIR]", "create a store (harmless if it exists)" },
+	{ "migrate", "migrate [--store DIR]",
+	  "bring a store of an older format version to this one" },
+	{ "recover", "recover --accept-wal-loss [--store DIR]",
+	  "open a store whose write-ahead log is damaged, dropping what was written "
+	  "from the damaged record on" },
+	{ "mount", "mount MOUNTPOINT [--foreground] [-o OPTS] [--log-level LEVEL]",
+	  "serve the store at MOUNTPOINT" },
+	{ "umount", "umount MOUNTPOINT", "unmount and wait for the daemon to close the store" },
+	{ "serve", "serve [--listen 127.0.0.1:PORT] [--store DIR | --mount DIR]",
+	  "a read-only catalog web page on loopback; prints its URL with a token" },
+	{ "help", "help [COMMAND | --names | --scdoc]",
+	  "the usage of every command, or of one" },
+};
+
+#define CLI_COMMAND_COUNT (sizeof(cli_commands) / sizeof(cli_commands[0]))
+
 static const char usage_tail[] =
 	"\n"
 	"options: --store DIR (default $MESHFS_STORE, else ~/.local/share/meshfs),\n"
 	"         --mount DIR (the mount whose control file to use), --json\n";
 
-static int usage(const char *problem)
+/* Calls each(name, usage, summary, arg) for every command, the CLI's own first. */
+static void each_command(void (*each)(const char *, const char *, const char *, void *),
+			 void *arg)
 {
 	const mesh_cmd_spec *const *specs;
 	size_t count;
 
-	if (problem)
-		fprintf(stderr, "meshfs: %s\n\n", problem);
-	fputs(usage_head, stderr);
+	for (size_t i = 0; i < CLI_COMMAND_COUNT; i++)
+		each(cli_commands[i].name, cli_commands[i].usage, cli_commands[i].summary, arg);
 	mesh_control_commands(&specs, &count);
 	for (size_t i = 0; i < count; i++)
-		fprintf(stderr, "  %s\n      %s\n", specs[i]->usage, specs[i]->summary);
-	fputs(usage_tail, stderr);
+		each(specs[i]->name, specs[i]->usage, specs[i]->summary, arg);
+}
+
+static void print_usage_entry(const char *name, const char *usage_line, const char *summary,
+			      void *out)
+{
+	(void)name;
+	fprintf(out, "  %s\n      %s\n", usage_line, summary);
+}
+
+static void print_usage(FILE *out)
+{
+	fputs("usage: meshfs COMMAND [ARGS] [OPTIONS]\n\n", out);
+	each_command(print_usage_entry, out);
+	fputs(usage_tail, out);
+}
+
+static int usage(const char *problem)
+{
+	if (problem)
+		fprintf(stderr, "meshfs: %s\n\n", problem);
+	print_usage(stderr);
 	return EXIT_USAGE;
 }
 
@@ -128,7 +164,7 @@ static int parse_options(cli *c, int argc, char **argv)
 		int taken = 0;
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			free(words);
-			usage(NULL);
+			print_usage(stdout);   /* asked for: not an error */
 			exit(0);
 		}
 		/* After "--" every word is a path, never an option. */
@@ -576,6 +612,83 @@ static int cmd_serve(const cli *c)
 	return meshfs_serve(&opts);
 }
 
+/* --- help ------------------------------------------------------------ */
+
+typedef struct help_lookup {
+	const char *name;
+	const char *usage;
+	const char *summary;
+} help_lookup;
+
+static void find_entry(const char *name, const char *usage_line, const char *summary, void *arg)
+{
+	help_lookup *h = arg;
+
+	if (!h->usage && !strcmp(name, h->name)) {
+		h->usage = usage_line;
+		h->summary = summary;
+	}
+}
+
+static void print_name(const char *name, const char *usage_line, const char *summary, void *out)
+{
+	(void)usage_line;
+	(void)summary;
+	fprintf(out, "%s\n", name);
+}
+
+/* scdoc reads *, _ and \ as markup. */
+static void put_scdoc_text(const char *text, FILE *out)
+{
+	for (const char *p = text; *p; p++) {
+		if (*p == '*' || *p == '_' || *p == '\\')
+			fputc('\\', out);
+		fputc(*p, out);
+	}
+}
+
+/* One entry of meshfs(1)'s COMMANDS section: the usage line as it is in
+ * the table, the summary indented below it. */
+static void print_scdoc_entry(const char *name, const char *usage_line, const char *summary,
+			      void *out)
+{
+	(void)name;
+	fputs("*meshfs* ", out);
+	put_scdoc_text(usage_line, out);
+	fputs("\n\t", out);
+	put_scdoc_text(summary, out);
+	fputs("\n\n", out);
+}
+
+static int cmd_help(const cli *c)
+{
+	help_lookup h = { 0 };
+
+	if (c->argc == 1) {
+		print_usage(stdout);
+		return EXIT_SUCCESS;
+	}
+	if (c->argc != 2)
+		return usage("help takes one COMMAND, --names or --scdoc");
+	if (!strcmp(c->argv[1], "--names")) {
+		each_command(print_name, stdout);
+		return EXIT_SUCCESS;
+	}
+	if (!strcmp(c->argv[1], "--scdoc")) {
+		each_command(print_scdoc_entry, stdout);
+		return EXIT_SUCCESS;
+	}
+	h.name = c->argv[1];
+	each_command(find_entry, &h);
+	if (!h.usage) {
+		fprintf(stderr, "meshfs: help: unknown command '%s' (`meshfs help` lists them)\n",
+			c->argv[1]);
+		return EXIT_USAGE;
+	}
+	printf("usage: meshfs %s\n\n  %s\n%s", h.usage, h.summary, usage_tail);
+	return EXIT_SUCCESS;
+}
+
 static bool is_control_command(const char *name)
 {
 	const mesh_cmd_spec *const *specs;
@@ -609,6 +722,8 @@ int main(int argc, char **argv)
 	}
 	if (c.argc == 0)
 		status = usage("no command given");
+	else if (!strcmp(c.argv[0], "help"))
+		status = cmd_help(&c);
 	else if (!strcmp(c.argv[0], "init"))
 		status = cmd_init(&c);
 	else if (!strcmp(c.argv[0], "migrate"))
