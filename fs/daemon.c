@@ -123,6 +123,7 @@ static int fs_open(fs *f, const meshfs_mount_opts *opts)
 	int error;
 
 	memset(f, 0, sizeof(*f));
+	pthread_mutex_init(&f->handles_lock, NULL);
 	f->log.level = opts->log_level;
 	f->log.sink = opts->foreground ? NULL : syslog_sink;
 	f->started_ns = (int64_t)time(NULL) * 1000000000;
@@ -149,6 +150,8 @@ static void fs_close(fs *f)
 {
 	if (f->store)
 		fs_dirty_stage_all(f);
+	fs_handles_free_all(f);
+	pthread_mutex_destroy(&f->handles_lock);
 	fs_nodes_destroy(&f->nodes);
 	fs_views_destroy(&f->views);
 	mesh_store_close(f->store);

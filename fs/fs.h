@@ -42,6 +42,10 @@ typedef struct fs {
 	gid_t gid;
 	struct fuse_session *session;
 	struct fs_prime *prime;    /* page-cache priming, or NULL */
+	/* Open file handles, so that those the kernel never released (an
+	 * unmount racing the last releases) are freed at the end. */
+	pthread_mutex_t handles_lock;
+	struct fs_handle *handles;
 } fs;
 
 /* The branch view, opened on first use, held for the caller (release
@@ -53,6 +57,9 @@ int fs_commit_view(fs *f, const char *domain, const mesh_oid *commit,
 void fs_view_put(fs *f, mesh_view *view);
 
 extern const struct fuse_lowlevel_ops meshfs_ops;
+
+/* Frees the file handles still open when the session ended. */
+void fs_handles_free_all(fs *f);
 
 /* Wall-clock time in nanoseconds, as mtimes are kept. */
 static inline int64_t fs_now_ns(void)

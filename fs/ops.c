@@ -35,6 +35,7 @@
 
 typedef struct fs_handle {
 	fs_node *node;
+	struct fs_handle *prev, *next;   /* in fs.handles, under handles_lock */
 	mesh_file_map *map;        /* committed or staged content */
 	mesh_oid map_id;           /* pinned in the odb while map is loaded, so
 				    * a garbage collection keeps its chunks */
@@ -732,6 +733,12 @@ static fs_handle *handle_new(fs *f, fs_node *node, const struct fuse_file_info *
 	pthread_rwlock_init(&h->map_lock, NULL);
 	h->node = node;
 	fs_nodes_open(&f->nodes, node);
+	pthread_mutex_lock(&f->handles_lock);
+	h->next = f->handles;
+	if (h->next)
+		h->next->prev = h;
+	f->handles = h;
+	pthread_mutex_unlock(&f->handles_lock);
 	return h;
 }
 
@@ -744,10 +751,8 @@ static void handle_unpin(fs *f, fs_handle *h)
 
 /* Drops the handle's open of its node (unless the caller took the node
  * off it) and frees it. */
-static void handle_free(fs *f, fs_handle *h)
+static void handle_dispose(fs *f, fs_handle *h)
 {
-	if (h->node)
-		fs_nodes_close(&f->nodes, h->node);
 	mesh_file_map_free(h->map);
 	handle_unpin(f, h);
 	free(h->answer);
@@ -755,6 +760,32 @@ static void handle_free(fs *f, fs_handle *h)
 	pthread_mutex_destroy(&h->lock);
 	pthread_rwlock_destroy(&h->map_lock);
 	free(h);
+}
+
+static void handle_free(fs *f, fs_handle *h)
+{
+	if (h->node)
+		fs_nodes_close(&f->nodes, h->node);
+	pthread_mutex_lock(&f->handles_lock);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		f->handles = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&f->handles_lock);
+	handle_dispose(f, h);
+}
+
+void fs_handles_free_all(fs *f)
+{
+	pthread_mutex_lock(&f->handles_lock);
+	for (fs_handle *h = f->handles, *next; h; h = next) {
+		next = h->next;
+		handle_dispose(f, h);
+	}
+	f->handles = NULL;
+	pthread_mutex_unlock(&f->handles_lock);
 }
 
 static fs_handle *handle_of(struct fuse_file_info *fi)
