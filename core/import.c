@@ -234,7 +234,7 @@ typedef struct walk_ctx {
 
 static int walk_add(walk_ctx *w, const char *rel, const struct stat *st, const char *full)
 {
-	xfer_item *item;
+	xfer_item *item = NULL;
 	int error;
 
 	if (S_ISDIR(st->st_mode)) {
@@ -510,7 +510,7 @@ static int export_walk(mesh_view *view, const char *dir, const char *rel, xfer_l
 	int error = mesh_view_list(view, dir, &d, &n);
 
 	for (size_t i = 0; error == 0 && i < n; i++) {
-		xfer_item *item;
+		xfer_item *item = NULL;
 		if ((error = join_path(path, sizeof(path), dir, d[i].name)) < 0 ||
 		    (error = join_path(child_rel, sizeof(child_rel), rel, d[i].name)) < 0 ||
 		    (error = list_add(list, child_rel, &item)) < 0)
