@@ -402,10 +402,33 @@ static int import_one(xfer_job *job, xfer_item *item, char *buf)
 	return error;
 }
 
+/* The directories above PATH that the branch lacks, as mkdir -p. */
+static int import_mkdir_parents(xfer_job *job, const char *path)
+{
+	char dest[PATH_MAX];
+	int error = 0;
+
+	snprintf(dest, sizeof(dest), "%s", path);
+	for (char *slash = strchr(dest, '/'); error == 0 && slash; slash = strchr(slash + 1, '/')) {
+		mesh_view_entry e;
+		*slash = '\0';
+		if ((error = mesh_view_lookup(job->view, dest, &e)) == MESH_ENOENT)
+			error = mesh_view_mkdir(job->view, job->caller, dest, 0755);
+		else if (error == 0 && e.kind != MESH_KIND_DIR)
+			error = mesh_error_set(MESH_ENOTDIR, "%s/%s: not a directory",
+					       mesh_view_domain(job->view), dest);
+		*slash = '/';
+	}
+	return error;
+}
+
 static int import_dirs_before(xfer_job *job, const mesh_import_opts *opts)
 {
 	char dest[PATH_MAX];
 	int error;
+
+	if ((error = import_mkdir_parents(job, opts->path)) < 0)
+		return error;
 
 	for (size_t i = 0; i < job->list->count; i++) {
 		xfer_item *item = &job->list->items[i];

@@ -125,7 +125,7 @@ assert_eq "$head_before" "$(mesh_cli log d/main --json | mesh_json 'd["commits"]
 
 note "progress: a bar on a terminal, one summary line without one"
 "$PY" -c "$GEN" "$MESH_TMP/small" 40 1 2
-script -qec "$MESHFS_BIN import $MESH_TMP/small d/main/tty" /dev/null >"$MESH_TMP/tty.out" </dev/null ||
+script -qec "$MESHFS_BIN import $MESH_TMP/small d/main/deep/er/tty" /dev/null >"$MESH_TMP/tty.out" </dev/null ||
 	fail "import under script failed: $(cat "$MESH_TMP/tty.out")"
 assert_contains "$(cat "$MESH_TMP/tty.out")" "files" "terminal output"
 grep -q '\[#*\.*\] [0-9]*/[0-9]* files .*/s  ETA' "$MESH_TMP/tty.out" ||
@@ -164,7 +164,7 @@ STORE=$MESH_TMP/store2
 export MESHFS_STORE=$STORE
 "$MESHFS_BIN" init >/dev/null && mesh_domain d
 mesh_cli import "$SRC" d/main >/dev/null
-mesh_cli import "$MESH_TMP/small" d/main/tty >/dev/null
+mesh_cli import "$MESH_TMP/small" d/main/deep/er/tty >/dev/null
 mesh_cli import "$MESH_TMP/small" d/main/pipe >/dev/null
 mesh_cli import "$BIG" d/main/big >/dev/null
 assert_eq "$(chunk_files)" "$files_killed" "chunk files, interrupted import against a clean one"
