@@ -190,10 +190,18 @@ static int job_run(xfer_job *job, unsigned jobs, mesh_xfer_progress *p, uint64_t
 	return 0;
 }
 
-static int job_init(xfer_job *job, xfer_list *list)
+/* A job over list's files; root is the directory read or written. */
+static int job_init(xfer_job *job, xfer_list *list, mesh_store *store, mesh_view *view,
+		    const mesh_caller *caller, const char *root,
+		    int (*one)(xfer_job *job, xfer_item *item, char *buf))
 {
 	memset(job, 0, sizeof(*job));
 	job->list = list;
+	job->store = store;
+	job->view = view;
+	job->caller = caller;
+	job->root = root;
+	job->one = one;
 	if (list->count && !(job->files = malloc(list->count * sizeof(*job->files))))
 		return mesh_error_oom();
 	pthread_mutex_init(&job->error_lock, NULL);
@@ -422,52 +430,40 @@ static int import_mkdir_parents(xfer_job *job, const char *path)
 	return error;
 }
 
-static int import_dirs_before(xfer_job *job, const mesh_import_opts *opts)
+/*
+ * A source directory in the branch: before the files, made when missing
+ * (with its mode, so that its files go into it); after them, given its
+ * mode and mtime, children first, as staging a child sets its
+ * directory's mtime to now.  The branch root keeps its own.
+ */
+static int import_dir(xfer_job *job, const char *prefix, const xfer_item *item, bool after)
 {
 	char dest[PATH_MAX];
+	mesh_view_entry e;
 	int error;
 
-	if ((error = import_mkdir_parents(job, opts->path)) < 0)
+	if ((error = join_path(dest, sizeof(dest), prefix, item->rel)) < 0 || !*dest)
 		return error;
-
-	for (size_t i = 0; i < job->list->count; i++) {
-		xfer_item *item = &job->list->items[i];
-		mesh_view_entry e;
-
-		if (item->kind != MESH_KIND_DIR ||
-		    (error = join_path(dest, sizeof(dest), opts->path, item->rel)) < 0 ||
-		    !*dest)
-			continue;
-		if ((error = mesh_view_lookup(job->view, dest, &e)) == MESH_ENOENT)
-			error = mesh_view_mkdir(job->view, job->caller, dest, item->mode);
-		if (error < 0)
-			return error;
-	}
-	return 0;
+	error = mesh_view_lookup(job->view, dest, &e);
+	if (!after && error == MESH_ENOENT)
+		return mesh_view_mkdir(job->view, job->caller, dest, item->mode);
+	if (error == 0 && after && (e.mode != item->mode || e.mtime_ns != item->mtime_ns))
+		error = mesh_view_setattr(job->view, job->caller, dest, &item->mode,
+					  &item->mtime_ns);
+	return error;
 }
 
-/* Children first: staging a child sets its directory's mtime to now. */
-static int import_dirs_after(xfer_job *job, const mesh_import_opts *opts)
+static int import_dirs(xfer_job *job, const mesh_import_opts *opts, bool after)
 {
-	char dest[PATH_MAX];
-	int error;
+	size_t n = job->list->count;
+	int error = after ? 0 : import_mkdir_parents(job, opts->path);
 
-	for (size_t i = job->list->count; i-- > 0;) {
-		xfer_item *item = &job->list->items[i];
-		mesh_view_entry e;
-
-		if (item->kind != MESH_KIND_DIR ||
-		    (error = join_path(dest, sizeof(dest), opts->path, item->rel)) < 0 ||
-		    !*dest)
-			continue;
-		if ((error = mesh_view_lookup(job->view, dest, &e)) < 0)
-			return error;
-		if ((e.mode != item->mode || e.mtime_ns != item->mtime_ns) &&
-		    (error = mesh_view_setattr(job->view, job->caller, dest, &item->mode,
-					       &item->mtime_ns)) < 0)
-			return error;
+	for (size_t i = 0; error == 0 && i < n; i++) {
+		const xfer_item *item = &job->list->items[after ? n - 1 - i : i];
+		if (item->kind == MESH_KIND_DIR)
+			error = import_dir(job, opts->path, item, after);
 	}
-	return 0;
+	return error;
 }
 
 int mesh_import_run(mesh_store *store, mesh_view *view, const mesh_caller *caller,
@@ -484,27 +480,22 @@ int mesh_import_run(mesh_store *store, mesh_view *view, const mesh_caller *calle
 		list_free(&list);
 		return error;
 	}
-	if ((error = job_init(&job, &list)) < 0) {
+	if ((error = job_init(&job, &list, store, view, caller, opts->src_dir, import_one)) < 0) {
 		list_free(&list);
 		return error;
 	}
-	job.store = store;
-	job.view = view;
-	job.caller = caller;
-	job.root = opts->src_dir;
 	job.prefix = opts->path;
-	job.one = import_one;
 	if ((error = import_plan(&job, opts, &skipped, &skipped_bytes)) == 0) {
 		out->totals.files_total = job.file_count + skipped;
 		out->dirs = list.count - out->totals.files_total;
 		atomic_store(&job.bytes_done, skipped_bytes);
-		error = import_dirs_before(&job, opts);
+		error = import_dirs(&job, opts, false);
 	}
 	if (error == 0)
 		error = job_run(&job, opts->jobs, &out->totals, skipped, opts->progress,
 				opts->progress_ctx);
 	if (error == 0)
-		error = import_dirs_after(&job, opts);
+		error = import_dirs(&job, opts, true);
 	if (error == 0)
 		error = mesh_stage_count(mesh_store_db(store), mesh_view_domain(view),
 					 mesh_view_branch(view), &staged);
@@ -729,15 +720,10 @@ int mesh_export_run(mesh_store *store, mesh_view *view, const mesh_caller *calle
 	if ((error = export_dest(opts, caller, &created)) < 0)
 		return error;
 	if ((error = export_walk(view, opts->path, "", &list)) < 0 ||
-	    (error = job_init(&job, &list)) < 0) {
+	    (error = job_init(&job, &list, store, view, caller, opts->dest_dir, export_one)) < 0) {
 		list_free(&list);
 		return error;
 	}
-	job.store = store;
-	job.view = view;
-	job.caller = caller;
-	job.root = opts->dest_dir;
-	job.one = export_one;
 	error = export_tree(&job, opts, out);
 	if (error == 0 && created)
 		error = set_dir_attrs(opts->dest_dir, root.mode, root.mtime_ns);
