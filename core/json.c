@@ -65,9 +65,7 @@ void mesh_json_array_end(mesh_json *j)
 	j->need_comma = true;
 }
 
-/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no
- * overlong forms, no surrogates, nothing past U+10FFFF), 0 if none. */
-static size_t utf8_sequence(const unsigned char *p)
+size_t mesh_json_utf8_sequence(const unsigned char *p)
 {
 	unsigned char lo = 0x80, hi = 0xBF;
 	size_t n;
@@ -111,7 +109,7 @@ static void quoted(mesh_json *j, const char *s)
 
 	append(j, "\"", 1);
 	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		size_t n = utf8_sequence(p);
+		size_t n = mesh_json_utf8_sequence(p);
 		if (*p == '"' || *p == '\\') {
 			esc[0] = '\\';
 			esc[1] = (char)*p;

@@ -16,6 +16,11 @@ typedef struct mesh_json {
 	bool failed;        /* out of memory: mesh_json_take reports it */
 } mesh_json;
 
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no
+ * overlong forms, no surrogates, nothing past U+10FFFF), 0 if none.  p
+ * is NUL-terminated: a sequence cut short by the NUL is none. */
+size_t mesh_json_utf8_sequence(const unsigned char *p);
+
 void mesh_json_init(mesh_json *j);
 void mesh_json_object_begin(mesh_json *j);
 void mesh_json_object_end(mesh_json *j);

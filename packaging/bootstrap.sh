@@ -12,7 +12,13 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PACKAGES=(libfuse3-dev fuse3 librocksdb-dev libzstd-dev libssl-dev check
           cmake pkg-config build-essential sqlite3 python3-pandas
           fio fuse-overlayfs git zstd python3-numpy    # this line: bench/run --quick
-          clang-14 libclang-rt-14-dev)                 # tests/fuzz (libFuzzer)
+          clang-14 libclang-rt-14-dev                  # tests/fuzz (libFuzzer)
+          python3-pip python3-setuptools python3-wheel # test_python_client (pip install)
+          libmicrohttpd-dev chromium                   # meshfs serve; test_serve.sh
+          nodejs)                                      # test_duckdb (npm @duckdb/node-api)
+# Debian's nodejs comes without npm; NodeSource's carries it and conflicts
+# with Debian's npm package, so npm is only asked for when it is missing.
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
 usage() {
 	echo "usage: bash packaging/bootstrap.sh demo|test" >&2

@@ -4,11 +4,13 @@
  * store and run on the store directly otherwise.
  */
 #include "control.h"
+#include "ctlclient.h"
 #include "domain.h"
 #include "error.h"
 #include "fs.h"
 #include "import.h"
 #include "jsonread.h"
+#include "serve.h"
 #include "store.h"
 
 #include <fcntl.h>
@@ -22,7 +24,6 @@
 #include <unistd.h>
 
 #define EXIT_USAGE 2
-#define ANSWER_MAX (64u << 20)
 #define UMOUNT_WAIT_SECONDS 30
 
 typedef struct cli {
@@ -47,7 +48,9 @@ static const char usage_head[] =
 	"      open a store whose write-ahead log is damaged, dropping what was written\n"
 	"      from the damaged record on\n"
 	"  mount MOUNTPOINT [--foreground] [-o OPTS] [--log-level LEVEL]\n      serve the store\n"
-	"  umount MOUNTPOINT\n      unmount and wait for the daemon to close the store\n";
+	"  umount MOUNTPOINT\n      unmount and wait for the daemon to close the store\n"
+	"  serve [--listen 127.0.0.1:PORT] [--store DIR | --mount DIR]\n"
+	"      a read-only catalog web page on loopback; prints its URL with a token\n";
 static const char usage_tail[] =
 	"\n"
 	"options: --store DIR (default $MESHFS_STORE, else ~/.local/share/meshfs),\n"
@@ -148,151 +151,6 @@ static int parse_options(cli *c, int argc, char **argv)
 	return 0;
 }
 
-/* --- finding the mount ----------------------------------------------- */
-
-/* Undoes /proc/self/mounts' octal escapes (\040 for a space). */
-static void unescape_mount_field(char *s)
-{
-	char *out = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '7' && s[2] && s[3]) {
-			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*out++ = *s;
-		}
-	}
-	*out = '\0';
-}
-
-/*
- * The meshfs mount serving store, or the one at mountpoint (store NULL):
- * fills mount_out and store_out.  0 found, -1 none.
- */
-static int find_mount(const char *store, const char *mountpoint,
-		      char *mount_out, char *store_out)
-{
-	char line[3 * PATH_MAX], real_store[PATH_MAX], real_mount[PATH_MAX];
-	FILE *mounts = fopen("/proc/self/mounts", "r");
-	int found = -1;
-
-	if (!mounts)
-		return -1;
-	if (store && !realpath(store, real_store))
-		snprintf(real_store, sizeof(real_store), "%s", store);
-	if (mountpoint && !realpath(mountpoint, real_mount))
-		snprintf(real_mount, sizeof(real_mount), "%s", mountpoint);
-	while (found < 0 && fgets(line, sizeof(line), mounts)) {
-		char *fsname = strtok(line, " "), *dir = strtok(NULL, " "), *type = strtok(NULL, " ");
-		if (!fsname || !dir || !type || strcmp(type, "fuse.meshfs") != 0 ||
-		    strncmp(fsname, "meshfs:", 7) != 0)
-			continue;
-		unescape_mount_field(fsname);
-		unescape_mount_field(dir);
-		if (store && strcmp(fsname + 7, real_store) != 0 && strcmp(fsname + 7, store) != 0)
-			continue;
-		if (mountpoint && strcmp(dir, real_mount) != 0)
-			continue;
-		snprintf(mount_out, PATH_MAX, "%s", dir);
-		snprintf(store_out, PATH_MAX, "%s", fsname + 7);
-		found = 0;
-	}
-	fclose(mounts);
-	return found;
-}
-
-/* --- running a control command --------------------------------------- */
-
-static int append_quoted(char *line, size_t cap, size_t *len, const char *word)
-{
-	size_t need = (*len ? 1 : 0) + 2 + strlen(word);
-
-	for (const char *p = strchr(word, '\''); p; p = strchr(p + 1, '\''))
-		need += 3;
-	if (*len + need + 1 > cap)
-		return -1;
-	if (*len)
-		line[(*len)++] = ' ';
-	line[(*len)++] = '\'';
-	for (const char *p = word; *p; p++) {
-		if (*p == '\'') {
-			memcpy(line + *len, "'\\''", 4);
-			*len += 4;
-		} else {
-			line[(*len)++] = *p;
-		}
-	}
-	line[(*len)++] = '\'';
-	line[*len] = '\0';
-	return 0;
-}
-
-static char *command_line(int argc, char **argv)
-{
-	size_t cap = MESH_CONTROL_MAX_LINE + 1, len = 0;
-	char *line = malloc(cap);
-
-	if (!line)
-		return NULL;
-	line[0] = '\0';
-	for (int i = 0; i < argc; i++) {
-		if (append_quoted(line, cap, &len, argv[i]) < 0) {
-			free(line);
-			mesh_error_set(MESH_EINVAL,
-				"command line too long: more than %d bytes once quoted",
-				MESH_CONTROL_MAX_LINE);
-			return NULL;
-		}
-	}
-	return line;
-}
-
-/* Sends line through MOUNT/.control; the answer comes back on the fd. */
-static int run_via_mount(const char *mount, const char *line, char **answer, int *code)
-{
-	char path[PATH_MAX + 16];
-	char *buf = malloc(ANSWER_MAX);
-	ssize_t n;
-	size_t got = 0;
-	int fd;
-
-	*answer = NULL;
-	if (!buf)
-		return mesh_error_oom();
-	snprintf(path, sizeof(path), "%s/.control", mount);
-	if ((fd = open(path, O_RDWR)) < 0) {
-		free(buf);
-		return mesh_error_os("cannot open the control file", path);
-	}
-	*code = write(fd, line, strlen(line)) < 0 ? -errno : 0;
-	while ((n = pread(fd, buf + got, ANSWER_MAX - 1 - got, (off_t)got)) > 0)
-		got += (size_t)n;
-	close(fd);
-	buf[got] = '\0';
-	*answer = buf;
-	return 0;
-}
-
-typedef struct local_views {
-	mesh_store *store;
-	mesh_view *views[16];
-	size_t count;
-} local_views;
-
-static int local_branch_view(void *ctx, const char *domain, const char *branch,
-			     mesh_view **out)
-{
-	local_views *lv = ctx;
-	int error;
-
-	if (lv->count == 16)
-		return mesh_error_set(MESH_EINVAL, "too many branches in one command");
-	if ((error = mesh_view_open_branch(out, lv->store, domain, branch)) == 0)
-		lv->views[lv->count++] = *out;
-	return error;
-}
-
 static double seconds_since(const struct timespec *start)
 {
 	struct timespec now;
@@ -352,26 +210,12 @@ static bool shows_progress(const cli *c)
 
 static int run_on_store(const cli *c, const char *line, char **answer, int *code)
 {
-	mesh_log log = { .level = c->log_level };
-	local_views lv = { 0 };
-	mesh_control_env env = { NULL, local_branch_view, NULL, NULL, &lv, NULL, NULL };
 	struct timespec start;
-	mesh_caller caller = { getuid(), getgid(), getpid() };
-	int error = mesh_store_open(&lv.store, c->store, &log);
 
-	if (error < 0)
-		return error;
-	env.store = lv.store;
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	if (shows_progress(c)) {
-		env.progress = draw_progress;
-		env.progress_ctx = &start;
-	}
-	*code = mesh_control_run(&env, &caller, line, answer);
-	for (size_t i = 0; i < lv.count; i++)
-		mesh_view_free(lv.views[i]);
-	mesh_store_close(lv.store);
-	return *answer ? 0 : mesh_error_oom();
+	return mesh_ctl_run_on_store_progress(c->store, c->log_level, line,
+					      shows_progress(c) ? draw_progress : NULL,
+					      &start, answer, code);
 }
 
 /* --- printing answers for people ------------------------------------- */
@@ -699,7 +543,7 @@ static int absolutize_arg(cli *c, int which, char *buf, size_t cap)
 static int cmd_control(const cli *c)
 {
 	char mount[PATH_MAX], store[PATH_MAX];
-	char *line = command_line(c->argc, c->argv), *answer = NULL;
+	char *line = mesh_ctl_command_line(c->argc, c->argv), *answer = NULL;
 	int error, code = 0, status;
 	bool mounted;
 
@@ -709,15 +553,15 @@ static int cmd_control(const cli *c)
 	 * $MESHFS_STORE or the default) answers: another store's mount that
 	 * happens to be listed must never act in its place. */
 	if (c->mount)
-		mounted = find_mount(NULL, c->mount, mount, store) == 0;
+		mounted = mesh_ctl_find_mount(NULL, c->mount, mount, store) == 0;
 	else
-		mounted = find_mount(c->store, NULL, mount, store) == 0;
+		mounted = mesh_ctl_find_mount(c->store, NULL, mount, store) == 0;
 	if (c->mount && !mounted) {
 		free(line);
 		fprintf(stderr, "meshfs: %s is not a meshfs mount\n", c->mount);
 		return EXIT_FAILURE;
 	}
-	error = mounted ? run_via_mount(mount, line, &answer, &code)
+	error = mounted ? mesh_ctl_run_via_mount(mount, line, &answer, &code)
 			: run_on_store(c, line, &answer, &code);
 	free(line);
 	if (error < 0) {
@@ -826,7 +670,7 @@ static int cmd_umount(const cli *c)
 
 	if (c->argc != 2)
 		return usage("umount takes one MOUNTPOINT");
-	if (find_mount(NULL, c->argv[1], mount, store) < 0) {
+	if (mesh_ctl_find_mount(NULL, c->argv[1], mount, store) < 0) {
 		fprintf(stderr, "meshfs: %s is not a meshfs mount\n", c->argv[1]);
 		return EXIT_FAILURE;
 	}
@@ -847,6 +691,13 @@ static int cmd_umount(const cli *c)
 		return EXIT_FAILURE;
 	}
 	return EXIT_SUCCESS;
+}
+
+static int cmd_serve(const cli *c)
+{
+	meshfs_serve_opts opts = { c->store, c->mount, c->log_level, c->argc, c->argv };
+
+	return meshfs_serve(&opts);
 }
 
 static bool is_control_command(const char *name)
@@ -891,6 +742,8 @@ int main(int argc, char **argv)
 		status = cmd_recover(&c);
 	else if (!strcmp(c.argv[0], "mount"))
 		status = cmd_mount(&c);
+	else if (!strcmp(c.argv[0], "serve"))
+		status = cmd_serve(&c);
 	else if (!strcmp(c.argv[0], "umount") || !strcmp(c.argv[0], "unmount"))
 		status = cmd_umount(&c);
 	else if (!strcmp(c.argv[0], "domain") && c.argc >= 2 && !strcmp(c.argv[1], "create") &&
