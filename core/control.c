@@ -7,6 +7,7 @@
 #include "error.h"
 #include "gc.h"
 #include "fsck.h"
+#include "import.h"
 #include "history.h"
 #include "json.h"
 
@@ -892,6 +893,7 @@ static const mesh_cmd_spec *const commands[] = {
 	&spec_cmd_revert_or_pick, &spec_cherry_pick, &spec_cmd_reset, &spec_cmd_cp,
 	&mesh_gc_cmd_spec,
 	&mesh_fsck_cmd_spec,
+	&mesh_import_cmd_spec, &mesh_export_cmd_spec,
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))

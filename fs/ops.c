@@ -1199,7 +1199,7 @@ static void control_write(fuse_req_t req, fs_handle *h, const char *buf,
 {
 	fs *f = fs_of(req);
 	mesh_control_env env = { f->store, (mesh_control_branch_view)fs_branch_view,
-				 (mesh_control_view_done)fs_view_put, fs_changed, f };
+				 (mesh_control_view_done)fs_view_put, fs_changed, f, NULL, NULL };
 	mesh_caller caller;
 	char *line = NULL, *answer = NULL;
 	int collected, error;

@@ -165,9 +165,18 @@ static int local_branch_view(void *ctx, const char *domain, const char *branch,
 int mesh_ctl_run_on_store(const char *store_path, int log_level, const char *line,
 			  char **answer, int *code)
 {
+	return mesh_ctl_run_on_store_progress(store_path, log_level, line, NULL, NULL,
+					      answer, code);
+}
+
+int mesh_ctl_run_on_store_progress(const char *store_path, int log_level, const char *line,
+				   void (*progress)(void *ctx, const struct mesh_xfer_progress *p),
+				   void *progress_ctx, char **answer, int *code)
+{
 	mesh_log log = { .level = log_level };
 	local_views lv = { 0 };
-	mesh_control_env env = { NULL, local_branch_view, NULL, NULL, &lv };
+	mesh_control_env env = { NULL, local_branch_view, NULL, NULL, &lv,
+				 progress, progress_ctx };
 	mesh_caller caller = { getuid(), getgid(), getpid() };
 	int error = mesh_store_open(&lv.store, store_path, &log);
 

@@ -27,4 +27,10 @@ int mesh_ctl_run_via_mount(const char *mount, const char *line, char **answer, i
 int mesh_ctl_run_on_store(const char *store_path, int log_level, const char *line,
 			  char **answer, int *code);
 
+/* The same, with progress (NULL: none) told what import and export do. */
+struct mesh_xfer_progress;
+int mesh_ctl_run_on_store_progress(const char *store_path, int log_level, const char *line,
+				   void (*progress)(void *ctx, const struct mesh_xfer_progress *p),
+				   void *progress_ctx, char **answer, int *code);
+
 #endif

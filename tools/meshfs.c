@@ -8,6 +8,7 @@
 #include "domain.h"
 #include "error.h"
 #include "fs.h"
+#include "import.h"
 #include "jsonread.h"
 #include "serve.h"
 #include "store.h"
@@ -186,6 +187,73 @@ static int parse_options(cli *c, int argc, char **argv)
 	return 0;
 }
 
+static double seconds_since(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) + (now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+static void human_bytes(double bytes, char *out, size_t cap)
+{
+	const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	size_t u = 0;
+
+	while (bytes >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		bytes /= 1024;
+		u++;
+	}
+	snprintf(out, cap, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
+}
+
+/* import / export on a terminal: files, bytes, bytes/s and ETA, redrawn
+ * on one line of stderr each time the job reports (a few times a second). */
+static void draw_progress(void *ctx, const struct mesh_xfer_progress *p)
+{
+	const struct timespec *start = ctx;
+	double secs = seconds_since(start), rate = secs > 0 ? p->bytes_done / secs : 0;
+	double frac = p->bytes_total ? (double)p->bytes_done / p->bytes_total :
+		      p->files_total ? (double)p->files_done / p->files_total : 1;
+	char done[32], total[32], speed[32], eta[32], bar[31];
+	int fill = (int)(frac * 30);
+
+	human_bytes((double)p->bytes_done, done, sizeof(done));
+	human_bytes((double)p->bytes_total, total, sizeof(total));
+	human_bytes(rate, speed, sizeof(speed));
+	if (rate > 0 && p->bytes_total >= p->bytes_done) {
+		long left = (long)((p->bytes_total - p->bytes_done) / rate);
+		snprintf(eta, sizeof(eta), "%ld:%02ld", left / 60, left % 60);
+	} else {
+		snprintf(eta, sizeof(eta), "--:--");
+	}
+	for (int i = 0; i < 30; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[30] = '\0';
+	fprintf(stderr, "\r[%s] %llu/%llu files  %s/%s  %s/s  ETA %s \033[K", bar,
+		(unsigned long long)p->files_done, (unsigned long long)p->files_total,
+		done, total, speed, eta);
+	if (p->finished)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static bool shows_progress(const cli *c)
+{
+	return !c->json && isatty(STDERR_FILENO) &&
+	       (!strcmp(c->argv[0], "import") || !strcmp(c->argv[0], "export"));
+}
+
+static int run_on_store(const cli *c, const char *line, char **answer, int *code)
+{
+	struct timespec start;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	return mesh_ctl_run_on_store_progress(c->store, c->log_level, line,
+					      shows_progress(c) ? draw_progress : NULL,
+					      &start, answer, code);
+}
+
 /* --- printing answers for people ------------------------------------- */
 
 static void short_id(const char *hex, char *out)
@@ -352,6 +420,28 @@ static void print_gc(const json_value *a)
 	       " (finished an interrupted run)" : "");
 }
 
+/* import / export: one summary line. */
+static void print_xfer(const char *cmd, const json_value *a)
+{
+	char bytes[32];
+	double secs = json_num(a, "milliseconds", 0) / 1000.0;
+
+	human_bytes(json_num(a, "bytes", 0), bytes, sizeof(bytes));
+	if (!strcmp(cmd, "import"))
+		printf("imported %.0f files (%s, %.0f already there) and %.0f directories into "
+		       "%s/%s%s%s in %.1f s: %s %.12s\n", json_num(a, "files", 0), bytes,
+		       json_num(a, "skipped", 0), json_num(a, "dirs", 0), json_str(a, "domain", "?"),
+		       json_str(a, "branch", "?"), *json_str(a, "path", "") ? "/" : "",
+		       json_str(a, "path", ""), secs,
+		       json_get(a, "committed") && json_get(a, "committed")->boolean ?
+		       "commit" : "nothing new, head", json_str(a, "commit", ""));
+	else
+		printf("exported %.0f files (%s) of %s@%.12s%s%s into %s in %.1f s\n",
+		       json_num(a, "files", 0), bytes, json_str(a, "domain", "?"),
+		       json_str(a, "commit", ""), *json_str(a, "path", "") ? "/" : "",
+		       json_str(a, "path", ""), json_str(a, "dest", "?"), secs);
+}
+
 /* One problem fsck found, for people. */
 static void print_fsck_damage(const json_value *d)
 {
@@ -443,6 +533,8 @@ static int print_answer(const cli *c, const char *answer, int code)
 		print_log(a);
 	} else if (!strcmp(cmd, "gc")) {
 		print_gc(a);
+	} else if (!strcmp(cmd, "import") || !strcmp(cmd, "export")) {
+		print_xfer(cmd, a);
 	} else {
 		print_other(a);
 	}
@@ -450,6 +542,38 @@ static int print_answer(const cli *c, const char *answer, int code)
 	if (fsck)
 		return fsck_status(code);
 	return code ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/*
+ * import reads SRC_DIR and export writes DEST_DIR in whichever process
+ * runs them (the daemon, through a mount): they go as absolute paths.
+ * which: the positional word (1 = first after the command's name).
+ */
+static int absolutize_arg(cli *c, int which, char *buf, size_t cap)
+{
+	int seen = 0;
+
+	for (int i = 1; i < c->argc; i++) {
+		const char *w = c->argv[i];
+		if (!strcmp(w, "-m") || !strcmp(w, "--message") || !strcmp(w, "--jobs") ||
+		    !strcmp(w, "-j")) {
+			i++;
+			continue;
+		}
+		if (w[0] == '-' && w[1])
+			continue;
+		if (++seen != which)
+			continue;
+		if (w[0] != '/') {
+			char cwd[PATH_MAX];
+			if (!getcwd(cwd, sizeof(cwd)) ||
+			    snprintf(buf, cap, "%s/%s", cwd, w) >= (int)cap)
+				return -1;
+			c->argv[i] = buf;
+		}
+		return 0;
+	}
+	return 0;
 }
 
 static int cmd_control(const cli *c)
@@ -474,7 +598,7 @@ static int cmd_control(const cli *c)
 		return EXIT_FAILURE;
 	}
 	error = mounted ? mesh_ctl_run_via_mount(mount, line, &answer, &code)
-			: mesh_ctl_run_on_store(c->store, c->log_level, line, &answer, &code);
+			: run_on_store(c, line, &answer, &code);
 	free(line);
 	if (error < 0) {
 		free(answer);
@@ -712,6 +836,7 @@ static bool has_word(const cli *c, const char *word)
 int main(int argc, char **argv)
 {
 	cli c = { 0 };
+	char abs_path[PATH_MAX + 8];
 	int status;
 
 	if (argc < 2)
@@ -743,6 +868,11 @@ int main(int argc, char **argv)
 		status = usage("unknown command");
 	else if (!strcmp(c.argv[0], "commit") && !has_word(&c, "-m") && !has_word(&c, "--message"))
 		status = usage("commit needs a message: -m MESSAGE");
+	else if ((!strcmp(c.argv[0], "import") &&
+		  absolutize_arg(&c, 1, abs_path, sizeof(abs_path)) < 0) ||
+		 (!strcmp(c.argv[0], "export") &&
+		  absolutize_arg(&c, 2, abs_path, sizeof(abs_path)) < 0))
+		status = usage("path too long");
 	else
 		status = cmd_control(&c);
 	free(c.argv);
