@@ -174,11 +174,7 @@ static mesh_control_env env;
 static void setup(void)
 {
 	tmp = test_tmpdir_new();
-	caller.uid = getuid();
-	caller.gid = getgid();
-	caller.pid = getpid();
-	ck_assert_int_eq(mesh_store_init(tmp), 0);
-	ck_assert_int_eq(mesh_store_open(&store, tmp, NULL), 0);
+	store = test_store_new(tmp, &caller, NULL);
 	memset(&table, 0, sizeof(table));
 	table.store = store;
 	memset(&env, 0, sizeof(env));

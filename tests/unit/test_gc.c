@@ -50,12 +50,7 @@ static mesh_oid commit_view(mesh_view *view)
 static void setup(void)
 {
 	tmp = test_tmpdir_new();
-	caller.uid = getuid();
-	caller.gid = getgid();
-	caller.pid = getpid();
-	ck_assert_int_eq(mesh_store_init(tmp), 0);
-	ck_assert_int_eq(mesh_store_open(&store, tmp, NULL), 0);
-	ck_assert_int_eq(mesh_domain_create(store, &caller, "sales", ""), 0);
+	store = test_store_new(tmp, &caller, "sales");
 	test_fill_random(big, sizeof(big), 11);
 }
 

@@ -38,12 +38,7 @@ static void setup(void)
 	mesh_view *view;
 
 	tmp = test_tmpdir_new();
-	caller.uid = getuid();
-	caller.gid = getgid();
-	caller.pid = getpid();
-	ck_assert_int_eq(mesh_store_init(tmp), 0);
-	ck_assert_int_eq(mesh_store_open(&store, tmp, NULL), 0);
-	ck_assert_int_eq(mesh_domain_create(store, &caller, "sales", ""), 0);
+	store = test_store_new(tmp, &caller, "sales");
 	ck_assert_int_eq(mesh_history_branch_head(store, "sales", "main", &root), 0);
 	ck_assert_int_eq(mesh_view_open_branch(&view, store, "sales", "main"), 0);
 	c1 = commit_file(view, "one", "1");

@@ -1,4 +1,5 @@
 #include "testutil.h"
+#include "domain.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -44,6 +45,20 @@ int test_run_suite(Suite *suite)
 	failed = srunner_ntests_failed(runner);
 	srunner_free(runner);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+mesh_store *test_store_new(const char *dir, mesh_caller *caller, const char *domain)
+{
+	mesh_store *store;
+
+	caller->uid = getuid();
+	caller->gid = getgid();
+	caller->pid = getpid();
+	ck_assert_int_eq(mesh_store_init(dir), 0);
+	ck_assert_int_eq(mesh_store_open(&store, dir, NULL), 0);
+	if (domain)
+		ck_assert_int_eq(mesh_domain_create(store, caller, domain, ""), 0);
+	return store;
 }
 
 mesh_odb *test_odb_new(const char *dir)

@@ -37,6 +37,10 @@ void test_fill_random(unsigned char *buf, size_t len, unsigned seed);
 #include "store.h"
 #include "view.h"
 
+/* A store initialised and opened in dir, with domain created (unless
+ * NULL) by *caller, which is set to this process's identity. */
+mesh_store *test_store_new(const char *dir, mesh_caller *caller, const char *domain);
+
 /* Stores data as a file and stages it at path in view; its map id. */
 mesh_oid test_stage_file(mesh_store *store, mesh_view *view, const mesh_caller *caller,
 			 const char *path, const void *data, size_t len);
