@@ -1,6 +1,5 @@
 #include "views.h"
 #include "error.h"
-#include "log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,19 +245,8 @@ void fs_views_put(fs_views *views, mesh_view *view)
 		views->count--;
 	}
 	pthread_mutex_unlock(&views->lock);
-	if (!slot)
-		return;
-	mesh_log_write(mesh_store_log(views->store), MESH_LOG_DEBUG,
-		       "view %s released", slot->key);
-	slot_free(slot);
-}
-
-size_t fs_views_count(fs_views *views)
-{
-	size_t n;
-
-	pthread_mutex_lock(&views->lock);
-	n = views->count;
-	pthread_mutex_unlock(&views->lock);
-	return n;
+	/* Freeing is memory only: this runs under the node table's lock
+	 * (a view node's put), where nothing may write a log or do I/O. */
+	if (slot)
+		slot_free(slot);
 }

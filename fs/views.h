@@ -45,7 +45,4 @@ void fs_views_hold(fs_views *views, mesh_view *view);
 /* Drops one hold; the last frees the view. */
 void fs_views_put(fs_views *views, mesh_view *view);
 
-/* Views open now (for tests and the memory benchmark's log line). */
-size_t fs_views_count(fs_views *views);
-
 #endif
