@@ -587,3 +587,34 @@ void mesh_store_branch_unlock(mesh_store *store, const char *domain,
 {
 	pthread_mutex_unlock(branch_stripe(store, domain, branch));
 }
+
+static int self_groups(const void *source, gid_t *out, int max)
+{
+	(void)source;
+	return getgroups(max, out);
+}
+
+void mesh_caller_self(mesh_caller *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->uid = getuid();
+	out->gid = getgid();
+	out->pid = getpid();
+	out->groups_of = self_groups;
+}
+
+bool mesh_caller_in_group(const mesh_caller *caller, gid_t gid)
+{
+	gid_t groups[MESH_CALLER_GROUPS_MAX];
+	int count;
+
+	if (caller->gid == gid)
+		return true;
+	if (!caller->groups_of)
+		return false;
+	count = caller->groups_of(caller->source, groups, MESH_CALLER_GROUPS_MAX);
+	for (int i = 0; i < count; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}

@@ -28,13 +28,30 @@
 #include "file.h"
 #include "log.h"
 
+/* The most supplementary groups of a caller that rules look at. */
+#define MESH_CALLER_GROUPS_MAX 64
+
 /* Who asks: every operation that changes or reads data carries the
- * caller, so access rules and the audit log can be added in core/. */
+ * caller, so access rules and the audit log are applied in core/.
+ * Identity always comes from the kernel (the FUSE request, or the CLI's
+ * own process), never from a command's words. */
 typedef struct mesh_caller {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
+	/* Supplementary groups cost a read of /proc per request, so they
+	 * are looked up only when a rule needs them: groups_of fills out
+	 * (at most max) and returns the count, or -1.  NULL: the caller has
+	 * only its primary group. */
+	int (*groups_of)(const void *source, gid_t *out, int max);
+	const void *source;
 } mesh_caller;
+
+/* Whether the caller is in group gid (primary or supplementary). */
+bool mesh_caller_in_group(const mesh_caller *caller, gid_t gid);
+/* The caller of this process (the CLI on a store): its uid, gid, pid and
+ * groups from getgroups(2). */
+void mesh_caller_self(mesh_caller *out);
 
 typedef struct mesh_store mesh_store;
 

@@ -66,13 +66,25 @@ static fs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/* The kernel knows a request's supplementary groups only through
+ * /proc, so they are read when a rule asks. */
+static int request_groups(const void *source, gid_t *out, int max)
+{
+	int count = fuse_req_getgroups((fuse_req_t)source, max, out);
+
+	return count > max ? max : count;
+}
+
 static void caller_of(fuse_req_t req, mesh_caller *out)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 
+	memset(out, 0, sizeof(*out));
 	out->uid = ctx->uid;
 	out->gid = ctx->gid;
 	out->pid = ctx->pid;
+	out->groups_of = request_groups;
+	out->source = req;
 }
 
 static fs_node *node_of(fuse_req_t req, fuse_ino_t ino)

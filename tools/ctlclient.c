@@ -177,8 +177,11 @@ int mesh_ctl_run_on_store_progress(const char *store_path, int log_level, const 
 	local_views lv = { 0 };
 	mesh_control_env env = { NULL, local_branch_view, NULL, NULL, &lv,
 				 progress, progress_ctx };
-	mesh_caller caller = { getuid(), getgid(), getpid() };
-	int error = mesh_store_open(&lv.store, store_path, &log);
+	mesh_caller caller;
+	int error;
+
+	mesh_caller_self(&caller);
+	error = mesh_store_open(&lv.store, store_path, &log);
 
 	if (error < 0)
 		return error;

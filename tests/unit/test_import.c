@@ -43,7 +43,7 @@ static void setup(void)
 	char p[1024];
 
 	tmp = test_tmpdir_new();
-	caller = (mesh_caller){ getuid(), getgid(), getpid() };
+	mesh_caller_self(&caller);
 	snprintf(src, sizeof(src), "%s/src", tmp);
 	snprintf(store_dir, sizeof(store_dir), "%s/store", tmp);
 	ck_assert_int_eq(mkdir(src, 0755), 0);
@@ -133,7 +133,7 @@ START_TEST(refusals_stage_nothing)
 {
 	mesh_import_result r;
 	mesh_import_opts o = { .path = "" };
-	mesh_caller other = { 4242, 4242, 1 };
+	mesh_caller other = { .uid = 4242, .gid = 4242, .pid = 1 };
 	char p[1024];
 
 	o.src_dir = "/nonexistent/dir";
