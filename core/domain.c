@@ -43,6 +43,17 @@ void mesh_user_name(uint32_t uid, char *out, size_t outlen)
 		snprintf(out, outlen, "uid%" PRIu32, uid);
 }
 
+void mesh_domain_root_owner(const mesh_domain *domain, uint32_t *uid, uint32_t *gid)
+{
+	struct passwd pw, *found = NULL;
+	char buf[1024];
+
+	*uid = domain->owner_uid;
+	*gid = domain->owner_uid;
+	if (getpwuid_r(domain->owner_uid, &pw, buf, sizeof(buf), &found) == 0 && found)
+		*gid = found->pw_gid;
+}
+
 static int encode_domain(const mesh_domain *d, char **out, size_t *len)
 {
 	char uid[16], created[24], retention[16];

@@ -47,6 +47,12 @@ int mesh_domain_set_retention(mesh_store *store, const char *name, int64_t days)
 int mesh_domain_list(mesh_store *store, mesh_domain ***out, size_t *count);
 void mesh_domain_list_free(mesh_domain **domains, size_t count);
 
+/* Who owns the domain's directory and the root of each of its views
+ * (shown with mode 02775, so what team members create belongs to the
+ * team's group): the owner, and the writers group (the owner's primary
+ * group while the domain has none). */
+void mesh_domain_root_owner(const mesh_domain *domain, uint32_t *uid, uint32_t *gid);
+
 /* The user name for a uid ("uid1234" when it has none). */
 void mesh_user_name(uint32_t uid, char *out, size_t outlen);
 
