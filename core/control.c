@@ -1,6 +1,7 @@
 #include "control.h"
 #include "cmd.h"
 #include "array.h"
+#include "audit.h"
 #include "branch.h"
 #include "diff.h"
 #include "domain.h"
@@ -413,8 +414,11 @@ static int cmd_domain(mesh_cmd *cmd)
 		return domain_list(cmd);
 	if (cmd->argc >= 2 && strcmp(cmd->argv[1], "set") == 0)
 		return domain_set(cmd);
+	if (cmd->argc >= 2 && strcmp(cmd->argv[1], "stats") == 0)
+		return mesh_audit_domain_stats(cmd);
 	return mesh_error_set(MESH_EINVAL, "usage: domain create NAME [--description TEXT] | "
-			      "domain list | domain set NAME retention DAYS");
+			      "domain list | domain set NAME retention DAYS | "
+			      MESH_AUDIT_STATS_USAGE);
 }
 
 /* --- branches and tags ----------------------------------------------- */
@@ -869,7 +873,8 @@ SPEC("status", cmd_status, "status DOMAIN/BRANCH", "list staged changes");
 SPEC("log", cmd_log, "log DOMAIN/REF [-n N] [-- PATH]", "history of a ref");
 SPEC("diff", cmd_diff, "diff DOMAIN/REF1 REF2 [-- PATH]", "changes between two refs");
 SPEC("domain", cmd_domain, "domain create NAME [--description TEXT] | domain list | "
-     "domain set NAME retention DAYS", "create, list or configure domains");
+     "domain set NAME retention DAYS | " MESH_AUDIT_STATS_USAGE,
+     "create, list or configure domains; who reads a domain's data");
 SPEC("branch", cmd_branch,
      "branch create DOMAIN/NAME [--from REF] | branch delete DOMAIN/NAME | branch list DOMAIN"
      " | branch reset-head DOMAIN/BRANCH",
@@ -894,6 +899,7 @@ static const mesh_cmd_spec *const commands[] = {
 	&mesh_gc_cmd_spec,
 	&mesh_fsck_cmd_spec,
 	&mesh_import_cmd_spec, &mesh_export_cmd_spec,
+	&mesh_audit_cmd_spec,
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
@@ -960,6 +966,20 @@ int mesh_control_refusal(int code, char **answer)
 	return error_answer(code, NULL, answer);
 }
 
+/* A line refused before it was split into words is recorded as it came. */
+static int refused_line(const mesh_control_env *env, const mesh_caller *caller,
+			const char *line, int error)
+{
+	char *word = strndup(line, 200);
+
+	if (word) {
+		char *argv[2] = { (char *)"control", word };
+		mesh_audit_command(env->store, caller, argv, 2, error);
+	}
+	free(word);
+	return error;
+}
+
 int mesh_control_run(const mesh_control_env *env, const mesh_caller *caller,
 		     const char *line, char **answer)
 {
@@ -969,16 +989,18 @@ int mesh_control_run(const mesh_control_env *env, const mesh_caller *caller,
 	*answer = NULL;
 	mesh_error_clear();
 	if (strlen(line) > MESH_CONTROL_MAX_LINE)
-		return error_answer(mesh_error_set(MESH_EINVAL,
+		return error_answer(refused_line(env, caller, line, mesh_error_set(MESH_EINVAL,
 			"command line too long: %zu bytes (at most %d)", strlen(line),
-			MESH_CONTROL_MAX_LINE), NULL, answer);
+			MESH_CONTROL_MAX_LINE)), NULL, answer);
 	if ((error = mesh_control_split(line, &cmd.argv, &cmd.argc)) < 0)
-		return error_answer(error, NULL, answer);
+		return error_answer(refused_line(env, caller, line, error), NULL, answer);
 	mesh_json_init(&cmd.json);
 	mesh_json_init(&cmd.details);
 	mesh_json_object_begin(&cmd.json);
 	mesh_json_field_bool(&cmd.json, "ok", true);
 	error = dispatch(&cmd);
+	/* Every change and every refusal, through whichever door it came. */
+	mesh_audit_command(env->store, caller, cmd.argv, cmd.argc, error);
 	mesh_cmd_views_done(&cmd);
 	mesh_control_words_free(cmd.argv, cmd.argc);
 	if (error < 0) {

@@ -489,6 +489,14 @@ int mesh_db_iter_next(mesh_db_iter *it, const void **key, size_t *klen,
 	return 1;
 }
 
+int mesh_db_iter_seek(mesh_db_iter *it, const void *key, size_t klen)
+{
+	rocksdb_iter_seek(it->it, key, klen);
+	it->started = false;
+	it->done = false;
+	return 0;
+}
+
 void mesh_db_iter_free(mesh_db_iter *it)
 {
 	if (!it)

@@ -4,6 +4,7 @@
  * One keyspace; each module owns a key prefix:
  *   "d/"  domains (domain.h)      "r/"  refs (refs.h)
  *   "s/"  staging (stage.h)       "m/"  store metadata
+ *   "a/"  the audit log (audit.h)
  * Changes that must land together go through one mesh_db_batch, written
  * with sync=true when they must survive a crash.
  */
@@ -85,6 +86,9 @@ int mesh_db_iter_new(mesh_db_iter **out, mesh_db *db,
  * <0 on error.  Pointers stay owned by the iterator. */
 int mesh_db_iter_next(mesh_db_iter *it, const void **key, size_t *klen,
 		      const void **val, size_t *vlen);
+/* Moves to the first key >= key (still within the prefix): a range scan
+ * starts there.  Call before the first mesh_db_iter_next or after any. */
+int mesh_db_iter_seek(mesh_db_iter *it, const void *key, size_t klen);
 void mesh_db_iter_free(mesh_db_iter *it);
 
 #endif

@@ -1,4 +1,5 @@
 #include "store.h"
+#include "audit.h"
 #include "treecache.h"
 #include "error.h"
 
@@ -53,6 +54,7 @@ struct mesh_store {
 	mesh_refdb *refs;
 	mesh_chunk_cache *cache;
 	mesh_treecache *trees;
+	mesh_audit *audit;
 	pthread_mutex_t branch_locks[BRANCH_LOCK_STRIPES];
 	struct timespec opened;   /* the filesystems' clock (coarse) */
 };
@@ -488,7 +490,8 @@ static int open_parts(mesh_store *store)
 	if ((error = mesh_refdb_backend_rocksdb(&ref_backend, store->db)) < 0 ||
 	    (error = mesh_refdb_open(&store->refs, ref_backend)) < 0)
 		goto done;
-	if ((error = mesh_treecache_new(&store->trees, store->odb, TREE_CACHE_TREES)) < 0)
+	if ((error = mesh_treecache_new(&store->trees, store->odb, TREE_CACHE_TREES)) < 0 ||
+	    (error = mesh_audit_open(&store->audit, store->db, &store->log)) < 0)
 		goto done;
 	if ((error = mesh_chunk_cache_new(&store->cache, CHUNK_CACHE_BYTES)) == 0)
 		error = mesh_chunk_cache_start_prefetch(store->cache, store->odb,
@@ -539,6 +542,8 @@ void mesh_store_close(mesh_store *store)
 {
 	if (!store)
 		return;
+	/* First: its writer thread writes to the database. */
+	mesh_audit_close(store->audit);
 	mesh_chunk_cache_free(store->cache);
 	mesh_treecache_free(store->trees);
 	mesh_refdb_close(store->refs);
@@ -561,6 +566,7 @@ mesh_refdb *mesh_store_refs(mesh_store *store) { return store->refs; }
 mesh_chunk_cache *mesh_store_cache(mesh_store *store) { return store->cache; }
 mesh_treecache *mesh_store_trees(mesh_store *store) { return store->trees; }
 const mesh_log *mesh_store_log(const mesh_store *store) { return &store->log; }
+mesh_audit *mesh_store_audit(mesh_store *store) { return store->audit; }
 struct timespec mesh_store_opened(const mesh_store *store) { return store->opened; }
 
 static pthread_mutex_t *branch_stripe(mesh_store *store, const char *domain,

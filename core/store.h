@@ -2,7 +2,7 @@
  * store.h - a meshfs store: the directory that holds the metadata
  * database, the object store and scratch space, opened as one handle.
  *
- *   STORE/db/       RocksDB: domains, refs, staging
+ *   STORE/db/       RocksDB: domains, refs, staging, the audit log
  *   STORE/objects/  content-addressed objects (loose backend)
  *   STORE/tmp/      files being written, temporary objects
  *   STORE/FORMAT    "meshfs store format N": the layout's version
@@ -120,6 +120,9 @@ mesh_chunk_cache *mesh_store_cache(mesh_store *store);
 /* Parsed trees, shared by every view of the store. */
 struct mesh_treecache *mesh_store_trees(mesh_store *store);
 const mesh_log *mesh_store_log(const mesh_store *store);
+/* The audit log (audit.h): written by its own thread, flushed and
+ * closed with the store. */
+struct mesh_audit *mesh_store_audit(mesh_store *store);
 /* When this handle opened the store, on the clock file timestamps use:
  * a file in tmp/ changed before it belongs to a process that is gone
  * (the store is open in one process at a time). */

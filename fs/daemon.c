@@ -7,6 +7,7 @@
 #include "dirty.h"
 #include "array.h"
 #include "error.h"
+#include "audit.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -101,13 +102,35 @@ static void report_ready(int *ready_fd, char status)
 	}
 }
 
+/* meshfs's own -o options, taken out of what goes to FUSE: noaudit
+ * (an administrator's choice: no audit records while mounted).  out
+ * gets the others; true when noaudit was among them. */
+static bool take_own_options(const char *fuse_opts, char *out, size_t cap)
+{
+	char *copy = strdup(fuse_opts ? fuse_opts : ""), *save = NULL;
+	bool noaudit = false;
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (char *o = copy ? strtok_r(copy, ",", &save) : NULL; o; o = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(o, "noaudit"))
+			noaudit = true;
+		else if (len < cap)
+			len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? "," : "", o);
+	}
+	free(copy);
+	return noaudit;
+}
+
 static int build_args(const meshfs_mount_opts *opts, struct fuse_args *args)
 {
-	char options[8192];
-	int n = snprintf(options, sizeof(options),
-			 "fsname=meshfs:%s,subtype=meshfs,default_permissions%s%s",
-			 opts->store_path, opts->fuse_opts ? "," : "",
-			 opts->fuse_opts ? opts->fuse_opts : "");
+	char options[8192], fuse_opts[4096];
+	int n;
+
+	take_own_options(opts->fuse_opts, fuse_opts, sizeof(fuse_opts));
+	n = snprintf(options, sizeof(options),
+		     "fsname=meshfs:%s,subtype=meshfs,default_permissions%s%s",
+		     opts->store_path, *fuse_opts ? "," : "", fuse_opts);
 
 	if (n < 0 || (size_t)n >= sizeof(options))
 		return mesh_error_set(MESH_EINVAL, "mount options too long");
@@ -134,6 +157,11 @@ static int fs_open(fs *f, const meshfs_mount_opts *opts)
 	if ((error = mesh_store_open(&f->store, opts->store_path, &f->log)) < 0 ||
 	    (error = fs_views_init(&f->views, f->store)) < 0)
 		return error;
+	if (take_own_options(opts->fuse_opts, (char[4096]){ 0 }, 4096)) {
+		mesh_audit_set_enabled(mesh_store_audit(f->store), false);
+		mesh_log_write(&f->log, MESH_LOG_WARN, "mounted with -o noaudit: "
+			       "nothing done through this mount is in the audit log");
+	}
 	f->nodes.view_hold = node_view_hold;
 	f->nodes.view_put = node_view_put;
 	f->nodes.view_ctx = &f->views;

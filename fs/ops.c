@@ -6,6 +6,7 @@
 #include "dirty.h"
 #include "prime.h"
 #include "array.h"
+#include "audit.h"
 #include "control.h"
 #include "domain.h"
 #include "error.h"
@@ -45,6 +46,7 @@ typedef struct fs_handle {
 	pthread_rwlock_t map_lock;
 	uint64_t next_offset;      /* where a sequential reader reads next */
 	bool writes;               /* opened for writing (or truncating) */
+	bool write_audited;        /* its close is in the audit log */
 	pthread_mutex_t lock;
 	/* control file */
 	char *answer;
@@ -199,6 +201,47 @@ static int child_path(fs *f, fs_node *parent, const char *name, char *buf)
 	    >= VIEW_PATH_MAX)
 		return mesh_error_set(MESH_ENAMETOOLONG, "path too long");
 	return 0;
+}
+
+/* --- audit ------------------------------------------------------------- */
+
+/* One audit record of what the request did (or was refused) on
+ * node/name (name NULL: node itself), with a detail and, for a read
+ * open, the file's size.  Queued only: no disk on this thread. */
+static void audit_note(fuse_req_t req, fs_node *node, const char *name, const char *op,
+		       int result, const char *detail, uint64_t bytes)
+{
+	fs *f = fs_of(req);
+	char path[2 * VIEW_PATH_MAX] = "", dir[VIEW_PATH_MAX];
+	mesh_audit_event e = { .op = op, .result = result, .detail = detail, .bytes = bytes };
+	mesh_caller caller;
+	mesh_oid commit;
+
+	if (!mesh_audit_enabled(mesh_store_audit(f->store)))
+		return;
+	if (node && is_view_node(node)) {
+		e.domain = mesh_view_domain(node->view);
+		e.ref = mesh_view_branch(node->view);
+		mesh_view_commit_id(node->view, &commit);
+		e.commit = &commit;
+		if (!fs_nodes_path(&f->nodes, node, dir, sizeof(dir)))
+			snprintf(dir, sizeof(dir), "%s", node->name);
+		snprintf(path, sizeof(path), "%s%s%s", dir, *dir && name ? "/" : "", name ? name : "");
+	} else if (node && node->type == FS_NODE_DOMAIN) {
+		e.domain = node->name;
+		e.ref = name;
+	} else if (node && node->type == FS_NODE_ROOT) {
+		e.domain = name;
+	}
+	e.path = path;
+	caller_of(req, &caller);
+	mesh_audit_record(mesh_store_audit(f->store), &caller, &e);
+}
+
+static void audit_op(fuse_req_t req, fs_node *node, const char *name, const char *op,
+		     int result)
+{
+	audit_note(req, node, name, op, result, NULL, 0);
 }
 
 static int view_root_attr(fs *f, fs_node *node, struct stat *st)
@@ -440,6 +483,18 @@ static int setattr_meta(fs *f, fs_node *node, const struct stat *attr, int to_se
 				 (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) ? &mtime : NULL);
 }
 
+/* What a setattr is called in the audit log (the first that applies). */
+static const char *setattr_op(int to_set)
+{
+	if (to_set & FUSE_SET_ATTR_MODE)
+		return "chmod";
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
+		return "chown";
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		return "truncate";
+	return "utimens";
+}
+
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
@@ -456,17 +511,18 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	/* The control file is not data: a chmod, chown, utimens or truncate
 	 * that pretended to work would mislead. */
 	if (node->type == FS_NODE_CONTROL)
-		return (void)fuse_reply_err(req, EPERM);
-	if (node->type != FS_NODE_ENTRY)
-		return (void)fuse_reply_err(req, is_view_node(node) && !is_branch_node(node) ? EROFS : EPERM);
-	if (!mesh_view_is_branch(node->view))
-		return (void)fuse_reply_err(req, EROFS);
+		error = MESH_EPERM;
+	else if (node->type != FS_NODE_ENTRY)
+		error = is_view_node(node) && !is_branch_node(node) ? MESH_EROFS : MESH_EPERM;
+	else if (!mesh_view_is_branch(node->view))
+		error = MESH_EROFS;
 	/* Ownership is not versioned: every file shows the mount's owner,
 	 * and chown is accepted so that cp -a and tar do not fail. */
-	if (to_set & FUSE_SET_ATTR_SIZE)
+	if (error == 0 && (to_set & FUSE_SET_ATTR_SIZE))
 		error = truncate_node(f, node, attr->st_size, &caller);
 	if (error == 0)
 		error = setattr_meta(f, node, attr, to_set, &caller);
+	audit_op(req, node, NULL, setattr_op(to_set), error);
 	if (error < 0)
 		return reply_error(req, error);
 	if ((error = node_attr(f, node, &st)) < 0)
@@ -514,11 +570,12 @@ static void mkdir_branch(fuse_req_t req, fs_node *domain_node, const char *name)
 	int error;
 
 	caller_of(req, &caller);
-	if ((error = mesh_domain_get(f->store, domain_node->name, &domain)) < 0)
-		return reply_error(req, error);
-	error = mesh_branch_create(f->store, &caller, domain_node->name, name,
-				   domain->default_branch, &head);
-	mesh_domain_free(domain);
+	if ((error = mesh_domain_get(f->store, domain_node->name, &domain)) == 0) {
+		error = mesh_branch_create(f->store, &caller, domain_node->name, name,
+					   domain->default_branch, &head);
+		mesh_domain_free(domain);
+	}
+	audit_op(req, domain_node, name, "mkdir", error);
 	if (error < 0 || (error = lookup_in_domain(f, domain_node, name, &node)) < 0)
 		return reply_error(req, error);
 	reply_entry(req, node);
@@ -558,8 +615,11 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mo
 	caller_of(req, &caller);
 	if ((error = writable_parent(req, parent_ino, &parent)) < 0 ||
 	    (error = child_path(f, parent, name, path)) < 0 ||
-	    (error = mesh_view_mkdir(parent->view, &caller, path, mode)) < 0)
+	    (error = mesh_view_mkdir(parent->view, &caller, path, mode)) < 0) {
+		audit_op(req, node_of(req, parent_ino), name, "mkdir", error);
 		return reply_error(req, error);
+	}
+	audit_op(req, parent, name, "mkdir", 0);
 	reply_new_entry(req, parent, name);
 }
 
@@ -594,9 +654,11 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	(void)rdev;
 	caller_of(req, &caller);
 	if (!S_ISREG(mode))
-		return (void)fuse_reply_err(req, EPERM);
-	if ((error = writable_parent(req, parent_ino, &parent)) < 0 ||
-	    (error = stage_new_file(f, parent, name, mode, &caller, &created)) < 0)
+		error = MESH_EPERM;
+	else if ((error = writable_parent(req, parent_ino, &parent)) == 0)
+		error = stage_new_file(f, parent, name, mode, &caller, &created);
+	audit_op(req, node_of(req, parent_ino), name, "mknod", error);
+	if (error < 0)
 		return reply_error(req, error);
 	reply_new_entry(req, parent, name);
 }
@@ -614,10 +676,14 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent_ino
 
 	caller_of(req, &caller);
 	if ((error = writable_parent(req, parent_ino, &parent)) < 0 ||
-	    (error = child_path(f, parent, name, path)) < 0)
+	    (error = child_path(f, parent, name, path)) < 0) {
+		audit_op(req, node_of(req, parent_ino), name, "symlink", error);
 		return reply_error(req, error);
-	if (mesh_view_lookup(parent->view, path, &existing) == 0)
+	}
+	if (mesh_view_lookup(parent->view, path, &existing) == 0) {
+		audit_op(req, parent, name, "symlink", MESH_EEXIST);
 		return (void)fuse_reply_err(req, EEXIST);
+	}
 	/* Storing the target and staging it: one session (odb.h). */
 	mesh_odb_session_begin(mesh_store_odb(f->store));
 	if ((error = mesh_file_write_buf(mesh_store_odb(f->store), NULL, target,
@@ -625,6 +691,7 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent_ino
 		error = mesh_view_stage_content(parent->view, &caller, path, MESH_KIND_SYMLINK,
 						0777, strlen(target), fs_now_ns(), &map, false);
 	mesh_odb_session_end(mesh_store_odb(f->store));
+	audit_note(req, parent, name, "symlink", error, target, 0);
 	if (error < 0)
 		return reply_error(req, error);
 	reply_new_entry(req, parent, name);
@@ -665,8 +732,11 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	caller_of(req, &caller);
 	if ((error = writable_parent(req, parent_ino, &parent)) < 0 ||
 	    (error = child_path(f, parent, name, path)) < 0 ||
-	    (error = mesh_view_unlink(parent->view, &caller, path)) < 0)
+	    (error = mesh_view_unlink(parent->view, &caller, path)) < 0) {
+		audit_op(req, node_of(req, parent_ino), name, "unlink", error);
 		return reply_error(req, error);
+	}
+	audit_op(req, parent, name, "unlink", 0);
 	fs_nodes_detach(&f->nodes, parent, name);
 	fuse_reply_err(req, 0);
 }
@@ -681,15 +751,20 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 
 	caller_of(req, &caller);
 	if (parent && parent->type == FS_NODE_DOMAIN) {
-		if ((error = rmdir_branch(f, &caller, parent, name)) < 0)
+		error = rmdir_branch(f, &caller, parent, name);
+		audit_op(req, parent, name, "rmdir", error);
+		if (error < 0)
 			return reply_error(req, error);
 		fs_nodes_detach(&f->nodes, parent, name);
 		return (void)fuse_reply_err(req, 0);
 	}
 	if ((error = writable_parent(req, parent_ino, &parent)) < 0 ||
 	    (error = child_path(f, parent, name, path)) < 0 ||
-	    (error = mesh_view_rmdir(parent->view, &caller, path)) < 0)
+	    (error = mesh_view_rmdir(parent->view, &caller, path)) < 0) {
+		audit_op(req, node_of(req, parent_ino), name, "rmdir", error);
 		return reply_error(req, error);
+	}
+	audit_op(req, parent, name, "rmdir", 0);
 	fs_nodes_detach(&f->nodes, parent, name);
 	fuse_reply_err(req, 0);
 }
@@ -704,17 +779,21 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	int error;
 
 	caller_of(req, &caller);
+	to[0] = '\0';
 	if (flags & ~RENAME_NOREPLACE)
-		return (void)fuse_reply_err(req, EINVAL);
-	if ((error = writable_parent(req, parent_ino, &parent)) < 0 ||
-	    (error = writable_parent(req, new_parent_ino, &new_parent)) < 0)
-		return reply_error(req, error);
-	if (parent->view != new_parent->view)
-		return (void)fuse_reply_err(req, EXDEV);
-	if ((error = child_path(f, parent, name, from)) < 0 ||
-	    (error = child_path(f, new_parent, new_name, to)) < 0 ||
-	    (error = mesh_view_rename(parent->view, &caller, from, to,
-				      flags & RENAME_NOREPLACE)) < 0)
+		error = MESH_EINVAL;
+	else if ((error = writable_parent(req, parent_ino, &parent)) == 0 &&
+		 (error = writable_parent(req, new_parent_ino, &new_parent)) == 0 &&
+		 parent->view != new_parent->view)
+		error = -EXDEV;
+	if (error == 0 &&
+	    ((error = child_path(f, parent, name, from)) < 0 ||
+	     (error = child_path(f, new_parent, new_name, to)) < 0))
+		to[0] = '\0';
+	if (error == 0)
+		error = mesh_view_rename(parent->view, &caller, from, to, flags & RENAME_NOREPLACE);
+	audit_note(req, node_of(req, parent_ino), name, "rename", error, *to ? to : new_name, 0);
+	if (error < 0)
 		return reply_error(req, error);
 	fs_nodes_rename(&f->nodes, parent, name, new_parent, new_name);
 	fuse_reply_err(req, 0);
@@ -851,14 +930,18 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (node->type == FS_NODE_CONTROL)
 		fi->direct_io = 1;
 	else if ((error = open_entry(f, node, fi)) < 0) {
+		audit_op(req, node, NULL, h->writes ? "write" : "read", error);
 		handle_free(f, h);
 		return reply_error(req, error);
 	}
 	/* The content as of open, so that an unlink cannot take it away. */
 	if (node->type == FS_NODE_ENTRY && (fi->flags & O_ACCMODE) == O_RDONLY &&
-	    !(fi->flags & O_TRUNC))
+	    !(fi->flags & O_TRUNC)) {
 		reload_map(f, h, mesh_view_generation(node->view),
 			   __atomic_load_n(&node->content_version, __ATOMIC_ACQUIRE));
+		/* One record per open, never per read. */
+		audit_note(req, node, NULL, "read", 0, NULL, h->map ? h->map->size : 0);
+	}
 	fi->fh = (uintptr_t)h;
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		handle_free(f, h);
@@ -878,8 +961,11 @@ static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 
 	caller_of(req, &caller);
 	if ((error = writable_parent(req, parent_ino, &parent)) < 0 ||
-	    (error = stage_new_file(f, parent, name, mode, &caller, &created)) < 0)
+	    (error = stage_new_file(f, parent, name, mode, &caller, &created)) < 0) {
+		audit_op(req, node_of(req, parent_ino), name, "create", error);
 		return reply_error(req, error);
+	}
+	audit_op(req, parent, name, "create", 0);
 	node = fs_nodes_lookup(&f->nodes, parent, name, FS_NODE_ENTRY, parent->view);
 	if (!node)
 		return (void)fuse_reply_err(req, ENOMEM);
@@ -1277,7 +1363,13 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (h->node->type != FS_NODE_ENTRY || !h->writes)
 		return (void)fuse_reply_err(req, 0);
 	/* close(2) stages what was written, so a commit includes it. */
-	if ((error = fs_dirty_stage(fs_of(req), h->node, &caller, false)) < 0)
+	error = fs_dirty_stage(fs_of(req), h->node, &caller, false);
+	/* The first close of a handle that writes is its record: a flush
+	 * runs as the process that closed (a release may not). */
+	if (!h->write_audited || error < 0)
+		audit_op(req, h->node, NULL, "write", error);
+	h->write_audited = true;
+	if (error < 0)
 		return reply_error(req, error);
 	fuse_reply_err(req, 0);
 }

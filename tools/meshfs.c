@@ -10,6 +10,7 @@
 #include "fs.h"
 #include "import.h"
 #include "jsonread.h"
+#include "json.h"
 #include "serve.h"
 #include "store.h"
 
@@ -505,6 +506,95 @@ static int fsck_status(int code)
 	return code ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* --- audit ------------------------------------------------------------ */
+
+static void json_write_value(mesh_json *j, const json_value *v)
+{
+	switch (v->type) {
+	case JSON_OBJECT:
+		mesh_json_object_begin(j);
+		for (size_t i = 0; i < v->count; i++) {
+			mesh_json_key(j, v->keys[i]);
+			json_write_value(j, v->items[i]);
+		}
+		mesh_json_object_end(j);
+		break;
+	case JSON_ARRAY:
+		mesh_json_array_begin(j);
+		for (size_t i = 0; i < v->count; i++)
+			json_write_value(j, v->items[i]);
+		mesh_json_array_end(j);
+		break;
+	case JSON_STRING:
+		mesh_json_string(j, v->string);
+		break;
+	case JSON_NUMBER:   /* from its text: a double would round time_ns */
+		mesh_json_int(j, v->string ? strtoll(v->string, NULL, 10) : (int64_t)v->number);
+		break;
+	case JSON_BOOL:
+		mesh_json_bool(j, v->boolean);
+		break;
+	case JSON_NULL:
+		mesh_json_string(j, "");
+		break;
+	}
+}
+
+/* audit export: one JSON object per line, for a SIEM. */
+static void print_json_lines(const json_value *records)
+{
+	for (size_t i = 0; records && i < records->count; i++) {
+		mesh_json j;
+		char *line;
+		mesh_json_init(&j);
+		json_write_value(&j, records->items[i]);
+		if (mesh_json_take(&j, &line) == 0) {
+			printf("%s\n", line);
+			free(line);
+		}
+	}
+}
+
+/* audit: one line per record, for people. */
+static void print_audit(const json_value *a)
+{
+	const json_value *records = json_get(a, "records");
+
+	if (json_get(a, "verified")) {
+		printf("audit log intact: %.0f record(s) verified\n", json_num(a, "verified", 0));
+		return;
+	}
+	for (size_t i = 0; records && i < records->count; i++) {
+		const json_value *r = records->items[i];
+		const char *domain = json_str(r, "domain", ""), *ref = json_str(r, "ref", "");
+		const char *path = json_str(r, "path", ""), *detail = json_str(r, "detail", "");
+		printf("%6.0f %s %s(%.0f) %s[%.0f] %-8s %s%s%s%s%s %s%s%s\n", json_num(r, "seq", 0),
+		       json_str(r, "time", "?"), json_str(r, "user", "?"), json_num(r, "uid", 0),
+		       json_str(r, "comm", ""), json_num(r, "pid", 0), json_str(r, "op", "?"),
+		       domain, *ref ? "/" : "", ref, *path ? "/" : "", path,
+		       json_str(r, "result", "?"), *detail ? "  " : "", detail);
+	}
+}
+
+static void print_stats(const json_value *a)
+{
+	const json_value *consumers = json_get(a, "consumers");
+
+	printf("readers of %s over the last %.0f day(s):\n", json_str(a, "domain", "?"),
+	       json_num(a, "days", 0));
+	if (!consumers || consumers->count == 0) {
+		printf("  nobody\n");
+		return;
+	}
+	printf("  %-16s %-24s %10s %14s  %s\n", "USER", "PATH", "OPENS", "BYTES", "LAST READ");
+	for (size_t i = 0; i < consumers->count; i++) {
+		const json_value *u = consumers->items[i];
+		printf("  %-16s %-24s %10.0f %14.0f  %s\n", json_str(u, "user", "?"),
+		       json_str(u, "path", "?"), json_num(u, "read_opens", 0),
+		       json_num(u, "bytes_opened", 0), json_str(u, "last_read", "?"));
+	}
+}
+
 static int print_answer(const cli *c, const char *answer, int code)
 {
 	json_value *a;
@@ -535,6 +625,12 @@ static int print_answer(const cli *c, const char *answer, int code)
 		print_gc(a);
 	} else if (!strcmp(cmd, "import") || !strcmp(cmd, "export")) {
 		print_xfer(cmd, a);
+	} else if (!strcmp(cmd, "audit") && c->argc >= 2 && !strcmp(c->argv[1], "export")) {
+		print_json_lines(json_get(a, "records"));
+	} else if (!strcmp(cmd, "audit")) {
+		print_audit(a);
+	} else if (json_get(a, "consumers")) {
+		print_stats(a);
 	} else {
 		print_other(a);
 	}
