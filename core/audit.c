@@ -862,6 +862,25 @@ static bool walk_one(walk *w, const unsigned char *key, size_t klen,
 	return true;
 }
 
+static int head_read(mesh_db *db, uint64_t *seq, unsigned char *hash)
+{
+	void *head;
+	size_t len;
+	int found;
+
+	*seq = 0;
+	if ((found = mesh_db_find(db, KEY_HEAD, strlen(KEY_HEAD), &head, &len)) <= 0)
+		return found;
+	if (len == 8 + HASH_LEN) {
+		*seq = get_be64(head);
+		memcpy(hash, (unsigned char *)head + 8, HASH_LEN);
+	}
+	free(head);
+	if (len != 8 + HASH_LEN)
+		return mesh_error_set(MESH_EIO, "the audit log's head is damaged");
+	return 0;
+}
+
 int mesh_audit_verify(mesh_db *db, uint64_t *count, uint64_t *bad_seq, const char **problem)
 {
 	unsigned char head_hash[HASH_LEN] = { 0 };
@@ -869,24 +888,14 @@ int mesh_audit_verify(mesh_db *db, uint64_t *count, uint64_t *bad_seq, const cha
 	walk w = { .expect = 1 };
 	mesh_db_iter *it;
 	const void *key, *val;
-	size_t klen, vlen, hlen;
-	void *head;
-	int found, more, error;
+	size_t klen, vlen;
+	int more, error;
 
 	*count = *bad_seq = 0;
 	*problem = NULL;
-	/* The head first: records written after it was read follow it. */
-	if ((found = mesh_db_find(db, KEY_HEAD, strlen(KEY_HEAD), &head, &hlen)) < 0)
-		return found;
-	if (found) {
-		if (hlen == 8 + HASH_LEN) {
-			head_seq = get_be64(head);
-			memcpy(head_hash, (unsigned char *)head + 8, HASH_LEN);
-		}
-		free(head);
-		if (hlen != 8 + HASH_LEN)
-			return mesh_error_set(MESH_EIO, "the audit log's head is damaged");
-	}
+	/* The head first: the walk must reach at least it. */
+	if ((error = head_read(db, &head_seq, head_hash)) < 0)
+		return error;
 	if ((error = mesh_db_iter_new(&it, db, KEY_RECORD, strlen(KEY_RECORD))) < 0)
 		return error;
 	while ((more = mesh_db_iter_next(it, &key, &klen, &val, &vlen)) > 0)
@@ -897,6 +906,12 @@ int mesh_audit_verify(mesh_db *db, uint64_t *count, uint64_t *bad_seq, const cha
 		return more;
 	if (!w.problem && w.expect <= head_seq)
 		walk_bad(&w, w.expect, "missing");
+	/* The head again: records and head are written in one batch, so
+	 * every record the walk saw is at most the head now. */
+	if (!w.problem && (error = head_read(db, &head_seq, head_hash)) < 0)
+		return error;
+	if (!w.problem && w.expect - 1 > head_seq)
+		walk_bad(&w, head_seq + 1, "inserted");
 	*count = w.count;
 	if (!w.problem)
 		return 0;
