@@ -24,6 +24,10 @@
 #define QUEUE_CAP 65536
 /* Records per RocksDB write batch. */
 #define BATCH_MAX 1024
+/* How long the writer lets records gather before it writes them: one
+ * write per record would queue every request's own database writes
+ * behind the log's. */
+#define GATHER_NS (5 * 1000000)
 /* A command name read from /proc is trusted this long for its pid. */
 #define COMM_TTL_NS (5LL * 1000000000)
 #define COMM_SLOTS 256
@@ -37,7 +41,6 @@
 #define KEY_BY_DOMAIN "a/x/d/"
 #define KEY_BY_UID "a/x/u/"
 #define KEY_BY_OP "a/x/o/"
-#define KEY_BY_TIME "a/x/t/"
 #define KEY_USAGE "a/s/"
 
 /* A queued event: the strings follow the struct in one allocation. */
@@ -52,7 +55,8 @@ typedef struct pending {
 } pending;
 
 typedef struct comm_slot {
-	pid_t pid;
+	pid_t pid;              /* as the kernel gave it: a thread's id */
+	pid_t tgid;             /* its process */
 	int64_t fetched_ns;
 	char comm[COMM_LEN];
 } comm_slot;
@@ -70,6 +74,7 @@ struct mesh_audit {
 	pending **queue;
 	size_t head, count;
 	uint64_t queued, written;
+	unsigned flushers;         /* threads waiting in mesh_audit_flush */
 	int64_t last_time_ns;      /* times never go back along the chain */
 	bool stopping;
 	/* comm_lock guards the cache of command names only. */
@@ -331,8 +336,6 @@ static void put_indexes(mesh_db_batch *b, buf *k, const pending *e, uint64_t seq
 	index_put(b, k, e, seq);
 	key_start(k, KEY_BY_OP, e->op);
 	index_put(b, k, e, seq);
-	key_start(k, KEY_BY_TIME, NULL);
-	index_put(b, k, e, seq);
 }
 
 /* --- usage counters ----------------------------------------------------------- */
@@ -498,6 +501,23 @@ static void write_until_done(mesh_audit *a, pending **items, size_t n)
 	}
 }
 
+/* Waits (lock held) until a batch is full, GATHER_NS have passed, or
+ * someone waits for the records to be written. */
+static void gather(mesh_audit *a)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_nsec += GATHER_NS;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	while (a->count < BATCH_MAX && !a->stopping && !a->flushers)
+		if (pthread_cond_timedwait(&a->nonempty, &a->lock, &deadline) != 0)
+			break;
+}
+
 static void *writer_main(void *arg)
 {
 	mesh_audit *a = arg;
@@ -512,6 +532,7 @@ static void *writer_main(void *arg)
 			pthread_mutex_unlock(&a->lock);
 			return NULL;
 		}
+		gather(a);
 		for (n = 0; n < BATCH_MAX && a->count > 0; n++) {
 			items[n] = a->queue[a->head];
 			a->head = (a->head + 1) % QUEUE_CAP;
@@ -621,8 +642,11 @@ void mesh_audit_flush(mesh_audit *a)
 {
 	pthread_mutex_lock(&a->lock);
 	uint64_t target = a->queued;
+	a->flushers++;
+	pthread_cond_signal(&a->nonempty);
 	while (a->written < target)
 		pthread_cond_wait(&a->written_cond, &a->lock);
+	a->flushers--;
 	pthread_mutex_unlock(&a->lock);
 }
 
@@ -634,6 +658,24 @@ static int64_t now_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A request names the thread that made it: the process is its thread
+ * group (Tgid in /proc/TID/status), whose name is the command's. */
+static pid_t read_tgid(pid_t pid)
+{
+	char path[64], line[128];
+	pid_t tgid = pid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (!(f = fopen(path, "re")))
+		return pid;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid > 0 ? tgid : pid;
 }
 
 static void read_comm(pid_t pid, char *out)
@@ -652,26 +694,37 @@ static void read_comm(pid_t pid, char *out)
 	fclose(f);
 }
 
-/* The process's command name, read from /proc at most every
- * COMM_TTL_NS per pid (a pid can be reused, a process renamed). */
-static void comm_of(mesh_audit *a, pid_t pid, int64_t now, char *out)
+/* The process and command name of a request's pid, read from /proc at
+ * most every COMM_TTL_NS per pid (a pid can be reused, a process
+ * renamed). */
+static pid_t process_of(mesh_audit *a, pid_t pid, int64_t now, char *comm)
 {
 	comm_slot *slot = &a->comms[(unsigned)pid % COMM_SLOTS];
+	pid_t tgid = pid;
 	bool hit;
 
+	if (pid <= 0) {
+		comm[0] = '\0';
+		return pid;
+	}
 	pthread_mutex_lock(&a->comm_lock);
-	hit = slot->pid == pid && pid > 0 && now - slot->fetched_ns < COMM_TTL_NS;
-	if (hit)
-		memcpy(out, slot->comm, COMM_LEN);
+	hit = slot->pid == pid && now - slot->fetched_ns < COMM_TTL_NS;
+	if (hit) {
+		memcpy(comm, slot->comm, COMM_LEN);
+		tgid = slot->tgid;
+	}
 	pthread_mutex_unlock(&a->comm_lock);
 	if (hit)
-		return;
-	read_comm(pid, out);
+		return tgid;
+	tgid = read_tgid(pid);
+	read_comm(tgid, comm);
 	pthread_mutex_lock(&a->comm_lock);
 	slot->pid = pid;
+	slot->tgid = tgid;
 	slot->fetched_ns = now;
-	memcpy(slot->comm, out, COMM_LEN);
+	memcpy(slot->comm, comm, COMM_LEN);
 	pthread_mutex_unlock(&a->comm_lock);
+	return tgid;
 }
 
 static char *copy_str(char **at, const char *s)
@@ -721,9 +774,8 @@ int mesh_audit_record(mesh_audit *a, const mesh_caller *caller, const mesh_audit
 		return mesh_error_oom();
 	p->uid = caller ? caller->uid : 0;
 	p->gid = caller ? caller->gid : 0;
-	p->pid = caller ? (uint32_t)caller->pid : 0;
 	now = now_ns();
-	comm_of(a, caller ? caller->pid : 0, now, p->comm);
+	p->pid = (uint32_t)process_of(a, caller ? caller->pid : 0, now, p->comm);
 	pthread_mutex_lock(&a->lock);
 	while (a->count == QUEUE_CAP)
 		pthread_cond_wait(&a->nonfull, &a->lock);
@@ -735,7 +787,10 @@ int mesh_audit_record(mesh_audit *a, const mesh_caller *caller, const mesh_audit
 	a->queue[(a->head + a->count) % QUEUE_CAP] = p;
 	a->count++;
 	a->queued++;
-	pthread_cond_signal(&a->nonempty);
+	/* The writer sleeps while the queue is empty, and gathers until a
+	 * batch is full. */
+	if (a->count == 1 || a->count == BATCH_MAX)
+		pthread_cond_signal(&a->nonempty);
 	pthread_mutex_unlock(&a->lock);
 	return 0;
 }
@@ -757,8 +812,7 @@ static bool rec_matches(const mesh_audit_rec *r, const mesh_audit_query *q)
 	return !q->path_glob || fnmatch(q->path_glob, r->path, 0) == 0;
 }
 
-/* The index that answers q: the first of domain, user and op given,
- * else time alone. */
+/* The index that answers q: the first of domain, user and op given. */
 static void query_prefix(const mesh_audit_query *q, buf *k)
 {
 	if (q->domain) {
@@ -766,15 +820,116 @@ static void query_prefix(const mesh_audit_query *q, buf *k)
 	} else if (q->by_uid) {
 		key_start(k, KEY_BY_UID, NULL);
 		buf_be32(k, q->uid);
-	} else if (q->op) {
-		key_start(k, KEY_BY_OP, q->op);
 	} else {
-		key_start(k, KEY_BY_TIME, NULL);
+		key_start(k, KEY_BY_OP, q->op);
 	}
 }
 
+static int head_read(mesh_db *db, uint64_t *seq, unsigned char *hash);
+
+/* The time of the first record at seq or after (INT64_MAX: none). */
+static int time_from(mesh_db_iter *it, uint64_t seq, int64_t *time_ns)
+{
+	unsigned char key[MESH_AUDIT_KEY_LEN];
+	const void *k, *v;
+	size_t klen, vlen;
+	int more;
+
+	*time_ns = INT64_MAX;
+	mesh_audit_record_key(seq, key);
+	mesh_db_iter_seek(it, key, sizeof(key));
+	if ((more = mesh_db_iter_next(it, &k, &klen, &v, &vlen)) <= 0)
+		return more;
+	if (vlen >= BODY_FIXED)
+		*time_ns = (int64_t)get_be64((const unsigned char *)v + 1 + HASH_LEN + 8);
+	return 0;
+}
+
+/* Records go in time order (times never go back along the chain), so
+ * the records themselves are the time index: the first at or after
+ * since is found by bisection over the seqs. */
+static int first_seq_since(mesh_db *db, int64_t since, uint64_t *out)
+{
+	unsigned char hash[HASH_LEN];
+	uint64_t lo = 1, hi;
+	mesh_db_iter *it;
+	int64_t t;
+	int error;
+
+	*out = 1;
+	if (!since)
+		return 0;
+	if ((error = head_read(db, &hi, hash)) < 0 ||
+	    (error = mesh_db_iter_new(&it, db, KEY_RECORD, strlen(KEY_RECORD))) < 0)
+		return error;
+	hi++;
+	while (lo < hi && error == 0) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if ((error = time_from(it, mid, &t)) < 0)
+			break;
+		if (t >= since)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	mesh_db_iter_free(it);
+	*out = lo;
+	return error;
+}
+
+/* A query without domain, user or op: the records from since on. */
+static int query_by_time(mesh_db *db, const mesh_audit_query *q,
+			 int (*fn)(void *ctx, const mesh_audit_rec *rec), void *ctx)
+{
+	unsigned char key[MESH_AUDIT_KEY_LEN];
+	mesh_db_iter *it;
+	const void *k, *v;
+	size_t klen, vlen;
+	uint64_t first;
+	int error, more;
+
+	if ((error = first_seq_since(db, q->since_ns, &first)) < 0 ||
+	    (error = mesh_db_iter_new(&it, db, KEY_RECORD, strlen(KEY_RECORD))) < 0)
+		return error;
+	mesh_audit_record_key(first, key);
+	mesh_db_iter_seek(it, key, sizeof(key));
+	while ((more = mesh_db_iter_next(it, &k, &klen, &v, &vlen)) > 0) {
+		mesh_audit_rec rec;
+		if (decode_record(v, vlen, &rec, NULL, NULL) < 0) {
+			error = mesh_error_set(MESH_EIO, "audit record %" PRIu64 " is damaged "
+					       "(`meshfs audit verify` tells more)",
+					       klen == MESH_AUDIT_KEY_LEN ?
+					       get_be64((const unsigned char *)k + 4) : 0);
+			break;
+		}
+		if (q->until_ns && rec.time_ns > q->until_ns) {
+			mesh_audit_rec_clear(&rec);
+			break;
+		}
+		error = rec_matches(&rec, q) ? fn(ctx, &rec) : 0;
+		mesh_audit_rec_clear(&rec);
+		if (error != 0)
+			break;
+	}
+	if (more < 0)
+		error = more;
+	mesh_db_iter_free(it);
+	return error < 0 ? error : 0;
+}
+
+static int query_with_index(mesh_db *db, const mesh_audit_query *q,
+			    int (*fn)(void *ctx, const mesh_audit_rec *rec), void *ctx);
+
 int mesh_audit_query_run(mesh_db *db, const mesh_audit_query *q,
 			 int (*fn)(void *ctx, const mesh_audit_rec *rec), void *ctx)
+{
+	if (!q->domain && !q->by_uid && !q->op)
+		return query_by_time(db, q, fn, ctx);
+	return query_with_index(db, q, fn, ctx);
+}
+
+static int query_with_index(mesh_db *db, const mesh_audit_query *q,
+			    int (*fn)(void *ctx, const mesh_audit_rec *rec), void *ctx)
 {
 	buf k = { 0 };
 	mesh_db_iter *it = NULL;
@@ -1059,13 +1214,19 @@ int mesh_audit_parse_time(const char *text, int64_t now, bool end_of_day, int64_
 		memset(&tm, 0, sizeof(tm));
 		if (!(end = strptime(text, formats[i], &tm)))
 			continue;
+		int64_t frac = 0, scale = 100000000;
+		bool with_seconds = i == 0 || i == 2;
+		/* A record's own time: seconds with a fraction. */
+		if (with_seconds && *end == '.' && end[1] >= '0' && end[1] <= '9')
+			for (end++; *end >= '0' && *end <= '9'; end++, scale /= 10)
+				frac += (*end - '0') * scale;
 		if (*end == 'Z')
 			end++;
 		if (*end)
 			continue;
 		time_t t = timegm(&tm);
 		bool date_only = i == sizeof(formats) / sizeof(formats[0]) - 1;
-		*out = (int64_t)t * 1000000000;
+		*out = (int64_t)t * 1000000000 + frac;
 		if (date_only && end_of_day)
 			*out += NS_PER_DAY - 1;
 		return 0;
@@ -1139,7 +1300,9 @@ static void json_time(mesh_json *j, const char *key, int64_t ns)
 
 	gmtime_r(&secs, &tm);
 	size_t n = strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(text + n, sizeof(text) - n, ".%03dZ", (int)(ns % 1000000000 / 1000000));
+	/* Nanoseconds, so that a record's time given back to --since or
+	 * --until names it exactly. */
+	snprintf(text + n, sizeof(text) - n, ".%09dZ", (int)(ns % 1000000000));
 	mesh_json_field_string(j, key, text);
 }
 

@@ -8,7 +8,8 @@
  *   "a/x/d/" domain \0 time seq      index by domain
  *   "a/x/u/" uid time seq            index by uid (4 bytes big-endian)
  *   "a/x/o/" op \0 time seq          index by operation
- *   "a/x/t/" time seq                index by time (8 bytes, ns)
+ * (time: 8 bytes, ns).  Times never go back along the chain, so the
+ * records themselves are the index by time (found by bisection).
  *   "a/s/" domain \0 day uid top \0  usage of reads: opens, bytes, last read
  *
  * A record's value is its body followed by the SHA-256 of that body; the
@@ -90,8 +91,8 @@ typedef struct mesh_audit_query {
 
 /* Calls fn for every record that matches, in seq order; fn returning
  * non-zero stops (and is returned when negative).  Answers from the
- * index of the most selective filter given, never a scan of the log
- * unless no filter is given. */
+ * index of the first of domain, uid and op given, else from the records
+ * at since on: a scan of the whole log only when nothing narrows it. */
 int mesh_audit_query_run(mesh_db *db, const mesh_audit_query *q,
 			 int (*fn)(void *ctx, const mesh_audit_rec *rec), void *ctx);
 

@@ -47,6 +47,7 @@ typedef struct fs_handle {
 	uint64_t next_offset;      /* where a sequential reader reads next */
 	bool writes;               /* opened for writing (or truncating) */
 	bool write_audited;        /* its close is in the audit log */
+	bool created;              /* by create(2): that close is its record */
 	pthread_mutex_t lock;
 	/* control file */
 	char *answer;
@@ -965,16 +966,18 @@ static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 		audit_op(req, node_of(req, parent_ino), name, "create", error);
 		return reply_error(req, error);
 	}
-	audit_op(req, parent, name, "create", 0);
 	node = fs_nodes_lookup(&f->nodes, parent, name, FS_NODE_ENTRY, parent->view);
 	if (!node)
 		return (void)fuse_reply_err(req, ENOMEM);
 	if ((error = fs_dirty_create(f, node, &created, &dirty)) == 0)
 		fs_dirty_put(f, dirty);
 	if (error < 0 || !(h = handle_new(f, node, fi))) {
+		audit_op(req, parent, name, "create", error < 0 ? error : MESH_ENOMEM);
 		fs_nodes_forget(&f->nodes, node, 1);
 		return reply_error(req, error < 0 ? error : MESH_ENOMEM);
 	}
+	/* One record for create and write: at the first close. */
+	h->created = true;
 	/* The attributes of what was just staged: no lookup needed. */
 	memset(&e, 0, sizeof(e));
 	stat_entry(f, node, &created, &e.attr);
@@ -1350,6 +1353,20 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	fuse_reply_write(req, written);
 }
 
+/* The first close of a handle that wrote or created its file is its
+ * record (a flush runs as the process that closed; a release may not),
+ * and so is every close whose staging failed. */
+static void audit_close(fuse_req_t req, fs_handle *h, int error)
+{
+	bool first;
+
+	if (h->node->type != FS_NODE_ENTRY || !(h->writes || h->created))
+		return;
+	first = !__atomic_exchange_n(&h->write_audited, true, __ATOMIC_RELAXED);
+	if (first || error < 0)
+		audit_op(req, h->node, NULL, h->created && first ? "create" : "write", error);
+}
+
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	fs_handle *h = handle_of(fi);
@@ -1360,15 +1377,13 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	caller_of(req, &caller);
 	/* A reader's close stages nothing: what a writer still has open is
 	 * not a state any close or fsync produced. */
-	if (h->node->type != FS_NODE_ENTRY || !h->writes)
+	if (h->node->type != FS_NODE_ENTRY || !h->writes) {
+		audit_close(req, h, 0);
 		return (void)fuse_reply_err(req, 0);
+	}
 	/* close(2) stages what was written, so a commit includes it. */
 	error = fs_dirty_stage(fs_of(req), h->node, &caller, false);
-	/* The first close of a handle that writes is its record: a flush
-	 * runs as the process that closed (a release may not). */
-	if (!h->write_audited || error < 0)
-		audit_op(req, h->node, NULL, "write", error);
-	h->write_audited = true;
+	audit_close(req, h, error);
 	if (error < 0)
 		return reply_error(req, error);
 	fuse_reply_err(req, 0);

@@ -399,6 +399,11 @@ START_TEST(time_words)
 	ck_assert_int_eq(t, (1796256000LL + 86400) * 1000000000 - 1);
 	ck_assert_int_eq(mesh_audit_parse_time("2026-12-03T10:00:30Z", now, true, &t), 0);
 	ck_assert_int_eq(t, (1796256000LL + 36030) * 1000000000);
+	ck_assert_int_eq(mesh_audit_parse_time("2026-12-03T10:00:30.000000250Z", now, false, &t), 0);
+	ck_assert_int_eq(t, (1796256000LL + 36030) * 1000000000 + 250);
+	ck_assert_int_eq(mesh_audit_parse_time("2026-12-03 10:00:30.5", now, false, &t), 0);
+	ck_assert_int_eq(t, (1796256000LL + 36030) * 1000000000 + 500000000);
+	ck_assert_int_eq(mesh_audit_parse_time("2026-12-03T10:00.5", now, false, &t), MESH_EINVAL);
 	ck_assert_int_eq(mesh_audit_parse_time("2026-12-03T10:00", now, false, &t), 0);
 	ck_assert_int_eq(t, (1796256000LL + 36000) * 1000000000);
 	ck_assert_int_eq(mesh_audit_parse_time("1h", now, false, &t), 0);
