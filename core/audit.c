@@ -317,25 +317,86 @@ static void key_start(buf *k, const char *prefix, const char *name)
 		buf_add(k, name, strlen(name) + 1);
 }
 
-static void index_put(mesh_db_batch *b, buf *k, const pending *e, uint64_t seq)
+/*
+ * One index key per (index, value) per batch, not per record: its value
+ * lists the (time, seq) of the batch's records with that value, and its
+ * key ends with the last of them, so that a seek to a time finds the
+ * first list holding records from then on.
+ */
+typedef struct posting {
+	buf key;                 /* prefix and value */
+	buf entries;             /* time seq, 16 bytes each */
+	int64_t last_time;
+	uint64_t last_seq;
+} posting;
+
+typedef struct postings {
+	posting *lists;
+	size_t count, cap;
+	bool failed;
+} postings;
+
+static void posting_add(postings *ps, const buf *key, const pending *e, uint64_t seq)
 {
-	buf_be64(k, (uint64_t)e->time_ns);
-	buf_be64(k, seq);
-	if (!k->failed)
-		mesh_db_batch_put(b, k->p, k->len, "", 0);
+	posting *p = NULL;
+
+	for (size_t i = 0; i < ps->count && !p; i++)
+		if (ps->lists[i].key.len == key->len && !memcmp(ps->lists[i].key.p, key->p, key->len))
+			p = &ps->lists[i];
+	if (!p) {
+		if (ps->count == ps->cap) {
+			size_t cap = ps->cap ? ps->cap * 2 : 16;
+			posting *grown = realloc(ps->lists, cap * sizeof(*grown));
+			if (!grown) {
+				ps->failed = true;
+				return;
+			}
+			ps->lists = grown;
+			ps->cap = cap;
+		}
+		p = &ps->lists[ps->count++];
+		memset(p, 0, sizeof(*p));
+		buf_add(&p->key, key->p, key->len);
+	}
+	buf_be64(&p->entries, (uint64_t)e->time_ns);
+	buf_be64(&p->entries, seq);
+	p->last_time = e->time_ns;
+	p->last_seq = seq;
+	ps->failed |= p->key.failed || p->entries.failed;
 }
 
-static void put_indexes(mesh_db_batch *b, buf *k, const pending *e, uint64_t seq)
+static void postings_add(postings *ps, buf *k, const pending *e, uint64_t seq)
 {
 	if (*e->domain) {
 		key_start(k, KEY_BY_DOMAIN, e->domain);
-		index_put(b, k, e, seq);
+		posting_add(ps, k, e, seq);
 	}
 	key_start(k, KEY_BY_UID, NULL);
 	buf_be32(k, e->uid);
-	index_put(b, k, e, seq);
+	posting_add(ps, k, e, seq);
 	key_start(k, KEY_BY_OP, e->op);
-	index_put(b, k, e, seq);
+	posting_add(ps, k, e, seq);
+	ps->failed |= k->failed;
+}
+
+static void postings_put(mesh_db_batch *b, postings *ps)
+{
+	for (size_t i = 0; i < ps->count; i++) {
+		posting *p = &ps->lists[i];
+		buf_be64(&p->key, (uint64_t)p->last_time);
+		buf_be64(&p->key, p->last_seq);
+		if (!p->key.failed)
+			mesh_db_batch_put(b, p->key.p, p->key.len, p->entries.p, p->entries.len);
+	}
+}
+
+static void postings_free(postings *ps)
+{
+	for (size_t i = 0; i < ps->count; i++) {
+		free(ps->lists[i].key.p);
+		free(ps->lists[i].entries.p);
+	}
+	free(ps->lists);
 }
 
 /* --- usage counters ----------------------------------------------------------- */
@@ -436,6 +497,7 @@ static int write_batch(mesh_audit *a, pending **items, size_t n)
 	unsigned char hash[HASH_LEN];
 	usage_delta *deltas = calloc(n, sizeof(*deltas));
 	size_t ndeltas = 0;
+	postings ps = { 0 };
 	mesh_db_batch *b = NULL;
 	buf value = { 0 }, k = { 0 };
 	int error;
@@ -451,14 +513,16 @@ static int write_batch(mesh_audit *a, pending **items, size_t n)
 		mesh_audit_record_key(seq, key);
 		mesh_db_batch_put(b, key, sizeof(key), value.p, value.len);
 		sha256(value.p, value.len, hash);
-		put_indexes(b, &k, items[i], seq);
+		postings_add(&ps, &k, items[i], seq);
 		if (counts_as_read(items[i]))
 			error = usage_add(deltas, &ndeltas, items[i], &k);
 	}
 	for (size_t i = 0; i < ndeltas && error == 0; i++)
 		error = usage_put(a->db, b, &deltas[i]);
-	if (error == 0 && k.failed)
+	if (error == 0 && (k.failed || ps.failed))
 		error = mesh_error_oom();
+	if (error == 0)
+		postings_put(b, &ps);
 	if (error == 0) {
 		put_be64(head, seq);
 		memcpy(head + 8, hash, HASH_LEN);
@@ -473,6 +537,7 @@ done:
 	for (size_t i = 0; i < ndeltas; i++)
 		free(deltas[i].key);
 	free(deltas);
+	postings_free(&ps);
 	free(value.p);
 	free(k.p);
 	mesh_db_batch_free(b);
@@ -928,6 +993,28 @@ int mesh_audit_query_run(mesh_db *db, const mesh_audit_query *q,
 	return query_with_index(db, q, fn, ctx);
 }
 
+/* The records of one index list in the query's time range: 1 once past
+ * until (nothing later can match), 0 to go on, <0 on error. */
+static int query_posting(mesh_db *db, const mesh_audit_query *q, const unsigned char *v,
+			 size_t vlen, int (*fn)(void *ctx, const mesh_audit_rec *rec), void *ctx)
+{
+	int error = 0;
+
+	for (size_t at = 0; at + 16 <= vlen && error == 0; at += 16) {
+		int64_t time_ns = (int64_t)get_be64(v + at);
+		mesh_audit_rec rec;
+		if (q->since_ns && time_ns < q->since_ns)
+			continue;
+		if (q->until_ns && time_ns > q->until_ns)
+			return 1;
+		if ((error = mesh_audit_get(db, get_be64(v + at + 8), &rec)) < 0)
+			return error;
+		error = rec_matches(&rec, q) ? fn(ctx, &rec) : 0;
+		mesh_audit_rec_clear(&rec);
+	}
+	return error;
+}
+
 static int query_with_index(mesh_db *db, const mesh_audit_query *q,
 			    int (*fn)(void *ctx, const mesh_audit_rec *rec), void *ctx)
 {
@@ -935,7 +1022,7 @@ static int query_with_index(mesh_db *db, const mesh_audit_query *q,
 	mesh_db_iter *it = NULL;
 	const void *key, *val;
 	size_t klen, vlen, plen;
-	int error, more;
+	int error, more = 0;
 
 	query_prefix(q, &k);
 	plen = k.len;
@@ -948,19 +1035,10 @@ static int query_with_index(mesh_db *db, const mesh_audit_query *q,
 		if ((error = k.failed ? mesh_error_oom() : mesh_db_iter_seek(it, k.p, k.len)) < 0)
 			goto done;
 	}
-	while ((more = mesh_db_iter_next(it, &key, &klen, &val, &vlen)) > 0) {
-		const unsigned char *tail = (const unsigned char *)key + klen - 16;
-		mesh_audit_rec rec;
+	while (error == 0 && (more = mesh_db_iter_next(it, &key, &klen, &val, &vlen)) > 0) {
 		if (klen < plen + 16)
 			continue;
-		if (q->until_ns && (int64_t)get_be64(tail) > q->until_ns)
-			break;
-		if ((error = mesh_audit_get(db, get_be64(tail + 8), &rec)) < 0)
-			goto done;
-		error = rec_matches(&rec, q) ? fn(ctx, &rec) : 0;
-		mesh_audit_rec_clear(&rec);
-		if (error != 0)
-			break;
+		error = query_posting(db, q, val, vlen, fn, ctx);
 	}
 	if (more < 0)
 		error = more;

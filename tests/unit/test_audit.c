@@ -93,6 +93,20 @@ static char *query_seqs(const mesh_audit_query *q)
 	return text;
 }
 
+/* Counts records, checking they come in seq order. */
+static int count_seqs(void *ctx, const mesh_audit_rec *r)
+{
+	static uint64_t last;
+	size_t *n = ctx;
+
+	if (*n == 0)
+		last = 0;
+	ck_assert_uint_gt(r->seq, last);
+	last = r->seq;
+	(*n)++;
+	return 0;
+}
+
 static void verify_ok(uint64_t want_count)
 {
 	uint64_t count, bad;
@@ -326,6 +340,38 @@ START_TEST(verify_names_an_inserted_record)
 }
 END_TEST
 
+START_TEST(index_lists_span_many_batches)
+{
+	mesh_audit_query q = { .domain = "hr" };
+	int64_t since, until;
+	size_t n = 0;
+
+	for (int i = 0; i < 3000; i++)
+		record("read", i % 3 == 0 ? "hr" : "sales", "x", 0, 1);
+	mesh_audit_flush(audit());
+	/* The times of seqs 1501 and 2500 (both hr: 1 mod 3). */
+	{
+		mesh_audit_rec r;
+		ck_assert_int_eq(mesh_audit_get(mesh_store_db(store), 1501, &r), 0);
+		since = r.time_ns;
+		ck_assert_str_eq(r.domain, "hr");
+		mesh_audit_rec_clear(&r);
+		ck_assert_int_eq(mesh_audit_get(mesh_store_db(store), 2500, &r), 0);
+		until = r.time_ns;
+		mesh_audit_rec_clear(&r);
+	}
+	q.since_ns = since;
+	q.until_ns = until;
+	ck_assert_int_eq(mesh_audit_query_run(mesh_store_db(store), &q, count_seqs, &n), 0);
+	ck_assert_uint_eq(n, 334);    /* 1501, 1504, ..., 2500 */
+	q.domain = NULL;
+	n = 0;
+	ck_assert_int_eq(mesh_audit_query_run(mesh_store_db(store), &q, count_seqs, &n), 0);
+	ck_assert_uint_eq(n, 1000);
+	verify_ok(3000);
+}
+END_TEST
+
 START_TEST(no_record_is_dropped_when_the_queue_is_full)
 {
 	const size_t n = 70000;   /* more than the queue holds */
@@ -544,6 +590,7 @@ static Suite *audit_suite(void)
 	tcase_add_test(tc, verify_names_a_removed_record);
 	tcase_add_test(tc, verify_names_records_cut_off_the_end);
 	tcase_add_test(tc, verify_names_an_inserted_record);
+	tcase_add_test(tc, index_lists_span_many_batches);
 	tcase_add_test(tc, no_record_is_dropped_when_the_queue_is_full);
 	tcase_add_test(tc, a_disabled_log_records_nothing);
 	tcase_add_test(tc, usage_counts_read_opens_by_user_and_top_level_path);
