@@ -306,6 +306,26 @@ int mesh_audit_get(mesh_db *db, uint64_t seq, mesh_audit_rec *out)
 	return error;
 }
 
+/* The head: the last seq written and the hash of its value (0: none). */
+static int head_read(mesh_db *db, uint64_t *seq, unsigned char *hash)
+{
+	void *head;
+	size_t len;
+	int found;
+
+	*seq = 0;
+	if ((found = mesh_db_find(db, KEY_HEAD, strlen(KEY_HEAD), &head, &len)) <= 0)
+		return found;
+	if (len == 8 + HASH_LEN) {
+		*seq = get_be64(head);
+		memcpy(hash, (unsigned char *)head + 8, HASH_LEN);
+	}
+	free(head);
+	if (len != 8 + HASH_LEN)
+		return mesh_error_set(MESH_EIO, "the audit log's head is damaged");
+	return 0;
+}
+
 /* --- keys ------------------------------------------------------------------ */
 
 /* prefix, then name and a NUL when name is not NULL. */
@@ -615,23 +635,43 @@ static void *writer_main(void *arg)
 	}
 }
 
+/* Without a (readable) head the chain goes on after the last record
+ * stored: the log is never restarted at seq 1 over records it holds. */
+static int head_from_records(mesh_audit *a)
+{
+	mesh_db_iter *it;
+	const void *key, *val;
+	size_t klen, vlen;
+	int more, error;
+
+	if ((error = mesh_db_iter_new(&it, a->db, KEY_RECORD, strlen(KEY_RECORD))) < 0)
+		return error;
+	while ((more = mesh_db_iter_next(it, &key, &klen, &val, &vlen)) > 0) {
+		if (klen != MESH_AUDIT_KEY_LEN)
+			continue;
+		a->last_seq = get_be64((const unsigned char *)key + 4);
+		sha256(val, vlen, a->last_hash);
+	}
+	mesh_db_iter_free(it);
+	if (more == 0 && a->last_seq)
+		mesh_log_write(a->log, MESH_LOG_ERROR, "audit log: its head is missing or damaged; "
+			       "going on after record %" PRIu64 " (`meshfs audit verify` checks "
+			       "what is there)", a->last_seq);
+	return more;
+}
+
 static int load_head(mesh_audit *a)
 {
 	mesh_audit_rec last;
-	void *val;
-	size_t len;
-	int found;
+	int error;
 
-	if ((found = mesh_db_find(a->db, KEY_HEAD, strlen(KEY_HEAD), &val, &len)) <= 0)
-		return found;
-	if (len != 8 + HASH_LEN) {
-		free(val);
-		return mesh_error_set(MESH_EIO, "the audit log's head is damaged "
-				      "(`meshfs audit verify` tells more)");
+	if ((error = head_read(a->db, &a->last_seq, a->last_hash)) < 0 || a->last_seq == 0) {
+		mesh_error_clear();
+		memset(a->last_hash, 0, HASH_LEN);
+		a->last_seq = 0;
+		if ((error = head_from_records(a)) < 0)
+			return error;
 	}
-	a->last_seq = get_be64(val);
-	memcpy(a->last_hash, (unsigned char *)val + 8, HASH_LEN);
-	free(val);
 	if (a->last_seq && mesh_audit_get(a->db, a->last_seq, &last) == 0) {
 		a->last_time_ns = last.time_ns;
 		mesh_audit_rec_clear(&last);
@@ -890,8 +930,6 @@ static void query_prefix(const mesh_audit_query *q, buf *k)
 	}
 }
 
-static int head_read(mesh_db *db, uint64_t *seq, unsigned char *hash);
-
 /* The time of the first record at seq or after (INT64_MAX: none). */
 static int time_from(mesh_db_iter *it, uint64_t seq, int64_t *time_ns)
 {
@@ -1093,25 +1131,6 @@ static bool walk_one(walk *w, const unsigned char *key, size_t klen,
 	w->expect = seq + 1;
 	w->count++;
 	return true;
-}
-
-static int head_read(mesh_db *db, uint64_t *seq, unsigned char *hash)
-{
-	void *head;
-	size_t len;
-	int found;
-
-	*seq = 0;
-	if ((found = mesh_db_find(db, KEY_HEAD, strlen(KEY_HEAD), &head, &len)) <= 0)
-		return found;
-	if (len == 8 + HASH_LEN) {
-		*seq = get_be64(head);
-		memcpy(hash, (unsigned char *)head + 8, HASH_LEN);
-	}
-	free(head);
-	if (len != 8 + HASH_LEN)
-		return mesh_error_set(MESH_EIO, "the audit log's head is damaged");
-	return 0;
 }
 
 int mesh_audit_verify(mesh_db *db, uint64_t *count, uint64_t *bad_seq, const char **problem)

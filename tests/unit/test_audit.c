@@ -228,6 +228,23 @@ START_TEST(the_chain_goes_on_after_reopening)
 }
 END_TEST
 
+START_TEST(a_lost_head_does_not_restart_the_chain)
+{
+	five_records();
+	ck_assert_int_eq(mesh_db_delete(mesh_store_db(store), "a/h", 3, false), 0);
+	mesh_store_close(store);
+	ck_assert_int_eq(mesh_store_open(&store, tmp, NULL), 0);
+	record("mkdir", "sales", "new", 0, 0);
+	verify_ok(6);
+	ck_assert_int_eq(mesh_db_put(mesh_store_db(store), "a/h", 3, "short", 5, false), 0);
+	mesh_store_close(store);
+	ck_assert_int_eq(mesh_store_open(&store, tmp, NULL), 0);
+	record("mkdir", "sales", "newer", 0, 0);
+	verify_ok(7);
+	ck_assert_str_eq(query_seqs(&(mesh_audit_query){ .op = "mkdir" }), "6,7");
+}
+END_TEST
+
 START_TEST(filters_answer_from_the_indexes)
 {
 	mesh_caller other = caller;
@@ -585,6 +602,7 @@ static Suite *audit_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, records_keep_their_fields_in_order);
 	tcase_add_test(tc, the_chain_goes_on_after_reopening);
+	tcase_add_test(tc, a_lost_head_does_not_restart_the_chain);
 	tcase_add_test(tc, filters_answer_from_the_indexes);
 	tcase_add_test(tc, verify_names_an_altered_record);
 	tcase_add_test(tc, verify_names_a_removed_record);
