@@ -211,6 +211,37 @@ START_TEST(iter_stays_inside_prefix)
 }
 END_TEST
 
+START_TEST(iter_seek_starts_a_range_inside_the_prefix)
+{
+	mesh_db_iter *it;
+	const void *k, *v;
+	size_t klen, vlen;
+
+	put_str("p/a", 3, "1");
+	put_str("p/b", 3, "2");
+	put_str("p/c", 3, "3");
+	put_str("q/a", 3, "other");
+	ck_assert_int_eq(mesh_db_iter_new(&it, db, "p/", 2), 0);
+	ck_assert_int_eq(mesh_db_iter_seek(it, "p/b", 3), 0);
+	ck_assert_int_eq(mesh_db_iter_next(it, &k, &klen, &v, &vlen), 1);
+	ck_assert(klen == 3 && memcmp(k, "p/b", 3) == 0);
+	ck_assert_int_eq(mesh_db_iter_next(it, &k, &klen, &v, &vlen), 1);
+	ck_assert(klen == 3 && memcmp(k, "p/c", 3) == 0);
+	ck_assert_int_eq(mesh_db_iter_next(it, &k, &klen, &v, &vlen), 0);
+	/* After the end, a seek back goes on from there; past the prefix
+	 * there is nothing, not the next prefix's keys. */
+	ck_assert_int_eq(mesh_db_iter_seek(it, "p/a", 3), 0);
+	ck_assert_int_eq(mesh_db_iter_next(it, &k, &klen, &v, &vlen), 1);
+	ck_assert(klen == 3 && memcmp(k, "p/a", 3) == 0);
+	ck_assert_int_eq(mesh_db_iter_seek(it, "p/bb", 4), 0);
+	ck_assert_int_eq(mesh_db_iter_next(it, &k, &klen, &v, &vlen), 1);
+	ck_assert(klen == 3 && memcmp(k, "p/c", 3) == 0);
+	ck_assert_int_eq(mesh_db_iter_seek(it, "p/z", 3), 0);
+	ck_assert_int_eq(mesh_db_iter_next(it, &k, &klen, &v, &vlen), 0);
+	mesh_db_iter_free(it);
+}
+END_TEST
+
 START_TEST(iter_empty_prefix_range)
 {
 	mesh_db_iter *it;
@@ -320,6 +351,7 @@ static Suite *db_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, put_get_delete);
+	tcase_add_test(tc, iter_seek_starts_a_range_inside_the_prefix);
 	tcase_add_test(tc, missing_is_enoent);
 	tcase_add_test(tc, empty_value_is_not_absent);
 	tcase_add_test(tc, keys_with_nul_bytes);
