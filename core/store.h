@@ -123,6 +123,8 @@ const mesh_log *mesh_store_log(const mesh_store *store);
 /* The audit log (audit.h): written by its own thread, flushed and
  * closed with the store. */
 struct mesh_audit *mesh_store_audit(mesh_store *store);
+/* The long commands running on this handle (progress.h). */
+struct mesh_progress_table *mesh_store_progress(mesh_store *store);
 /* When this handle opened the store, on the clock file timestamps use:
  * a file in tmp/ changed before it belongs to a process that is gone
  * (the store is open in one process at a time). */
