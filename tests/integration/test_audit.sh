@@ -150,3 +150,11 @@ mesh_cli audit verify >/dev/null
 run "$MESHFS_BIN" audit verify
 [[ $RC -eq 1 ]] || fail "audit verify passed a log with record 9 removed: $OUT"
 assert_contains "$ERR" "record 9 is missing" "verify of a removed record"
+
+note "bench/audit.py has its rows (quick sizes)"
+run "$PY" "$MESH_SOURCE_DIR/bench/audit.py" --quick --meshfs "$MESHFS_BIN" --dir "$MESH_TMP"
+[[ $RC -eq 0 ]] || fail "bench/audit.py --quick exited $RC: $ERR"
+for row in "cold sequential read" "warm sequential read" "write + commit" "  its daemon CPU time"; do
+	assert_contains "$OUT" "| $row |" "bench/audit.py's table"
+done
+assert_contains "$OUT" "create records written with auditing on: 501 (expected 501)" "bench/audit.py's count"
