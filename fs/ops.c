@@ -229,8 +229,9 @@ static void audit_note(fuse_req_t req, fs_node *node, const char *name, const ch
 		e.ref = mesh_view_branch(node->view);
 		mesh_view_commit_id(node->view, &commit);
 		e.commit = &commit;
+		/* An unlinked file has no path any more: its records have none. */
 		if (!fs_nodes_path(&f->nodes, node, dir, sizeof(dir)))
-			snprintf(dir, sizeof(dir), "%s", node->name);
+			dir[0] = '\0';
 		snprintf(path, sizeof(path), "%s%s%s", dir, *dir && name ? "/" : "", name ? name : "");
 	} else if (node && node->type == FS_NODE_DOMAIN) {
 		e.domain = node->name;
