@@ -67,8 +67,8 @@ struct mesh_audit {
 	_Atomic bool enabled;
 	pthread_t writer;
 	bool writer_started;
-	/* lock guards the queue, the counters, last_time_ns and stopping;
-	 * nothing is read or written on disk while it is held. */
+	/* lock guards the queue, the counters, flushers, last_time_ns and
+	 * stopping; nothing is read or written on disk while it is held. */
 	pthread_mutex_t lock;
 	pthread_cond_t nonempty, nonfull, written_cond;
 	pending **queue;

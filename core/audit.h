@@ -5,12 +5,16 @@
  * Keys (all through db.h, so the chain moves with the shared metadata):
  *   "a/r/" seq                       a record (seq: 8 bytes big-endian)
  *   "a/h"                            the head: last seq and its hash
- *   "a/x/d/" domain \0 time seq      index by domain
- *   "a/x/u/" uid time seq            index by uid (4 bytes big-endian)
- *   "a/x/o/" op \0 time seq          index by operation
- * (time: 8 bytes, ns).  Times never go back along the chain, so the
- * records themselves are the index by time (found by bisection).
+ *   "a/x/d/" domain \0 time seq      index list by domain
+ *   "a/x/u/" uid time seq            index list by uid (4 bytes big-endian)
+ *   "a/x/o/" op \0 time seq          index list by operation
  *   "a/s/" domain \0 day uid top \0  usage of reads: opens, bytes, last read
+ *
+ * An index list is written once per writer batch and value: it lists the
+ * (time, seq) of the batch's records with that value, and its key ends
+ * with the last of them (time: 8 bytes, ns).  Times never go back along
+ * the chain, so the records themselves are the index by time (found by
+ * bisection over the seqs).
  *
  * A record's value is its body followed by the SHA-256 of that body; the
  * body carries the SHA-256 of the previous record's whole value, so a
@@ -70,8 +74,11 @@ void mesh_audit_close(mesh_audit *audit);
 void mesh_audit_set_enabled(mesh_audit *audit, bool enabled);
 bool mesh_audit_enabled(const mesh_audit *audit);
 
-/* Queues one record of what caller did.  Never reads or writes the
- * database; waits only while the queue is full.  0, or MESH_ENOMEM. */
+/* Queues one record of what caller did, with the time now and the
+ * process of caller->pid (the thread group of a request's thread) and
+ * its command name, from /proc at most every few seconds per pid.
+ * Never reads or writes the database; waits only while the queue is
+ * full.  0, or MESH_ENOMEM. */
 int mesh_audit_record(mesh_audit *audit, const mesh_caller *caller,
 		      const mesh_audit_event *event);
 
