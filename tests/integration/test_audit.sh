@@ -29,6 +29,14 @@ mesh_ctl_fails ENOENT "commit sales/nope -m x"
 mesh_ctl_fails EINVAL "frobnicate"
 if (echo x >"$MNT/sales/$C1/new.txt") 2>/dev/null; then fail "wrote into a commit view"; fi
 if mkdir "$MNT/nodomain" 2>/dev/null; then fail "mkdir at the mount's root worked"; fi
+mkdir "$MNT/sales/main/tmp"
+printf x >"$MNT/sales/main/tmp/a"
+chmod 600 "$MNT/sales/main/tmp/a"
+mv "$MNT/sales/main/tmp/a" "$MNT/sales/main/tmp/b"
+rm "$MNT/sales/main/tmp/b"
+rmdir "$MNT/sales/main/tmp"
+ln -s orders.csv "$MNT/sales/main/link"
+if mv "$MNT/sales/main/link" "$MNT/sales/$C1/link" 2>/dev/null; then fail "renamed into a commit view"; fi
 as_alice cat "$MNT/sales/main/orders.csv" >/dev/null
 run ctl_as_alice "domain create alice_d"
 [[ $RC -eq 0 ]] || fail "$USER_A could not create a domain: $OUT $ERR"
@@ -60,6 +68,14 @@ want = [
     ("frobnicate", "root", "", "", "", "EINVAL"),
     ("create", "root", "sales", "", "new.txt", "EROFS"),
     ("mkdir", "root", "nodomain", "", "", "EPERM"),
+    ("mkdir", "root", "sales", "main", "tmp", "ok"),
+    ("create", "root", "sales", "main", "tmp/a", "ok"),
+    ("chmod", "root", "sales", "main", "tmp/a", "ok"),
+    ("rename", "root", "sales", "main", "tmp/a", "ok"),
+    ("unlink", "root", "sales", "main", "tmp/b", "ok"),
+    ("rmdir", "root", "sales", "main", "tmp", "ok"),
+    ("symlink", "root", "sales", "main", "link", "ok"),
+    ("rename", "root", "sales", "main", "link", "EROFS"),
     ("read", alice, "sales", "main", "orders.csv", "ok"),
     ("domain", alice, "alice_d", "", "", "ok"),
     ("audit", alice, "", "", "", "EACCES"),
@@ -73,12 +89,19 @@ if got != want:
 recs = ans["records"]
 if [r["seq"] for r in recs] != list(range(1, len(want) + 1)):
     sys.exit("seqs are not 1..%d: %s" % (len(want), [r["seq"] for r in recs]))
-if recs[3]["bytes"] != 4 or recs[8]["bytes"] != 4:
-    sys.exit("a read open does not record the file's size: %s" % recs[3])
-if recs[3]["comm"] != "cat" or recs[1]["comm"] != "bash":
-    sys.exit("command names: %s %s" % (recs[3]["comm"], recs[1]["comm"]))
-if recs[6]["commit"] != c1 or len(recs[3]["commit"]) != 64:
-    sys.exit("resolved commits: %s %s" % (recs[6]["commit"], recs[3]["commit"]))
+def find(op, **kw):
+    return [r for r in recs if r["op"] == op and all(r[k] == v for k, v in kw.items())]
+reads = find("read")
+if [r["bytes"] for r in reads] != [4, 4] or [r["comm"] for r in reads] != ["cat", "cat"]:
+    sys.exit("read opens: %s" % reads)
+if find("create", path="orders.csv")[0]["comm"] != "bash":
+    sys.exit("command name of the shell's create: %s" % find("create"))
+if find("create", result="EROFS")[0]["commit"] != c1 or len(reads[0]["commit"]) != 64:
+    sys.exit("resolved commits: %s %s" % (find("create", result="EROFS"), reads[0]))
+if [r["detail"] for r in find("rename")] != ["tmp/b", "link"]:
+    sys.exit("rename details (the new path, or the new name when refused): %s" % find("rename"))
+if find("symlink")[0]["detail"] != "orders.csv":
+    sys.exit("symlink detail: %s" % find("symlink"))
 if any(r["time_ns"] > s["time_ns"] for r, s in zip(recs, recs[1:])):
     sys.exit("times go back along the log")
 EOF
@@ -110,7 +133,7 @@ mesh_cli audit export --since 1d --mount "$MNT" >"$MESH_TMP/export.jsonl"
 import json, sys
 lines = open(sys.argv[1]).read().splitlines()
 recs = [json.loads(l) for l in lines]
-if len(recs) < 13 or [r["seq"] for r in recs[:13]] != list(range(1, 14)):
+if len(recs) < 21 or [r["seq"] for r in recs[:21]] != list(range(1, 22)):
     sys.exit("export: %d lines, seqs %s" % (len(recs), [r.get("seq") for r in recs]))
 EOF
 
