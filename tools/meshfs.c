@@ -620,6 +620,8 @@ static void print_audit(const json_value *a)
 		printf("audit log intact: %.0f record(s) verified\n", json_num(a, "verified", 0));
 		return;
 	}
+	if (!records || records->count == 0)
+		printf("no records\n");
 	for (size_t i = 0; records && i < records->count; i++) {
 		const json_value *r = records->items[i];
 		const char *domain = json_str(r, "domain", ""), *ref = json_str(r, "ref", "");
