@@ -10,7 +10,8 @@ with -o noaudit, alternating which goes first:
 
 A read costs one record per open, never per read call; a small file costs
 two (create, and the write at its close).  Prints one markdown table with
-the medians and the ratio on/off; target: within 5 % (ratio <= 1.05).
+the medians and the ratio on/off (and that of the fastest runs); target:
+within 5 % (ratio <= 1.05).
 Needs root (mounts, /proc/sys/vm/drop_caches).
 
 usage: bench/audit.py [--meshfs BIN] [--dir DIR] [--size MIB] [--files N]
@@ -196,12 +197,16 @@ def main():
         ("  its daemon CPU time", f"{a.files:,} files of 2 KiB", "small_cpu",
          lambda s: f"{s:.2f} s"),
     ]
-    print("| workload | size | audit on | audit off (-o noaudit) | on / off (time) | target |")
-    print("|---|---|---|---|---|---|")
+    # The best of the runs as well: other load on the machine only ever
+    # adds time, so the fastest runs are the least disturbed.
+    print("| workload | size | audit on | audit off (-o noaudit) | on / off (time) | "
+          "best on / best off | target |")
+    print("|---|---|---|---|---|---|---|")
     for name, size, key, fmt in rows:
         on, off = median(res["on"][key]), median(res["off"][key])
         ratio = on / off
-        print(f"| {name} | {size} | {fmt(on)} | {fmt(off)} | {ratio:.3f} | "
+        best = min(res["on"][key]) / min(res["off"][key])
+        print(f"| {name} | {size} | {fmt(on)} | {fmt(off)} | {ratio:.3f} | {best:.3f} | "
               f"≤ 1.05: {'met' if ratio <= 1.05 else 'MISSED'} |")
     print(f"\n{a.runs} run(s) each, medians; create records written with auditing on: {created} "
           f"(expected {a.files * a.runs + 1})")
