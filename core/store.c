@@ -1,5 +1,6 @@
 #include "store.h"
 #include "treecache.h"
+#include "access.h"
 #include "error.h"
 
 #include <fcntl.h>
@@ -55,6 +56,9 @@ struct mesh_store {
 	mesh_treecache *trees;
 	pthread_mutex_t branch_locks[BRANCH_LOCK_STRIPES];
 	struct timespec opened;   /* the filesystems' clock (coarse) */
+	struct mesh_access_cache *access;
+	bool root_squash;         /* set before threads share the handle */
+	uid_t admin_uid;
 };
 
 static char *path_join(const char *dir, const char *name)
@@ -523,7 +527,8 @@ int mesh_store_open(mesh_store **out, const char *path, const mesh_log *log)
 	store->reserve_path = store->path ? path_join(path, RESERVE_FILE) : NULL;
 	if (store->reserve_path)
 		reserve_at_open(store);
-	if (!store->reserve_path || (error = open_parts(store)) < 0) {
+	if (!store->reserve_path || (error = mesh_access_cache_new(&store->access)) < 0 ||
+	    (error = open_parts(store)) < 0) {
 		if (!store->reserve_path)
 			error = mesh_error_oom();
 		mesh_store_close(store);
@@ -539,6 +544,7 @@ void mesh_store_close(mesh_store *store)
 {
 	if (!store)
 		return;
+	mesh_access_cache_free(store->access);
 	mesh_chunk_cache_free(store->cache);
 	mesh_treecache_free(store->trees);
 	mesh_refdb_close(store->refs);
@@ -562,6 +568,25 @@ mesh_chunk_cache *mesh_store_cache(mesh_store *store) { return store->cache; }
 mesh_treecache *mesh_store_trees(mesh_store *store) { return store->trees; }
 const mesh_log *mesh_store_log(const mesh_store *store) { return &store->log; }
 struct timespec mesh_store_opened(const mesh_store *store) { return store->opened; }
+struct mesh_access_cache *mesh_store_access(mesh_store *store) { return store->access; }
+uid_t mesh_store_admin_uid(const mesh_store *store) { return store->admin_uid; }
+bool mesh_store_root_squashed(const mesh_store *store) { return store->root_squash; }
+
+int mesh_store_set_root_squash(mesh_store *store, bool on)
+{
+	struct stat st;
+
+	if (!on) {
+		store->root_squash = false;
+		store->admin_uid = 0;
+		return 0;
+	}
+	if (stat(store->path, &st) < 0)
+		return mesh_error_os("cannot stat the store", store->path);
+	store->root_squash = true;
+	store->admin_uid = st.st_uid;
+	return 0;
+}
 
 static pthread_mutex_t *branch_stripe(mesh_store *store, const char *domain,
 				      const char *branch)

@@ -120,6 +120,18 @@ mesh_chunk_cache *mesh_store_cache(mesh_store *store);
 /* Parsed trees, shared by every view of the store. */
 struct mesh_treecache *mesh_store_trees(mesh_store *store);
 const mesh_log *mesh_store_log(const mesh_store *store);
+/* The access rules' cache of this handle (access.h). */
+struct mesh_access_cache *mesh_store_access(mesh_store *store);
+
+/* Root squash (the mount's -o root_squash, for shared hosts): root is an
+ * ordinary user for the access rules, and the store's administrator is
+ * the uid that owns the store directory (looked up now).  Set before the
+ * handle is shared between threads. */
+int mesh_store_set_root_squash(mesh_store *store, bool on);
+/* The uid with the administrator's rights: 0, or with root squash the
+ * store directory's owner. */
+uid_t mesh_store_admin_uid(const mesh_store *store);
+bool mesh_store_root_squashed(const mesh_store *store);
 /* When this handle opened the store, on the clock file timestamps use:
  * a file in tmp/ changed before it belongs to a process that is gone
  * (the store is open in one process at a time). */
