@@ -575,20 +575,46 @@ static bool has_grant(const access_rules *r, const who *w, bool write,
 	return false;
 }
 
+/* What the caller is to a domain.  Group lookups cost a read of /proc
+ * for a FUSE request, so writer and member are found only when asked. */
 typedef struct roles {
-	bool admin, owner, writer, member;
+	bool admin, owner;
+	int writer, member;     /* -1 until found */
+	mesh_store *store;
+	const access_rules *rules;
+	who *who;
 } roles;
 
-static void roles_of(mesh_store *store, const access_rules *r, who *w, roles *out)
+static void roles_init(roles *ro, mesh_store *store, const access_rules *r, who *w)
 {
-	out->admin = mesh_access_is_admin(store, w->caller);
-	out->owner = w->caller->uid == r->owner_uid;
-	out->writer = out->admin || out->owner ||
-		      (r->has_writers && who_in(w, r->writers_gid)) ||
-		      has_grant(r, w, true, NULL, NULL);
-	out->member = !r->restricted || out->writer ||
-		      (r->has_readers && who_in(w, r->readers_gid)) ||
-		      has_grant(r, w, false, NULL, NULL);
+	ro->admin = mesh_access_is_admin(store, w->caller);
+	ro->owner = w->caller->uid == r->owner_uid;
+	ro->writer = ro->member = -1;
+	ro->store = store;
+	ro->rules = r;
+	ro->who = w;
+}
+
+static bool is_writer(roles *ro)
+{
+	const access_rules *r = ro->rules;
+
+	if (ro->writer < 0)
+		ro->writer = ro->admin || ro->owner ||
+			     (r->has_writers && who_in(ro->who, r->writers_gid)) ||
+			     has_grant(r, ro->who, true, NULL, NULL);
+	return ro->writer;
+}
+
+static bool is_member(roles *ro)
+{
+	const access_rules *r = ro->rules;
+
+	if (ro->member < 0)
+		ro->member = !r->restricted || is_writer(ro) ||
+			     (r->has_readers && who_in(ro->who, r->readers_gid)) ||
+			     has_grant(r, ro->who, false, NULL, NULL);
+	return ro->member;
 }
 
 static bool protected_branch(const access_rules *r, const char *branch)
@@ -624,7 +650,7 @@ static int refuse_sensitive(const access_rules *r, const access_glob *g, const c
 		r->domain, path, g->glob, group, r->owner);
 }
 
-static int decide_read(const access_rules *r, who *w, const roles *ro,
+static int decide_read(const access_rules *r, who *w, roles *ro,
 		       mesh_access_op op, const char *path)
 {
 	if (!path || ro->admin || ro->owner)
@@ -641,10 +667,10 @@ static int decide_read(const access_rules *r, who *w, const roles *ro,
 	return 0;
 }
 
-static int decide_change(const access_rules *r, const roles *ro, const char *branch,
+static int decide_change(const access_rules *r, roles *ro, const char *branch,
 			 mesh_access_op op)
 {
-	if (!ro->writer) {
+	if (!is_writer(ro)) {
 		char group[256] = "none";
 		if (r->has_writers)
 			group_name(r->writers_gid, group, sizeof(group));
@@ -679,9 +705,9 @@ static int decide(mesh_store *store, const access_rules *r, who *w, const char *
 {
 	roles ro;
 
-	roles_of(store, r, w, &ro);
+	roles_init(&ro, store, r, w);
 	/* To anyone else a restricted domain does not exist. */
-	if (!ro.member)
+	if (!is_member(&ro))
 		return mesh_error_set(MESH_ENOENT, "domain %s does not exist", r->domain);
 	switch (op) {
 	case MESH_ACCESS_SEE:

@@ -288,6 +288,45 @@ START_TEST(invisible_domain_reads_like_an_absent_one)
 }
 END_TEST
 
+START_TEST(domain_root_belongs_to_the_writers_group)
+{
+	mesh_domain *d;
+	uint32_t uid, gid;
+
+	make_domain(false);
+	ck_assert_int_eq(mesh_domain_get(store, "sales", &d), 0);
+	mesh_domain_root_owner(d, &uid, &gid);
+	ck_assert_uint_eq(uid, OWNER_UID);
+	ck_assert_uint_eq(gid, WRITERS_GID);
+	mesh_domain_free(d);
+	ok_as(OWNER, "domain set sales writers none");
+	ck_assert_int_eq(mesh_domain_get(store, "sales", &d), 0);
+	ck_assert(!d->has_writers);
+	mesh_domain_root_owner(d, &uid, &gid);
+	ck_assert_uint_ne(gid, WRITERS_GID);
+	mesh_domain_free(d);
+}
+END_TEST
+
+START_TEST(records_from_before_access_rules_are_public)
+{
+	static const char record[] = "1\0old card\0bob\0" "5001\0main\0" "1700000000\0" "7";
+	mesh_domain *d;
+
+	ck_assert_int_eq(mesh_db_put(mesh_store_db(store), "d/old", 5, record, sizeof(record), true), 0);
+	ck_assert_int_eq(mesh_domain_get(store, "old", &d), 0);
+	ck_assert(!d->has_writers && !d->has_readers && !d->restricted);
+	ck_assert_str_eq(d->owner, "bob");
+	mesh_domain_free(d);
+	ck_assert_int_eq(mesh_access_check(store, &callers[OTHER], "old", NULL, MESH_ACCESS_READ,
+					   "x"), 0);
+	ck_assert_int_eq(mesh_access_check(store, &callers[OTHER], "old", NULL, MESH_ACCESS_TAG,
+					   NULL), MESH_EACCES);
+	ck_assert_int_eq(mesh_access_check(store, &callers[OWNER], "old", NULL, MESH_ACCESS_TAG,
+					   NULL), 0);
+}
+END_TEST
+
 START_TEST(refusal_names_the_rule)
 {
 	make_domain(false);
@@ -368,6 +407,16 @@ START_TEST(diff_and_log_obey_sensitive_paths)
 	ck_assert_ptr_nonnull(strstr(answer, "a.csv"));
 	ck_assert_ptr_null(strstr(answer, "emails"));
 	ck_assert_int_eq(run_as(OWNER, "diff sales/dev~1 dev", &answer), 0);
+	ck_assert_ptr_nonnull(strstr(answer, "customers/pii/emails.csv"));
+	/* Staged changes at a sensitive path are left out of others' status. */
+	ck_assert_int_eq(mesh_view_open_branch(&dev, store, "sales", "dev"), 0);
+	test_stage_file(store, dev, &callers[OWNER], "customers/pii/emails.csv", "w@y\n", 4);
+	test_stage_file(store, dev, &callers[OWNER], "orders/o.csv", "p\n", 2);
+	mesh_view_free(dev);
+	ck_assert_int_eq(run_as(READER, "status sales/dev", &answer), 0);
+	ck_assert_ptr_nonnull(strstr(answer, "orders/o.csv"));
+	ck_assert_ptr_null(strstr(answer, "emails"));
+	ck_assert_int_eq(run_as(OWNER, "status sales/dev", &answer), 0);
 	ck_assert_ptr_nonnull(strstr(answer, "customers/pii/emails.csv"));
 	fails_as(READER, "log sales/dev -- customers/pii/emails.csv", MESH_EACCES, "sensitive");
 	ok_as(READER, "log sales/dev -- orders");
@@ -602,6 +651,8 @@ static Suite *access_suite(void)
 	tcase_add_test(t, sensitive_group_member_reads_in_every_view);
 	tcase_add_test(t, invisible_domain_reads_like_an_absent_one);
 	tcase_add_test(t, refusal_names_the_rule);
+	tcase_add_test(t, records_from_before_access_rules_are_public);
+	tcase_add_test(t, domain_root_belongs_to_the_writers_group);
 	tcase_add_test(t, views_refuse_and_change_nothing);
 	tcase_add_test(t, diff_and_log_obey_sensitive_paths);
 	tcase_add_test(t, commands_of_readers_change_nothing);
