@@ -179,36 +179,12 @@ void mesh_access_protect_put(mesh_db_batch *batch, const char *domain,
 /* "uid \0 read|write \0 glob \0 until \0" */
 static int encode_grant(const access_grant *g, char **out, size_t *len)
 {
-	char buf[64];
-	int n = snprintf(buf, sizeof(buf), "%" PRIu32 "%c%s%c", g->uid, 0,
-			 g->write ? "write" : "read", 0);
-	size_t glen = strlen(g->glob) + 1;
-	char until[24];
-	int ulen = snprintf(until, sizeof(until), "%" PRId64, g->until) + 1;
+	char uid[16], until[24];
+	const char *f[4] = { uid, g->write ? "write" : "read", g->glob, until };
 
-	if (!(*out = malloc((size_t)n + glen + (size_t)ulen)))
-		return mesh_error_oom();
-	memcpy(*out, buf, (size_t)n);
-	memcpy(*out + n, g->glob, glen);
-	memcpy(*out + n + glen, until, (size_t)ulen);
-	*len = (size_t)n + glen + (size_t)ulen;
-	return 0;
-}
-
-/* Splits a record of NUL-terminated fields; the count found. */
-static size_t split_fields(const char *buf, size_t len, const char **fields, size_t max)
-{
-	const char *p = buf, *end = buf + len;
-	size_t n = 0;
-
-	while (n < max && p < end) {
-		const char *nul = memchr(p, '\0', (size_t)(end - p));
-		if (!nul)
-			break;
-		fields[n++] = p;
-		p = nul + 1;
-	}
-	return n;
+	snprintf(uid, sizeof(uid), "%" PRIu32, g->uid);
+	snprintf(until, sizeof(until), "%" PRId64, g->until);
+	return mesh_fields_join(f, 4, out, len);
 }
 
 static int decode_grant(const char *domain, uint64_t id, const void *val, size_t vlen,
@@ -216,7 +192,7 @@ static int decode_grant(const char *domain, uint64_t id, const void *val, size_t
 {
 	const char *f[4];
 
-	if (split_fields(val, vlen, f, 4) != 4)
+	if (mesh_fields_split(val, vlen, f, 4) != 4)
 		return mesh_error_set(MESH_EIO, "grant %" PRIu64 " of domain %s is corrupt",
 				      id, domain);
 	g->id = id;
@@ -1150,8 +1126,6 @@ static int encode_request(const access_request *q, char **out, size_t *len)
 {
 	char uid[16], created[24], until[24], by[16], at[24];
 	const char *f[REQUEST_FIELDS];
-	size_t total = 0;
-	char *p;
 
 	snprintf(uid, sizeof(uid), "%" PRIu32, q->uid);
 	snprintf(created, sizeof(created), "%" PRId64, q->created);
@@ -1161,17 +1135,7 @@ static int encode_request(const access_request *q, char **out, size_t *len)
 	f[0] = "1"; f[1] = q->domain; f[2] = uid; f[3] = q->write ? "write" : "read";
 	f[4] = q->glob; f[5] = q->reason; f[6] = created; f[7] = q->state;
 	f[8] = until; f[9] = by; f[10] = at;
-	for (int i = 0; i < REQUEST_FIELDS; i++)
-		total += strlen(f[i]) + 1;
-	if (!(p = *out = malloc(total)))
-		return mesh_error_oom();
-	for (int i = 0; i < REQUEST_FIELDS; i++) {
-		size_t n = strlen(f[i]) + 1;
-		memcpy(p, f[i], n);
-		p += n;
-	}
-	*len = total;
-	return 0;
+	return mesh_fields_join(f, REQUEST_FIELDS, out, len);
 }
 
 static int decode_request(uint64_t id, const void *val, size_t vlen, access_request *q)
@@ -1179,7 +1143,7 @@ static int decode_request(uint64_t id, const void *val, size_t vlen, access_requ
 	const char *f[REQUEST_FIELDS];
 
 	memset(q, 0, sizeof(*q));
-	if (split_fields(val, vlen, f, REQUEST_FIELDS) != REQUEST_FIELDS || strcmp(f[0], "1"))
+	if (mesh_fields_split(val, vlen, f, REQUEST_FIELDS) != REQUEST_FIELDS || strcmp(f[0], "1"))
 		return mesh_error_set(MESH_EIO, "access request %" PRIu64 " is corrupt", id);
 	q->id = id;
 	q->uid = (uint32_t)strtoul(f[2], NULL, 10);

@@ -76,8 +76,6 @@ static int encode_domain(const mesh_domain *d, char **out, size_t *len)
 {
 	char uid[16], created[24], retention[16], writers[16], readers[16];
 	const char *fields[DOMAIN_FIELDS];
-	size_t total = 0;
-	char *p;
 
 	snprintf(uid, sizeof(uid), "%" PRIu32, d->owner_uid);
 	snprintf(created, sizeof(created), "%" PRId64, d->created);
@@ -94,35 +92,19 @@ static int encode_domain(const mesh_domain *d, char **out, size_t *len)
 	fields[7] = writers;
 	fields[8] = readers;
 	fields[9] = d->restricted ? "restricted" : "public";
-	for (int i = 0; i < DOMAIN_FIELDS; i++)
-		total += strlen(fields[i]) + 1;
-	if (!(p = *out = malloc(total)))
-		return mesh_error_oom();
-	for (int i = 0; i < DOMAIN_FIELDS; i++) {
-		size_t n = strlen(fields[i]) + 1;
-		memcpy(p, fields[i], n);
-		p += n;
-	}
-	*len = total;
-	return 0;
+	return mesh_fields_join(fields, DOMAIN_FIELDS, out, len);
 }
 
 static int decode_domain(const char *name, const char *buf, size_t len,
 			 mesh_domain **out)
 {
 	const char *fields[DOMAIN_FIELDS];
-	const char *p = buf, *end = buf + len;
+	size_t nfields = mesh_fields_split(buf, len, fields, DOMAIN_FIELDS);
 	mesh_domain *d;
 
-	int nfields = 0;
-
-	for (; nfields < DOMAIN_FIELDS && p < end; nfields++) {
-		const char *nul = memchr(p, '\0', (size_t)(end - p));
-		if (!nul)
-			return mesh_error_set(MESH_EIO, "domain record of %s is corrupt", name);
-		fields[nfields] = p;
-		p = nul + 1;
-	}
+	/* A field without its NUL is cut off: the record is damaged. */
+	if (nfields < DOMAIN_FIELDS && len > 0 && buf[len - 1] != '\0')
+		return mesh_error_set(MESH_EIO, "domain record of %s is corrupt", name);
 	if (nfields < DOMAIN_FIELDS_MIN)
 		return mesh_error_set(MESH_EIO, "domain record of %s is corrupt", name);
 	if (strcmp(fields[0], "1") != 0)
