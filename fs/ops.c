@@ -674,12 +674,15 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	char path[VIEW_PATH_MAX], target[PATH_MAX + 1];
 	mesh_view_entry entry;
 	mesh_file_map *map = NULL;
+	mesh_caller caller;
 	size_t len = 0;
 	int error;
 
 	if (!node || node->type != FS_NODE_ENTRY)
 		return (void)fuse_reply_err(req, EINVAL);
-	if ((error = node_path(f, node, path)) == 0 &&
+	caller_of(req, &caller);
+	if ((error = node_may(f, node, &caller, MESH_ACCESS_READ)) == 0 &&
+	    (error = node_path(f, node, path)) == 0 &&
 	    (error = mesh_view_lookup(node->view, path, &entry)) == 0 &&
 	    (error = mesh_view_file_map(node->view, &entry, &map)) == 0)
 		error = mesh_file_read(mesh_store_odb(f->store), mesh_store_cache(f->store),

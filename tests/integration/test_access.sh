@@ -205,6 +205,10 @@ chown acc_admin "$STORE"
 mesh_mount -o root_squash
 assert_not_contains "$(ls "$MNT")" hr "root's ls under root squash"
 assert_eq EACCES "$(try_write root "$MNT/sales/feature/shared/x.csv")" "root's write under root squash"
+# A writer's file is staged whole at close, and commits, under root squash.
+assert_eq OK "$(try_write acc_w1 "$MNT/sales/feature/shared/sq.csv" squashed)" "writer under root squash"
+cli acc_w1 commit sales/feature -m "under root squash" >/dev/null
+assert_eq squashed "$(try_read acc_w1 "$MNT/sales/feature~0/shared/sq.csv")" "committed under root squash"
 run "$MESHFS_BIN" --mount "$MNT" policy set protect-main-by-default true
 [[ $RC -ne 0 ]] || fail "root set a policy under root squash"
 cli acc_admin policy set protect-main-by-default true >/dev/null
