@@ -132,6 +132,8 @@ int mesh_store_set_root_squash(mesh_store *store, bool on);
  * store directory's owner. */
 uid_t mesh_store_admin_uid(const mesh_store *store);
 bool mesh_store_root_squashed(const mesh_store *store);
+/* The long commands running on this handle (progress.h). */
+struct mesh_progress_table *mesh_store_progress(mesh_store *store);
 /* When this handle opened the store, on the clock file timestamps use:
  * a file in tmp/ changed before it belongs to a process that is gone
  * (the store is open in one process at a time). */
