@@ -612,6 +612,7 @@ static const char *op_words(mesh_access_op op)
 	case MESH_ACCESS_REVERT: return "revert";
 	case MESH_ACCESS_BRANCH: return "create or delete branches";
 	case MESH_ACCESS_TAG: return "create or delete tags";
+	case MESH_ACCESS_REPAIR: return "repair branches";
 	default: return "change";
 	}
 }

@@ -43,6 +43,7 @@ typedef enum mesh_access_op {
 	MESH_ACCESS_REVERT,       /* revert on a branch: a protected one too */
 	MESH_ACCESS_BRANCH,       /* create (branch NULL) or delete a branch */
 	MESH_ACCESS_TAG,          /* create or delete a tag */
+	MESH_ACCESS_REPAIR,       /* move a branch off a broken head: a protected one too */
 	MESH_ACCESS_ADMIN,        /* change the domain's settings and protections */
 } mesh_access_op;
 

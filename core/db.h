@@ -4,6 +4,7 @@
  * One keyspace; each module owns a key prefix:
  *   "d/"  domains (domain.h)      "r/"  refs (refs.h)
  *   "s/"  staging (stage.h)       "m/"  store metadata
+ *   "a/"  access rules (access.h)
  * Changes that must land together go through one mesh_db_batch, written
  * with sync=true when they must survive a crash.
  */

@@ -206,6 +206,8 @@ static const row public_table[] = {
 	{ "delete a protected branch", MESH_ACCESS_BRANCH, "main", NULL,
 	  { PERM, PERM, PERM, ACCES, ACCES } },
 	{ "create or delete a tag", MESH_ACCESS_TAG, NULL, NULL, { OK, OK, OK, ACCES, ACCES } },
+	{ "repair a protected branch's head", MESH_ACCESS_REPAIR, "main", NULL,
+	  { OK, OK, OK, ACCES, ACCES } },
 	{ "change settings, protect", MESH_ACCESS_ADMIN, NULL, NULL,
 	  { OK, OK, ACCES, ACCES, ACCES } },
 };
