@@ -818,8 +818,11 @@ bool mesh_access_policy_protect_main(mesh_store *store)
 	int cached;
 	bool on = false;
 
+	uint64_t generation;
+
 	pthread_mutex_lock(&c->lock);
 	cached = c->protect_main;
+	generation = c->generation;
 	pthread_mutex_unlock(&c->lock);
 	if (cached >= 0)
 		return cached == 1;
@@ -828,7 +831,8 @@ bool mesh_access_policy_protect_main(mesh_store *store)
 		return false;
 	}
 	pthread_mutex_lock(&c->lock);
-	c->protect_main = on ? 1 : 0;
+	if (generation == c->generation)
+		c->protect_main = on ? 1 : 0;
 	pthread_mutex_unlock(&c->lock);
 	return on;
 }
