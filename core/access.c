@@ -1108,7 +1108,7 @@ typedef struct access_request {
 	char *glob;             /* "" for the whole domain */
 	char *reason;
 	int64_t created;
-	char *state;            /* pending, granted, denied */
+	char *state;            /* pending, granted, denied, revoked */
 	int64_t until;          /* of a grant; 0: no end */
 	uint32_t decided_by;
 	int64_t decided_at;
@@ -1379,9 +1379,12 @@ static int parse_id(const char *text, uint64_t *out)
 	return 0;
 }
 
-static int decide_request(mesh_cmd *cmd, access_request *q, bool grant, int64_t until)
+/* The request's new state ("granted", "denied", "revoked") and its
+ * grant's record, written together. */
+static int decide_request(mesh_cmd *cmd, access_request *q, const char *state, int64_t until)
 {
 	mesh_store *store = cmd->env->store;
+	bool grant = !strcmp(state, "granted");
 	access_grant g = { q->id, q->uid, q->write, q->glob, until };
 	mesh_db_batch *batch = NULL;
 	char *record = NULL, *grec = NULL, key[600];
@@ -1389,19 +1392,21 @@ static int decide_request(mesh_cmd *cmd, access_request *q, bool grant, int64_t 
 	int error;
 
 	free(q->state);
-	if (!(q->state = strdup(grant ? "granted" : "denied")))
+	if (!(q->state = strdup(state)))
 		return mesh_error_oom();
-	q->until = until;
+	if (grant)
+		q->until = until;
 	q->decided_by = cmd->caller->uid;
 	q->decided_at = (int64_t)time(NULL);
+	grant_key(key, sizeof(key), q->domain, q->id);
 	if ((error = encode_request(q, &record, &len)) == 0 &&
 	    (!grant || (error = encode_grant(&g, &grec, &glen)) == 0) &&
 	    (error = mesh_db_batch_new(&batch)) == 0) {
 		request_put(batch, q, record, len);
-		if (grant) {
-			grant_key(key, sizeof(key), q->domain, q->id);
+		if (grant)
 			mesh_db_batch_put(batch, key, strlen(key), grec, glen);
-		}
+		else if (!strcmp(state, "revoked"))
+			mesh_db_batch_delete(batch, key, strlen(key));
 		error = mesh_db_batch_write(mesh_store_db(store), batch, true);
 	}
 	mesh_db_batch_free(batch);
@@ -1412,10 +1417,13 @@ static int decide_request(mesh_cmd *cmd, access_request *q, bool grant, int64_t 
 	return error;
 }
 
+/* grant, deny (of a pending request) and revoke (of a grant). */
 static int access_answer_cmd(mesh_cmd *cmd)
 {
-	bool grant = !strcmp(cmd->argv[1], "grant");
+	const char *sub = cmd->argv[1];
+	bool grant = !strcmp(sub, "grant"), revoke = !strcmp(sub, "revoke");
 	const char *until_text = NULL, *pos[1] = { NULL };
+	const char *state = grant ? "granted" : revoke ? "revoked" : "denied";
 	mesh_cmd_opt specs[] = { { "--until", NULL, &until_text, NULL } };
 	mesh_store *store = cmd->env->store;
 	access_request q = { 0 };
@@ -1426,7 +1434,7 @@ static int access_answer_cmd(mesh_cmd *cmd)
 
 	if ((error = mesh_cmd_parse_opts(cmd, 2, specs, grant ? 1 : 0, pos, 1, &npos, NULL)) < 0 ||
 	    (error = mesh_cmd_need_positional(cmd, npos, 1, grant ?
-		"access grant ID [--until DATE]" : "access deny ID")) < 0 ||
+		"access grant ID [--until DATE]" : revoke ? "access revoke ID" : "access deny ID")) < 0 ||
 	    (error = parse_id(pos[0], &id)) < 0)
 		return error;
 	if (until_text) {
@@ -1439,11 +1447,12 @@ static int access_answer_cmd(mesh_cmd *cmd)
 		return error;
 	if ((error = mesh_access_check(store, cmd->caller, q.domain, NULL,
 				       MESH_ACCESS_ADMIN, NULL)) == 0 &&
-	    strcmp(q.state, "pending") != 0)
-		error = mesh_error_set(MESH_EINVAL, "access request %" PRIu64 " is already %s",
-				       id, q.state);
-	if (error == 0 && (error = decide_request(cmd, &q, grant, until)) == 0) {
-		access_step(store, cmd->caller, grant ? "grant" : "deny", &q);
+	    strcmp(q.state, revoke ? "granted" : "pending") != 0)
+		error = mesh_error_set(MESH_EINVAL, revoke ?
+			"access request %" PRIu64 " is %s, not granted: nothing to revoke" :
+			"access request %" PRIu64 " is already %s", id, q.state);
+	if (error == 0 && (error = decide_request(cmd, &q, state, until)) == 0) {
+		access_step(store, cmd->caller, sub, &q);
 		mesh_json_key(&cmd->json, "request");
 		json_request(&cmd->json, &q, (int64_t)time(NULL));
 	}
@@ -1461,7 +1470,7 @@ static int cmd_access(mesh_cmd *cmd)
 		return list_requests(cmd, pending_for_me);
 	if (!strcmp(sub, "mine"))
 		return list_requests(cmd, mine);
-	if (!strcmp(sub, "grant") || !strcmp(sub, "deny"))
+	if (!strcmp(sub, "grant") || !strcmp(sub, "deny") || !strcmp(sub, "revoke"))
 		return access_answer_cmd(cmd);
 	return mesh_error_set(MESH_EINVAL, "usage: %s", mesh_access_cmd_spec.usage);
 }
@@ -1469,6 +1478,6 @@ static int cmd_access(mesh_cmd *cmd)
 const mesh_cmd_spec mesh_access_cmd_spec = {
 	"access", cmd_access,
 	"access request DOMAIN read|write [--path GLOB] --reason TEXT | access pending | "
-	"access grant ID [--until DATE] | access deny ID | access mine",
+	"access grant ID [--until DATE] | access deny ID | access revoke ID | access mine",
 	"ask for access to a domain; its owner grants or denies",
 };

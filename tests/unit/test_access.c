@@ -604,6 +604,17 @@ START_TEST(write_grant_makes_a_writer_and_opens_a_restricted_domain)
 	ok_as(OWNER, "access grant 1");
 	ck_assert_int_eq(mesh_access_check(store, &callers[READER], "sales", "dev", MESH_ACCESS_COMMIT,
 					   NULL), 0);
+	/* A grant without an end is taken back by a revoke. */
+	fails_as(WRITER, "access revoke 1", MESH_EACCES, NULL);
+	ok_as(OWNER, "access revoke 1");
+	ck_assert_int_eq(mesh_access_check(store, &callers[READER], "sales", "dev", MESH_ACCESS_COMMIT,
+					   NULL), MESH_EACCES);
+	fails_as(OWNER, "access revoke 1", MESH_EINVAL, "nothing to revoke");
+	ok_as(READER, "access request sales write --reason again");
+	fails_as(OWNER, "access revoke 2", MESH_EINVAL, "is pending");
+	char *answer;
+	ck_assert_int_eq(run_as(READER, "access mine", &answer), 0);
+	ck_assert_ptr_nonnull(strstr(answer, "\"state\":\"revoked\""));
 }
 END_TEST
 
