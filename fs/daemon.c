@@ -130,6 +130,8 @@ typedef struct mount_flags {
 static const struct fuse_opt mount_flag_opts[] = {
 	{ "root_squash", offsetof(mount_flags, root_squash), 1 },
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	/* The user chose whom the mount serves: FUSE takes only one of them. */
+	FUSE_OPT_KEY("allow_root", KEY_ALLOW_OTHER),
 	FUSE_OPT_END
 };
 
