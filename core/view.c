@@ -1017,8 +1017,12 @@ int mesh_view_rename(mesh_view *view, const mesh_caller *caller,
 	int error;
 
 	(void)caller;
+	/* Moving a sensitive path out from under its glob would be reading
+	 * it: the mover must be allowed to read all that moves. */
 	if ((error = may_write(view, caller, from)) < 0 ||
 	    (error = may_write(view, caller, to)) < 0 ||
+	    (error = mesh_access_check(view->store, caller, view->domain, NULL,
+				       MESH_ACCESS_READ_TREE, from)) < 0 ||
 	    (error = check_target(view, from)) < 0 ||
 	    (error = check_target(view, to)) < 0)
 		return error;

@@ -374,6 +374,14 @@ START_TEST(views_refuse_and_change_nothing)
 						 0664, 1, 0, &map, false), 0);
 	ck_assert_int_eq(mesh_view_stage_content(dev, &colleague, "w.csv", MESH_KIND_FILE,
 						 0664, 1, 0, &map, false), 0);
+	/* Nor is a rename out from under the glob, by a writer outside its group. */
+	ck_assert_int_eq(mesh_view_rename(dev, &callers[WRITER], "customers/pii/emails.csv",
+					  "open.csv", false), MESH_EACCES);
+	ck_assert_int_eq(mesh_view_rename(dev, &callers[WRITER], "customers", "c2", false),
+			 MESH_EACCES);
+	ck_assert_int_eq(mesh_view_status(dev, &changes, &count), 0);
+	ck_assert_uint_eq(count, 1);   /* w.csv */
+	mesh_changes_free(changes, count);
 	/* A zero-copy copy is no way around a sensitive path. */
 	ck_assert_int_eq(mesh_domain_create_with(store, &callers[READER], "mine", &own), 0);
 	ck_assert_int_eq(mesh_view_open_branch(&mine, store, "mine", "main"), 0);
