@@ -36,12 +36,12 @@
 #define NS_PER_DAY (86400LL * 1000000000)
 #define WRITE_RETRY_AT_CLOSE 10
 
-#define KEY_RECORD "a/r/"
-#define KEY_HEAD "a/h"
-#define KEY_BY_DOMAIN "a/x/d/"
-#define KEY_BY_UID "a/x/u/"
-#define KEY_BY_OP "a/x/o/"
-#define KEY_USAGE "a/s/"
+#define KEY_RECORD "l/r/"
+#define KEY_HEAD "l/h"
+#define KEY_BY_DOMAIN "l/x/d/"
+#define KEY_BY_UID "l/x/u/"
+#define KEY_BY_OP "l/x/o/"
+#define KEY_USAGE "l/s/"
 
 /* A queued event: the strings follow the struct in one allocation. */
 typedef struct pending {

@@ -3,12 +3,12 @@
  * and read open, and the usage counters of reads.
  *
  * Keys (all through db.h, so the chain moves with the shared metadata):
- *   "a/r/" seq                       a record (seq: 8 bytes big-endian)
- *   "a/h"                            the head: last seq and its hash
- *   "a/x/d/" domain \0 time seq      index list by domain
- *   "a/x/u/" uid time seq            index list by uid (4 bytes big-endian)
- *   "a/x/o/" op \0 time seq          index list by operation
- *   "a/s/" domain \0 day uid top \0  usage of reads: opens, bytes, last read
+ *   "l/r/" seq                       a record (seq: 8 bytes big-endian)
+ *   "l/h"                            the head: last seq and its hash
+ *   "l/x/d/" domain \0 time seq      index list by domain
+ *   "l/x/u/" uid time seq            index list by uid (4 bytes big-endian)
+ *   "l/x/o/" op \0 time seq          index list by operation
+ *   "l/s/" domain \0 day uid top \0  usage of reads: opens, bytes, last read
  *
  * An index list is written once per writer batch and value: it lists the
  * (time, seq) of the batch's records with that value, and its key ends

@@ -1,4 +1,5 @@
 #include "branch.h"
+#include "access.h"
 #include "progress.h"
 #include "domain.h"
 #include "error.h"
@@ -54,7 +55,8 @@ int mesh_branch_create(mesh_store *store, const mesh_caller *caller,
 	int error;
 
 	(void)caller;
-	if ((error = check_new_name(store, domain, "branch", name)) < 0 ||
+	if ((error = mesh_access_check(store, caller, domain, NULL, MESH_ACCESS_BRANCH, NULL)) < 0 ||
+	    (error = check_new_name(store, domain, "branch", name)) < 0 ||
 	    (error = mesh_revparse(store, domain, from_ref, &rev)) < 0)
 		return error;
 	snprintf(ref, sizeof(ref), "heads/%s", name);
@@ -83,38 +85,13 @@ static int check_deletable(mesh_store *store, const char *domain, const char *na
 	return error;
 }
 
-int mesh_branch_delete_empty(mesh_store *store, const mesh_caller *caller,
-			     mesh_view *view)
-{
-	const char *domain = mesh_view_domain(view), *name = mesh_view_branch(view);
-	mesh_view_dirent *entries;
-	size_t count;
-	int error;
-
-	if (!name)
-		return mesh_error_set(MESH_EPERM, "%s: tags and commits are not branches",
-				      domain);
-	if ((error = check_deletable(store, domain, name)) < 0 ||
-	    (error = mesh_view_list(view, "", &entries, &count)) < 0)
-		return error;
-	mesh_view_dirents_free(entries, count);
-	if (count > 0)
-		return mesh_error_set(MESH_ENOTEMPTY,
-			"branch %s/%s is not empty: delete it with `meshfs branch delete`",
-			domain, name);
-	return mesh_branch_delete(store, caller, domain, name);
-}
-
-int mesh_branch_delete(mesh_store *store, const mesh_caller *caller,
-		       const char *domain, const char *name)
+/* The branch goes, with what it had staged; the caller checked the rules. */
+static int delete_branch(mesh_store *store, const char *domain, const char *name)
 {
 	mesh_db_batch *batch = NULL;
 	char ref[300];
 	int error;
 
-	(void)caller;
-	if ((error = check_deletable(store, domain, name)) < 0)
-		return error;
 	snprintf(ref, sizeof(ref), "heads/%s", name);
 	mesh_store_branch_lock(store, domain, name);
 	if ((error = mesh_db_batch_new(&batch)) == 0 &&
@@ -126,6 +103,41 @@ int mesh_branch_delete(mesh_store *store, const mesh_caller *caller,
 	return error;
 }
 
+int mesh_branch_delete_empty(mesh_store *store, const mesh_caller *caller,
+			     mesh_view *view)
+{
+	const char *domain = mesh_view_domain(view), *name = mesh_view_branch(view);
+	mesh_view_dirent *entries;
+	size_t count;
+	int error;
+
+	if (!name)
+		return mesh_error_set(MESH_EPERM, "%s: tags and commits are not branches",
+				      domain);
+	if ((error = mesh_access_check(store, caller, domain, name, MESH_ACCESS_BRANCH, NULL)) < 0 ||
+	    (error = check_deletable(store, domain, name)) < 0 ||
+	    (error = mesh_view_list(view, "", &entries, &count)) < 0)
+		return error;
+	mesh_view_dirents_free(entries, count);
+	if (count > 0)
+		return mesh_error_set(MESH_ENOTEMPTY,
+			"branch %s/%s is not empty: delete it with `meshfs branch delete`",
+			domain, name);
+	return delete_branch(store, domain, name);
+}
+
+int mesh_branch_delete(mesh_store *store, const mesh_caller *caller,
+		       const char *domain, const char *name)
+{
+	int error;
+
+	(void)caller;
+	if ((error = mesh_access_check(store, caller, domain, name, MESH_ACCESS_BRANCH, NULL)) < 0 ||
+	    (error = check_deletable(store, domain, name)) < 0)
+		return error;
+	return delete_branch(store, domain, name);
+}
+
 int mesh_tag_create(mesh_store *store, const mesh_caller *caller,
 		    const char *domain, const char *tag, const char *ref,
 		    mesh_oid *out)
@@ -135,7 +147,8 @@ int mesh_tag_create(mesh_store *store, const mesh_caller *caller,
 	int error;
 
 	(void)caller;
-	if ((error = check_new_name(store, domain, "tag", tag)) < 0 ||
+	if ((error = mesh_access_check(store, caller, domain, NULL, MESH_ACCESS_TAG, NULL)) < 0 ||
+	    (error = check_new_name(store, domain, "tag", tag)) < 0 ||
 	    (error = mesh_revparse(store, domain, ref, &rev)) < 0)
 		return error;
 	snprintf(name, sizeof(name), "tags/%s", tag);
@@ -152,6 +165,8 @@ int mesh_tag_delete(mesh_store *store, const mesh_caller *caller,
 	int error;
 
 	(void)caller;
+	if ((error = mesh_access_check(store, caller, domain, NULL, MESH_ACCESS_TAG, NULL)) < 0)
+		return error;
 	snprintf(name, sizeof(name), "tags/%s", tag);
 	error = mesh_ref_delete(mesh_store_refs(store), domain, name, NULL);
 	if (error == MESH_ENOENT)
@@ -230,7 +245,9 @@ int mesh_branch_merge(mesh_store *store, mesh_view *dest, const mesh_caller *cal
 	int error;
 
 	memset(outcome, 0, sizeof(*outcome));
-	if ((error = mesh_view_check_clean(dest, "merge")) < 0 ||
+	if ((error = mesh_access_check(store, caller, domain, mesh_view_branch(dest),
+				       MESH_ACCESS_MERGE, NULL)) < 0 ||
+	    (error = mesh_view_check_clean(dest, "merge")) < 0 ||
 	    (error = mesh_revparse(store, domain, src_ref, &src)) < 0)
 		return error;
 	mesh_view_commit_id(dest, &head);
@@ -265,7 +282,9 @@ int mesh_branch_revert(mesh_store *store, mesh_view *view, const mesh_caller *ca
 	int error;
 
 	memset(outcome, 0, sizeof(*outcome));
-	if ((error = mesh_revparse(store, mesh_view_domain(view), commit_ref, &rev)) < 0 ||
+	if ((error = mesh_access_check(store, caller, mesh_view_domain(view), mesh_view_branch(view),
+				       MESH_ACCESS_REVERT, NULL)) < 0 ||
+	    (error = mesh_revparse(store, mesh_view_domain(view), commit_ref, &rev)) < 0 ||
 	    (error = commit_tree(store, &rev.commit, &tree, &commit)) < 0)
 		return error;
 	if (commit->parent_count == 0)
@@ -301,7 +320,9 @@ int mesh_branch_cherry_pick(mesh_store *store, mesh_view *view,
 	int error;
 
 	memset(outcome, 0, sizeof(*outcome));
-	if ((error = mesh_revparse(store, mesh_view_domain(view), commit_ref, &rev)) < 0 ||
+	if ((error = mesh_access_check(store, caller, mesh_view_domain(view), mesh_view_branch(view),
+				       MESH_ACCESS_CHERRY_PICK, NULL)) < 0 ||
+	    (error = mesh_revparse(store, mesh_view_domain(view), commit_ref, &rev)) < 0 ||
 	    (error = commit_tree(store, &rev.commit, &tw.theirs, &commit)) < 0)
 		return error;
 	if (commit->parent_count != 1)

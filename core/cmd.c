@@ -1,4 +1,5 @@
 #include "cmd.h"
+#include "access.h"
 #include "domain.h"
 #include "error.h"
 #include "refs.h"
@@ -10,7 +11,6 @@ int mesh_cmd_parse_target(mesh_cmd *cmd, const char *arg, char *domain,
 			  size_t dlen, const char **rest)
 {
 	const char *slash = strchr(arg, '/');
-	mesh_domain *d;
 	int error;
 
 	if (!slash || slash == arg || !slash[1] || (size_t)(slash - arg) >= dlen)
@@ -18,9 +18,10 @@ int mesh_cmd_parse_target(mesh_cmd *cmd, const char *arg, char *domain,
 			"'%s' is not of the form DOMAIN/BRANCH", arg);
 	memcpy(domain, arg, (size_t)(slash - arg));
 	domain[slash - arg] = '\0';
-	if ((error = mesh_domain_get(cmd->env->store, domain, &d)) < 0)
+	/* A domain the caller may not see does not exist for them. */
+	if ((error = mesh_access_check(cmd->env->store, cmd->caller, domain, NULL,
+				       MESH_ACCESS_SEE, NULL)) < 0)
 		return error;
-	mesh_domain_free(d);
 	*rest = slash + 1;
 	return 0;
 }

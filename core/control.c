@@ -1,4 +1,5 @@
 #include "control.h"
+#include "access.h"
 #include "cmd.h"
 #include "array.h"
 #include "audit.h"
@@ -202,6 +203,21 @@ static int cmd_commit(mesh_cmd *cmd)
 
 /* --- status ---------------------------------------------------------- */
 
+/* Leaves out of an answer the changes at paths the caller may not read. */
+static void drop_unreadable(mesh_cmd *cmd, const char *domain, mesh_change *changes,
+			    size_t *count)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < *count; i++) {
+		if (mesh_access_may_read(cmd->env->store, cmd->caller, domain, changes[i].path))
+			changes[kept++] = changes[i];
+		else
+			free(changes[i].path);
+	}
+	*count = kept;
+}
+
 static int cmd_status(mesh_cmd *cmd)
 {
 	char domain[256];
@@ -219,6 +235,7 @@ static int cmd_status(mesh_cmd *cmd)
 	mesh_view_commit_id(view, &head);
 	json_branch(cmd, view);
 	mesh_cmd_json_oid(&cmd->json, "head", &head);
+	drop_unreadable(cmd, domain, changes, &count);
 	json_changes(&cmd->json, "changes", changes, count);
 	mesh_changes_free(changes, count);
 	return 0;
@@ -304,8 +321,12 @@ static int cmd_log(mesh_cmd *cmd)
 		return error;
 	if (path && !(lc.path = strdup(path)))
 		return mesh_error_oom();
-	if (lc.path)
-		mesh_cmd_trim_path(lc.path);
+	if (lc.path && *mesh_cmd_trim_path(lc.path) &&
+	    (error = mesh_access_check(cmd->env->store, cmd->caller, domain, NULL,
+				       MESH_ACCESS_READ, mesh_cmd_trim_path(lc.path))) < 0) {
+		free(lc.path);
+		return error;
+	}
 	mesh_json_field_string(&cmd->json, "domain", domain);
 	mesh_json_key(&cmd->json, "commits");
 	mesh_json_array_begin(&cmd->json);
@@ -317,6 +338,9 @@ static int cmd_log(mesh_cmd *cmd)
 
 /* --- domains --------------------------------------------------------- */
 
+/* Their usage texts answer a bad subcommand (defined with the others below). */
+static const mesh_cmd_spec spec_cmd_domain, spec_cmd_branch;
+
 static void json_domain(mesh_json *j, const mesh_domain *d)
 {
 	mesh_json_object_begin(j);
@@ -327,6 +351,7 @@ static void json_domain(mesh_json *j, const mesh_domain *d)
 	mesh_json_field_string(j, "default_branch", d->default_branch);
 	mesh_json_field_int(j, "created", d->created);
 	mesh_json_field_int(j, "retention_days", d->retention_days);
+	mesh_access_json_domain(j, d);
 	mesh_json_object_end(j);
 }
 
@@ -344,22 +369,53 @@ static int answer_domain(mesh_cmd *cmd, const char *name)
 	return 0;
 }
 
+/* --writers G, --readers G, --visibility V, --protect-main */
+static int domain_create_opt(mesh_cmd *cmd, size_t *i, mesh_domain_opts *opts)
+{
+	const char *flag = cmd->argv[*i], *value;
+	int error;
+
+	if (!strcmp(flag, "--protect-main")) {
+		opts->protect_main = 1;
+		return 0;
+	}
+	if (strcmp(flag, "--description") && strcmp(flag, "--writers") &&
+	    strcmp(flag, "--readers") && strcmp(flag, "--visibility"))
+		return mesh_cmd_unknown_option(cmd, *i);
+	if ((error = mesh_cmd_need_value(cmd, *i)) < 0)
+		return error;
+	value = cmd->argv[++*i];
+	if (!strcmp(flag, "--description")) {
+		opts->description = value;
+		return 0;
+	}
+	if (!strcmp(flag, "--writers")) {
+		opts->has_writers = true;
+		return mesh_access_group_id(value, &opts->writers_gid);
+	}
+	if (!strcmp(flag, "--readers")) {
+		opts->has_readers = true;
+		return mesh_access_group_id(value, &opts->readers_gid);
+	}
+	if (strcmp(value, "public") && strcmp(value, "restricted"))
+		return mesh_error_set(MESH_EINVAL, "visibility is public or restricted, not '%s'", value);
+	opts->restricted = !strcmp(value, "restricted");
+	return 0;
+}
+
 static int domain_create(mesh_cmd *cmd)
 {
-	const char *description = "";
+	mesh_domain_opts opts = { .description = "", .protect_main = -1 };
 	int error;
 
 	if (cmd->argc < 3)
-		return mesh_error_set(MESH_EINVAL, "usage: domain create NAME [--description TEXT]");
-	for (size_t i = 3; i < cmd->argc; i++) {
-		if (strcmp(cmd->argv[i], "--description") != 0)
-			return mesh_cmd_unknown_option(cmd, i);
-		if ((error = mesh_cmd_need_value(cmd, i)) < 0)
+		return mesh_error_set(MESH_EINVAL, "usage: domain create NAME [--description TEXT]"
+				      " [--writers G] [--readers G] [--visibility V] [--protect-main]");
+	for (size_t i = 3; i < cmd->argc; i++)
+		if ((error = domain_create_opt(cmd, &i, &opts)) < 0)
 			return error;
-		description = cmd->argv[++i];
-	}
-	if ((error = mesh_domain_create(cmd->env->store, cmd->caller, cmd->argv[2],
-					description)) < 0)
+	if ((error = mesh_domain_create_with(cmd->env->store, cmd->caller, cmd->argv[2],
+					     &opts)) < 0)
 		return error;
 	return answer_domain(cmd, cmd->argv[2]);
 }
@@ -377,7 +433,8 @@ static int domain_list(mesh_cmd *cmd)
 	mesh_json_key(&cmd->json, "domains");
 	mesh_json_array_begin(&cmd->json);
 	for (size_t i = 0; i < count; i++)
-		json_domain(&cmd->json, domains[i]);
+		if (mesh_access_sees(cmd->env->store, cmd->caller, domains[i]->name))
+			json_domain(&cmd->json, domains[i]);
 	mesh_json_array_end(&cmd->json);
 	mesh_domain_list_free(domains, count);
 	return 0;
@@ -386,7 +443,7 @@ static int domain_list(mesh_cmd *cmd)
 /* domain set NAME retention DAYS */
 static int domain_set(mesh_cmd *cmd)
 {
-	const char *usage = "usage: domain set NAME retention DAYS";
+	const char *usage = "usage: domain set NAME retention|owner|writers|readers|visibility VALUE";
 	const char *text;
 	char *end;
 	long long days;
@@ -394,9 +451,14 @@ static int domain_set(mesh_cmd *cmd)
 
 	if (cmd->argc != 5)
 		return mesh_error_set(MESH_EINVAL, "%s", usage);
-	if (strcmp(cmd->argv[3], "retention") != 0)
-		return mesh_error_set(MESH_EINVAL, "domain set: unknown setting '%s' (settings: retention)",
-				      cmd->argv[3]);
+	if (strcmp(cmd->argv[3], "retention") != 0) {
+		if ((error = mesh_access_cmd_domain(cmd)) < 0)
+			return error;
+		return answer_domain(cmd, cmd->argv[2]);
+	}
+	if ((error = mesh_access_check(cmd->env->store, cmd->caller, cmd->argv[2], NULL,
+				       MESH_ACCESS_ADMIN, NULL)) < 0)
+		return error;
 	text = cmd->argv[4];
 	errno = 0;
 	days = strtoll(text, &end, 10);
@@ -415,11 +477,17 @@ static int cmd_domain(mesh_cmd *cmd)
 		return domain_list(cmd);
 	if (cmd->argc >= 2 && strcmp(cmd->argv[1], "set") == 0)
 		return domain_set(cmd);
+	if (cmd->argc >= 3 && (!strcmp(cmd->argv[1], "show") || !strcmp(cmd->argv[1], "restrict") ||
+			       !strcmp(cmd->argv[1], "unrestrict"))) {
+		const char *name = !strcmp(cmd->argv[1], "show") ? cmd->argv[2] : NULL;
+		int error = mesh_access_cmd_domain(cmd);
+		if (error == 0 && (error = answer_domain(cmd, name ? name : cmd->argv[2])) == 0)
+			mesh_access_json_rules(cmd->env->store, &cmd->json, cmd->argv[2]);
+		return error;
+	}
 	if (cmd->argc >= 2 && strcmp(cmd->argv[1], "stats") == 0)
 		return mesh_audit_domain_stats(cmd);
-	return mesh_error_set(MESH_EINVAL, "usage: domain create NAME [--description TEXT] | "
-			      "domain list | domain set NAME retention DAYS | "
-			      MESH_AUDIT_STATS_USAGE);
+	return mesh_error_set(MESH_EINVAL, "usage: %s", spec_cmd_domain.usage);
 }
 
 /* --- branches and tags ----------------------------------------------- */
@@ -443,14 +511,13 @@ static int list_ref(void *ctx, const char *name, const mesh_oid *oid)
 static int list_refs(mesh_cmd *cmd, const char *prefix, const char *key)
 {
 	ref_list_ctx rl = { &cmd->json, strlen(prefix) };
-	mesh_domain *d;
 	int error;
 
 	if (cmd->argc != 3)
 		return mesh_error_set(MESH_EINVAL, "usage: %s list DOMAIN", cmd->argv[0]);
-	if ((error = mesh_domain_get(cmd->env->store, cmd->argv[2], &d)) < 0)
+	if ((error = mesh_access_check(cmd->env->store, cmd->caller, cmd->argv[2], NULL,
+				       MESH_ACCESS_SEE, NULL)) < 0)
 		return error;
-	mesh_domain_free(d);
 	mesh_json_field_string(&cmd->json, "domain", cmd->argv[2]);
 	mesh_json_key(&cmd->json, key);
 	mesh_json_array_begin(&cmd->json);
@@ -523,9 +590,9 @@ static int cmd_branch(mesh_cmd *cmd)
 		return list_refs(cmd, "heads/", "branches");
 	if (!strcmp(sub, "reset-head"))
 		return mesh_fsck_cmd_reset_head(cmd);
-	return mesh_error_set(MESH_EINVAL,
-		"usage: branch create DOMAIN/NAME [--from REF] | branch delete DOMAIN/NAME | branch list DOMAIN"
-		" | branch reset-head DOMAIN/BRANCH");
+	if (!strcmp(sub, "protect") || !strcmp(sub, "unprotect"))
+		return mesh_access_cmd_branch_protect(cmd);
+	return mesh_error_set(MESH_EINVAL, "usage: %s", spec_cmd_branch.usage);
 }
 
 static int cmd_tag(mesh_cmd *cmd)
@@ -563,6 +630,8 @@ typedef struct diff_ctx {
 	mesh_change *changes;        /* collected for cache invalidation */
 	size_t count, cap;
 	bool collect;
+	mesh_cmd *reader;            /* answers leave out what it may not read */
+	const char *domain;
 } diff_ctx;
 
 static int diff_one(void *ctx, const char *path, mesh_diff_type type,
@@ -581,6 +650,9 @@ static int diff_one(void *ctx, const char *path, mesh_diff_type type,
 		dc->changes[dc->count++].kind = any->kind;
 		return 0;
 	}
+	if (dc->reader && !mesh_access_may_read(dc->reader->env->store, dc->reader->caller,
+						dc->domain, path))
+		return 0;
 	mesh_json_object_begin(dc->json);
 	mesh_json_field_string(dc->json, "path", path);
 	mesh_json_field_string(dc->json, "change", mesh_diff_type_name(type));
@@ -616,7 +688,7 @@ static int cmd_diff(mesh_cmd *cmd)
 	const char *pos[2] = { NULL, NULL }, *path = NULL, *ref1 = NULL;
 	char domain[256], *prefix = NULL;
 	mesh_oid c1, c2, t1, t2;
-	diff_ctx dc = { .json = &cmd->json };
+	diff_ctx dc = { .json = &cmd->json, .reader = cmd, .domain = domain };
 	size_t npos;
 	int error;
 
@@ -873,13 +945,16 @@ SPEC("commit", cmd_commit, "commit DOMAIN/BRANCH -m MESSAGE [--meta KEY=VALUE]..
 SPEC("status", cmd_status, "status DOMAIN/BRANCH", "list staged changes");
 SPEC("log", cmd_log, "log DOMAIN/REF [-n N] [-- PATH]", "history of a ref");
 SPEC("diff", cmd_diff, "diff DOMAIN/REF1 REF2 [-- PATH]", "changes between two refs");
-SPEC("domain", cmd_domain, "domain create NAME [--description TEXT] | domain list | "
-     "domain set NAME retention DAYS | " MESH_AUDIT_STATS_USAGE,
-     "create, list or configure domains; who reads a domain's data");
+SPEC("domain", cmd_domain, "domain create NAME [--description TEXT] [--writers GROUP] "
+     "[--readers GROUP] [--visibility public|restricted] [--protect-main] | domain list | "
+     "domain show NAME [--json] | domain set NAME retention|owner|writers|readers|visibility VALUE"
+     " | domain restrict NAME GLOB --group GROUP | domain unrestrict NAME GLOB",
+     "create, list, show or configure domains and their access rules");
 SPEC("branch", cmd_branch,
      "branch create DOMAIN/NAME [--from REF] | branch delete DOMAIN/NAME | branch list DOMAIN"
-     " | branch reset-head DOMAIN/BRANCH",
-     "create, delete or list branches; move one off a broken head");
+     " | branch reset-head DOMAIN/BRANCH | branch protect DOMAIN/BRANCH"
+     " | branch unprotect DOMAIN/BRANCH",
+     "create, delete, list or protect branches; move one off a broken head");
 SPEC("tag", cmd_tag, "tag create DOMAIN/TAG REF | tag delete DOMAIN/TAG | tag list DOMAIN",
      "create, delete or list tags");
 SPEC("merge", cmd_merge,
@@ -901,6 +976,7 @@ static const mesh_cmd_spec *const commands[] = {
 	&mesh_fsck_cmd_spec,
 	&mesh_import_cmd_spec, &mesh_export_cmd_spec,
 	&mesh_audit_cmd_spec,
+	&mesh_access_cmd_spec, &mesh_policy_cmd_spec,
 	&mesh_progress_cmd_spec,
 };
 

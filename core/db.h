@@ -4,7 +4,7 @@
  * One keyspace; each module owns a key prefix:
  *   "d/"  domains (domain.h)      "r/"  refs (refs.h)
  *   "s/"  staging (stage.h)       "m/"  store metadata
- *   "a/"  the audit log (audit.h)
+ *   "a/"  access rules (access.h)      "l/"  the audit log (audit.h)
  * Changes that must land together go through one mesh_db_batch, written
  * with sync=true when they must survive a crash.
  */

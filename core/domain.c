@@ -1,6 +1,7 @@
 #include "domain.h"
 #include "array.h"
 #include "commit.h"
+#include "access.h"
 #include "error.h"
 #include "history.h"
 #include "tree.h"
@@ -13,9 +14,10 @@
 #include <time.h>
 
 /* Record: "1\0" description \0 owner \0 uid \0 default-branch \0 created \0
- * [retention-days \0].  The last field came later: a record without it
- * has the default retention. */
-#define DOMAIN_FIELDS 7
+ * [retention-days \0 [writers-gid \0 readers-gid \0 visibility \0]].
+ * The later fields came later: a record without them has the default
+ * retention, no groups and is public.  A gid field is "-" for none. */
+#define DOMAIN_FIELDS 10
 #define DOMAIN_FIELDS_MIN 6
 
 static int domain_key(const char *name, char **key, size_t *klen)
@@ -50,16 +52,30 @@ void mesh_domain_root_owner(const mesh_domain *domain, uint32_t *uid, uint32_t *
 
 	*uid = domain->owner_uid;
 	*gid = domain->owner_uid;
-	if (getpwuid_r(domain->owner_uid, &pw, buf, sizeof(buf), &found) == 0 && found)
+	if (domain->has_writers)
+		*gid = domain->writers_gid;
+	else if (getpwuid_r(domain->owner_uid, &pw, buf, sizeof(buf), &found) == 0 && found)
 		*gid = found->pw_gid;
+}
+
+static void format_gid(char *out, size_t len, bool has, uint32_t gid)
+{
+	if (has)
+		snprintf(out, len, "%" PRIu32, gid);
+	else
+		snprintf(out, len, "-");
+}
+
+static void parse_gid(const char *field, bool *has, uint32_t *gid)
+{
+	*has = strcmp(field, "-") != 0;
+	*gid = *has ? (uint32_t)strtoul(field, NULL, 10) : 0;
 }
 
 static int encode_domain(const mesh_domain *d, char **out, size_t *len)
 {
-	char uid[16], created[24], retention[16];
+	char uid[16], created[24], retention[16], writers[16], readers[16];
 	const char *fields[DOMAIN_FIELDS];
-	size_t total = 0;
-	char *p;
 
 	snprintf(uid, sizeof(uid), "%" PRIu32, d->owner_uid);
 	snprintf(created, sizeof(created), "%" PRId64, d->created);
@@ -71,35 +87,24 @@ static int encode_domain(const mesh_domain *d, char **out, size_t *len)
 	fields[4] = d->default_branch;
 	fields[5] = created;
 	fields[6] = retention;
-	for (int i = 0; i < DOMAIN_FIELDS; i++)
-		total += strlen(fields[i]) + 1;
-	if (!(p = *out = malloc(total)))
-		return mesh_error_oom();
-	for (int i = 0; i < DOMAIN_FIELDS; i++) {
-		size_t n = strlen(fields[i]) + 1;
-		memcpy(p, fields[i], n);
-		p += n;
-	}
-	*len = total;
-	return 0;
+	format_gid(writers, sizeof(writers), d->has_writers, d->writers_gid);
+	format_gid(readers, sizeof(readers), d->has_readers, d->readers_gid);
+	fields[7] = writers;
+	fields[8] = readers;
+	fields[9] = d->restricted ? "restricted" : "public";
+	return mesh_fields_join(fields, DOMAIN_FIELDS, out, len);
 }
 
 static int decode_domain(const char *name, const char *buf, size_t len,
 			 mesh_domain **out)
 {
 	const char *fields[DOMAIN_FIELDS];
-	const char *p = buf, *end = buf + len;
+	size_t nfields = mesh_fields_split(buf, len, fields, DOMAIN_FIELDS);
 	mesh_domain *d;
 
-	int nfields = 0;
-
-	for (; nfields < DOMAIN_FIELDS && p < end; nfields++) {
-		const char *nul = memchr(p, '\0', (size_t)(end - p));
-		if (!nul)
-			return mesh_error_set(MESH_EIO, "domain record of %s is corrupt", name);
-		fields[nfields] = p;
-		p = nul + 1;
-	}
+	/* A field without its NUL is cut off: the record is damaged. */
+	if (nfields < DOMAIN_FIELDS && len > 0 && buf[len - 1] != '\0')
+		return mesh_error_set(MESH_EIO, "domain record of %s is corrupt", name);
 	if (nfields < DOMAIN_FIELDS_MIN)
 		return mesh_error_set(MESH_EIO, "domain record of %s is corrupt", name);
 	if (strcmp(fields[0], "1") != 0)
@@ -115,6 +120,11 @@ static int decode_domain(const char *name, const char *buf, size_t len,
 	d->created = strtoll(fields[5], NULL, 10);
 	d->retention_days = nfields > 6 ? (uint32_t)strtoul(fields[6], NULL, 10)
 					 : MESH_DOMAIN_RETENTION_DEFAULT;
+	if (nfields > 9) {
+		parse_gid(fields[7], &d->has_writers, &d->writers_gid);
+		parse_gid(fields[8], &d->has_readers, &d->readers_gid);
+		d->restricted = strcmp(fields[9], "restricted") == 0;
+	}
 	if (!d->name || !d->description || !d->owner || !d->default_branch) {
 		mesh_domain_free(d);
 		return mesh_error_oom();
@@ -174,6 +184,16 @@ static int initial_commit(mesh_store *store, const mesh_domain *d, mesh_oid *out
 int mesh_domain_create(mesh_store *store, const mesh_caller *caller,
 		       const char *name, const char *description)
 {
+	mesh_domain_opts opts = { .description = description, .protect_main = -1 };
+
+	return mesh_domain_create_with(store, caller, name, &opts);
+}
+
+int mesh_domain_create_with(mesh_store *store, const mesh_caller *caller,
+			    const char *name, const mesh_domain_opts *opts)
+{
+	const char *description = opts->description;
+	bool protect;
 	char owner[256];
 	mesh_domain d = { 0 }, *existing;
 	mesh_db_batch *batch = NULL;
@@ -196,6 +216,13 @@ int mesh_domain_create(mesh_store *store, const mesh_caller *caller,
 	d.default_branch = "main";
 	d.created = (int64_t)time(NULL);
 	d.retention_days = MESH_DOMAIN_RETENTION_DEFAULT;
+	d.has_writers = opts->has_writers;
+	d.writers_gid = opts->writers_gid;
+	d.has_readers = opts->has_readers;
+	d.readers_gid = opts->readers_gid;
+	d.restricted = opts->restricted;
+	protect = opts->protect_main >= 0 ? opts->protect_main == 1 :
+		  mesh_access_policy_protect_main(store);
 
 	if ((error = initial_commit(store, &d, &head)) < 0 ||
 	    (error = mesh_odb_sync(mesh_store_odb(store))) < 0 ||
@@ -209,7 +236,10 @@ int mesh_domain_create(mesh_store *store, const mesh_caller *caller,
 		goto done;
 	/* The initial commit has no parents and the domain's creation time. */
 	mesh_history_index_put_commit(batch, name, &head, &(mesh_commit){ .time = d.created });
-	error = mesh_db_batch_write(mesh_store_db(store), batch, true);
+	if (protect)
+		mesh_access_protect_put(batch, name, "main");
+	if ((error = mesh_db_batch_write(mesh_store_db(store), batch, true)) == 0)
+		mesh_access_changed(store);
 done:
 	mesh_db_batch_free(batch);
 	free(key);
@@ -220,8 +250,6 @@ done:
 int mesh_domain_set_retention(mesh_store *store, const char *name, int64_t days)
 {
 	mesh_domain *d;
-	char *key = NULL, *record = NULL;
-	size_t klen, rlen;
 	int error;
 
 	if (days < 0 || days > MESH_DOMAIN_RETENTION_MAX)
@@ -231,10 +259,25 @@ int mesh_domain_set_retention(mesh_store *store, const char *name, int64_t days)
 	if ((error = mesh_domain_get(store, name, &d)) < 0)
 		return error;
 	d->retention_days = (uint32_t)days;
-	if ((error = domain_key(name, &key, &klen)) == 0 &&
-	    (error = encode_domain(d, &record, &rlen)) == 0)
-		error = mesh_db_put(mesh_store_db(store), key, klen, record, rlen, true);
+	error = mesh_domain_update(store, d);
 	mesh_domain_free(d);
+	return error;
+}
+
+int mesh_domain_update(mesh_store *store, const mesh_domain *d)
+{
+	mesh_domain *existing;
+	char *key = NULL, *record = NULL;
+	size_t klen, rlen;
+	int error;
+
+	if ((error = mesh_domain_get(store, d->name, &existing)) < 0)
+		return error;
+	mesh_domain_free(existing);
+	if ((error = domain_key(d->name, &key, &klen)) == 0 &&
+	    (error = encode_domain(d, &record, &rlen)) == 0 &&
+	    (error = mesh_db_put(mesh_store_db(store), key, klen, record, rlen, true)) == 0)
+		mesh_access_changed(store);
 	free(key);
 	free(record);
 	return error;

@@ -5,6 +5,7 @@
 #ifndef MESH_DOMAIN_H
 #define MESH_DOMAIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "store.h"
@@ -19,6 +20,14 @@ typedef struct mesh_domain {
 	/* Days a commit that no ref reaches (a deleted branch's) is kept
 	 * by garbage collection, counted from its commit time. */
 	uint32_t retention_days;
+	/* Access (access.h): a writers group, a readers group (none: everyone
+	 * reads a public domain, and nobody beyond owner and writers a
+	 * restricted one), and whether the domain is hidden from all others. */
+	bool has_writers;
+	uint32_t writers_gid;
+	bool has_readers;
+	uint32_t readers_gid;
+	bool restricted;
 } mesh_domain;
 
 /* What a domain keeps when nobody set its retention (lakeFS's default). */
@@ -33,6 +42,28 @@ int mesh_domain_name_check(const char *name);
  * tree, all in one synced batch.  MESH_EEXIST when it exists. */
 int mesh_domain_create(mesh_store *store, const mesh_caller *caller,
 		       const char *name, const char *description);
+
+/* What a new domain starts with besides its card. */
+typedef struct mesh_domain_opts {
+	const char *description;    /* or NULL */
+	bool has_writers;
+	uint32_t writers_gid;
+	bool has_readers;
+	uint32_t readers_gid;
+	bool restricted;
+	/* -1: as the store's policy protect-main-by-default says; 0 or 1. */
+	int protect_main;
+} mesh_domain_opts;
+
+/* mesh_domain_create with access settings; main is protected in the same
+ * batch when opts (or the policy) say so. */
+int mesh_domain_create_with(mesh_store *store, const mesh_caller *caller,
+			    const char *name, const mesh_domain_opts *opts);
+
+/* Writes d's record as it stands (owner, groups, visibility...) in one
+ * synced write, and tells the access rules' cache.  MESH_ENOENT when the
+ * domain does not exist. */
+int mesh_domain_update(mesh_store *store, const mesh_domain *d);
 
 /* MESH_ENOENT naming the domain when absent.  Free with mesh_domain_free. */
 int mesh_domain_get(mesh_store *store, const char *name, mesh_domain **out);

@@ -2,6 +2,7 @@
  * fsck.c - the store check, its repair and branch reset-head.
  */
 #include "fsck.h"
+#include "access.h"
 #include "progress.h"
 
 #include <stdio.h>
@@ -514,6 +515,8 @@ int mesh_fsck_cmd_reset_head(mesh_cmd *cmd)
 	if (cmd->argc != 3)
 		return mesh_error_set(MESH_EINVAL, "usage: branch reset-head DOMAIN/BRANCH");
 	if ((error = mesh_cmd_parse_target(cmd, cmd->argv[2], domain, sizeof(domain), &branch)) < 0 ||
+	    (error = mesh_access_check(cmd->env->store, cmd->caller, domain, branch,
+				       MESH_ACCESS_REPAIR, NULL)) < 0 ||
 	    (error = mesh_fsck_reset_head(cmd->env->store, cmd->caller, domain, branch,
 					  &old_head, &new_head)) < 0)
 		return error;

@@ -8,6 +8,7 @@
  * counters (atomics) and its first error (guarded by error_lock).
  */
 #include "import.h"
+#include "access.h"
 #include "progress.h"
 #include "array.h"
 #include "error.h"
@@ -713,7 +714,10 @@ int mesh_export_run(mesh_store *store, mesh_view *view, const mesh_caller *calle
 	int error;
 
 	memset(out, 0, sizeof(*out));
-	if ((error = mesh_view_lookup(view, opts->path, &root)) < 0)
+	/* An export reads everything below its path: sensitive paths too. */
+	if ((error = mesh_access_check(store, caller, mesh_view_domain(view), NULL,
+				       MESH_ACCESS_READ_TREE, opts->path)) < 0 ||
+	    (error = mesh_view_lookup(view, opts->path, &root)) < 0)
 		return error;
 	if (root.kind != MESH_KIND_DIR)
 		return mesh_error_set(MESH_ENOTDIR, "%s/%s: not a directory; export writes a directory",

@@ -1,6 +1,7 @@
 #include "store.h"
 #include "audit.h"
 #include "treecache.h"
+#include "access.h"
 #include "progress.h"
 #include "error.h"
 
@@ -59,6 +60,9 @@ struct mesh_store {
 	mesh_progress_table *progress;
 	pthread_mutex_t branch_locks[BRANCH_LOCK_STRIPES];
 	struct timespec opened;   /* the filesystems' clock (coarse) */
+	struct mesh_access_cache *access;
+	bool root_squash;         /* set before threads share the handle */
+	uid_t admin_uid;
 };
 
 static char *path_join(const char *dir, const char *name)
@@ -528,7 +532,8 @@ int mesh_store_open(mesh_store **out, const char *path, const mesh_log *log)
 	store->reserve_path = store->path ? path_join(path, RESERVE_FILE) : NULL;
 	if (store->reserve_path)
 		reserve_at_open(store);
-	if (!store->reserve_path || (error = mesh_progress_table_new(&store->progress)) < 0 ||
+	if (!store->reserve_path || (error = mesh_access_cache_new(&store->access)) < 0 ||
+	    (error = mesh_progress_table_new(&store->progress)) < 0 ||
 	    (error = open_parts(store)) < 0) {
 		if (!store->reserve_path)
 			error = mesh_error_oom();
@@ -547,6 +552,7 @@ void mesh_store_close(mesh_store *store)
 		return;
 	/* First: its writer thread writes to the database. */
 	mesh_audit_close(store->audit);
+	mesh_access_cache_free(store->access);
 	mesh_chunk_cache_free(store->cache);
 	mesh_treecache_free(store->trees);
 	mesh_progress_table_free(store->progress);
@@ -573,6 +579,25 @@ mesh_progress_table *mesh_store_progress(mesh_store *store) { return store->prog
 const mesh_log *mesh_store_log(const mesh_store *store) { return &store->log; }
 mesh_audit *mesh_store_audit(mesh_store *store) { return store->audit; }
 struct timespec mesh_store_opened(const mesh_store *store) { return store->opened; }
+struct mesh_access_cache *mesh_store_access(mesh_store *store) { return store->access; }
+uid_t mesh_store_admin_uid(const mesh_store *store) { return store->admin_uid; }
+bool mesh_store_root_squashed(const mesh_store *store) { return store->root_squash; }
+
+int mesh_store_set_root_squash(mesh_store *store, bool on)
+{
+	struct stat st;
+
+	if (!on) {
+		store->root_squash = false;
+		store->admin_uid = 0;
+		return 0;
+	}
+	if (stat(store->path, &st) < 0)
+		return mesh_error_os("cannot stat the store", store->path);
+	store->root_squash = true;
+	store->admin_uid = st.st_uid;
+	return 0;
+}
 
 static pthread_mutex_t *branch_stripe(mesh_store *store, const char *domain,
 				      const char *branch)

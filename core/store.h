@@ -123,6 +123,18 @@ const mesh_log *mesh_store_log(const mesh_store *store);
 /* The audit log (audit.h): written by its own thread, flushed and
  * closed with the store. */
 struct mesh_audit *mesh_store_audit(mesh_store *store);
+/* The access rules' cache of this handle (access.h). */
+struct mesh_access_cache *mesh_store_access(mesh_store *store);
+
+/* Root squash (the mount's -o root_squash, for shared hosts): root is an
+ * ordinary user for the access rules, and the store's administrator is
+ * the uid that owns the store directory (looked up now).  Set before the
+ * handle is shared between threads. */
+int mesh_store_set_root_squash(mesh_store *store, bool on);
+/* The uid with the administrator's rights: 0, or with root squash the
+ * store directory's owner. */
+uid_t mesh_store_admin_uid(const mesh_store *store);
+bool mesh_store_root_squashed(const mesh_store *store);
 /* The long commands running on this handle (progress.h). */
 struct mesh_progress_table *mesh_store_progress(mesh_store *store);
 /* When this handle opened the store, on the clock file timestamps use:

@@ -1,4 +1,5 @@
 #include "view.h"
+#include "access.h"
 #include "progress.h"
 #include "array.h"
 #include "domain.h"
@@ -703,6 +704,18 @@ static int stage_removal(change *ch, const char *path)
 }
 
 
+/* The domain's rules (access.h), before anything is done; a commit
+ * view is read-only whoever asks. */
+static int may_write(mesh_view *view, const mesh_caller *caller, const char *path)
+{
+	if (!view->branch)
+		return mesh_error_set(MESH_EROFS,
+			"%s: this view is a commit and cannot change; write in a branch",
+			view->domain);
+	return mesh_access_check(view->store, caller, view->domain, view->branch,
+				 MESH_ACCESS_WRITE, path);
+}
+
 static int check_target(mesh_view *view, const char *path)
 {
 	int error = check_path(path);
@@ -732,7 +745,8 @@ int mesh_view_stage_content_with(mesh_view *view, mesh_db_batch *batch,
 	int error;
 
 	(void)caller;
-	if ((error = check_target(view, path)) < 0 ||
+	if ((error = may_write(view, caller, path)) < 0 ||
+	    (error = check_target(view, path)) < 0 ||
 	    (error = change_begin_with(&ch, view, batch)) < 0)
 		return error;
 	ch.memo = true;
@@ -787,7 +801,8 @@ int mesh_view_create_file(mesh_view *view, const mesh_caller *caller,
 	int error;
 
 	(void)caller;
-	if ((error = check_target(view, path)) < 0 ||
+	if ((error = may_write(view, caller, path)) < 0 ||
+	    (error = check_target(view, path)) < 0 ||
 	    (error = change_begin(&ch, view)) < 0)
 		return error;
 	ch.memo = true;
@@ -812,7 +827,8 @@ int mesh_view_mkdir(mesh_view *view, const mesh_caller *caller,
 	int error;
 
 	(void)caller;
-	if ((error = check_target(view, path)) < 0 ||
+	if ((error = may_write(view, caller, path)) < 0 ||
+	    (error = check_target(view, path)) < 0 ||
 	    (error = change_begin(&ch, view)) < 0)
 		return error;
 	se.mode = mode & 07777;
@@ -837,7 +853,8 @@ int mesh_view_unlink(mesh_view *view, const mesh_caller *caller,
 	int error;
 
 	(void)caller;
-	if ((error = check_target(view, path)) < 0 ||
+	if ((error = may_write(view, caller, path)) < 0 ||
+	    (error = check_target(view, path)) < 0 ||
 	    (error = change_begin(&ch, view)) < 0)
 		return error;
 	if ((error = mesh_view_lookup(view, path, &entry)) == 0 &&
@@ -872,7 +889,8 @@ int mesh_view_rmdir(mesh_view *view, const mesh_caller *caller,
 	int error;
 
 	(void)caller;
-	if ((error = check_target(view, path)) < 0 ||
+	if ((error = may_write(view, caller, path)) < 0 ||
+	    (error = check_target(view, path)) < 0 ||
 	    (error = change_begin(&ch, view)) < 0)
 		return error;
 	if ((error = mesh_view_lookup(view, path, &entry)) == 0 &&
@@ -999,7 +1017,13 @@ int mesh_view_rename(mesh_view *view, const mesh_caller *caller,
 	int error;
 
 	(void)caller;
-	if ((error = check_target(view, from)) < 0 ||
+	/* Moving a sensitive path out from under its glob would be reading
+	 * it: the mover must be allowed to read all that moves. */
+	if ((error = may_write(view, caller, from)) < 0 ||
+	    (error = may_write(view, caller, to)) < 0 ||
+	    (error = mesh_access_check(view->store, caller, view->domain, NULL,
+				       MESH_ACCESS_READ_TREE, from)) < 0 ||
+	    (error = check_target(view, from)) < 0 ||
 	    (error = check_target(view, to)) < 0)
 		return error;
 	if (strcmp(from, to) == 0)
@@ -1034,7 +1058,8 @@ int mesh_view_setattr(mesh_view *view, const mesh_caller *caller,
 	int error;
 
 	(void)caller;
-	if ((error = check_target(view, path)) < 0 ||
+	if ((error = may_write(view, caller, path)) < 0 ||
+	    (error = check_target(view, path)) < 0 ||
 	    (error = change_begin(&ch, view)) < 0)
 		return error;
 	if ((error = mesh_view_lookup(view, path, &entry)) == 0 &&
@@ -1418,6 +1443,9 @@ int mesh_view_commit(mesh_view *view, const mesh_caller *caller,
 	if (!view->branch)
 		return mesh_error_set(MESH_EROFS, "%s: cannot commit to a commit view",
 				      view->domain);
+	if ((error = mesh_access_check(view->store, caller, view->domain, view->branch,
+				       MESH_ACCESS_COMMIT, NULL)) < 0)
+		return error;
 	mesh_store_branch_lock(view->store, view->domain, view->branch);
 	error = commit_locked(view, caller, message, meta, meta_count, out, changes);
 	mesh_store_branch_unlock(view->store, view->domain, view->branch);
@@ -1525,6 +1553,9 @@ int mesh_view_reset(mesh_view *view, const mesh_caller *caller, const char *path
 	(void)caller;
 	*changes = NULL;
 	*count = 0;
+	if (view->branch && (error = mesh_access_check(view->store, caller, view->domain,
+				view->branch, MESH_ACCESS_RESET, NULL)) < 0)
+		return error;
 	if ((error = check_path(path)) < 0 || (error = change_begin(&ch, view)) < 0)
 		return error;
 	if ((error = collect_changes(view, &cl)) < 0)
@@ -1579,7 +1610,12 @@ int mesh_view_copy(mesh_view *dst, const mesh_caller *caller, const char *dst_pa
 	int error;
 
 	(void)caller;
-	if ((error = check_target(dst, dst_path)) < 0 ||
+	/* A copy by reference reads the source: never a way around a
+	 * sensitive path's rule, at the path or anywhere below it. */
+	if ((error = may_write(dst, caller, dst_path)) < 0 ||
+	    (error = mesh_access_check(src->store, caller, src->domain, NULL,
+				       MESH_ACCESS_READ_TREE, src_path)) < 0 ||
+	    (error = check_target(dst, dst_path)) < 0 ||
 	    (error = mesh_view_lookup(src, src_path, &entry)) < 0 ||
 	    (error = check_move_fits(src, &entry, src_path, dst_path)) < 0)
 		return error;

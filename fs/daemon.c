@@ -10,6 +10,7 @@
 #include "audit.h"
 
 #include <fcntl.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +142,48 @@ static int build_args(const meshfs_mount_opts *opts, struct fuse_args *args)
 	return 0;
 }
 
+/* meshfs's own -o options, taken out of what FUSE is given. */
+typedef struct mount_flags {
+	int root_squash;
+	int allow_other;
+} mount_flags;
+
+#define KEY_ALLOW_OTHER 1
+
+static const struct fuse_opt mount_flag_opts[] = {
+	{ "root_squash", offsetof(mount_flags, root_squash), 1 },
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	/* The user chose whom the mount serves: FUSE takes only one of them. */
+	FUSE_OPT_KEY("allow_root", KEY_ALLOW_OTHER),
+	FUSE_OPT_END
+};
+
+static int keep_option(void *data, const char *arg, int key, struct fuse_args *out)
+{
+	(void)arg;
+	(void)out;
+	if (key == KEY_ALLOW_OTHER)
+		((mount_flags *)data)->allow_other = 1;
+	return 1;
+}
+
+/* root_squash goes to the store handle; a daemon run by root serves
+ * every user of the host (allow_other), as the access rules are there
+ * to judge them. */
+static int apply_mount_flags(fs *f, struct fuse_args *args)
+{
+	mount_flags flags = { 0 };
+	int error;
+
+	if (fuse_opt_parse(args, &flags, mount_flag_opts, keep_option) < 0)
+		return mesh_error_set(MESH_EINVAL, "bad mount options");
+	if ((error = mesh_store_set_root_squash(f->store, flags.root_squash != 0)) < 0)
+		return error;
+	if (!flags.allow_other && geteuid() == 0 && fuse_opt_add_arg(args, "-oallow_other") < 0)
+		return mesh_error_oom();
+	return 0;
+}
+
 static int fs_open(fs *f, const meshfs_mount_opts *opts)
 {
 	int error;
@@ -191,7 +234,8 @@ static int serve(fs *f, const meshfs_mount_opts *opts, int *ready_fd)
 	struct fuse_loop_config *loop;
 	int error;
 
-	if ((error = build_args(opts, &args)) < 0)
+	if ((error = build_args(opts, &args)) < 0 ||
+	    (error = apply_mount_flags(f, &args)) < 0)
 		goto out;
 	f->session = fuse_session_new(&args, &meshfs_ops, sizeof(meshfs_ops), f);
 	if (!f->session) {

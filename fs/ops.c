@@ -3,6 +3,7 @@
  * core/'s view, control and store calls, and answers with one reply.
  */
 #include "fs.h"
+#include "access.h"
 #include "dirty.h"
 #include "prime.h"
 #include "array.h"
@@ -299,6 +300,15 @@ static int node_attr(fs *f, fs_node *node, struct stat *st)
 	return error;
 }
 
+/* A restricted domain's entry is never cached by the kernel: each path
+ * through it comes back to lookup, where the caller is judged (the
+ * kernel shares one dentry between all users). */
+static void domain_entry_timeouts(fs *f, const fs_node *node, struct fuse_entry_param *e)
+{
+	if (node->type == FS_NODE_DOMAIN && mesh_access_domain_restricted(f->store, node->name))
+		e->attr_timeout = e->entry_timeout = 0;
+}
+
 static void reply_entry(fuse_req_t req, fs_node *node)
 {
 	struct fuse_entry_param e;
@@ -313,23 +323,23 @@ static void reply_entry(fuse_req_t req, fs_node *node)
 	e.ino = node->ino;
 	e.attr_timeout = timeout_of(node);
 	e.entry_timeout = entry_timeout_of(node);
+	domain_entry_timeouts(fs_of(req), node, &e);
 	fuse_reply_entry(req, &e);
 }
 
 /* --- lookup ---------------------------------------------------------- */
 
-static int lookup_in_root(fs *f, const char *name, fs_node **out)
+static int lookup_in_root(fs *f, const mesh_caller *caller, const char *name, fs_node **out)
 {
-	mesh_domain *domain;
 	int error;
 
 	if (strcmp(name, ".control") == 0) {
 		*out = fs_nodes_lookup(&f->nodes, f->nodes.root, name, FS_NODE_CONTROL, NULL);
 		return *out ? 0 : mesh_error_oom();
 	}
-	if ((error = mesh_domain_get(f->store, name, &domain)) < 0)
+	/* A restricted domain does not exist for those outside it. */
+	if ((error = mesh_access_check(f->store, caller, name, NULL, MESH_ACCESS_SEE, NULL)) < 0)
 		return error;
-	mesh_domain_free(domain);
 	*out = fs_nodes_lookup(&f->nodes, f->nodes.root, name, FS_NODE_DOMAIN, NULL);
 	return *out ? 0 : mesh_error_oom();
 }
@@ -371,6 +381,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 {
 	fs *f = fs_of(req);
 	fs_node *parent = node_of(req, parent_ino), *node = NULL;
+	mesh_caller caller;
 	int error;
 
 	if (!parent)
@@ -379,7 +390,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		return (void)fuse_reply_err(req, ENAMETOOLONG);
 	switch (parent->type) {
 	case FS_NODE_ROOT:
-		error = lookup_in_root(f, name, &node);
+		caller_of(req, &caller);
+		error = lookup_in_root(f, &caller, name, &node);
 		break;
 	case FS_NODE_DOMAIN:
 		error = lookup_in_domain(f, parent, name, &node);
@@ -432,13 +444,36 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	(void)fi;
 	if (!node)
 		return (void)fuse_reply_err(req, ENOENT);
+	if (node->type == FS_NODE_DOMAIN) {
+		mesh_caller caller;
+		caller_of(req, &caller);
+		if ((error = mesh_access_check(fs_of(req)->store, &caller, node->name, NULL,
+					       MESH_ACCESS_SEE, NULL)) < 0)
+			return reply_error(req, error);
+	}
 	if ((error = node_attr(fs_of(req), node, &st)) < 0)
 		return reply_error(req, error);
-	fuse_reply_attr(req, &st, timeout_of(node));
+	fuse_reply_attr(req, &st, node->type == FS_NODE_DOMAIN &&
+			mesh_access_domain_restricted(fs_of(req)->store, node->name) ?
+			0 : timeout_of(node));
 }
 
 /* --- setattr --------------------------------------------------------- */
 
+
+/* The domain's rules for op on a view node's path (access.h). */
+static int node_may(fs *f, fs_node *node, const mesh_caller *caller, mesh_access_op op)
+{
+	char path[VIEW_PATH_MAX];
+	int error;
+
+	if (!is_view_node(node))
+		return 0;
+	if ((error = node_path(f, node, path)) < 0)
+		return error;
+	return mesh_access_check(f->store, caller, mesh_view_domain(node->view),
+				 mesh_view_branch(node->view), op, path);
+}
 
 static int truncate_node(fs *f, fs_node *node, off_t size, const mesh_caller *caller)
 {
@@ -448,6 +483,8 @@ static int truncate_node(fs *f, fs_node *node, off_t size, const mesh_caller *ca
 
 	if (size < 0)
 		error = mesh_error_set(MESH_EINVAL, "negative size");
+	else if ((error = node_may(f, node, caller, MESH_ACCESS_WRITE)) < 0)
+		;
 	else if (!dirty)
 		error = fs_dirty_open(f, node, false, &dirty);
 	if (error == 0)
@@ -711,12 +748,15 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	char path[VIEW_PATH_MAX], target[PATH_MAX + 1];
 	mesh_view_entry entry;
 	mesh_file_map *map = NULL;
+	mesh_caller caller;
 	size_t len = 0;
 	int error;
 
 	if (!node || node->type != FS_NODE_ENTRY)
 		return (void)fuse_reply_err(req, EINVAL);
-	if ((error = node_path(f, node, path)) == 0 &&
+	caller_of(req, &caller);
+	if ((error = node_may(f, node, &caller, MESH_ACCESS_READ)) == 0 &&
+	    (error = node_path(f, node, path)) == 0 &&
 	    (error = mesh_view_lookup(node->view, path, &entry)) == 0 &&
 	    (error = mesh_view_file_map(node->view, &entry, &map)) == 0)
 		error = mesh_file_read(mesh_store_odb(f->store), mesh_store_cache(f->store),
@@ -891,6 +931,21 @@ static fs_handle *handle_of(struct fuse_file_info *fi)
 	return (fs_handle *)(uintptr_t)fi->fh;
 }
 
+/* Reading checks the sensitive paths, in every view; writing checks
+ * the domain's writers and protected branches, before anything is done. */
+static int open_allowed(fs *f, fuse_req_t req, fs_node *node, const struct fuse_file_info *fi)
+{
+	mesh_caller caller;
+	int error = 0;
+
+	caller_of(req, &caller);
+	if ((fi->flags & O_ACCMODE) != O_WRONLY)
+		error = node_may(f, node, &caller, MESH_ACCESS_READ);
+	if (error == 0 && opens_for_writing(fi) && mesh_view_is_branch(node->view))
+		error = node_may(f, node, &caller, MESH_ACCESS_WRITE);
+	return error;
+}
+
 static int open_entry(fs *f, fs_node *node, struct fuse_file_info *fi)
 {
 	bool writes = opens_for_writing(fi);
@@ -949,6 +1004,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return (void)fuse_reply_err(req, ENOENT);
 	if (node->type != FS_NODE_CONTROL && node->type != FS_NODE_ENTRY)
 		return (void)fuse_reply_err(req, EISDIR);
+	if (node->type == FS_NODE_ENTRY && (error = open_allowed(f, req, node, fi)) < 0)
+		return reply_error(req, error);
 	/* The open counts before an O_TRUNC empties the shared content: a
 	 * release of an earlier handle racing with it then knows it is not
 	 * the last, and leaves that empty middle state unstaged. */
@@ -1559,7 +1616,7 @@ static int dir_add(fs_dir_handle *d, size_t *cap, const char *name, mesh_entry_k
 	return 0;
 }
 
-static int list_root(fs *f, fs_dir_handle *d)
+static int list_root(fs *f, const mesh_caller *caller, fs_dir_handle *d)
 {
 	mesh_domain **domains;
 	size_t count, cap = 0;
@@ -1569,7 +1626,8 @@ static int list_root(fs *f, fs_dir_handle *d)
 		return error;
 	error = dir_add(d, &cap, ".control", MESH_KIND_FILE);
 	for (size_t i = 0; i < count && error == 0; i++)
-		error = dir_add(d, &cap, domains[i]->name, MESH_KIND_DIR);
+		if (mesh_access_sees(f->store, caller, domains[i]->name))
+			error = dir_add(d, &cap, domains[i]->name, MESH_KIND_DIR);
 	mesh_domain_list_free(domains, count);
 	return error;
 }
@@ -1599,6 +1657,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fs *f = fs_of(req);
 	fs_node *node = node_of(req, ino);
 	char path[VIEW_PATH_MAX];
+	mesh_caller caller;
 	fs_dir_handle *d;
 	int error;
 
@@ -1606,16 +1665,20 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return (void)fuse_reply_err(req, ENOENT);
 	if (!(d = calloc(1, sizeof(*d))))
 		return (void)fuse_reply_err(req, ENOMEM);
+	caller_of(req, &caller);
 	switch (node->type) {
 	case FS_NODE_ROOT:
-		error = list_root(f, d);
+		error = list_root(f, &caller, d);
 		break;
 	case FS_NODE_DOMAIN:
-		error = list_domain(f, node, d);
+		if ((error = mesh_access_check(f->store, &caller, node->name, NULL,
+					       MESH_ACCESS_SEE, NULL)) == 0)
+			error = list_domain(f, node, d);
 		break;
 	case FS_NODE_VIEW:
 	case FS_NODE_ENTRY:
-		if ((error = node_path(f, node, path)) == 0)
+		if ((error = node_path(f, node, path)) == 0 &&
+		    (error = node_may(f, node, &caller, MESH_ACCESS_READ)) == 0)
 			error = mesh_view_list(node->view, path, &d->entries, &d->count);
 		break;
 	default:
@@ -1680,15 +1743,15 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 /* The entry of one listed name, looked up as lookup() would (one more
  * kernel reference); view entries come with their attributes. */
-static int plus_entry(fs *f, fs_dir_handle *d, const mesh_view_dirent *dirent,
-		      struct fuse_entry_param *e, fs_node **out)
+static int plus_entry(fs *f, const mesh_caller *caller, fs_dir_handle *d,
+		      const mesh_view_dirent *dirent, struct fuse_entry_param *e, fs_node **out)
 {
 	fs_node *dir = d->node, *node;
 	int error;
 
 	memset(e, 0, sizeof(*e));
 	if (!is_view_node(dir)) {
-		error = dir->type == FS_NODE_ROOT ? lookup_in_root(f, dirent->name, &node)
+		error = dir->type == FS_NODE_ROOT ? lookup_in_root(f, caller, dirent->name, &node)
 						  : lookup_in_domain(f, dir, dirent->name, &node);
 		if (error == 0 && (error = node_attr(f, node, &e->attr)) < 0)
 			fs_nodes_forget(&f->nodes, node, 1);
@@ -1708,6 +1771,7 @@ static int plus_entry(fs *f, fs_dir_handle *d, const mesh_view_dirent *dirent,
 	e->ino = node->ino;
 	e->attr_timeout = timeout_of(node);
 	e->entry_timeout = entry_timeout_of(node);
+	domain_entry_timeouts(f, node, e);
 	*out = node;
 	return 0;
 }
@@ -1721,10 +1785,12 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 	fs_dir_handle *d = (fs_dir_handle *)(uintptr_t)fi->fh;
 	char *buf = malloc(size);
 	size_t used = 0;
+	mesh_caller caller;
 	int error = 0;
 
 	if (!buf)
 		return (void)fuse_reply_err(req, ENOMEM);
+	caller_of(req, &caller);
 	for (off_t i = off; error == 0; i++) {
 		struct fuse_entry_param e;
 		fs_node *node = NULL;
@@ -1739,7 +1805,7 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 			name = i == 0 ? "." : "..";
 		} else if ((size_t)(i - 2) < d->count) {
 			name = d->entries[i - 2].name;
-			if ((error = plus_entry(f, d, &d->entries[i - 2], &e, &node)) < 0)
+			if ((error = plus_entry(f, &caller, d, &d->entries[i - 2], &e, &node)) < 0)
 				break;
 		} else {
 			break;

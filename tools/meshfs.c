@@ -450,6 +450,62 @@ static void print_other(const json_value *a)
 		print_domains(a);
 }
 
+/* domain show, set, restrict, unrestrict: the record and its rules. */
+static void print_domain_record(const json_value *a)
+{
+	const json_value *d = json_get(a, "domain"), *v;
+
+	printf("domain %s: %s\n", json_str(d, "name", "?"), json_str(d, "description", ""));
+	printf("  owner       %s\n  writers     %s\n  readers     %s\n  visibility  %s\n"
+	       "  retention   %s days\n", json_str(d, "owner", "?"), json_str(d, "writers", "?"),
+	       json_str(d, "readers", "?"), json_str(d, "visibility", "?"),
+	       json_str(d, "retention_days", "?"));
+	for (size_t i = 0; (v = json_get(a, "sensitive")) && i < v->count; i++)
+		printf("  sensitive   %s (group %s)\n", json_str(v->items[i], "glob", "?"),
+		       json_str(v->items[i], "group", "?"));
+	for (size_t i = 0; (v = json_get(a, "protected")) && i < v->count; i++)
+		printf("  protected   %s\n", v->items[i]->string);
+}
+
+static void print_request(const json_value *q)
+{
+	const char *path = json_str(q, "path", "");
+	time_t until = (time_t)json_num(q, "until", 0);
+	char date[32] = "";
+
+	if (until) {
+		struct tm tm;
+		strftime(date, sizeof(date), " until %Y-%m-%d %H:%M:%S", localtime_r(&until, &tm));
+	}
+	printf("%s\t%s\t%s\t%s%s%s\t%s%s\t%s\n", json_str(q, "id", "?"), json_str(q, "domain", "?"),
+	       json_str(q, "user", "?"), json_str(q, "access", "?"), *path ? " " : "", path,
+	       json_str(q, "state", "?"), date, json_str(q, "reason", ""));
+}
+
+/* access, policy, branch protect: their answers for people. */
+static bool print_access(const json_value *a)
+{
+	const json_value *v;
+
+	if ((v = json_get(a, "requests"))) {
+		for (size_t i = 0; i < v->count; i++)
+			print_request(v->items[i]);
+	} else if ((v = json_get(a, "request"))) {
+		print_request(v);
+	} else if ((v = json_get(a, "policies"))) {
+		for (size_t i = 0; i < v->count; i++)
+			printf("%s\t%s\n", v->keys[i], v->items[i]->boolean ? "true" : "false");
+	} else if ((v = json_get(a, "protected")) && !json_get(a, "sensitive")) {
+		printf("branch %s/%s %s\n", json_str(a, "domain", "?"), json_str(a, "branch", "?"),
+		       v->boolean ? "protected" : "unprotected");
+	} else if (json_get(a, "sensitive")) {
+		print_domain_record(a);
+	} else {
+		return false;
+	}
+	return true;
+}
+
 static void print_error(const json_value *a, int code)
 {
 	const json_value *conflicts = json_get(a, "conflicts");
@@ -689,6 +745,10 @@ static int print_answer(const cli *c, const char *answer, int code)
 		print_audit(a);
 	} else if (json_get(a, "consumers")) {
 		print_stats(a);
+	} else if (!strcmp(cmd, "domain") && c->argc >= 2 && !strcmp(c->argv[1], "set")) {
+		print_domain_record(a);
+	} else if (print_access(a)) {
+		;
 	} else {
 		print_other(a);
 	}

@@ -188,6 +188,8 @@ assert_eq "$WANT" "$(digest "$MESH_TMP/out-mnt")" "export through the mount"
 note "another user through the mount: only its own tree, only what it can read"
 id meshimport >/dev/null 2>&1 || useradd -M -N meshimport
 as_user() { setpriv --reuid meshimport --regid nogroup --clear-groups "$@"; }
+# Only writers of a domain import into it (access rules): its group writes d.
+mesh_ctl_ok "domain set d writers nogroup" >/dev/null
 mkdir -p "$MESH_TMP/theirs/sub"
 echo secret >"$MESH_TMP/theirs/sub/locked"
 chmod 600 "$MESH_TMP/theirs/sub/locked"
