@@ -226,8 +226,9 @@ static int walk_tree(mesh_reach *r, const mesh_oid *id, step *st)
 		if ((error = mesh_pathbuf_push(&r->path, e->name, &old)) < 0)
 			break;
 		r->where.path = r->path.path;
-		error = e->kind == MESH_KIND_DIR ? walk_tree(r, &e->id, &below)
-						 : walk_file(r, &e->id, &below);
+		/* Special files (FIFOs, sockets, devices) refer to nothing. */
+		error = e->kind == MESH_KIND_DIR ? walk_tree(r, &e->id, &below) :
+			mesh_kind_has_content(e->kind) ? walk_file(r, &e->id, &below) : 0;
 		mesh_pathbuf_pop(&r->path, old);
 	}
 	mesh_tree_free(tree);

@@ -495,7 +495,12 @@ int fs_dirty_attr(fs *f, fs_node *node, struct stat *st)
 		st->st_blocks = blocks;
 		st->st_mtim.tv_sec = mtime_ns / 1000000000;
 		st->st_mtim.tv_nsec = mtime_ns % 1000000000;
-		st->st_ctim = st->st_mtim;
+		/* A write changes ctime with mtime; a staged chmod or chown
+		 * after it is later still. */
+		if (st->st_ctim.tv_sec < st->st_mtim.tv_sec ||
+		    (st->st_ctim.tv_sec == st->st_mtim.tv_sec &&
+		     st->st_ctim.tv_nsec < st->st_mtim.tv_nsec))
+			st->st_ctim = st->st_mtim;
 		st->st_mode = (st->st_mode & S_IFMT) | dirty->mode;
 	}
 	pthread_mutex_unlock(&dirty->lock);

@@ -92,8 +92,8 @@ START_TEST(init_records_the_current_format)
 
 	ck_assert_int_eq(mesh_store_format(tmp, &version), 0);
 	ck_assert_int_eq(version, MESH_STORE_FORMAT);
-	ck_assert_int_eq(MESH_STORE_FORMAT, 2);
-	ck_assert_str_eq(read_text("FORMAT"), "meshfs store format 2\n");
+	ck_assert_int_eq(MESH_STORE_FORMAT, 3);
+	ck_assert_str_eq(read_text("FORMAT"), "meshfs store format 3\n");
 }
 END_TEST
 
@@ -109,14 +109,14 @@ START_TEST(store_without_format_file_is_version_1_and_refused)
 	ck_assert_int_eq(mesh_store_open(&store, tmp, NULL), MESH_EINVAL);
 	ck_assert_ptr_null(store);
 	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "format version 1"));
-	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "version 2"));
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "version 3"));
 	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "meshfs migrate --store"));
 	/* Refusing changed nothing. */
 	ck_assert_int_eq(access(store_file("FORMAT"), F_OK), -1);
 }
 END_TEST
 
-START_TEST(migrate_brings_version_1_to_2_keeping_data)
+START_TEST(migrate_brings_version_1_to_3_keeping_data)
 {
 	int from, version;
 	struct stat st;
@@ -126,13 +126,13 @@ START_TEST(migrate_brings_version_1_to_2_keeping_data)
 	ck_assert_int_eq(mesh_store_migrate(tmp, &from), 0);
 	ck_assert_int_eq(from, 1);
 	ck_assert_int_eq(mesh_store_format(tmp, &version), 0);
-	ck_assert_int_eq(version, 2);
+	ck_assert_int_eq(version, 3);
 	ck_assert_int_eq(stat(store_file("reserve"), &st), 0);
 	ck_assert_int_ge((long long)st.st_blocks * 512, MESH_STORE_RESERVE_BYTES);
 	ck_assert(has_domain("sales"));
 	/* Once more: nothing to do. */
 	ck_assert_int_eq(mesh_store_migrate(tmp, &from), 0);
-	ck_assert_int_eq(from, 2);
+	ck_assert_int_eq(from, 3);
 }
 END_TEST
 
@@ -144,7 +144,7 @@ START_TEST(newer_format_is_refused_naming_both_versions)
 	write_text("FORMAT", "meshfs store format 7\n");
 	ck_assert_int_eq(mesh_store_open(&store, tmp, NULL), MESH_EINVAL);
 	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "format version 7"));
-	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "version 2"));
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "version 3"));
 	ck_assert_int_eq(mesh_store_migrate(tmp, &from), MESH_EINVAL);
 	ck_assert_int_eq(mesh_store_init(tmp), MESH_EINVAL);
 	ck_assert_str_eq(read_text("FORMAT"), "meshfs store format 7\n");
@@ -228,7 +228,7 @@ static Suite *store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, init_records_the_current_format);
 	tcase_add_test(tc, store_without_format_file_is_version_1_and_refused);
-	tcase_add_test(tc, migrate_brings_version_1_to_2_keeping_data);
+	tcase_add_test(tc, migrate_brings_version_1_to_3_keeping_data);
 	tcase_add_test(tc, newer_format_is_refused_naming_both_versions);
 	tcase_add_test(tc, unreadable_format_is_refused);
 	tcase_add_test(tc, init_does_not_convert_an_old_store);

@@ -317,7 +317,7 @@ START_TEST(corrupt_data_is_eio)
 	unsigned char *good = valid_bytes(&len);
 	unsigned char *bad = malloc(len + 1);
 
-	ck_assert_uint_eq(len, 7 + 4 + 2 * (1 + 4 + 8 + 8 + 32 + 2 + 2));
+	ck_assert_uint_eq(len, 7 + 4 + 2 * (1 + 4 + 4 + 4 + 8 + 8 + 8 + 32 + 2 + 2));
 	assert_corrupt("garbage", 7);
 	assert_corrupt("", 0);
 	assert_corrupt(good, len - 1);                 /* truncated name */
@@ -345,7 +345,7 @@ START_TEST(corrupt_data_is_eio)
 	assert_corrupt(bad, len);
 
 	memcpy(bad, good, len);
-	bad[11 + 53] = 0xff;                           /* name length */
+	bad[11 + 69] = 0xff;                           /* name length */
 	assert_corrupt(bad, len);
 
 	/* Found by fuzz_tree: the writer refuses these, so must the reader. */
