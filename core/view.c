@@ -821,10 +821,40 @@ int mesh_view_stage_content(mesh_view *view, const mesh_caller *caller,
 					    size, mtime_ns, map_id, durable);
 }
 
+static int stage_content(mesh_view *view, mesh_db_batch *batch, const mesh_caller *caller,
+			 const char *path, mesh_entry_kind kind, uint32_t mode, uint64_t size,
+			 int64_t mtime_ns, const mesh_oid *map_id, const uint32_t *owner,
+			 bool durable);
+
 int mesh_view_stage_content_with(mesh_view *view, mesh_db_batch *batch,
 				 const mesh_caller *caller, const char *path,
 				 mesh_entry_kind kind, uint32_t mode, uint64_t size,
 				 int64_t mtime_ns, const mesh_oid *map_id, bool durable)
+{
+	return stage_content(view, batch, caller, path, kind, mode, size, mtime_ns, map_id,
+			     NULL, durable);
+}
+
+int mesh_view_stage_content_as(mesh_view *view, mesh_db_batch *batch,
+			       const mesh_caller *caller, const char *path,
+			       mesh_entry_kind kind, uint32_t mode, uint64_t size,
+			       int64_t mtime_ns, const mesh_oid *map_id, uint32_t uid,
+			       uint32_t gid)
+{
+	uint32_t owner[2] = { uid, gid };
+
+	if (caller->uid != 0)
+		return mesh_error_set(MESH_EPERM,
+			"%s/%s: only root stages a file with an owner of its choice (uid %u is not root)",
+			view->domain, path, (unsigned)caller->uid);
+	return stage_content(view, batch, caller, path, kind, mode, size, mtime_ns, map_id,
+			     owner, false);
+}
+
+static int stage_content(mesh_view *view, mesh_db_batch *batch, const mesh_caller *caller,
+			 const char *path, mesh_entry_kind kind, uint32_t mode, uint64_t size,
+			 int64_t mtime_ns, const mesh_oid *map_id, const uint32_t *owner,
+			 bool durable)
 {
 	mesh_stage_entry se = { 0 }, old;
 	mesh_view_entry existing, parent;
@@ -865,6 +895,10 @@ int mesh_view_stage_content_with(mesh_view *view, mesh_db_batch *batch,
 		} else {
 			new_owner(caller, &parent, &se);
 		}
+	}
+	if (owner) {
+		se.uid = owner[0];
+		se.gid = owner[1];
 	}
 	if (error == 0)
 		change_put(&ch, path, &se);

@@ -89,6 +89,14 @@ int mesh_view_stage_content_with(mesh_view *view, mesh_db_batch *batch,
 				 const mesh_caller *caller, const char *path,
 				 mesh_entry_kind kind, uint32_t mode, uint64_t size,
 				 int64_t mtime_ns, const mesh_oid *map_id, bool durable);
+/* The same with the owner given, as a restore by root does (import):
+ * mode is kept as given, set-id bits included.  MESH_EPERM unless the
+ * caller is root. */
+int mesh_view_stage_content_as(mesh_view *view, mesh_db_batch *batch,
+			       const mesh_caller *caller, const char *path,
+			       mesh_entry_kind kind, uint32_t mode, uint64_t size,
+			       int64_t mtime_ns, const mesh_oid *map_id, uint32_t uid,
+			       uint32_t gid);
 /* Stages a new file of content map_id (empty, for open(O_CREAT)):
  * MESH_EEXIST when path exists, checked in the same step, so of two
  * creators only one succeeds. */
