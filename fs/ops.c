@@ -502,7 +502,8 @@ static int setattr_meta(fs *f, fs_node *node, const struct stat *attr, int to_se
 	fs_dirty *dirty;
 	int error;
 
-	if (!(to_set & SETATTR_META))
+	/* No field at all is what chown(f, -1, -1) sends: ctime moves. */
+	if (!(to_set & SETATTR_META) && (to_set & ~FUSE_SET_ATTR_FILE & ~FUSE_SET_ATTR_FORCE))
 		return 0;
 	mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? now : ns_of(&attr->st_mtim);
 	atime = (to_set & FUSE_SET_ATTR_ATIME_NOW) ? now : ns_of(&attr->st_atim);
