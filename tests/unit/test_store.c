@@ -220,6 +220,39 @@ START_TEST(reserve_is_released_and_made_again)
 }
 END_TEST
 
+START_TEST(migrate_2_to_3_records_the_legacy_owner)
+{
+	char db_path[4096];
+	mesh_store *store;
+	mesh_db *db;
+	uint32_t uid, gid;
+	int from;
+
+	add_domain("sales");
+	/* A store as format 2 left it: no legacy owner record. */
+	snprintf(db_path, sizeof(db_path), "%s/db", tmp);
+	ck_assert_int_eq(mesh_db_open(&db, db_path), 0);
+	ck_assert_int_eq(mesh_db_delete(db, "m/legacy-owner", 14, true), 0);
+	mesh_db_close(db);
+	write_text("FORMAT", "meshfs store format 2\n");
+	ck_assert_int_eq(chown(tmp, 4321, 8765), 0);
+	ck_assert_int_eq(mesh_store_open(&store, tmp, NULL), MESH_EINVAL);
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "format version 2"));
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "meshfs migrate --store"));
+	ck_assert_int_eq(mesh_store_migrate(tmp, &from), 0);
+	ck_assert_int_eq(from, 2);
+	ck_assert_str_eq(read_text("FORMAT"), "meshfs store format 3\n");
+	/* Recorded, not looked up again: whoever owns the directory later. */
+	ck_assert_int_eq(chown(tmp, 0, 0), 0);
+	ck_assert_int_eq(mesh_store_open(&store, tmp, NULL), 0);
+	mesh_store_legacy_owner(store, &uid, &gid);
+	ck_assert_uint_eq(uid, 4321);
+	ck_assert_uint_eq(gid, 8765);
+	mesh_store_close(store);
+	ck_assert(has_domain("sales"));
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -235,6 +268,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, migrate_of_an_open_store_is_ebusy);
 	tcase_add_test(tc, not_a_store_is_enoent);
 	tcase_add_test(tc, reserve_is_released_and_made_again);
+	tcase_add_test(tc, migrate_2_to_3_records_the_legacy_owner);
 	suite_add_tcase(s, tc);
 	return s;
 }
