@@ -1592,8 +1592,25 @@ static int staged_tree_entry(mesh_view *view, const char *dir,
 typedef struct build_ctx {
 	mesh_view *view;
 	const char *dir;
+	const mesh_tree *lower;    /* the committed tree under dir, or NULL */
 	tree_builder tb;
 } build_ctx;
+
+/* An entry of an old tree staged again (a chmod, a kept atime, a new
+ * file in its directory) was shown with the legacy owner: while it still
+ * has that owner it keeps MESH_OWNER_LEGACY, so that an unchanged entry
+ * stays the same bytes and a diff shows no change of owner. */
+static void keep_legacy_owner(const build_ctx *bc, mesh_tree_entry *slot)
+{
+	const mesh_tree_entry *old = bc->lower ? mesh_tree_find(bc->lower, slot->name) : NULL;
+
+	if (!old)
+		return;
+	if (old->uid == MESH_OWNER_LEGACY && slot->uid == bc->view->legacy_uid)
+		slot->uid = MESH_OWNER_LEGACY;
+	if (old->gid == MESH_OWNER_LEGACY && slot->gid == bc->view->legacy_gid)
+		slot->gid = MESH_OWNER_LEGACY;
+}
 
 static int push_tree_entry(void *ctx, const mesh_tree_entry *lower,
 			   const mesh_view_dirent *staged)
@@ -1604,8 +1621,11 @@ static int push_tree_entry(void *ctx, const mesh_tree_entry *lower,
 
 	if (!slot)
 		return mesh_error_oom();
-	if (staged)
-		return staged_tree_entry(bc->view, bc->dir, staged, slot);
+	if (staged) {
+		int error = staged_tree_entry(bc->view, bc->dir, staged, slot);
+		keep_legacy_owner(bc, slot);
+		return error;
+	}
 	name = slot->name;
 	*slot = *lower;
 	slot->name = name;
@@ -1626,9 +1646,9 @@ static int build_tree(mesh_view *view, const char *dir, bool has_lower,
 		return error;
 	error = mesh_stage_list_dir(mesh_store_db(view->store), view->domain,
 				    view->branch, dir, collect_staged, &staged);
+	bc.lower = ref ? mesh_tree_ref_tree(ref) : NULL;
 	if (error == 0)
-		error = merge_walk(ref ? mesh_tree_ref_tree(ref) : NULL,
-				   &staged.list, push_tree_entry, &bc);
+		error = merge_walk(bc.lower, &staged.list, push_tree_entry, &bc);
 	if (error == 0)
 		error = mesh_tree_write(mesh_store_odb(view->store), bc.tb.entries,
 					bc.tb.count, out);

@@ -1379,9 +1379,25 @@ static void commit_v1_tree(const mesh_oid *file)
 					 NULL, 0, &out), 0);
 }
 
+/* The uid in the head's tree of a top-level entry. */
+static uint32_t committed_uid(const char *name)
+{
+	mesh_oid root_tree;
+	mesh_tree *tree;
+	uint32_t uid;
+
+	mesh_view_root_tree(view, &root_tree);
+	ck_assert_int_eq(mesh_tree_load(mesh_store_odb(store), &root_tree, &tree), 0);
+	ck_assert_ptr_nonnull(mesh_tree_find(tree, name));
+	uid = mesh_tree_find(tree, name)->uid;
+	mesh_tree_free(tree);
+	return uid;
+}
+
 START_TEST(old_trees_show_the_legacy_owner)
 {
 	uint32_t legacy_uid, legacy_gid, mode = 0600;
+	bool changed;
 	mesh_oid file = store_content("old!");
 	mesh_change *changes;
 	mesh_view_entry e;
@@ -1403,6 +1419,19 @@ START_TEST(old_trees_show_the_legacy_owner)
 	e = entry_at(view, "old1");
 	ck_assert_uint_eq(e.uid, legacy_uid);
 	ck_assert_uint_eq(e.mode, 0600);
+	/* The tree keeps the legacy marker while the owner is the legacy
+	 * one, so a kept atime and a new file beside it change no byte of
+	 * old1's entry. */
+	ck_assert_uint_eq(committed_uid("old1"), MESH_OWNER_LEGACY);
+	ck_assert_int_eq(mesh_view_access(view, &caller, "old1", e.mtime_ns + 1, &changed), 0);
+	ck_assert(changed);
+	stage("beside", "b");
+	commit_all("beside");
+	ck_assert_uint_eq(committed_uid("old1"), MESH_OWNER_LEGACY);
+	/* A real chown writes the owner. */
+	ck_assert_int_eq(chown_as(&root, "old1", &(uint32_t){ 1001 }, NULL), 0);
+	commit_all("chown");
+	ck_assert_uint_eq(committed_uid("old1"), 1001);
 }
 END_TEST
 
