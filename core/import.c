@@ -12,7 +12,6 @@
 #include "error.h"
 #include "file.h"
 #include "history.h"
-#include "stage.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -545,6 +544,18 @@ static int import_dirs(xfer_job *job, const mesh_import_opts *opts, bool after)
 	return error;
 }
 
+static int count_changes(mesh_view *view, uint64_t *count)
+{
+	mesh_change *changes;
+	size_t n;
+	int error = mesh_view_status(view, &changes, &n);
+
+	if (error == 0)
+		mesh_changes_free(changes, n);
+	*count = error == 0 ? n : 0;
+	return error;
+}
+
 int mesh_import_run(mesh_store *store, mesh_view *view, const mesh_caller *caller,
 		    const mesh_import_opts *opts, mesh_import_result *out)
 {
@@ -577,9 +588,9 @@ int mesh_import_run(mesh_store *store, mesh_view *view, const mesh_caller *calle
 		error = import_specials(&job, opts);
 	if (error == 0)
 		error = import_dirs(&job, opts, true);
+	/* Changes, not staged entries: a kept atime (a read) is none. */
 	if (error == 0)
-		error = mesh_stage_count(mesh_store_db(store), mesh_view_domain(view),
-					 mesh_view_branch(view), &staged);
+		error = count_changes(view, &staged);
 	if (error == 0 && staged > 0) {
 		snprintf(message, sizeof(message), "import %s", opts->src_dir);
 		error = mesh_view_commit(view, caller, opts->message ? opts->message : message,

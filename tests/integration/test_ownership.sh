@@ -158,6 +158,10 @@ mesh_ctl_ok "import $SRC own/main/imp" >/dev/null
 assert_eq "$(owners "$SRC")" "$(owners "$B/imp")" "owners after an import as root"
 mesh_ctl_ok "export own/main/imp $MESH_TMP/out" >/dev/null
 assert_eq "$(owners "$SRC")" "$(owners "$MESH_TMP/out")" "owners after an export as root"
+# A read keeps an atime in staging; that is no change to commit.
+cat "$B/imp/d/f" >/dev/null
+ANS=$(mesh_ctl_ok "import $SRC own/main/imp")
+assert_eq false "$(mesh_json 'd["committed"]' <<<"$ANS")" "a rerun of the import after a read commits"
 mesh_umount
 
 note "a store of format 2 is refused naming its version and meshfs migrate"
