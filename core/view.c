@@ -927,13 +927,31 @@ static int exists_under(mesh_view *view, const char *path, const mesh_view_entry
 	return 0;
 }
 
+/* Stages se as a new name (MESH_EEXIST when path exists, checked in the
+ * same step), owned as POSIX says, and ends the change. */
+static int stage_new_name(change *ch, const mesh_caller *caller, const char *path,
+			  mesh_stage_entry *se)
+{
+	mesh_view_entry parent;
+	bool exists = false;
+	int error;
+
+	if ((error = stage_ancestors_of(ch, path, &parent, true)) == 0 &&
+	    (error = exists_under(ch->view, path, &parent, &exists)) == 0 && exists)
+		error = mesh_error_set(MESH_EEXIST, "%s/%s: already exists",
+				       ch->view->domain, path);
+	if (error == 0) {
+		new_owner(caller, &parent, se);
+		change_put(ch, path, se);
+	}
+	return change_end(ch, error, false);
+}
+
 int mesh_view_create_file(mesh_view *view, const mesh_caller *caller,
 			  const char *path, uint32_t mode, int64_t mtime_ns,
 			  const mesh_oid *map_id)
 {
 	mesh_stage_entry se = { .kind = MESH_STAGE_FILE };
-	mesh_view_entry parent;
-	bool exists = false;
 	change ch;
 	int error;
 
@@ -944,15 +962,7 @@ int mesh_view_create_file(mesh_view *view, const mesh_caller *caller,
 	se.mode = mode & 07777;
 	se.mtime_ns = se.atime_ns = se.ctime_ns = mtime_ns;
 	se.id = *map_id;
-	if ((error = stage_ancestors_of(&ch, path, &parent, true)) == 0 &&
-	    (error = exists_under(view, path, &parent, &exists)) == 0 && exists)
-		error = mesh_error_set(MESH_EEXIST, "%s/%s: already exists",
-				       view->domain, path);
-	if (error == 0) {
-		new_owner(caller, &parent, &se);
-		change_put(&ch, path, &se);
-	}
-	return change_end(&ch, error, false);
+	return stage_new_name(&ch, caller, path, &se);
 }
 
 static int check_special(const mesh_caller *caller, mesh_entry_kind kind, uint64_t rdev)
@@ -971,8 +981,6 @@ int mesh_view_mknod(mesh_view *view, const mesh_caller *caller, const char *path
 		    mesh_entry_kind kind, uint32_t mode, uint64_t rdev)
 {
 	mesh_stage_entry se = { .kind = stage_kind_of(kind) };
-	mesh_view_entry parent;
-	bool exists = false;
 	change ch;
 	int error;
 
@@ -983,15 +991,7 @@ int mesh_view_mknod(mesh_view *view, const mesh_caller *caller, const char *path
 	se.mode = mode & 07777;
 	se.rdev = rdev;
 	se.mtime_ns = se.atime_ns = se.ctime_ns = ch.now;
-	if ((error = stage_ancestors_of(&ch, path, &parent, true)) == 0 &&
-	    (error = exists_under(view, path, &parent, &exists)) == 0 && exists)
-		error = mesh_error_set(MESH_EEXIST, "%s/%s: already exists",
-				       view->domain, path);
-	if (error == 0) {
-		new_owner(caller, &parent, &se);
-		change_put(&ch, path, &se);
-	}
-	return change_end(&ch, error, false);
+	return stage_new_name(&ch, caller, path, &se);
 }
 
 int mesh_view_mkdir(mesh_view *view, const mesh_caller *caller,

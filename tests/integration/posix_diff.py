@@ -48,6 +48,14 @@ def worker():
         sys.stdout.flush()
 
 
+# Calls whose arguments are the system call's own.
+SIMPLE = {
+    "chmod": os.chmod, "chown": os.chown, "lchown": os.lchown, "unlink": os.unlink,
+    "rename": os.rename, "mkdir": os.mkdir, "rmdir": os.rmdir, "truncate": os.truncate,
+    "symlink": os.symlink, "link": os.link, "mkfifo": os.mkfifo,
+}
+
+
 def run_call(op, a):
     if op == "create":
         os.close(os.open(a[0], os.O_CREAT | os.O_EXCL | os.O_WRONLY, a[1]))
@@ -65,33 +73,13 @@ def run_call(op, a):
         os.close(os.open(a[0], flags))
     elif op == "listdir":
         return "ok %d" % len(os.listdir(a[0]))
-    elif op == "chmod":
-        os.chmod(a[0], a[1])
-    elif op == "chown":
-        os.chown(a[0], a[1], a[2])
-    elif op == "lchown":
-        os.lchown(a[0], a[1], a[2])
-    elif op == "unlink":
-        os.unlink(a[0])
-    elif op == "rename":
-        os.rename(a[0], a[1])
-    elif op == "mkdir":
-        os.mkdir(a[0], a[1])
-    elif op == "rmdir":
-        os.rmdir(a[0])
-    elif op == "truncate":
-        os.truncate(a[0], a[1])
+    elif op in SIMPLE:
+        SIMPLE[op](*a)
     elif op == "utime":
         if a[1]:
             os.utime(a[0], ns=tuple(a[1]))
         else:
             os.utime(a[0])
-    elif op == "symlink":
-        os.symlink(a[0], a[1])
-    elif op == "link":
-        os.link(a[0], a[1])
-    elif op == "mkfifo":
-        os.mkfifo(a[0], a[1])
     elif op == "mknod":
         os.mknod(a[0], a[1], os.makedev(a[2], a[3]))
     else:
