@@ -1,4 +1,5 @@
 #include "branch.h"
+#include "progress.h"
 #include "domain.h"
 #include "error.h"
 #include "history.h"
@@ -201,6 +202,7 @@ static int run_three_way(mesh_store *store, mesh_view *view, const mesh_caller *
 	mesh_view_commit_id(view, &outcome->old_head);
 	outcome->commit = outcome->old_head;
 	mesh_view_root_tree(view, &ours);
+	mesh_progress_set(mesh_store_progress(store), "merging trees", "", 0, 0);
 	if ((error = mesh_merge_trees(mesh_store_odb(store), tw->base, &ours, &tw->theirs,
 				      tw->strategy, &outcome->merge)) < 0)
 		return error;
@@ -210,6 +212,7 @@ static int run_three_way(mesh_store *store, mesh_view *view, const mesh_caller *
 			"or choose --strategy dest-wins or source-wins",
 			tw->what, mesh_view_domain(view), mesh_view_branch(view),
 			outcome->merge.conflict_count);
+	mesh_progress_set(mesh_store_progress(store), "committing", "", 0, 0);
 	return mesh_view_apply(view, caller, &outcome->old_head, &outcome->merge.tree,
 			       tw->extra_parent, tw->what, tw->message, NULL, 0,
 			       &outcome->commit);
@@ -231,6 +234,7 @@ int mesh_branch_merge(mesh_store *store, mesh_view *dest, const mesh_caller *cal
 	    (error = mesh_revparse(store, domain, src_ref, &src)) < 0)
 		return error;
 	mesh_view_commit_id(dest, &head);
+	mesh_progress_set(mesh_store_progress(store), "finding the merge base", "", 0, 0);
 	if ((error = mesh_merge_base(mesh_store_odb(store), &src.commit, &head, &base_commit)) < 0)
 		return error;
 	if (mesh_oid_cmp(&base_commit, &src.commit) == 0) {

@@ -31,18 +31,12 @@ typedef void (*mesh_control_changed)(void *ctx, const char *domain,
 				     const char *branch,
 				     const mesh_change *changes, size_t count);
 
-struct mesh_xfer_progress;   /* import.h */
-
 typedef struct mesh_control_env {
 	mesh_store *store;
 	mesh_control_branch_view branch_view;
 	mesh_control_view_done view_done;   /* may be NULL */
 	mesh_control_changed changed;   /* may be NULL */
 	void *ctx;
-	/* Long commands (import, export) report progress here when not
-	 * NULL: the CLI running on the store draws its bar from it. */
-	void (*progress)(void *ctx, const struct mesh_xfer_progress *p);
-	void *progress_ctx;
 } mesh_control_env;
 
 #define MESH_CMD_MAX_VIEWS 4

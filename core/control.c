@@ -10,6 +10,7 @@
 #include "import.h"
 #include "history.h"
 #include "json.h"
+#include "progress.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -894,6 +895,7 @@ static const mesh_cmd_spec *const commands[] = {
 	&mesh_gc_cmd_spec,
 	&mesh_fsck_cmd_spec,
 	&mesh_import_cmd_spec, &mesh_export_cmd_spec,
+	&mesh_progress_cmd_spec,
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
@@ -916,6 +918,22 @@ static int unknown_command(const char *name)
 	return mesh_error_set(MESH_EINVAL, "unknown command '%s' (commands: %s)", name, names);
 }
 
+/* Lists the command among the running ones, named by its first word
+ * that names a domain's ref (or its first word), for `progress`. */
+static int progress_begin(mesh_cmd *cmd)
+{
+	const char *target = cmd->argc > 1 ? cmd->argv[1] : "";
+
+	for (size_t i = 1; i < cmd->argc; i++) {
+		if (cmd->argv[i][0] != '-' && cmd->argv[i][0] != '/' && strchr(cmd->argv[i], '/')) {
+			target = cmd->argv[i];
+			break;
+		}
+	}
+	return mesh_progress_begin(mesh_store_progress(cmd->env->store), cmd->caller,
+				   cmd->argv[0], target);
+}
+
 static int dispatch(mesh_cmd *cmd)
 {
 	if (cmd->argc == 0)
@@ -928,11 +946,18 @@ static int dispatch(mesh_cmd *cmd)
 			continue;
 		/* Every command but gc is a session (odb.h): what it reads and
 		 * then refers to cannot straddle the start of a collection. */
-		if (commands[i] == &mesh_gc_cmd_spec)
+		if (commands[i] == &mesh_progress_cmd_spec)
 			return commands[i]->run(cmd);
-		mesh_odb_session_begin(odb);
-		error = commands[i]->run(cmd);
-		mesh_odb_session_end(odb);
+		if ((error = progress_begin(cmd)) < 0)
+			return error;
+		if (commands[i] == &mesh_gc_cmd_spec) {
+			error = commands[i]->run(cmd);
+		} else {
+			mesh_odb_session_begin(odb);
+			error = commands[i]->run(cmd);
+			mesh_odb_session_end(odb);
+		}
+		mesh_progress_end(mesh_store_progress(cmd->env->store));
 		return error;
 	}
 	return unknown_command(cmd->argv[0]);

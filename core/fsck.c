@@ -2,6 +2,7 @@
  * fsck.c - the store check, its repair and branch reset-head.
  */
 #include "fsck.h"
+#include "progress.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,6 +232,7 @@ int mesh_fsck_run(mesh_store *store, const mesh_fsck_opts *opts, mesh_fsck_repor
 	memset(out, 0, sizeof(*out));
 	error = mesh_reach_new(&reach, store, opts->quick ? MESH_REACH_CHUNKS_EXIST
 							  : MESH_REACH_CHUNKS_READ);
+	mesh_progress_set(mesh_store_progress(store), "checking objects", "objects", 0, 0);
 	if (error == 0)
 		error = check_domains(store, opts, reach, &cbs, &out->domains);
 	if (error == 0 && opts->repair)

@@ -16,6 +16,7 @@
  * step is idempotent.
  */
 #include "gc.h"
+#include "progress.h"
 #include "domain.h"
 #include "error.h"
 #include "reach.h"
@@ -44,6 +45,7 @@ typedef struct gc_run {
 	int64_t start;          /* seconds: retention is counted from it */
 	int64_t begun_ns;       /* object files changed since are kept */
 	mesh_gc_result *res;
+	uint64_t listed;        /* objects the sweep looked at: progress */
 	uint64_t damaged;
 	char first_damage[512];
 } gc_run;
@@ -153,6 +155,7 @@ static int mark(gc_run *run)
 	size_t count;
 	int error, swept;
 
+	mesh_progress_set(mesh_store_progress(run->store), "marking objects", "objects", 0, 0);
 	if ((error = mesh_reach_run(run->reach, NULL, &cbs)) < 0 ||
 	    (error = mark_retained(run, &cbs)) < 0)
 		return error;
@@ -226,6 +229,8 @@ static int sweep_object(void *ctx, const mesh_oid *id, uint64_t bytes, int64_t c
 	mesh_gc_result *r = run->res;
 	int removed;
 
+	if (++run->listed % 1024 == 0)
+		mesh_progress_tick(mesh_store_progress(run->store), run->listed);
 	if (mesh_reach_seen(run->reach, id)) {
 		r->live_objects++;
 		return 0;
@@ -296,6 +301,7 @@ static int sweep(gc_run *run)
 {
 	int error;
 
+	mesh_progress_set(mesh_store_progress(run->store), "sweeping objects", "objects", 0, 0);
 	if ((error = sweep_index(run)) < 0 ||
 	    (error = mesh_odb_gc_list(run->odb, sweep_object, run)) < 0)
 		return error;

@@ -8,6 +8,7 @@
  * counters (atomics) and its first error (guarded by error_lock).
  */
 #include "import.h"
+#include "progress.h"
 #include "array.h"
 #include "error.h"
 #include "file.h"
@@ -901,6 +902,23 @@ static void json_totals(mesh_json *j, const mesh_xfer_progress *p, int64_t start
 	mesh_json_field_int(j, "milliseconds", (now_ns() - started) / 1000000);
 }
 
+/* The job's counts, for the `progress` command (ctx: the table). */
+static void xfer_progress(void *ctx, const char *phase, const mesh_xfer_progress *p)
+{
+	mesh_progress_set(ctx, phase, "files", p->files_done, p->files_total);
+	mesh_progress_set_bytes(ctx, p->bytes_done, p->bytes_total);
+}
+
+static void import_progress(void *ctx, const mesh_xfer_progress *p)
+{
+	xfer_progress(ctx, "importing files", p);
+}
+
+static void export_progress(void *ctx, const mesh_xfer_progress *p)
+{
+	xfer_progress(ctx, "exporting files", p);
+}
+
 static int cmd_import(mesh_cmd *cmd)
 {
 	const char *message = NULL, *jobs = NULL, *pos[2];
@@ -931,8 +949,8 @@ static int cmd_import(mesh_cmd *cmd)
 		return error;
 	o.src_dir = pos[0];
 	o.message = message;
-	o.progress = cmd->env->progress;
-	o.progress_ctx = cmd->env->progress_ctx;
+	o.progress = import_progress;
+	o.progress_ctx = mesh_store_progress(cmd->env->store);
 	if ((error = mesh_import_run(cmd->env->store, view, cmd->caller, &o, &r)) < 0)
 		return error;
 	mesh_cmd_notify_changed(cmd, domain, mesh_view_branch(view), NULL, 0);
@@ -983,8 +1001,8 @@ static int cmd_export(mesh_cmd *cmd)
 		return error;
 	o.dest_dir = pos[1];
 	o.force = force;
-	o.progress = cmd->env->progress;
-	o.progress_ctx = cmd->env->progress_ctx;
+	o.progress = export_progress;
+	o.progress_ctx = mesh_store_progress(cmd->env->store);
 	error = mesh_export_run(cmd->env->store, view, cmd->caller, &o, &p);
 	mesh_view_free(view);
 	if (error < 0)

@@ -9,6 +9,7 @@
  * every ref reaching damage gets it reported, and a clean one never.
  */
 #include "reach.h"
+#include "progress.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@ struct mesh_reach {
 	mesh_oidset *seen;         /* every id visited, about 36 bytes each */
 	uint32_t pass;
 	mesh_reach_stats stats;
+	uint64_t visited;          /* objects, for the command's progress */
 	/* The walk under way. */
 	const mesh_reach_cbs *cbs;
 	mesh_reach_where where;
@@ -110,6 +112,8 @@ static int visit(mesh_reach *r, mesh_otype type, const mesh_oid *id, bool *walk,
 	if ((error = seen_insert(r, id, &e)) < 0)
 		return error;
 	r->stats.objects[type]++;
+	if (++r->visited % 1024 == 0)
+		mesh_progress_tick(mesh_store_progress(r->store), r->visited);
 	*walk = true;
 	if (r->cbs->object)
 		return r->cbs->object(r->cbs->arg, &r->where, type, id);

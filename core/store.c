@@ -1,5 +1,6 @@
 #include "store.h"
 #include "treecache.h"
+#include "progress.h"
 #include "error.h"
 
 #include <fcntl.h>
@@ -55,6 +56,7 @@ struct mesh_store {
 	mesh_refdb *refs;
 	mesh_chunk_cache *cache;
 	mesh_treecache *trees;
+	mesh_progress_table *progress;
 	pthread_mutex_t branch_locks[BRANCH_LOCK_STRIPES];
 	struct timespec opened;   /* the filesystems' clock (coarse) */
 	uint32_t legacy_uid, legacy_gid;   /* set at open, then read-only */
@@ -586,7 +588,8 @@ int mesh_store_open(mesh_store **out, const char *path, const mesh_log *log)
 	store->reserve_path = store->path ? path_join(path, RESERVE_FILE) : NULL;
 	if (store->reserve_path)
 		reserve_at_open(store);
-	if (!store->reserve_path || (error = open_parts(store)) < 0) {
+	if (!store->reserve_path || (error = mesh_progress_table_new(&store->progress)) < 0 ||
+	    (error = open_parts(store)) < 0) {
 		if (!store->reserve_path)
 			error = mesh_error_oom();
 		mesh_store_close(store);
@@ -604,6 +607,7 @@ void mesh_store_close(mesh_store *store)
 		return;
 	mesh_chunk_cache_free(store->cache);
 	mesh_treecache_free(store->trees);
+	mesh_progress_table_free(store->progress);
 	mesh_refdb_close(store->refs);
 	mesh_odb_close(store->odb);
 	mesh_db_close(store->db);
@@ -629,6 +633,7 @@ mesh_odb *mesh_store_odb(mesh_store *store) { return store->odb; }
 mesh_refdb *mesh_store_refs(mesh_store *store) { return store->refs; }
 mesh_chunk_cache *mesh_store_cache(mesh_store *store) { return store->cache; }
 mesh_treecache *mesh_store_trees(mesh_store *store) { return store->trees; }
+mesh_progress_table *mesh_store_progress(mesh_store *store) { return store->progress; }
 const mesh_log *mesh_store_log(const mesh_store *store) { return &store->log; }
 struct timespec mesh_store_opened(const mesh_store *store) { return store->opened; }
 

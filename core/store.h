@@ -130,6 +130,8 @@ mesh_chunk_cache *mesh_store_cache(mesh_store *store);
 /* Parsed trees, shared by every view of the store. */
 struct mesh_treecache *mesh_store_trees(mesh_store *store);
 const mesh_log *mesh_store_log(const mesh_store *store);
+/* The long commands running on this handle (progress.h). */
+struct mesh_progress_table *mesh_store_progress(mesh_store *store);
 /* When this handle opened the store, on the clock file timestamps use:
  * a file in tmp/ changed before it belongs to a process that is gone
  * (the store is open in one process at a time). */

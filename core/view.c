@@ -1,4 +1,5 @@
 #include "view.h"
+#include "progress.h"
 #include "array.h"
 #include "domain.h"
 #include "error.h"
@@ -1545,8 +1546,14 @@ void mesh_changes_free(mesh_change *changes, size_t count)
 
 /* --- commit ---------------------------------------------------------- */
 
-static int build_tree(mesh_view *view, const char *dir, bool has_lower,
-		      const mesh_oid *lower, mesh_oid *out);
+/* How far a commit's tree building has come, for `progress`. */
+typedef struct build_progress {
+	mesh_progress_table *table;
+	uint64_t files, total;
+} build_progress;
+
+static int build_tree(mesh_view *view, build_progress *bp, const char *dir,
+		      bool has_lower, const mesh_oid *lower, mesh_oid *out);
 
 typedef struct tree_builder {
 	mesh_tree_entry *entries;
@@ -1564,7 +1571,7 @@ static mesh_tree_entry *builder_push(tree_builder *tb, const char *name)
 }
 
 /* The tree entry for a staged child; staged directories are built. */
-static int staged_tree_entry(mesh_view *view, const char *dir,
+static int staged_tree_entry(mesh_view *view, build_progress *bp, const char *dir,
 			     const mesh_view_dirent *child, mesh_tree_entry *out)
 {
 	char *path;
@@ -1578,19 +1585,23 @@ static int staged_tree_entry(mesh_view *view, const char *dir,
 	out->mtime_ns = child->entry.mtime_ns;
 	out->size = mesh_kind_has_content(child->entry.kind) ? child->entry.size : 0;
 	out->id = child->entry.id;
-	if (child->entry.kind != MESH_KIND_DIR)
+	if (child->entry.kind != MESH_KIND_DIR) {
+		if (++bp->files % 256 == 0)
+			mesh_progress_set(bp->table, "writing trees", "files", bp->files, bp->total);
 		return 0;
+	}
 	/* On the heap: the recursion is as deep as the directories (2046
 	 * levels fit in PATH_MAX), too deep for a path buffer per level. */
 	if (asprintf(&path, "%s%s%s", dir, *dir ? "/" : "", child->name) < 0)
 		return mesh_error_oom();
-	error = build_tree(view, path, child->entry.has_lower, &child->entry.id, &out->id);
+	error = build_tree(view, bp, path, child->entry.has_lower, &child->entry.id, &out->id);
 	free(path);
 	return error;
 }
 
 typedef struct build_ctx {
 	mesh_view *view;
+	build_progress *progress;
 	const char *dir;
 	const mesh_tree *lower;    /* the committed tree under dir, or NULL */
 	tree_builder tb;
@@ -1622,7 +1633,7 @@ static int push_tree_entry(void *ctx, const mesh_tree_entry *lower,
 	if (!slot)
 		return mesh_error_oom();
 	if (staged) {
-		int error = staged_tree_entry(bc->view, bc->dir, staged, slot);
+		int error = staged_tree_entry(bc->view, bc->progress, bc->dir, staged, slot);
 		keep_legacy_owner(bc, slot);
 		return error;
 	}
@@ -1634,11 +1645,11 @@ static int push_tree_entry(void *ctx, const mesh_tree_entry *lower,
 
 /* The tree of dir: its committed entries overlaid with its staged
  * children, descending only into staged directories. */
-static int build_tree(mesh_view *view, const char *dir, bool has_lower,
-		      const mesh_oid *lower, mesh_oid *out)
+static int build_tree(mesh_view *view, build_progress *bp, const char *dir,
+		      bool has_lower, const mesh_oid *lower, mesh_oid *out)
 {
 	staged_children staged = { { 0 }, view };
-	build_ctx bc = { .view = view, .dir = dir };
+	build_ctx bc = { .view = view, .progress = bp, .dir = dir };
 	mesh_tree_ref *ref = NULL;
 	int error;
 
@@ -1730,13 +1741,15 @@ static int commit_locked(mesh_view *view, const mesh_caller *caller,
 			 size_t meta_count, mesh_oid *out, size_t *changes)
 {
 	head_change hc = { NULL, NULL, message, meta, meta_count };
+	build_progress bp = { mesh_store_progress(view->store), 0, 0 };
 	change_list cl;
 	mesh_oid root, tree;
 	int error;
 
+	mesh_progress_set(bp.table, "collecting changes", "files", 0, 0);
 	if ((error = collect_changes(view, &cl)) < 0)
 		return error;
-	*changes = cl.count;
+	*changes = bp.total = cl.count;
 	mesh_changes_free(cl.items, cl.count);
 	if (cl.count == 0)
 		return mesh_error_set(MESH_EINVAL, "nothing to commit on %s/%s",
@@ -1744,8 +1757,10 @@ static int commit_locked(mesh_view *view, const mesh_caller *caller,
 	pthread_mutex_lock(&view->head_lock);
 	root = view->root;
 	pthread_mutex_unlock(&view->head_lock);
-	if ((error = build_tree(view, "", true, &root, &tree)) < 0)
+	mesh_progress_set(bp.table, "writing trees", "files", 0, bp.total);
+	if ((error = build_tree(view, &bp, "", true, &root, &tree)) < 0)
 		return error;
+	mesh_progress_set(bp.table, "syncing", "files", bp.total, bp.total);
 	hc.tree = &tree;
 	return move_head_locked(view, caller, &hc, out);
 }
@@ -1917,7 +1932,9 @@ static int entry_tree(mesh_view *view, const char *path, const mesh_view_entry *
 		}
 		return mesh_tree_empty(mesh_store_odb(view->store), out);
 	}
-	return build_tree(view, path, entry->has_lower, &entry->id, out);
+	build_progress bp = { mesh_store_progress(view->store), 0, 0 };
+
+	return build_tree(view, &bp, path, entry->has_lower, &entry->id, out);
 }
 
 int mesh_view_copy(mesh_view *dst, const mesh_caller *caller, const char *dst_path,

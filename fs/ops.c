@@ -14,6 +14,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/fuse.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,9 @@
 #include <unistd.h>
 
 #define VIEW_PATH_MAX 4096
+/* The control file's reported size: above any command line, so that no
+ * write to it is past its end (see reply_open_control). */
+#define CONTROL_SIZE ((off_t)MESH_CONTROL_MAX_LINE * 2)
 #define BRANCH_TIMEOUT 1.0
 #define IMMUTABLE_TIMEOUT 86400.0
 #define NAME_MAX_LEN 255
@@ -291,6 +295,7 @@ static int node_attr(fs *f, fs_node *node, struct stat *st)
 		st->st_ino = node->ino;
 		st->st_mode = S_IFREG | 0666;
 		st->st_nlink = 1;
+		st->st_size = CONTROL_SIZE;
 		st->st_uid = f->uid;
 		st->st_gid = f->gid;
 		return 0;
@@ -957,6 +962,26 @@ static int open_entry(fs *f, fs_node *node, struct fuse_file_info *fi)
 
 static int reload_map(fs *f, fs_handle *h, uint64_t generation, uint64_t version);
 
+/*
+ * Without FOPEN_PARALLEL_DIRECT_WRITES the kernel holds the control
+ * file's inode lock across each write(2), that is across each command:
+ * one gc or fsck would stall every other user's commits, and nobody
+ * could ask how far it has come.  libfuse 3.14 has no field for the
+ * flag, so the open's answer is written out here (the kernel's
+ * fuse_open_out, as fuse_reply_open sends it).  The kernel still takes
+ * the lock for a write past the file's size: the control file reports
+ * a size no command line reaches (stat_control).
+ */
+static int reply_open_control(fuse_req_t req, const struct fuse_file_info *fi)
+{
+	struct fuse_open_out out;
+
+	memset(&out, 0, sizeof(out));
+	out.fh = fi->fh;
+	out.open_flags = FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES;
+	return fuse_reply_buf(req, (const char *)&out, sizeof(out));
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	fs *f = fs_of(req);
@@ -985,7 +1010,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		reload_map(f, h, mesh_view_generation(node->view),
 			   __atomic_load_n(&node->content_version, __ATOMIC_ACQUIRE));
 	fi->fh = (uintptr_t)h;
-	if (fuse_reply_open(req, fi) == -ENOENT)
+	if ((node->type == FS_NODE_CONTROL ? reply_open_control(req, fi)
+					   : fuse_reply_open(req, fi)) == -ENOENT)
 		handle_free(f, h);
 }
 
@@ -1364,7 +1390,7 @@ static void control_write(fuse_req_t req, fs_handle *h, const char *buf,
 {
 	fs *f = fs_of(req);
 	mesh_control_env env = { f->store, (mesh_control_branch_view)fs_branch_view,
-				 (mesh_control_view_done)fs_view_put, fs_changed, f, NULL, NULL };
+				 (mesh_control_view_done)fs_view_put, fs_changed, f };
 	mesh_caller caller;
 	char *line = NULL, *answer = NULL;
 	int collected, error;

@@ -5,14 +5,19 @@
 #include "ctlclient.h"
 #include "control.h"
 #include "error.h"
+#include "jsonread.h"
+#include "progress.h"
 #include "store.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ANSWER_MAX (64u << 20)
@@ -162,6 +167,144 @@ static int local_branch_view(void *ctx, const char *domain, const char *branch,
 	return error;
 }
 
+/* --- watching a command's progress ------------------------------------ */
+
+/*
+ * While the command runs on one thread (the CLI's main thread, whose pid
+ * the daemon sees), a watcher thread asks every WATCH_EVERY_MS how far it
+ * has come: through a second descriptor of the control file, or in the
+ * same store handle's table.
+ */
+#define WATCH_EVERY_MS 100
+
+typedef struct watcher {
+	pthread_t thread;
+	pthread_mutex_t lock;   /* guards stop */
+	pthread_cond_t wake;
+	bool stop;
+	const char *mount;      /* through this mount, or */
+	mesh_store *store;      /* in this store's table */
+	pid_t pid;
+	mesh_ctl_progress_fn fn;
+	void *ctx;
+} watcher;
+
+static void state_word(char *out, size_t cap, const json_value *obj, const char *key)
+{
+	snprintf(out, cap, "%s", json_str(obj, key, ""));
+}
+
+static int poll_mount(watcher *w, mesh_progress_state *out)
+{
+	char line[64], *answer = NULL;
+	const json_value *running, *s;
+	json_value *a;
+	int code, found = 0;
+
+	snprintf(line, sizeof(line), "progress --pid %ld", (long)w->pid);
+	if (mesh_ctl_run_via_mount(w->mount, line, &answer, &code) < 0 || code < 0) {
+		free(answer);
+		return 0;
+	}
+	a = json_parse(answer);
+	free(answer);
+	running = a ? json_get(a, "running") : NULL;
+	if (running && running->count > 0) {
+		s = running->items[0];
+		state_word(out->command, sizeof(out->command), s, "command");
+		state_word(out->target, sizeof(out->target), s, "target");
+		state_word(out->phase, sizeof(out->phase), s, "phase");
+		state_word(out->unit, sizeof(out->unit), s, "unit");
+		out->done = (uint64_t)json_num(s, "done", 0);
+		out->total = (uint64_t)json_num(s, "total", 0);
+		out->bytes_done = (uint64_t)json_num(s, "bytes_done", 0);
+		out->bytes_total = (uint64_t)json_num(s, "bytes_total", 0);
+		out->elapsed_ms = (int64_t)json_num(s, "elapsed_ms", 0);
+		found = 1;
+	}
+	json_free(a);
+	return found;
+}
+
+static int poll_store(watcher *w, mesh_progress_state *out)
+{
+	mesh_progress_state *states = NULL;
+	mesh_caller self;
+	size_t count = 0;
+	int found = 0;
+
+	mesh_caller_self(&self);
+	if (mesh_progress_list(mesh_store_progress(w->store), &self, false, w->pid,
+			       &states, &count) == 0 && count > 0) {
+		*out = states[0];
+		found = 1;
+	}
+	free(states);
+	return found;
+}
+
+static void *watch(void *arg)
+{
+	watcher *w = arg;
+	mesh_progress_state state;
+	struct timespec until;
+
+	pthread_mutex_lock(&w->lock);
+	while (!w->stop) {
+		pthread_mutex_unlock(&w->lock);
+		memset(&state, 0, sizeof(state));
+		if (w->store ? poll_store(w, &state) : poll_mount(w, &state))
+			w->fn(w->ctx, &state);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += WATCH_EVERY_MS * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		pthread_mutex_lock(&w->lock);
+		if (!w->stop)
+			pthread_cond_timedwait(&w->wake, &w->lock, &until);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static bool watch_start(watcher *w)
+{
+	w->pid = getpid();
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->wake, NULL);
+	if (pthread_create(&w->thread, NULL, watch, w) == 0)
+		return true;
+	pthread_cond_destroy(&w->wake);
+	pthread_mutex_destroy(&w->lock);
+	return false;
+}
+
+/* Stops the watcher and tells fn that the command is over (state NULL). */
+static void watch_stop(watcher *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->wake);
+	pthread_mutex_destroy(&w->lock);
+	w->fn(w->ctx, NULL);
+}
+
+int mesh_ctl_run_via_mount_progress(const char *mount, const char *line,
+				    mesh_ctl_progress_fn fn, void *ctx,
+				    char **answer, int *code)
+{
+	watcher w = { .mount = mount, .fn = fn, .ctx = ctx };
+	bool watching = fn && watch_start(&w);
+	int error = mesh_ctl_run_via_mount(mount, line, answer, code);
+
+	if (watching)
+		watch_stop(&w);
+	return error;
+}
+
 int mesh_ctl_run_on_store(const char *store_path, int log_level, const char *line,
 			  char **answer, int *code)
 {
@@ -170,26 +313,27 @@ int mesh_ctl_run_on_store(const char *store_path, int log_level, const char *lin
 }
 
 int mesh_ctl_run_on_store_progress(const char *store_path, int log_level, const char *line,
-				   void (*progress)(void *ctx, const struct mesh_xfer_progress *p),
-				   void *progress_ctx, char **answer, int *code)
+				   mesh_ctl_progress_fn fn, void *ctx,
+				   char **answer, int *code)
 {
 	mesh_log log = { .level = log_level };
 	local_views lv = { 0 };
-	mesh_control_env env = { NULL, local_branch_view, NULL, NULL, &lv,
-				 progress, progress_ctx };
+	mesh_control_env env = { NULL, local_branch_view, NULL, NULL, &lv };
 	mesh_caller caller;
+	watcher w = { .fn = fn, .ctx = ctx };
+	bool watching;
 	int error;
 
 	mesh_caller_self(&caller);
-	error = mesh_store_open(&lv.store, store_path, &log);
-
-	if (error < 0)
+	if ((error = mesh_store_open(&lv.store, store_path, &log)) < 0)
 		return error;
-	env.store = lv.store;
+	env.store = w.store = lv.store;
+	watching = fn && watch_start(&w);
 	*code = mesh_control_run(&env, &caller, line, answer);
+	if (watching)
+		watch_stop(&w);
 	for (size_t i = 0; i < lv.count; i++)
 		mesh_view_free(lv.views[i]);
 	mesh_store_close(lv.store);
 	return *answer ? 0 : mesh_error_oom();
 }
-

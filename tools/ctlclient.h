@@ -27,10 +27,19 @@ int mesh_ctl_run_via_mount(const char *mount, const char *line, char **answer, i
 int mesh_ctl_run_on_store(const char *store_path, int log_level, const char *line,
 			  char **answer, int *code);
 
-/* The same, with progress (NULL: none) told what import and export do. */
-struct mesh_xfer_progress;
+/* Told a few times a second how far the command has come (state NULL
+ * once when it is over; never called when nothing is running long
+ * enough to be listed). */
+struct mesh_progress_state;
+typedef void (*mesh_ctl_progress_fn)(void *ctx, const struct mesh_progress_state *state);
+
+/* The same as mesh_ctl_run_via_mount and mesh_ctl_run_on_store, with fn
+ * (NULL: none) told the command's progress from a second thread. */
+int mesh_ctl_run_via_mount_progress(const char *mount, const char *line,
+				    mesh_ctl_progress_fn fn, void *ctx,
+				    char **answer, int *code);
 int mesh_ctl_run_on_store_progress(const char *store_path, int log_level, const char *line,
-				   void (*progress)(void *ctx, const struct mesh_xfer_progress *p),
-				   void *progress_ctx, char **answer, int *code);
+				   mesh_ctl_progress_fn fn, void *ctx,
+				   char **answer, int *code);
 
 #endif

@@ -10,6 +10,7 @@
 #include "fs.h"
 #include "import.h"
 #include "jsonread.h"
+#include "progress.h"
 #include "serve.h"
 #include "store.h"
 
@@ -187,14 +188,6 @@ static int parse_options(cli *c, int argc, char **argv)
 	return 0;
 }
 
-static double seconds_since(const struct timespec *start)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - start->tv_sec) + (now.tv_nsec - start->tv_nsec) / 1e9;
-}
-
 static void human_bytes(double bytes, char *out, size_t cap)
 {
 	const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
@@ -207,51 +200,114 @@ static void human_bytes(double bytes, char *out, size_t cap)
 	snprintf(out, cap, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
 }
 
-/* import / export on a terminal: files, bytes, bytes/s and ETA, redrawn
- * on one line of stderr each time the job reports (a few times a second). */
-static void draw_progress(void *ctx, const struct mesh_xfer_progress *p)
+/* The commands that can take over a second, and so draw a bar. */
+static bool is_long_command(const char *name)
 {
-	const struct timespec *start = ctx;
-	double secs = seconds_since(start), rate = secs > 0 ? p->bytes_done / secs : 0;
-	double frac = p->bytes_total ? (double)p->bytes_done / p->bytes_total :
-		      p->files_total ? (double)p->files_done / p->files_total : 1;
-	char done[32], total[32], speed[32], eta[32], bar[31];
-	int fill = (int)(frac * 30);
+	static const char *const long_commands[] = {
+		"commit", "merge", "revert", "cherry-pick", "gc", "fsck", "import", "export",
+	};
 
-	human_bytes((double)p->bytes_done, done, sizeof(done));
-	human_bytes((double)p->bytes_total, total, sizeof(total));
-	human_bytes(rate, speed, sizeof(speed));
-	if (rate > 0 && p->bytes_total >= p->bytes_done) {
-		long left = (long)((p->bytes_total - p->bytes_done) / rate);
-		snprintf(eta, sizeof(eta), "%ld:%02ld", left / 60, left % 60);
-	} else {
-		snprintf(eta, sizeof(eta), "--:--");
+	for (size_t i = 0; i < sizeof(long_commands) / sizeof(long_commands[0]); i++)
+		if (!strcmp(name, long_commands[i]))
+			return true;
+	return false;
+}
+
+typedef struct progress_bar {
+	int64_t delay_ms;   /* a command done sooner shows no bar */
+	bool drawn;
+	unsigned frame;
+} progress_bar;
+
+/* "ETA m:ss" from what is left of done/total at the rate so far. */
+static void eta_text(uint64_t done, uint64_t total, int64_t elapsed_ms, char *out, size_t cap)
+{
+	if (done == 0 || total < done || elapsed_ms <= 0) {
+		snprintf(out, cap, "ETA --:--");
+		return;
 	}
-	for (int i = 0; i < 30; i++)
-		bar[i] = i < fill ? '#' : '.';
-	bar[30] = '\0';
-	fprintf(stderr, "\r[%s] %llu/%llu files  %s/%s  %s/s  ETA %s \033[K", bar,
-		(unsigned long long)p->files_done, (unsigned long long)p->files_total,
-		done, total, speed, eta);
-	if (p->finished)
-		fputc('\n', stderr);
+	long left = (long)((double)(total - done) * (double)elapsed_ms / (double)done / 1000.0);
+	snprintf(out, cap, "ETA %ld:%02ld", left / 60, left % 60);
+}
+
+/* One line of stderr, redrawn a few times a second while a long command
+ * runs (through a mount or on the store):
+ *   [#######.......] 1200/5000 files  40.1 MiB/120.0 MiB  12.0 MiB/s  ETA 0:07  import: importing files
+ * and without a known total a spinner, the count and the time so far. */
+static void draw_progress(void *ctx, const mesh_progress_state *s)
+{
+	progress_bar *bar = ctx;
+	char counts[128], bytes[128] = "", eta[32] = "", cells[31];
+	double secs;
+
+	if (!s) {
+		if (bar->drawn)
+			fputs("\r\033[K", stderr);
+		return;
+	}
+	if (s->elapsed_ms < bar->delay_ms)
+		return;
+	secs = (double)s->elapsed_ms / 1000.0;
+	if (s->total > 0) {
+		double frac = s->bytes_total ? (double)s->bytes_done / (double)s->bytes_total
+					     : (double)s->done / (double)s->total;
+		int fill = (int)((frac > 1 ? 1 : frac) * 30);
+		for (int i = 0; i < 30; i++)
+			cells[i] = i < fill ? '#' : '.';
+		cells[30] = '\0';
+		snprintf(counts, sizeof(counts), "[%s] %llu/%llu %s", cells,
+			 (unsigned long long)s->done, (unsigned long long)s->total, s->unit);
+		if (s->bytes_total)
+			eta_text(s->bytes_done, s->bytes_total, s->elapsed_ms, eta, sizeof(eta));
+		else
+			eta_text(s->done, s->total, s->elapsed_ms, eta, sizeof(eta));
+	} else {
+		static const char spin[] = "|/-\\";
+		snprintf(counts, sizeof(counts), "[%c] %llu %s", spin[bar->frame++ % 4],
+			 (unsigned long long)s->done, s->unit);
+		snprintf(eta, sizeof(eta), "%.1f s", secs);
+	}
+	if (s->bytes_total) {
+		char done[32], total[32], speed[32];
+		human_bytes((double)s->bytes_done, done, sizeof(done));
+		human_bytes((double)s->bytes_total, total, sizeof(total));
+		human_bytes(secs > 0 ? (double)s->bytes_done / secs : 0, speed, sizeof(speed));
+		snprintf(bytes, sizeof(bytes), "  %s/%s  %s/s", done, total, speed);
+	}
+	fprintf(stderr, "\r%s%s  %s  %s: %s\033[K", counts, bytes, eta, s->command, s->phase);
 	fflush(stderr);
+	bar->drawn = true;
 }
 
 static bool shows_progress(const cli *c)
 {
-	return !c->json && isatty(STDERR_FILENO) &&
-	       (!strcmp(c->argv[0], "import") || !strcmp(c->argv[0], "export"));
+	return !c->json && isatty(STDERR_FILENO) && is_long_command(c->argv[0]);
 }
 
-static int run_on_store(const cli *c, const char *line, char **answer, int *code)
+/* MESHFS_PROGRESS_DELAY_MS: how long a command runs before its bar
+ * appears (500 ms unless set). */
+static int64_t progress_delay_ms(void)
 {
-	struct timespec start;
+	const char *env = getenv("MESHFS_PROGRESS_DELAY_MS");
+	char *end;
+	long ms;
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	return mesh_ctl_run_on_store_progress(c->store, c->log_level, line,
-					      shows_progress(c) ? draw_progress : NULL,
-					      &start, answer, code);
+	if (!env || !*env)
+		return 500;
+	ms = strtol(env, &end, 10);
+	return *end || ms < 0 ? 500 : ms;
+}
+
+static int run_control(const cli *c, const char *mount, const char *line, char **answer,
+		       int *code)
+{
+	progress_bar bar = { .delay_ms = progress_delay_ms() };
+	mesh_ctl_progress_fn fn = shows_progress(c) ? draw_progress : NULL;
+
+	if (mount)
+		return mesh_ctl_run_via_mount_progress(mount, line, fn, &bar, answer, code);
+	return mesh_ctl_run_on_store_progress(c->store, c->log_level, line, fn, &bar,
+					      answer, code);
 }
 
 /* --- printing answers for people ------------------------------------- */
@@ -597,8 +653,7 @@ static int cmd_control(const cli *c)
 		fprintf(stderr, "meshfs: %s is not a meshfs mount\n", c->mount);
 		return EXIT_FAILURE;
 	}
-	error = mounted ? mesh_ctl_run_via_mount(mount, line, &answer, &code)
-			: run_on_store(c, line, &answer, &code);
+	error = run_control(c, mounted ? mount : NULL, line, &answer, &code);
 	free(line);
 	if (error < 0) {
 		free(answer);

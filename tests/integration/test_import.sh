@@ -121,8 +121,10 @@ assert_eq "" "$(mesh_cli status d/main --json | mesh_json 'd["changes"]' | tr -d
 assert_eq "$head_before" "$(mesh_cli log d/main --json | mesh_json 'd["commits"][0]["id"]')" "head"
 
 note "progress: a bar on a terminal, one summary line without one"
-"$PY" -c "$GEN" "$MESH_TMP/small" 40 1 2
-script -qec "$MESHFS_BIN import $MESH_TMP/small d/main/deep/er/tty" /dev/null >"$MESH_TMP/tty.out" </dev/null ||
+# Big enough to run for several of the bar's 0.1 s redraws.
+"$PY" -c "$GEN" "$MESH_TMP/small" 400 60 2
+MESHFS_PROGRESS_DELAY_MS=0 script -qec "$MESHFS_BIN import $MESH_TMP/small d/main/deep/er/tty" \
+	/dev/null >"$MESH_TMP/tty.out" </dev/null ||
 	fail "import under script failed: $(cat "$MESH_TMP/tty.out")"
 assert_contains "$(cat "$MESH_TMP/tty.out")" "files" "terminal output"
 grep -q '\[#*\.*\] [0-9]*/[0-9]* files .*/s  ETA' "$MESH_TMP/tty.out" ||
@@ -138,6 +140,7 @@ assert_contains "$OUT" "exported " "export summary"
 note "kill -9 in the middle of a bigger import; the rerun ends the same, no chunk twice"
 "$PY" -c "$GEN" "$BIG" 3000 40 3
 WANT_BIG=$(digest "$BIG")
+n0=$(chunk_files)
 "$MESHFS_BIN" import "$BIG" d/main/big --jobs 2 >/dev/null 2>&1 &
 pid=$!
 for ((i = 0; i < 600; i++)); do

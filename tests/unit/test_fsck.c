@@ -404,7 +404,7 @@ static void close_view(void *ctx, mesh_view *view)
 /* Runs line, expecting code, and checks that the answer holds want. */
 static void run_line(const char *line, int code, const char *want)
 {
-	mesh_control_env env = { store, open_view, close_view, NULL, store, NULL, NULL };
+	mesh_control_env env = { store, open_view, close_view, NULL, store };
 	char *answer = NULL;
 	int error = mesh_control_run(&env, &caller, line, &answer);
 
