@@ -25,7 +25,8 @@ typedef struct diff_walk {
 
 bool mesh_tree_entry_same(const mesh_tree_entry *a, const mesh_tree_entry *b)
 {
-	return a->kind == b->kind && a->mode == b->mode &&
+	return a->kind == b->kind && a->mode == b->mode && a->uid == b->uid &&
+	       a->gid == b->gid && a->rdev == b->rdev &&
 	       mesh_oid_cmp(&a->id, &b->id) == 0;
 }
 
@@ -82,7 +83,7 @@ static int diff_entries(diff_walk *w, const mesh_tree_entry *old,
 			report(w, MESH_DIFF_CHANGED, old, new_);
 	/* A chmod of a directory changes nothing below it and would be
 	 * invisible if only descendants were reported. */
-	if (old->mode != new_->mode &&
+	if ((old->mode != new_->mode || old->uid != new_->uid || old->gid != new_->gid) &&
 	    (rc = report(w, MESH_DIFF_CHANGED, old, new_)) != 0)
 		return rc;
 	if (mesh_oid_cmp(&old->id, &new_->id) == 0)

@@ -14,7 +14,6 @@
 #include "error.h"
 #include "file.h"
 #include "history.h"
-#include "stage.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -36,6 +35,8 @@ typedef struct xfer_item {
 	char *rel;                 /* below the source (import) or view dir */
 	mesh_entry_kind kind;
 	uint32_t mode;
+	uint32_t uid, gid;         /* import: lstat's (root) or the caller's */
+	uint64_t rdev;             /* device nodes */
 	uint64_t size;
 	int64_t mtime_ns;
 	mesh_oid id;               /* export: the file map */
@@ -242,6 +243,19 @@ typedef struct walk_ctx {
 	uint64_t bytes;
 } walk_ctx;
 
+static mesh_entry_kind kind_of_mode(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFDIR: return MESH_KIND_DIR;
+	case S_IFLNK: return MESH_KIND_SYMLINK;
+	case S_IFIFO: return MESH_KIND_FIFO;
+	case S_IFSOCK: return MESH_KIND_SOCKET;
+	case S_IFCHR: return MESH_KIND_CHRDEV;
+	case S_IFBLK: return MESH_KIND_BLKDEV;
+	default: return MESH_KIND_FILE;
+	}
+}
+
 static int walk_add(walk_ctx *w, const char *rel, const struct stat *st, const char *full)
 {
 	xfer_item *item = NULL;
@@ -255,17 +269,22 @@ static int walk_add(walk_ctx *w, const char *rel, const struct stat *st, const c
 		if (!caller_may(st, w->caller, 4) || faccessat(AT_FDCWD, full, R_OK, AT_EACCESS) < 0)
 			return mesh_error_set(MESH_EACCES, "%s: file not readable by uid %u",
 					      full, (unsigned)w->caller->uid);
-	} else if (!S_ISLNK(st->st_mode)) {
-		return mesh_error_set(MESH_EINVAL,
-			"%s: not a file, directory or symlink (devices, fifos and sockets are not imported)",
-			full);
+	} else if ((S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) && w->caller->uid != 0) {
+		return mesh_error_set(MESH_EPERM,
+			"%s: a device node; only root imports device nodes (uid %u is not root)",
+			full, (unsigned)w->caller->uid);
 	}
 	if ((error = list_add(w->list, rel, &item)) < 0)
 		return error;
-	item->kind = S_ISDIR(st->st_mode) ? MESH_KIND_DIR :
-		     S_ISLNK(st->st_mode) ? MESH_KIND_SYMLINK : MESH_KIND_FILE;
+	item->kind = kind_of_mode(st->st_mode);
 	item->mode = st->st_mode & 07777;
-	item->size = S_ISDIR(st->st_mode) ? 0 : (uint64_t)st->st_size;
+	/* Ownership is kept when root imports; anyone else's import is
+	 * theirs, as what they create through the mount is. */
+	item->uid = w->caller->uid == 0 ? (uint32_t)st->st_uid : w->caller->uid;
+	item->gid = w->caller->uid == 0 ? (uint32_t)st->st_gid : w->caller->gid;
+	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
+		item->rdev = (uint64_t)st->st_rdev;
+	item->size = mesh_kind_has_content(item->kind) ? (uint64_t)st->st_size : 0;
 	item->mtime_ns = ns_of(&st->st_mtim);
 	if (!S_ISDIR(st->st_mode))
 		w->bytes += item->size;
@@ -327,6 +346,17 @@ static int import_walk(const mesh_import_opts *opts, const mesh_caller *caller,
 	return 0;
 }
 
+/* Whether the branch's entry has the owner the import gives: lstat's
+ * for root; for anyone else the uid (the group follows the branch's
+ * setgid directories). */
+static bool owner_kept(const mesh_caller *caller, const mesh_view_entry *e,
+		       const xfer_item *item)
+{
+	if (caller->uid != 0)
+		return e->uid == item->uid;
+	return e->uid == item->uid && e->gid == item->gid;
+}
+
 /* Marks what the branch shows already as it would be imported, and
  * refuses (before anything is staged) a directory where the branch has
  * a file or the other way round. */
@@ -355,12 +385,13 @@ static int import_plan(xfer_job *job, const mesh_import_opts *opts, uint64_t *sk
 				mesh_entry_kind_name(e.kind), mesh_entry_kind_name(item->kind));
 		} else if (item->kind != MESH_KIND_DIR && e.kind == item->kind &&
 			   e.size == item->size && e.mtime_ns == item->mtime_ns &&
-			   e.mode == item->mode) {
+			   e.mode == item->mode && e.rdev == item->rdev &&
+			   owner_kept(job->caller, &e, item)) {
 			item->skip = true;
 			(*skipped)++;
 			*skipped_bytes += item->size;
 		}
-		if (item->kind != MESH_KIND_DIR && !item->skip)
+		if (mesh_kind_has_content(item->kind) && !item->skip)
 			job->files[job->file_count++] = i;
 	}
 	return 0;
@@ -401,10 +432,17 @@ static int import_one(xfer_job *job, xfer_item *item, char *buf)
 		}
 	}
 	if (error == 0 && (error = mesh_db_batch_new(&batch)) == 0 &&
-	    (error = mesh_file_writer_snapshot_batched(w, batch, &map, &size)) == 0)
-		error = mesh_view_stage_content_with(job->view, batch, job->caller, dest,
-						     item->kind, st.st_mode & 07777, size,
-						     ns_of(&st.st_mtim), &map, false);
+	    (error = mesh_file_writer_snapshot_batched(w, batch, &map, &size)) == 0) {
+		if (job->caller->uid == 0)
+			error = mesh_view_stage_content_as(job->view, batch, job->caller, dest,
+							   item->kind, st.st_mode & 07777, size,
+							   ns_of(&st.st_mtim), &map,
+							   (uint32_t)st.st_uid, (uint32_t)st.st_gid);
+		else
+			error = mesh_view_stage_content_with(job->view, batch, job->caller, dest,
+							     item->kind, st.st_mode & 07777, size,
+							     ns_of(&st.st_mtim), &map, false);
+	}
 	if (fd >= 0)
 		close(fd);
 	mesh_db_batch_free(batch);
@@ -438,6 +476,8 @@ static int import_mkdir_parents(xfer_job *job, const char *path)
  * mode and mtime, children first, as staging a child sets its
  * directory's mtime to now.  The branch root keeps its own.
  */
+static int set_attrs(xfer_job *job, const char *dest, const xfer_item *item);
+
 static int import_dir(xfer_job *job, const char *prefix, const xfer_item *item, bool after)
 {
 	char dest[PATH_MAX];
@@ -449,9 +489,47 @@ static int import_dir(xfer_job *job, const char *prefix, const xfer_item *item, 
 	error = mesh_view_lookup(job->view, dest, &e);
 	if (!after && error == MESH_ENOENT)
 		return mesh_view_mkdir(job->view, job->caller, dest, item->mode);
-	if (error == 0 && after && (e.mode != item->mode || e.mtime_ns != item->mtime_ns))
-		error = mesh_view_setattr(job->view, job->caller, dest, &item->mode,
-					  &item->mtime_ns);
+	if (error == 0 && after && (e.mode != item->mode || e.mtime_ns != item->mtime_ns ||
+				    !owner_kept(job->caller, &e, item)))
+		error = set_attrs(job, dest, item);
+	return error;
+}
+
+/* Mode, mtime and, for root, the owner of what was staged at dest. */
+static int set_attrs(xfer_job *job, const char *dest, const xfer_item *item)
+{
+	mesh_view_attr attr = { .mode = &item->mode, .mtime_ns = &item->mtime_ns };
+
+	if (job->caller->uid == 0) {
+		attr.uid = &item->uid;
+		attr.gid = &item->gid;
+	}
+	return mesh_view_change_attr(job->view, job->caller, dest, &attr);
+}
+
+/* FIFOs, sockets and (root's) device nodes: made again when they differ. */
+static int import_specials(xfer_job *job, const mesh_import_opts *opts)
+{
+	char dest[PATH_MAX];
+	int error = 0;
+
+	for (size_t i = 0; error == 0 && i < job->list->count; i++) {
+		const xfer_item *item = &job->list->items[i];
+		mesh_view_entry e;
+
+		if (!mesh_kind_is_special(item->kind) || item->skip)
+			continue;
+		if ((error = join_path(dest, sizeof(dest), opts->path, item->rel)) < 0)
+			break;
+		if (mesh_view_lookup(job->view, dest, &e) == 0)
+			error = mesh_view_unlink(job->view, job->caller, dest);
+		mesh_error_clear();
+		if (error == 0)
+			error = mesh_view_mknod(job->view, job->caller, dest, item->kind,
+						item->mode, item->rdev);
+		if (error == 0)
+			error = set_attrs(job, dest, item);
+	}
 	return error;
 }
 
@@ -465,6 +543,18 @@ static int import_dirs(xfer_job *job, const mesh_import_opts *opts, bool after)
 		if (item->kind == MESH_KIND_DIR)
 			error = import_dir(job, opts->path, item, after);
 	}
+	return error;
+}
+
+static int count_changes(mesh_view *view, uint64_t *count)
+{
+	mesh_change *changes;
+	size_t n;
+	int error = mesh_view_status(view, &changes, &n);
+
+	if (error == 0)
+		mesh_changes_free(changes, n);
+	*count = error == 0 ? n : 0;
 	return error;
 }
 
@@ -497,10 +587,12 @@ int mesh_import_run(mesh_store *store, mesh_view *view, const mesh_caller *calle
 		error = job_run(&job, opts->jobs, &out->totals, skipped, opts->progress,
 				opts->progress_ctx);
 	if (error == 0)
-		error = import_dirs(&job, opts, true);
+		error = import_specials(&job, opts);
 	if (error == 0)
-		error = mesh_stage_count(mesh_store_db(store), mesh_view_domain(view),
-					 mesh_view_branch(view), &staged);
+		error = import_dirs(&job, opts, true);
+	/* Changes, not staged entries: a kept atime (a read) is none. */
+	if (error == 0)
+		error = count_changes(view, &staged);
 	if (error == 0 && staged > 0) {
 		snprintf(message, sizeof(message), "import %s", opts->src_dir);
 		error = mesh_view_commit(view, caller, opts->message ? opts->message : message,
@@ -533,6 +625,9 @@ static int export_walk(mesh_view *view, const char *dir, const char *rel, xfer_l
 			break;
 		item->kind = d[i].entry.kind;
 		item->mode = d[i].entry.mode;
+		item->uid = d[i].entry.uid;
+		item->gid = d[i].entry.gid;
+		item->rdev = d[i].entry.rdev;
 		item->size = d[i].entry.size;
 		item->mtime_ns = d[i].entry.mtime_ns;
 		item->id = d[i].entry.id;
@@ -548,6 +643,13 @@ static int read_all(xfer_job *job, const xfer_item *item, mesh_file_map **map)
 	mesh_view_entry e = { .kind = item->kind, .id = item->id, .size = item->size };
 
 	return mesh_view_file_map(job->view, &e, map);
+}
+
+/* Only root's export gives files away: anyone else's would let them
+ * make files of others' (set-uid ones among them). */
+static bool restores_owner(const mesh_caller *caller)
+{
+	return caller->uid == 0 && geteuid() == 0;
 }
 
 /* One chunk per read: each is decompressed and verified once. */
@@ -581,7 +683,9 @@ static int export_one(xfer_job *job, xfer_item *item, char *buf)
 	}
 	times[0].tv_sec = times[1].tv_sec = item->mtime_ns / 1000000000LL;
 	times[0].tv_nsec = times[1].tv_nsec = item->mtime_ns % 1000000000LL;
+	/* chown before chmod: a chown clears the set-id bits. */
 	if (error == 0 && (ftruncate(fd, (off_t)map->size) < 0 ||
+			   (restores_owner(job->caller) && fchown(fd, item->uid, item->gid) < 0) ||
 			   fchmod(fd, item->mode) < 0 || futimens(fd, times) < 0))
 		error = mesh_error_os("cannot set attributes of", full);
 	if (fd >= 0 && close(fd) < 0 && error == 0)
@@ -612,8 +716,32 @@ static int export_symlink(xfer_job *job, const xfer_item *item, const char *full
 	times[0].tv_sec = times[1].tv_sec = item->mtime_ns / 1000000000LL;
 	times[0].tv_nsec = times[1].tv_nsec = item->mtime_ns % 1000000000LL;
 	if (symlink(target, full) < 0 ||
+	    (restores_owner(job->caller) && lchown(full, item->uid, item->gid) < 0) ||
 	    utimensat(AT_FDCWD, full, times, AT_SYMLINK_NOFOLLOW) < 0)
 		return mesh_error_os("cannot create symlink", full);
+	return 0;
+}
+
+/* FIFOs, sockets and device nodes (root's export only), as tar restores them. */
+static int export_special(xfer_job *job, const xfer_item *item, const char *full)
+{
+	struct timespec times[2];
+	mode_t type = item->kind == MESH_KIND_FIFO ? S_IFIFO :
+		      item->kind == MESH_KIND_SOCKET ? S_IFSOCK :
+		      item->kind == MESH_KIND_CHRDEV ? S_IFCHR : S_IFBLK;
+	bool device = type == S_IFCHR || type == S_IFBLK;
+
+	if (device && !restores_owner(job->caller))
+		return mesh_error_set(MESH_EPERM, "%s: a device node; only root exports device nodes",
+				      full);
+	unlink(full);   /* --force: what was there goes */
+	times[0].tv_sec = times[1].tv_sec = item->mtime_ns / 1000000000LL;
+	times[0].tv_nsec = times[1].tv_nsec = item->mtime_ns % 1000000000LL;
+	if (mknod(full, type | 0600, device ? (dev_t)item->rdev : 0) < 0)
+		return mesh_error_os("cannot create", full);
+	if ((restores_owner(job->caller) && lchown(full, item->uid, item->gid) < 0) ||
+	    chmod(full, item->mode) < 0 || utimensat(AT_FDCWD, full, times, 0) < 0)
+		return mesh_error_os("cannot set attributes of", full);
 	return 0;
 }
 
@@ -654,13 +782,15 @@ static int export_dest(const mesh_export_opts *opts, const mesh_caller *caller, 
 	return 0;
 }
 
-static int set_dir_attrs(const char *full, uint32_t mode, int64_t mtime_ns)
+static int set_dir_attrs(const mesh_caller *caller, const char *full, uint32_t mode,
+			 uint32_t uid, uint32_t gid, int64_t mtime_ns)
 {
 	struct timespec times[2];
 
 	times[0].tv_sec = times[1].tv_sec = mtime_ns / 1000000000LL;
 	times[0].tv_nsec = times[1].tv_nsec = mtime_ns % 1000000000LL;
-	if (chmod(full, mode) < 0 || utimensat(AT_FDCWD, full, times, 0) < 0)
+	if ((restores_owner(caller) && chown(full, uid, gid) < 0) ||
+	    chmod(full, mode) < 0 || utimensat(AT_FDCWD, full, times, 0) < 0)
 		return mesh_error_os("cannot set attributes of", full);
 	return 0;
 }
@@ -685,6 +815,9 @@ static int export_tree(xfer_job *job, const mesh_export_opts *opts, mesh_xfer_pr
 		} else if (item->kind == MESH_KIND_SYMLINK) {
 			if ((error = export_symlink(job, item, full)) == 0)
 				atomic_fetch_add(&job->files_done, 1);
+		} else if (mesh_kind_is_special(item->kind)) {
+			if ((error = export_special(job, item, full)) == 0)
+				atomic_fetch_add(&job->files_done, 1);
 		} else {
 			job->files[job->file_count++] = i;
 		}
@@ -699,7 +832,8 @@ static int export_tree(xfer_job *job, const mesh_export_opts *opts, mesh_xfer_pr
 		xfer_item *item = &job->list->items[i];
 		if (item->kind == MESH_KIND_DIR &&
 		    (error = join_path(full, sizeof(full), opts->dest_dir, item->rel)) == 0)
-			error = set_dir_attrs(full, item->mode, item->mtime_ns);
+			error = set_dir_attrs(job->caller, full, item->mode, item->uid, item->gid,
+					      item->mtime_ns);
 	}
 	return error;
 }
@@ -731,7 +865,8 @@ int mesh_export_run(mesh_store *store, mesh_view *view, const mesh_caller *calle
 	}
 	error = export_tree(&job, opts, out);
 	if (error == 0 && created)
-		error = set_dir_attrs(opts->dest_dir, root.mode, root.mtime_ns);
+		error = set_dir_attrs(caller, opts->dest_dir, root.mode, root.uid, root.gid,
+				      root.mtime_ns);
 	if (opts->progress && error == 0)
 		opts->progress(opts->progress_ctx, out);
 	job_free(&job);

@@ -169,6 +169,16 @@ static uint32_t merged_dir_mode(const triple *t)
 	return t->ours->mode;
 }
 
+/* A directory's owner merges as its mode does: theirs only when ours
+ * kept the base's. */
+static void merged_dir_owner(const triple *t, mesh_tree_entry *out)
+{
+	if (is_dir(t->base) && t->base->uid == t->ours->uid && t->base->gid == t->ours->gid) {
+		out->uid = t->theirs->uid;
+		out->gid = t->theirs->gid;
+	}
+}
+
 /* Both sides hold a directory that changed: merge their contents.  A
  * base that was a file counts as absent: both sides replaced it with a
  * directory, and their files are each new. */
@@ -179,6 +189,7 @@ static int merge_subdirs(merge_ctx *m, const triple *t, const char *path,
 
 	*out = *t->ours;
 	out->mode = merged_dir_mode(t);
+	merged_dir_owner(t, out);
 	return merge_dirs(m, base, &t->ours->id, &t->theirs->id, path,
 			  &out->id);
 }

@@ -230,8 +230,9 @@ static int walk_tree(mesh_reach *r, const mesh_oid *id, step *st)
 		if ((error = mesh_pathbuf_push(&r->path, e->name, &old)) < 0)
 			break;
 		r->where.path = r->path.path;
-		error = e->kind == MESH_KIND_DIR ? walk_tree(r, &e->id, &below)
-						 : walk_file(r, &e->id, &below);
+		/* Special files (FIFOs, sockets, devices) refer to nothing. */
+		error = e->kind == MESH_KIND_DIR ? walk_tree(r, &e->id, &below) :
+			mesh_kind_has_content(e->kind) ? walk_file(r, &e->id, &below) : 0;
 		mesh_pathbuf_pop(&r->path, old);
 	}
 	mesh_tree_free(tree);
@@ -310,7 +311,41 @@ static int walk_history(mesh_reach *r, const mesh_oid *start)
 typedef struct staged_walk {
 	mesh_reach *r;
 	int stop;
+	const mesh_oid *head;    /* the branch's head commit */
+	int tree_state;          /* 0 not loaded, 1 tree valid, -1 unreadable */
+	mesh_oid tree;
 } staged_walk;
+
+/*
+ * A staged entry that only repeats what the head has at the same path (a
+ * kept atime, the directories above a change) adds no damage of its own:
+ * damage the head's pass (the one just before) found is reported once,
+ * there.  Only asked for what that pass walked, damaged objects: a clean
+ * one is never walked twice anyway.
+ */
+static bool repeats_head(staged_walk *sw, const char *path, const mesh_stage_entry *se)
+{
+	mesh_reach *r = sw->r;
+	uint32_t *seen = seen_find(r, &se->id);
+	mesh_tree_entry e;
+	mesh_commit *commit;
+
+	if (!seen || pass_of(*seen) != r->pass - 1)
+		return false;
+	if (sw->tree_state == 0) {
+		sw->tree_state = -1;
+		if (mesh_commit_load(r->odb, sw->head, &commit) == 0) {
+			sw->tree = commit->tree;
+			sw->tree_state = 1;
+			mesh_commit_free(commit);
+		}
+	}
+	if (sw->tree_state < 0 || mesh_tree_lookup_path(r->odb, &sw->tree, path, &e) < 0) {
+		mesh_error_clear();
+		return false;
+	}
+	return mesh_oid_cmp(&e.id, &se->id) == 0;
+}
 
 static int walk_staged_one(void *ctx, const char *path, const mesh_stage_entry *se)
 {
@@ -322,6 +357,8 @@ static int walk_staged_one(void *ctx, const char *path, const mesh_stage_entry *
 	r->stats.staged++;
 	if ((error = set_path(r, path)) < 0)
 		return sw->stop = error;
+	if (repeats_head(sw, path, se))
+		return 0;
 	if (se->kind == MESH_STAGE_FILE || se->kind == MESH_STAGE_SYMLINK)
 		error = walk_file(r, &se->id, &st);
 	else if (se->kind == MESH_STAGE_DIR && se->has_lower)
@@ -329,9 +366,9 @@ static int walk_staged_one(void *ctx, const char *path, const mesh_stage_entry *
 	return sw->stop = error;
 }
 
-static int walk_staging(mesh_reach *r, const char *branch)
+static int walk_staging(mesh_reach *r, const char *branch, const mesh_oid *head)
 {
-	staged_walk sw = { r, 0 };
+	staged_walk sw = { r, 0, head, 0, { { 0 } } };
 	step st = { false };
 	int error;
 
@@ -393,7 +430,7 @@ static int walk_domain(mesh_reach *r, const char *domain)
 		error = walk_history(r, &ref->target);
 		if (error == 0 && strncmp(ref->name, "heads/", 6) == 0) {
 			r->pass++;
-			error = walk_staging(r, ref->name + 6);
+			error = walk_staging(r, ref->name + 6, &ref->target);
 		}
 	}
 	free(refs.items);

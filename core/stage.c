@@ -2,8 +2,11 @@
  * stage.c - staged changes of a branch in RocksDB.
  *
  * Key:   "s/" domain \0 branch \0 parent \0 name
- * Value: version byte (1), then little-endian kind u8, has_lower u8,
- *        mode u32, size u64, mtime_ns i64, 32-byte id (55 bytes).
+ * Value: version byte (2), then little-endian kind u8, has_lower u8,
+ *        mode u32, size u64, mtime_ns i64, 32-byte id, uid u32, gid u32,
+ *        rdev u64, atime_ns i64, ctime_ns i64 (87 bytes).
+ *        Version 1 (written before ownership and times were kept) is the
+ *        first 55 bytes of that; it still decodes.
  *
  * Because '\0' sorts before '/', an entry "P/N" (key P \0 N) always sorts
  * before its descendants (keys starting P/N \0 or P/N/...), so a plain
@@ -15,9 +18,12 @@
 #include <string.h>
 
 #include "error.h"
+#include "tree.h"
 
-#define STAGE_VALUE_VERSION 1
-#define STAGE_VALUE_LEN (1 + 1 + 1 + 4 + 8 + 8 + MESH_OID_RAWSZ)
+#define STAGE_VALUE_VERSION 2
+#define STAGE_VALUE_LEN_V1 (1 + 1 + 1 + 4 + 8 + 8 + MESH_OID_RAWSZ)
+#define STAGE_VALUE_LEN (STAGE_VALUE_LEN_V1 + 4 + 4 + 8 + 8 + 8)
+#define STAGE_KIND_MAX_V1 MESH_STAGE_TOMBSTONE
 
 /* Builds "s/" domain \0 branch \0 followed by tail_len bytes of tail.
  * The key is malloc'd (caller frees). */
@@ -93,6 +99,20 @@ static void stage_encode(unsigned char out[STAGE_VALUE_LEN],
 	put_le(out + 7, e->size, 8);
 	put_le(out + 15, (uint64_t)e->mtime_ns, 8);
 	memcpy(out + 23, e->id.id, MESH_OID_RAWSZ);
+	put_le(out + STAGE_VALUE_LEN_V1, e->uid, 4);
+	put_le(out + STAGE_VALUE_LEN_V1 + 4, e->gid, 4);
+	put_le(out + STAGE_VALUE_LEN_V1 + 8, e->rdev, 8);
+	put_le(out + STAGE_VALUE_LEN_V1 + 16, (uint64_t)e->atime_ns, 8);
+	put_le(out + STAGE_VALUE_LEN_V1 + 24, (uint64_t)e->ctime_ns, 8);
+}
+
+static bool stage_value_valid(const unsigned char *p, size_t vlen)
+{
+	if (vlen == STAGE_VALUE_LEN && p[0] == STAGE_VALUE_VERSION)
+		return p[1] >= MESH_STAGE_FILE && p[1] <= MESH_STAGE_BLKDEV && p[2] <= 1;
+	if (vlen == STAGE_VALUE_LEN_V1 && p[0] == 1)
+		return p[1] >= MESH_STAGE_FILE && p[1] <= STAGE_KIND_MAX_V1 && p[2] <= 1;
+	return false;
 }
 
 static int stage_decode(mesh_stage_entry *e, const void *val, size_t vlen,
@@ -101,8 +121,7 @@ static int stage_decode(mesh_stage_entry *e, const void *val, size_t vlen,
 {
 	const unsigned char *p = val;
 
-	if (vlen != STAGE_VALUE_LEN || p[0] != STAGE_VALUE_VERSION ||
-	    p[1] < MESH_STAGE_FILE || p[1] > MESH_STAGE_TOMBSTONE || p[2] > 1)
+	if (!stage_value_valid(p, vlen))
 		return mesh_error_set(MESH_EIO,
 			"staged entry '%s' of %s/%s is corrupt (%zu bytes, version %u)",
 			path, domain, branch, vlen, vlen ? p[0] : 0u);
@@ -113,6 +132,16 @@ static int stage_decode(mesh_stage_entry *e, const void *val, size_t vlen,
 	e->size = get_le(p + 7, 8);
 	e->mtime_ns = (int64_t)get_le(p + 15, 8);
 	memcpy(e->id.id, p + 23, MESH_OID_RAWSZ);
+	if (vlen == STAGE_VALUE_LEN_V1) {
+		e->uid = e->gid = MESH_OWNER_LEGACY;
+		e->atime_ns = e->ctime_ns = e->mtime_ns;
+		return 0;
+	}
+	e->uid = (uint32_t)get_le(p + STAGE_VALUE_LEN_V1, 4);
+	e->gid = (uint32_t)get_le(p + STAGE_VALUE_LEN_V1 + 4, 4);
+	e->rdev = get_le(p + STAGE_VALUE_LEN_V1 + 8, 8);
+	e->atime_ns = (int64_t)get_le(p + STAGE_VALUE_LEN_V1 + 16, 8);
+	e->ctime_ns = (int64_t)get_le(p + STAGE_VALUE_LEN_V1 + 24, 8);
 	return 0;
 }
 

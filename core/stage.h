@@ -23,13 +23,24 @@ typedef enum mesh_stage_kind {
 	MESH_STAGE_DIR = 2,
 	MESH_STAGE_SYMLINK = 3,
 	MESH_STAGE_TOMBSTONE = 4,   /* deleted: hides the head's entry */
+	MESH_STAGE_FIFO = 5,
+	MESH_STAGE_SOCKET = 6,
+	MESH_STAGE_CHRDEV = 7,
+	MESH_STAGE_BLKDEV = 8,
 } mesh_stage_kind;
 
 typedef struct mesh_stage_entry {
 	mesh_stage_kind kind;
 	uint32_t mode;
+	/* MESH_OWNER_LEGACY (tree.h) in entries staged before ownership was
+	 * versioned: they showed the store's legacy owner then too. */
+	uint32_t uid, gid;
+	uint64_t rdev;          /* CHRDEV/BLKDEV */
 	uint64_t size;
 	int64_t mtime_ns;
+	/* Kept while staged; a commit keeps only mtime.  Entries staged
+	 * before times were kept decode with both equal to mtime_ns. */
+	int64_t atime_ns, ctime_ns;
 	/* FILE/SYMLINK: the file map.  DIR: the tree its children are laid
 	 * over ("lower"), valid when has_lower; a DIR without lower shows
 	 * only its staged children (created, or replaced what was there). */

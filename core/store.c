@@ -37,6 +37,8 @@
 #define FORMAT_FILE "FORMAT"
 #define FORMAT_PREFIX "meshfs store format "
 #define RESERVE_FILE "reserve"
+/* "<uid> <gid>": see mesh_store_legacy_owner. */
+#define LEGACY_OWNER_KEY "m/legacy-owner"
 /* What an open may write: the replayed log as one table file (a log is
  * capped at 8 MiB, see db.c), a new log, a MANIFEST. */
 #define OPEN_NEEDS_BYTES (16u << 20)
@@ -63,6 +65,7 @@ struct mesh_store {
 	struct mesh_access_cache *access;
 	bool root_squash;         /* set before threads share the handle */
 	uid_t admin_uid;
+	uint32_t legacy_uid, legacy_gid;   /* set at open, then read-only */
 };
 
 static char *path_join(const char *dir, const char *name)
@@ -316,6 +319,59 @@ static void reserve_at_open(mesh_store *store)
 		mesh_store_space_release(store);
 }
 
+/* The store directory's owner: the user the daemon ran as, whom the
+ * mount showed as every file's owner before ownership was versioned. */
+static int directory_owner(const char *path, uint32_t *uid, uint32_t *gid)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return mesh_error_os("cannot stat", path);
+	*uid = (uint32_t)st.st_uid;
+	*gid = (uint32_t)st.st_gid;
+	return 0;
+}
+
+static int legacy_owner_read(mesh_db *db, const char *path, uint32_t *uid, uint32_t *gid)
+{
+	char text[64];
+	unsigned long u, g;
+	size_t len;
+	void *val;
+	int found = mesh_db_find(db, LEGACY_OWNER_KEY, strlen(LEGACY_OWNER_KEY), &val, &len);
+
+	if (found < 0)
+		return found;
+	if (found == 0)   /* an init cut short before it recorded one */
+		return directory_owner(path, uid, gid);
+	snprintf(text, sizeof(text), "%.*s", (int)(len < 63 ? len : 63), (char *)val);
+	free(val);
+	if (sscanf(text, "%lu %lu", &u, &g) != 2 || u > UINT32_MAX || g > UINT32_MAX)
+		return mesh_error_set(MESH_EIO,
+			"store %s: its legacy owner record reads \"%s\", not \"<uid> <gid>\"",
+			path, text);
+	*uid = (uint32_t)u;
+	*gid = (uint32_t)g;
+	return 0;
+}
+
+/* Records the legacy owner unless the database has one (a repeated init
+ * or migrate keeps the first). */
+static int legacy_owner_record(mesh_db *db, const char *path)
+{
+	uint32_t uid, gid;
+	char text[32];
+	int error = mesh_db_has(db, LEGACY_OWNER_KEY, strlen(LEGACY_OWNER_KEY));
+
+	if (error != 0)
+		return error < 0 ? error : 0;
+	if ((error = directory_owner(path, &uid, &gid)) < 0)
+		return error;
+	snprintf(text, sizeof(text), "%" PRIu32 " %" PRIu32, uid, gid);
+	return mesh_db_put(db, LEGACY_OWNER_KEY, strlen(LEGACY_OWNER_KEY), text,
+			   strlen(text), true);
+}
+
 static int create_db(const char *path)
 {
 	char *sub = path_join(path, "db");
@@ -326,8 +382,10 @@ static int create_db(const char *path)
 		return mesh_error_oom();
 	error = mesh_db_open(&db, sub);
 	free(sub);
-	if (error == 0)
+	if (error == 0) {
+		error = legacy_owner_record(db, path);
 		mesh_db_close(db);
+	}
 	return error;
 }
 
@@ -396,7 +454,9 @@ int mesh_store_migrate(const char *path, int *from)
 	if (*from > MESH_STORE_FORMAT)
 		return format_refused(path, *from);
 	/* 1 -> 2: the database must open as it is (which also takes its lock:
-	 * a mounted store is EBUSY), then the reserve, then the version. */
+	 * a mounted store is EBUSY), then the reserve, then the version.
+	 * 2 -> 3: the legacy owner is recorded as the database opens; trees
+	 * and staged entries of before stay as they are and decode as such. */
 	if ((error = create_db(path)) < 0 || (error = store_reserve_create(path)) < 0)
 		return error;
 	return write_format(path);
@@ -489,6 +549,9 @@ static int open_parts(mesh_store *store)
 		goto done;
 	}
 	mesh_db_set_nospace_hook(store->db, space_release_hook, store);
+	if ((error = legacy_owner_read(store->db, store->path, &store->legacy_uid,
+				       &store->legacy_gid)) < 0)
+		goto done;
 	if ((error = open_object_backend(store, objects, &backend)) < 0 ||
 	    (error = mesh_odb_open(&store->odb, backend, &store->log)) < 0)
 		goto done;
@@ -566,6 +629,12 @@ void mesh_store_close(mesh_store *store)
 	free(store->tmp_dir);
 	free(store->path);
 	free(store);
+}
+
+void mesh_store_legacy_owner(const mesh_store *store, uint32_t *uid, uint32_t *gid)
+{
+	*uid = store->legacy_uid;
+	*gid = store->legacy_gid;
 }
 
 const char *mesh_store_path(const mesh_store *store) { return store->path; }

@@ -60,8 +60,11 @@ int mesh_store_default_path(char **out);
 
 /* The layout this meshfs reads and writes.  1: stores made before the
  * version was recorded (no FORMAT file); 2: FORMAT, the space reserve,
- * and a write-ahead log whose damage is refused at open. */
-#define MESH_STORE_FORMAT 2
+ * and a write-ahead log whose damage is refused at open; 3: ownership,
+ * special files and times are versioned (MTREE2 trees, staged entries
+ * of version 2), and the database records the legacy owner that
+ * MTREE1 trees and older staged entries are shown with. */
+#define MESH_STORE_FORMAT 3
 
 /* Space kept in STORE/reserve and released when the filesystem runs
  * full, so that RocksDB's recovery (it wants its two 8 MiB memtables'
@@ -82,7 +85,9 @@ int mesh_store_format(const char *path, int *version);
 
 /* Brings an older store to MESH_STORE_FORMAT; *from is the version it
  * had (== MESH_STORE_FORMAT: nothing to do).  MESH_EBUSY while mounted;
- * a newer store is refused. */
+ * a newer store is refused.  2 -> 3 rewrites no tree: it records the
+ * legacy owner (who owns the store directory, whom the mount showed as
+ * every file's owner before) in the database. */
 int mesh_store_migrate(const char *path, int *from);
 
 /* Opens the store's database accepting the loss of a damaged
@@ -110,6 +115,11 @@ void mesh_store_space_refresh(mesh_store *store);
 /* Hands the reserve's space back to the filesystem; called by whoever
  * saw a write fail with ENOSPC.  Safe from any thread. */
 void mesh_store_space_release(mesh_store *store);
+
+/* Who owns what was written before ownership was versioned (entries
+ * whose uid and gid are MESH_OWNER_LEGACY): recorded in the database
+ * ("m/legacy-owner") by init and migrate, read at open. */
+void mesh_store_legacy_owner(const mesh_store *store, uint32_t *uid, uint32_t *gid);
 
 const char *mesh_store_path(const mesh_store *store);
 const char *mesh_store_tmp_dir(const mesh_store *store);

@@ -13,11 +13,26 @@
 
 #include "error.h"
 
-#define TREE_MAGIC "MTREE1\n"
+#define TREE_MAGIC_V1 "MTREE1\n"
+#define TREE_MAGIC "MTREE2\n"
 #define TREE_MAGIC_LEN 7
 #define TREE_HEADER_LEN (TREE_MAGIC_LEN + 4)
-/* kind, mode, size, mtime, id, name length */
-#define TREE_ENTRY_FIXED (1 + 4 + 8 + 8 + MESH_OID_RAWSZ + 2)
+/* MTREE1: kind, mode, size, mtime, id, name length */
+#define TREE_ENTRY_FIXED_V1 (1 + 4 + 8 + 8 + MESH_OID_RAWSZ + 2)
+/* MTREE2: kind, mode, uid, gid, rdev, size, mtime, id, name length */
+#define TREE_ENTRY_FIXED (1 + 4 + 4 + 4 + 8 + 8 + 8 + MESH_OID_RAWSZ + 2)
+/* Where the fields after the kind start in an entry of each version. */
+typedef struct entry_layout {
+	size_t fixed, mode, uid, gid, rdev, size, mtime, id, nlen;
+	bool owned;            /* has uid, gid and rdev */
+} entry_layout;
+
+static const entry_layout layout_v1 = {
+	TREE_ENTRY_FIXED_V1, 1, 0, 0, 0, 5, 13, 21, 21 + MESH_OID_RAWSZ, false
+};
+static const entry_layout layout_v2 = {
+	TREE_ENTRY_FIXED, 1, 5, 9, 13, 21, 29, 37, 37 + MESH_OID_RAWSZ, true
+};
 #define TREE_NAME_MAX 255
 #define TREE_MODE_BITS 07777u
 
@@ -36,10 +51,28 @@ static uint64_t get_le(const unsigned char *p, int bytes)
 	return v;
 }
 
-static bool kind_valid(int kind)
+bool mesh_kind_has_content(mesh_entry_kind kind)
 {
-	return kind == MESH_KIND_FILE || kind == MESH_KIND_DIR ||
-	       kind == MESH_KIND_SYMLINK;
+	return kind == MESH_KIND_FILE || kind == MESH_KIND_SYMLINK;
+}
+
+bool mesh_kind_is_special(mesh_entry_kind kind)
+{
+	return kind == MESH_KIND_FIFO || kind == MESH_KIND_SOCKET ||
+	       kind == MESH_KIND_CHRDEV || kind == MESH_KIND_BLKDEV;
+}
+
+static bool kind_valid(int kind, bool owned)
+{
+	if (kind == MESH_KIND_FILE || kind == MESH_KIND_DIR || kind == MESH_KIND_SYMLINK)
+		return true;
+	/* MTREE1 knew no special files: such a byte there is damage. */
+	return owned && mesh_kind_is_special((mesh_entry_kind)kind);
+}
+
+static bool is_device(int kind)
+{
+	return kind == MESH_KIND_CHRDEV || kind == MESH_KIND_BLKDEV;
 }
 
 /* NULL when name is acceptable, else why not. */
@@ -73,10 +106,14 @@ static int entry_check(const mesh_tree_entry *e)
 		return mesh_error_set(MESH_ENAMETOOLONG,
 			"tree entry name is %zu bytes; at most %d allowed",
 			len, TREE_NAME_MAX);
-	if (!kind_valid(e->kind))
+	if (!kind_valid(e->kind, true))
 		return mesh_error_set(MESH_EINVAL,
 			"tree entry '%s' has invalid kind %d", e->name,
 			(int)e->kind);
+	if (e->rdev && !is_device(e->kind))
+		return mesh_error_set(MESH_EINVAL,
+			"tree entry '%s' has a device number but is no device node",
+			e->name);
 	if (e->mode & ~TREE_MODE_BITS)
 		return mesh_error_set(MESH_EINVAL,
 			"tree entry '%s' has mode %o; only permission bits (07777) are stored",
@@ -113,11 +150,14 @@ static void tree_encode(unsigned char *buf, const mesh_tree_entry *sorted,
 		size_t nlen = strlen(e->name);
 
 		p[0] = (unsigned char)e->kind;
-		put_le(p + 1, e->mode, 4);
-		put_le(p + 5, e->size, 8);
-		put_le(p + 13, (uint64_t)e->mtime_ns, 8);
-		memcpy(p + 21, e->id.id, MESH_OID_RAWSZ);
-		put_le(p + 21 + MESH_OID_RAWSZ, nlen, 2);
+		put_le(p + layout_v2.mode, e->mode, 4);
+		put_le(p + layout_v2.uid, e->uid, 4);
+		put_le(p + layout_v2.gid, e->gid, 4);
+		put_le(p + layout_v2.rdev, e->rdev, 8);
+		put_le(p + layout_v2.size, e->size, 8);
+		put_le(p + layout_v2.mtime, (uint64_t)e->mtime_ns, 8);
+		memcpy(p + layout_v2.id, e->id.id, MESH_OID_RAWSZ);
+		put_le(p + layout_v2.nlen, nlen, 2);
 		memcpy(p + TREE_ENTRY_FIXED, e->name, nlen);
 		p += TREE_ENTRY_FIXED + nlen;
 	}
@@ -196,41 +236,51 @@ static int tree_corrupt(const mesh_oid *id, const char *why, size_t index)
 }
 
 /* Parses entry i at *pos; advances *pos past it. */
-static int tree_parse_entry(const mesh_oid *id, const unsigned char *data,
-			    size_t len, size_t *pos, size_t i,
-			    mesh_tree_entry *e)
+static int tree_parse_entry(const mesh_oid *id, const entry_layout *lay,
+			    const unsigned char *data, size_t len, size_t *pos,
+			    size_t i, mesh_tree_entry *e)
 {
 	const unsigned char *p = data + *pos;
 	size_t nlen;
 	const char *why;
 
-	if (len - *pos < TREE_ENTRY_FIXED)
+	if (len - *pos < lay->fixed)
 		return tree_corrupt(id, "truncated entry", i);
-	nlen = (size_t)get_le(p + 21 + MESH_OID_RAWSZ, 2);
-	if (len - *pos - TREE_ENTRY_FIXED < nlen)
+	nlen = (size_t)get_le(p + lay->nlen, 2);
+	if (len - *pos - lay->fixed < nlen)
 		return tree_corrupt(id, "truncated name", i);
-	why = name_problem((const char *)p + TREE_ENTRY_FIXED, nlen);
+	why = name_problem((const char *)p + lay->fixed, nlen);
 	if (why)
 		return tree_corrupt(id, why, i);
 	if (nlen > TREE_NAME_MAX)
 		return tree_corrupt(id, "name longer than 255 bytes", i);
-	if (!kind_valid(p[0]))
+	if (!kind_valid(p[0], lay->owned))
 		return tree_corrupt(id, "unknown entry kind", i);
 	e->kind = (mesh_entry_kind)p[0];
-	e->mode = (uint32_t)get_le(p + 1, 4);
+	e->mode = (uint32_t)get_le(p + lay->mode, 4);
 	/* File type bits would reach st_mode and change what the kernel
 	 * thinks the entry is; the writer never stores them. */
 	if (e->mode & ~TREE_MODE_BITS)
 		return tree_corrupt(id, "mode has bits beyond 07777", i);
-	e->size = get_le(p + 5, 8);
-	e->mtime_ns = (int64_t)get_le(p + 13, 8);
-	memcpy(e->id.id, p + 21, MESH_OID_RAWSZ);
+	if (lay->owned) {
+		e->uid = (uint32_t)get_le(p + lay->uid, 4);
+		e->gid = (uint32_t)get_le(p + lay->gid, 4);
+		e->rdev = get_le(p + lay->rdev, 8);
+		if (e->rdev && !is_device(e->kind))
+			return tree_corrupt(id, "device number on an entry that is no device", i);
+	} else {
+		e->uid = e->gid = MESH_OWNER_LEGACY;
+		e->rdev = 0;
+	}
+	e->size = get_le(p + lay->size, 8);
+	e->mtime_ns = (int64_t)get_le(p + lay->mtime, 8);
+	memcpy(e->id.id, p + lay->id, MESH_OID_RAWSZ);
 	e->name = malloc(nlen + 1);
 	if (!e->name)
 		return mesh_error_oom();
-	memcpy(e->name, p + TREE_ENTRY_FIXED, nlen);
+	memcpy(e->name, p + lay->fixed, nlen);
 	e->name[nlen] = '\0';
-	*pos += TREE_ENTRY_FIXED + nlen;
+	*pos += lay->fixed + nlen;
 	return 0;
 }
 
@@ -238,15 +288,22 @@ static int tree_parse(const mesh_oid *id, const unsigned char *data,
 		      size_t len, mesh_tree *tree)
 {
 	size_t pos = TREE_HEADER_LEN;
+	const entry_layout *lay;
 	uint64_t count;
 	int rc;
 
-	if (len < TREE_HEADER_LEN || memcmp(data, TREE_MAGIC, TREE_MAGIC_LEN))
+	if (len < TREE_HEADER_LEN)
+		return tree_corrupt(id, "bad header", NO_ENTRY);
+	if (memcmp(data, TREE_MAGIC, TREE_MAGIC_LEN) == 0)
+		lay = &layout_v2;
+	else if (memcmp(data, TREE_MAGIC_V1, TREE_MAGIC_LEN) == 0)
+		lay = &layout_v1;
+	else
 		return tree_corrupt(id, "bad header", NO_ENTRY);
 	count = get_le(data + TREE_MAGIC_LEN, 4);
-	/* Every entry takes at least TREE_ENTRY_FIXED bytes; checking first
-	 * keeps a lying count from causing a huge allocation. */
-	if (count > (len - TREE_HEADER_LEN) / TREE_ENTRY_FIXED)
+	/* Every entry takes at least its fixed part; checking first keeps a
+	 * lying count from causing a huge allocation. */
+	if (count > (len - TREE_HEADER_LEN) / lay->fixed)
 		return tree_corrupt(id, "entry count exceeds the data",
 				    NO_ENTRY);
 	tree->entries = calloc(count ? (size_t)count : 1,
@@ -254,7 +311,7 @@ static int tree_parse(const mesh_oid *id, const unsigned char *data,
 	if (!tree->entries)
 		return mesh_error_oom();
 	for (size_t i = 0; i < count; i++) {
-		rc = tree_parse_entry(id, data, len, &pos, i, &tree->entries[i]);
+		rc = tree_parse_entry(id, lay, data, len, &pos, i, &tree->entries[i]);
 		if (rc < 0)
 			return rc;
 		tree->count = i + 1;
@@ -372,6 +429,7 @@ int mesh_tree_lookup_path(mesh_odb *odb, const mesh_oid *root,
 	memset(&cur, 0, sizeof(cur));
 	cur.kind = MESH_KIND_DIR;
 	cur.mode = 0755;
+	cur.uid = cur.gid = MESH_OWNER_LEGACY;
 	cur.id = *root;
 	/* Empty components ("a//b", a trailing '/') are skipped, as a shell
 	 * would; only a trailing '/' after a non-directory is an error. */

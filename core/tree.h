@@ -1,16 +1,27 @@
 /*
  * tree.h - trees: sorted directory listings, content-addressed.
  *
- * Serialized tree: "MTREE1\n", uint32 entry count, then per entry:
- *   uint8 kind, uint32 mode, uint64 size, int64 mtime_ns,
- *   32-byte id, uint16 name length, name bytes (no NUL)
+ * Serialized tree: "MTREE2\n", uint32 entry count, then per entry:
+ *   uint8 kind, uint32 mode, uint32 uid, uint32 gid, uint64 rdev,
+ *   uint64 size, int64 mtime_ns, 32-byte id, uint16 name length,
+ *   name bytes (no NUL)
  * all little-endian, entries sorted by name (bytewise).
  * A file's or symlink's id is its file map (a symlink's content is its
- * target); a directory's id is its tree.
+ * target); a directory's id is its tree; FIFOs, sockets and device nodes
+ * have no content (id all zero) and only devices a non-zero rdev.
+ *
+ * Trees written before ownership was versioned are "MTREE1\n": the same
+ * without uid, gid and rdev, and only files, directories and symlinks.
+ * They stay readable as they are (their ids must not change); their
+ * entries decode with uid and gid MESH_OWNER_LEGACY, which the view shows
+ * as the store's legacy owner (mesh_store_legacy_owner).  An MTREE2 entry
+ * may carry MESH_OWNER_LEGACY too: one copied unchanged from an MTREE1
+ * tree into a rewritten parent.
  */
 #ifndef MESH_TREE_H
 #define MESH_TREE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "odb.h"
@@ -20,12 +31,27 @@ typedef enum mesh_entry_kind {
 	MESH_KIND_FILE = 1,
 	MESH_KIND_DIR = 2,
 	MESH_KIND_SYMLINK = 3,
+	MESH_KIND_FIFO = 4,
+	MESH_KIND_SOCKET = 5,
+	MESH_KIND_CHRDEV = 6,
+	MESH_KIND_BLKDEV = 7,
 } mesh_entry_kind;
+
+/* The uid and gid of an entry of a tree written before ownership was
+ * versioned ((uid_t)-1 is no user's: chown(2) reads it as "unchanged"). */
+#define MESH_OWNER_LEGACY UINT32_MAX
+
+/* Files and symlinks have a file map; directories a tree; the special
+ * kinds (FIFO, socket, devices) nothing. */
+bool mesh_kind_has_content(mesh_entry_kind kind);
+bool mesh_kind_is_special(mesh_entry_kind kind);
 
 typedef struct mesh_tree_entry {
 	char *name;
 	mesh_entry_kind kind;
 	uint32_t mode;        /* permission bits only (07777) */
+	uint32_t uid, gid;    /* MESH_OWNER_LEGACY: see above */
+	uint64_t rdev;        /* device number of a CHRDEV/BLKDEV, else 0 */
 	uint64_t size;        /* file size; target length for a symlink; 0 dir */
 	int64_t mtime_ns;
 	mesh_oid id;

@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,11 @@ struct mesh_view {
 	mesh_oid head;           /* the commit shown */
 	mesh_oid root;           /* its tree */
 	int64_t head_time_ns;
+	/* Set at open, then read-only: who owns the view's root (the
+	 * domain's owner and group), and whom entries written before
+	 * ownership was versioned show. */
+	uint32_t root_uid, root_gid;
+	uint32_t legacy_uid, legacy_gid;
 	/* Bumped whenever what the view shows changes other than through its
 	 * own path operations (reset, merge, revert...): cached content of
 	 * open files is stale then. */
@@ -76,6 +82,22 @@ static int view_set_head(mesh_view *view, const mesh_oid *commit_id)
 	return 0;
 }
 
+static void view_owners(mesh_view *view)
+{
+	mesh_domain *domain;
+
+	mesh_store_legacy_owner(view->store, &view->legacy_uid, &view->legacy_gid);
+	view->root_uid = view->legacy_uid;
+	view->root_gid = view->legacy_gid;
+	/* A missing domain fails the open a moment later, naming it. */
+	if (mesh_domain_get(view->store, view->domain, &domain) < 0) {
+		mesh_error_clear();
+		return;
+	}
+	mesh_domain_root_owner(domain, &view->root_uid, &view->root_gid);
+	mesh_domain_free(domain);
+}
+
 static int view_new(mesh_view **out, mesh_store *store, const char *domain,
 		    const char *branch)
 {
@@ -93,6 +115,7 @@ static int view_new(mesh_view **out, mesh_store *store, const char *domain,
 		return mesh_error_oom();
 	}
 	view->trees = mesh_store_trees(store);
+	view_owners(view);
 	*out = view;
 	return 0;
 }
@@ -155,33 +178,80 @@ static void root_entry(mesh_view *view, mesh_view_entry *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->kind = MESH_KIND_DIR;
-	out->mode = 0755;
+	/* Setgid: what team members create belongs to the domain's group. */
+	out->mode = 02775;
+	out->uid = view->root_uid;
+	out->gid = view->root_gid;
 	out->has_lower = true;
 	pthread_mutex_lock(&view->head_lock);
 	out->id = view->root;
 	out->mtime_ns = view->head_time_ns;
 	pthread_mutex_unlock(&view->head_lock);
+	out->atime_ns = out->ctime_ns = out->mtime_ns;
 }
 
-static void entry_from_tree(const mesh_tree_entry *te, mesh_view_entry *out)
+static void resolve_owner(const mesh_view *view, uint32_t uid, uint32_t gid,
+			  mesh_view_entry *out)
+{
+	out->uid = uid == MESH_OWNER_LEGACY ? view->legacy_uid : uid;
+	out->gid = gid == MESH_OWNER_LEGACY ? view->legacy_gid : gid;
+}
+
+static void entry_from_tree(const mesh_view *view, const mesh_tree_entry *te,
+			    mesh_view_entry *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->kind = te->kind;
 	out->mode = te->mode;
+	resolve_owner(view, te->uid, te->gid, out);
+	out->rdev = te->rdev;
 	out->size = te->size;
-	out->mtime_ns = te->mtime_ns;
+	/* A commit keeps mtime alone. */
+	out->mtime_ns = out->atime_ns = out->ctime_ns = te->mtime_ns;
 	out->id = te->id;
 	out->has_lower = te->kind == MESH_KIND_DIR;
 }
 
-static void entry_from_stage(const mesh_stage_entry *se, mesh_view_entry *out)
+/* The stage kinds of files, directories, symlinks and special files are
+ * the entry kinds in another order (tombstones have none). */
+static mesh_entry_kind kind_of_stage(mesh_stage_kind kind)
+{
+	switch (kind) {
+	case MESH_STAGE_DIR: return MESH_KIND_DIR;
+	case MESH_STAGE_SYMLINK: return MESH_KIND_SYMLINK;
+	case MESH_STAGE_FIFO: return MESH_KIND_FIFO;
+	case MESH_STAGE_SOCKET: return MESH_KIND_SOCKET;
+	case MESH_STAGE_CHRDEV: return MESH_KIND_CHRDEV;
+	case MESH_STAGE_BLKDEV: return MESH_KIND_BLKDEV;
+	default: return MESH_KIND_FILE;
+	}
+}
+
+static mesh_stage_kind stage_kind_of(mesh_entry_kind kind)
+{
+	switch (kind) {
+	case MESH_KIND_DIR: return MESH_STAGE_DIR;
+	case MESH_KIND_SYMLINK: return MESH_STAGE_SYMLINK;
+	case MESH_KIND_FIFO: return MESH_STAGE_FIFO;
+	case MESH_KIND_SOCKET: return MESH_STAGE_SOCKET;
+	case MESH_KIND_CHRDEV: return MESH_STAGE_CHRDEV;
+	case MESH_KIND_BLKDEV: return MESH_STAGE_BLKDEV;
+	default: return MESH_STAGE_FILE;
+	}
+}
+
+static void entry_from_stage(const mesh_view *view, const mesh_stage_entry *se,
+			     mesh_view_entry *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->kind = se->kind == MESH_STAGE_DIR ? MESH_KIND_DIR :
-		    se->kind == MESH_STAGE_SYMLINK ? MESH_KIND_SYMLINK : MESH_KIND_FILE;
+	out->kind = kind_of_stage(se->kind);
 	out->mode = se->mode;
+	resolve_owner(view, se->uid, se->gid, out);
+	out->rdev = se->rdev;
 	out->size = se->size;
 	out->mtime_ns = se->mtime_ns;
+	out->atime_ns = se->atime_ns;
+	out->ctime_ns = se->ctime_ns;
 	out->id = se->id;
 	out->has_lower = se->kind == MESH_STAGE_DIR && se->has_lower;
 	out->staged = true;
@@ -190,11 +260,15 @@ static void entry_from_stage(const mesh_stage_entry *se, mesh_view_entry *out)
 static void stage_from_entry(const mesh_view_entry *e, mesh_stage_entry *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->kind = e->kind == MESH_KIND_DIR ? MESH_STAGE_DIR :
-		    e->kind == MESH_KIND_SYMLINK ? MESH_STAGE_SYMLINK : MESH_STAGE_FILE;
+	out->kind = stage_kind_of(e->kind);
 	out->mode = e->mode;
+	out->uid = e->uid;
+	out->gid = e->gid;
+	out->rdev = e->rdev;
 	out->size = e->size;
 	out->mtime_ns = e->mtime_ns;
+	out->atime_ns = e->atime_ns;
+	out->ctime_ns = e->ctime_ns;
 	out->id = e->id;
 	out->has_lower = e->kind == MESH_KIND_DIR && e->has_lower;
 }
@@ -213,7 +287,7 @@ static int lower_child(mesh_view *view, const mesh_view_entry *dir,
 		return error;
 	te = mesh_tree_find(mesh_tree_ref_tree(ref), name);
 	if (te)
-		entry_from_tree(te, out);
+		entry_from_tree(view, te, out);
 	mesh_treecache_release(view->trees, ref);
 	return te ? 0 : MESH_ENOENT;
 }
@@ -338,7 +412,7 @@ static int deepest_staged(mesh_view *view, const char *path, mesh_view_entry *ou
 		if (error == 1) {
 			if (staged.kind == MESH_STAGE_TOMBSTONE)
 				return not_found(view, path);
-			entry_from_stage(&staged, out);
+			entry_from_stage(view, &staged, out);
 			*consumed = end;
 			return 0;
 		}
@@ -430,6 +504,7 @@ static int list_push(dirent_list *list, const char *name,
 
 typedef struct staged_children {
 	dirent_list list;          /* tombstones kept, marked KIND_NONE */
+	const mesh_view *view;
 } staged_children;
 
 static int collect_staged(void *ctx, const char *name, const mesh_stage_entry *se)
@@ -437,7 +512,7 @@ static int collect_staged(void *ctx, const char *name, const mesh_stage_entry *s
 	staged_children *sc = ctx;
 	mesh_view_entry entry;
 
-	entry_from_stage(se, &entry);
+	entry_from_stage(sc->view, se, &entry);
 	if (se->kind == MESH_STAGE_TOMBSTONE)
 		entry.kind = MESH_KIND_NONE;
 	return list_push(&sc->list, name, &entry);
@@ -472,23 +547,29 @@ static int merge_walk(const mesh_tree *lower, const dirent_list *staged,
 	return error;
 }
 
+typedef struct listing {
+	dirent_list list;
+	const mesh_view *view;
+} listing;
+
 static int push_listing(void *ctx, const mesh_tree_entry *lower,
 			const mesh_view_dirent *staged)
 {
+	listing *l = ctx;
 	mesh_view_entry entry;
 
 	if (staged)
-		return list_push(ctx, staged->name, &staged->entry);
-	entry_from_tree(lower, &entry);
-	return list_push(ctx, lower->name, &entry);
+		return list_push(&l->list, staged->name, &staged->entry);
+	entry_from_tree(l->view, lower, &entry);
+	return list_push(&l->list, lower->name, &entry);
 }
 
 int mesh_view_list(mesh_view *view, const char *dir,
 		   mesh_view_dirent **out, size_t *count)
 {
 	mesh_view_entry entry;
-	staged_children staged = { { 0 } };
-	dirent_list result = { 0 };
+	staged_children staged = { { 0 }, view };
+	listing result = { { 0 }, view };
 	mesh_tree_ref *ref = NULL;
 	int error;
 
@@ -511,11 +592,11 @@ int mesh_view_list(mesh_view *view, const char *dir,
 	mesh_treecache_release(view->trees, ref);
 	mesh_view_dirents_free(staged.list.items, staged.list.count);
 	if (error < 0) {
-		mesh_view_dirents_free(result.items, result.count);
+		mesh_view_dirents_free(result.list.items, result.list.count);
 		return error;
 	}
-	*out = result.items;
-	*count = result.count;
+	*out = result.list.items;
+	*count = result.list.count;
 	return 0;
 }
 
@@ -634,14 +715,15 @@ static void change_put(change *ch, const char *path, const mesh_stage_entry *se)
 /*
  * Keeps stage.h's invariant: every ancestor of path is staged as a
  * directory (carrying its committed tree as lower), so a commit descends
- * only into staged directories.  The parent's mtime becomes now, as a
- * directory's does when an entry is added or removed.  Walks up from the
+ * only into staged directories.  With touch the parent's mtime and ctime
+ * become now, as a directory's do when an entry is added or removed.  Walks up from the
  * parent and stops at the first staged ancestor: the invariant says all
  * above it are staged already.  Fails as a path lookup would when an
  * ancestor is missing or not a directory, so it also checks the parent.
  * *parent (may be NULL) gets what the parent now is.
  */
-static int stage_ancestors_of(change *ch, const char *path, mesh_view_entry *parent)
+static int stage_ancestors_of(change *ch, const char *path, mesh_view_entry *parent,
+			      bool touch)
 {
 	char prefix[PATH_MAX_LEN];
 	size_t len = strlen(path);
@@ -672,11 +754,11 @@ static int stage_ancestors_of(change *ch, const char *path, mesh_view_entry *par
 		if (se.kind != MESH_STAGE_DIR)
 			return mesh_error_set(MESH_ENOTDIR, "%s/%s: not a directory",
 					      ch->view->domain, prefix);
-		if (is_parent)
-			se.mtime_ns = ch->now;
+		if (is_parent && touch)
+			se.mtime_ns = se.ctime_ns = ch->now;
 		if (is_parent && parent)
-			entry_from_stage(&se, parent);
-		if (error == 0 || is_parent)
+			entry_from_stage(ch->view, &se, parent);
+		if (error == 0 || (is_parent && touch))
 			change_put(ch, prefix, &se);
 		if (error == 1)
 			return 0;
@@ -685,7 +767,25 @@ static int stage_ancestors_of(change *ch, const char *path, mesh_view_entry *par
 
 static int stage_ancestors(change *ch, const char *path)
 {
-	return stage_ancestors_of(ch, path, NULL);
+	return stage_ancestors_of(ch, path, NULL, true);
+}
+
+/* What a new entry's owner is (POSIX): the creator, with the parent's
+ * group when the parent is setgid, where a new directory is setgid too
+ * (the kernel has applied the umask to se->mode already). */
+static void new_owner(const mesh_caller *caller, const mesh_view_entry *parent,
+		      mesh_stage_entry *se)
+{
+	se->uid = caller->uid;
+	se->gid = caller->gid;
+	if (!(parent->mode & S_ISGID))
+		return;
+	se->gid = parent->gid;
+	if (se->kind == MESH_STAGE_DIR)
+		se->mode |= S_ISGID;
+	else if ((se->mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) &&
+		 caller->uid != 0 && !mesh_caller_in_group(caller, se->gid))
+		se->mode &= ~(uint32_t)S_ISGID;    /* as Linux's mode_strip_sgid */
 }
 
 /* Drops what is at path: a tombstone when the commit has it. */
@@ -735,16 +835,47 @@ int mesh_view_stage_content(mesh_view *view, const mesh_caller *caller,
 					    size, mtime_ns, map_id, durable);
 }
 
+static int stage_content(mesh_view *view, mesh_db_batch *batch, const mesh_caller *caller,
+			 const char *path, mesh_entry_kind kind, uint32_t mode, uint64_t size,
+			 int64_t mtime_ns, const mesh_oid *map_id, const uint32_t *owner,
+			 bool durable);
+
 int mesh_view_stage_content_with(mesh_view *view, mesh_db_batch *batch,
 				 const mesh_caller *caller, const char *path,
 				 mesh_entry_kind kind, uint32_t mode, uint64_t size,
 				 int64_t mtime_ns, const mesh_oid *map_id, bool durable)
 {
+	return stage_content(view, batch, caller, path, kind, mode, size, mtime_ns, map_id,
+			     NULL, durable);
+}
+
+int mesh_view_stage_content_as(mesh_view *view, mesh_db_batch *batch,
+			       const mesh_caller *caller, const char *path,
+			       mesh_entry_kind kind, uint32_t mode, uint64_t size,
+			       int64_t mtime_ns, const mesh_oid *map_id, uint32_t uid,
+			       uint32_t gid)
+{
+	uint32_t owner[2] = { uid, gid };
+
+	if (caller->uid != 0)
+		return mesh_error_set(MESH_EPERM,
+			"%s/%s: only root stages a file with an owner of its choice (uid %u is not root)",
+			view->domain, path, (unsigned)caller->uid);
+	return stage_content(view, batch, caller, path, kind, mode, size, mtime_ns, map_id,
+			     owner, false);
+}
+
+static int stage_content(mesh_view *view, mesh_db_batch *batch, const mesh_caller *caller,
+			 const char *path, mesh_entry_kind kind, uint32_t mode, uint64_t size,
+			 int64_t mtime_ns, const mesh_oid *map_id, const uint32_t *owner,
+			 bool durable)
+{
 	mesh_stage_entry se = { 0 }, old;
+	mesh_view_entry existing, parent;
+	bool exists;
 	change ch;
 	int error;
 
-	(void)caller;
 	if ((error = may_write(view, caller, path)) < 0 ||
 	    (error = check_target(view, path)) < 0 ||
 	    (error = change_begin_with(&ch, view, batch)) < 0)
@@ -754,15 +885,36 @@ int mesh_view_stage_content_with(mesh_view *view, mesh_db_batch *batch,
 	se.mode = mode & 07777;
 	se.size = size;
 	se.mtime_ns = mtime_ns;
+	se.atime_ns = se.ctime_ns = ch.now;
 	se.id = *map_id;
 	if ((error = staged_at(view, path, &old)) == 1 &&
-	    (old.kind == MESH_STAGE_FILE || old.kind == MESH_STAGE_SYMLINK))
+	    (old.kind == MESH_STAGE_FILE || old.kind == MESH_STAGE_SYMLINK)) {
 		/* New content for a staged file (a close after create): its
 		 * ancestors are staged (stage.h's invariant), and its directory
 		 * keeps its entries, so its mtime too. */
 		error = 0;
-	else if (error >= 0)
-		error = stage_ancestors(&ch, path);
+		se.uid = old.uid;
+		se.gid = old.gid;
+		se.atime_ns = old.atime_ns;
+	} else if (error >= 0) {
+		/* New content of a file keeps its owner, and its directory's
+		 * times: only a new name changes those. */
+		exists = mesh_view_lookup(view, path, &existing) == 0 &&
+			 existing.kind != MESH_KIND_DIR;
+		mesh_error_clear();
+		error = stage_ancestors_of(&ch, path, &parent, !exists);
+		if (exists) {
+			se.uid = existing.uid;
+			se.gid = existing.gid;
+			se.atime_ns = existing.atime_ns;
+		} else {
+			new_owner(caller, &parent, &se);
+		}
+	}
+	if (owner) {
+		se.uid = owner[0];
+		se.gid = owner[1];
+	}
 	if (error == 0)
 		change_put(&ch, path, &se);
 	return change_end(&ch, error, durable);
@@ -790,58 +942,100 @@ static int exists_under(mesh_view *view, const char *path, const mesh_view_entry
 	return 0;
 }
 
+/* Stages se as a new name (MESH_EEXIST when path exists, checked in the
+ * same step), owned as POSIX says, and ends the change. */
+static int stage_new_name(change *ch, const mesh_caller *caller, const char *path,
+			  mesh_stage_entry *se)
+{
+	mesh_view_entry parent;
+	bool exists = false;
+	int error;
+
+	if ((error = stage_ancestors_of(ch, path, &parent, true)) == 0 &&
+	    (error = exists_under(ch->view, path, &parent, &exists)) == 0 && exists)
+		error = mesh_error_set(MESH_EEXIST, "%s/%s: already exists",
+				       ch->view->domain, path);
+	if (error == 0) {
+		new_owner(caller, &parent, se);
+		change_put(ch, path, se);
+	}
+	return change_end(ch, error, false);
+}
+
 int mesh_view_create_file(mesh_view *view, const mesh_caller *caller,
 			  const char *path, uint32_t mode, int64_t mtime_ns,
 			  const mesh_oid *map_id)
 {
 	mesh_stage_entry se = { .kind = MESH_STAGE_FILE };
-	mesh_view_entry parent;
-	bool exists = false;
 	change ch;
 	int error;
 
-	(void)caller;
 	if ((error = may_write(view, caller, path)) < 0 ||
 	    (error = check_target(view, path)) < 0 ||
 	    (error = change_begin(&ch, view)) < 0)
 		return error;
 	ch.memo = true;
 	se.mode = mode & 07777;
-	se.mtime_ns = mtime_ns;
+	se.mtime_ns = se.atime_ns = se.ctime_ns = mtime_ns;
 	se.id = *map_id;
-	if ((error = stage_ancestors_of(&ch, path, &parent)) == 0 &&
-	    (error = exists_under(view, path, &parent, &exists)) == 0 && exists)
-		error = mesh_error_set(MESH_EEXIST, "%s/%s: already exists",
-				       view->domain, path);
-	if (error == 0)
-		change_put(&ch, path, &se);
-	return change_end(&ch, error, false);
+	return stage_new_name(&ch, caller, path, &se);
+}
+
+static int check_special(const mesh_caller *caller, mesh_entry_kind kind, uint64_t rdev)
+{
+	if (!mesh_kind_is_special(kind))
+		return mesh_error_set(MESH_EINVAL, "mknod makes FIFOs, sockets and device nodes");
+	if ((kind == MESH_KIND_CHRDEV || kind == MESH_KIND_BLKDEV) && caller->uid != 0)
+		return mesh_error_set(MESH_EPERM, "only root makes device nodes (uid %u is not root)",
+				      (unsigned)caller->uid);
+	if (rdev && kind != MESH_KIND_CHRDEV && kind != MESH_KIND_BLKDEV)
+		return mesh_error_set(MESH_EINVAL, "only device nodes have a device number");
+	return 0;
+}
+
+int mesh_view_mknod(mesh_view *view, const mesh_caller *caller, const char *path,
+		    mesh_entry_kind kind, uint32_t mode, uint64_t rdev)
+{
+	mesh_stage_entry se = { .kind = stage_kind_of(kind) };
+	change ch;
+	int error;
+
+	if ((error = may_write(view, caller, path)) < 0 ||
+	    (error = check_target(view, path)) < 0 ||
+	    (error = check_special(caller, kind, rdev)) < 0 ||
+	    (error = change_begin(&ch, view)) < 0)
+		return error;
+	se.mode = mode & 07777;
+	se.rdev = rdev;
+	se.mtime_ns = se.atime_ns = se.ctime_ns = ch.now;
+	return stage_new_name(&ch, caller, path, &se);
 }
 
 int mesh_view_mkdir(mesh_view *view, const mesh_caller *caller,
 		    const char *path, uint32_t mode)
 {
 	mesh_stage_entry se = { .kind = MESH_STAGE_DIR };
-	mesh_view_entry existing;
+	mesh_view_entry existing, parent;
 	change ch;
 	int error;
 
-	(void)caller;
 	if ((error = may_write(view, caller, path)) < 0 ||
 	    (error = check_target(view, path)) < 0 ||
 	    (error = change_begin(&ch, view)) < 0)
 		return error;
 	se.mode = mode & 07777;
-	se.mtime_ns = ch.now;
-	if ((error = stage_ancestors(&ch, path)) == 0) {
+	se.mtime_ns = se.atime_ns = se.ctime_ns = ch.now;
+	if ((error = stage_ancestors_of(&ch, path, &parent, true)) == 0) {
 		if (mesh_view_lookup(view, path, &existing) == 0)
 			error = mesh_error_set(MESH_EEXIST, "%s/%s: already exists",
 					       view->domain, path);
 		else
 			mesh_error_clear();
 	}
-	if (error == 0)
+	if (error == 0) {
+		new_owner(caller, &parent, &se);
 		change_put(&ch, path, &se);
+	}
 	return change_end(&ch, error, false);
 }
 
@@ -1042,6 +1236,7 @@ int mesh_view_rename(mesh_view *view, const mesh_caller *caller,
 	    (error = stage_ancestors(&ch, to)) == 0 &&
 	    (src.kind != MESH_KIND_DIR || (error = move_dir(&ch, from, to)) == 0)) {
 		stage_from_entry(&src, &se);
+		se.ctime_ns = ch.now;      /* as ext4 does for the moved inode */
 		change_put(&ch, to, &se);
 		error = stage_removal(&ch, from);
 	}
@@ -1052,27 +1247,153 @@ int mesh_view_setattr(mesh_view *view, const mesh_caller *caller,
 		      const char *path, const uint32_t *mode,
 		      const int64_t *mtime_ns)
 {
+	mesh_view_attr attr = { .mode = mode, .mtime_ns = mtime_ns };
+
+	return mesh_view_change_attr(view, caller, path, &attr);
+}
+
+/* chown(2)'s rules (Linux's chown_ok and chgrp_ok). */
+static int check_chown(const mesh_view *view, const mesh_caller *caller, const char *path,
+		       const mesh_view_entry *e, const mesh_view_attr *attr)
+{
+	bool owner = caller->uid == e->uid;
+
+	if (caller->uid == 0)
+		return 0;
+	if (attr->uid && !(owner && *attr->uid == e->uid))
+		return mesh_error_set(MESH_EPERM,
+			"%s/%s: only root may give it to another user (uid %u asks for uid %u)",
+			view->domain, path, (unsigned)caller->uid, (unsigned)*attr->uid);
+	if (attr->gid && !owner)
+		return mesh_error_set(MESH_EPERM, "%s/%s: uid %u does not own it",
+				      view->domain, path, (unsigned)caller->uid);
+	if (attr->gid && *attr->gid != e->gid && !mesh_caller_in_group(caller, *attr->gid))
+		return mesh_error_set(MESH_EPERM, "%s/%s: uid %u is not in group %u",
+				      view->domain, path, (unsigned)caller->uid,
+				      (unsigned)*attr->gid);
+	return 0;
+}
+
+/* Applies attr to e, clearing the set-id bits as Linux does. */
+static void apply_attr(const mesh_view_attr *attr, int64_t now, mesh_view_entry *e)
+{
+	bool owner_change = attr->uid || attr->gid;
+
+	if (attr->mode)
+		e->mode = *attr->mode & 07777;
+	if (e->kind != MESH_KIND_DIR) {
+		if (owner_change || attr->kill_suid)
+			e->mode &= ~(uint32_t)S_ISUID;
+		if ((owner_change || attr->kill_sgid) && (e->mode & S_IXGRP))
+			e->mode &= ~(uint32_t)S_ISGID;
+	}
+	if (attr->uid)
+		e->uid = *attr->uid;
+	if (attr->gid)
+		e->gid = *attr->gid;
+	if (attr->atime_ns)
+		e->atime_ns = *attr->atime_ns;
+	if (attr->mtime_ns)
+		e->mtime_ns = *attr->mtime_ns;
+	e->ctime_ns = now;
+}
+
+int mesh_view_change_attr(mesh_view *view, const mesh_caller *caller,
+			  const char *path, const mesh_view_attr *attr)
+{
+	mesh_view_entry entry;
+	mesh_stage_entry se;
+	change ch;
+	int error;
+
+	if ((error = may_write(view, caller, path)) < 0 ||
+	    (error = check_target(view, path)) < 0 ||
+	    (error = change_begin(&ch, view)) < 0)
+		return error;
+	/* An entry's own attributes are no change of its directory. */
+	if ((error = mesh_view_lookup(view, path, &entry)) == 0 &&
+	    (error = check_chown(view, caller, path, &entry, attr)) == 0 &&
+	    (error = stage_ancestors_of(&ch, path, NULL, false)) == 0) {
+		apply_attr(attr, ch.now, &entry);
+		stage_from_entry(&entry, &se);
+		change_put(&ch, path, &se);
+	}
+	return change_end(&ch, error, false);
+}
+
+#define DAY_NS (86400LL * 1000000000LL)
+
+static bool relatime_due(const mesh_view_entry *e, int64_t now)
+{
+	return e->atime_ns <= e->mtime_ns || e->atime_ns <= e->ctime_ns ||
+	       now - e->atime_ns >= DAY_NS;
+}
+
+int mesh_view_access(mesh_view *view, const mesh_caller *caller, const char *path,
+		     int64_t now_ns, bool *changed)
+{
 	mesh_view_entry entry;
 	mesh_stage_entry se;
 	change ch;
 	int error;
 
 	(void)caller;
-	if ((error = may_write(view, caller, path)) < 0 ||
-	    (error = check_target(view, path)) < 0 ||
-	    (error = change_begin(&ch, view)) < 0)
+	*changed = false;
+	/* Commit views are read-only, as a ro mount keeps atime; the root
+	 * of a view has no entry to keep one in. */
+	if (!view->branch || !*path)
+		return 0;
+	if ((error = mesh_view_lookup(view, path, &entry)) < 0)
 		return error;
-	if ((error = mesh_view_lookup(view, path, &entry)) == 0 &&
-	    (error = stage_ancestors(&ch, path)) == 0) {
+	if (!relatime_due(&entry, now_ns))
+		return 0;
+	if ((error = change_begin(&ch, view)) < 0)
+		return error;
+	if ((error = mesh_view_lookup(view, path, &entry)) == 0 && relatime_due(&entry, now_ns) &&
+	    (error = stage_ancestors_of(&ch, path, NULL, false)) == 0) {
+		entry.atime_ns = now_ns;
 		stage_from_entry(&entry, &se);
-		if (mode)
-			se.mode = *mode & 07777;
-		if (mtime_ns)
-			se.mtime_ns = *mtime_ns;
 		change_put(&ch, path, &se);
+		*changed = true;
 	}
 	return change_end(&ch, error, false);
 }
+
+int mesh_view_dir_nlink(mesh_view *view, const char *path,
+			const mesh_view_entry *entry, uint32_t *nlink)
+{
+	mesh_view_dirent *dirents;
+	mesh_tree_ref *ref;
+	const mesh_tree *tree;
+	size_t count, dirs = 0;
+	int error;
+
+	*nlink = 1;
+	if (entry->kind != MESH_KIND_DIR)
+		return 0;
+	/* Only staged directories (and a branch's root, never staged) can
+	 * have staged children: the rest is the committed tree, cached. */
+	if (!entry->staged && !(view->branch && !*path)) {
+		*nlink = 2;
+		if (!entry->has_lower)
+			return 0;
+		if ((error = mesh_treecache_get(view->trees, &entry->id, &ref)) < 0)
+			return error;
+		tree = mesh_tree_ref_tree(ref);
+		for (size_t i = 0; i < tree->count; i++)
+			dirs += tree->entries[i].kind == MESH_KIND_DIR;
+		mesh_treecache_release(view->trees, ref);
+	} else {
+		if ((error = mesh_view_list(view, path, &dirents, &count)) < 0)
+			return error;
+		for (size_t i = 0; i < count; i++)
+			dirs += dirents[i].entry.kind == MESH_KIND_DIR;
+		mesh_view_dirents_free(dirents, count);
+	}
+	*nlink = dirs + 2 > UINT32_MAX ? UINT32_MAX : (uint32_t)(dirs + 2);
+	return 0;
+}
+
 
 /* --- status ---------------------------------------------------------- */
 
@@ -1092,6 +1413,10 @@ const char *mesh_entry_kind_name(mesh_entry_kind kind)
 	case MESH_KIND_FILE: return "file";
 	case MESH_KIND_DIR: return "dir";
 	case MESH_KIND_SYMLINK: return "symlink";
+	case MESH_KIND_FIFO: return "fifo";
+	case MESH_KIND_SOCKET: return "socket";
+	case MESH_KIND_CHRDEV: return "chardev";
+	case MESH_KIND_BLKDEV: return "blockdev";
 	default: return "none";
 	}
 }
@@ -1141,6 +1466,9 @@ static int cached_tree_lookup(mesh_view *view, const mesh_oid *root, const char 
 	memset(out, 0, sizeof(*out));
 	out->kind = dir.kind;
 	out->mode = dir.mode;
+	out->uid = dir.uid;      /* resolved: compared with staged owners */
+	out->gid = dir.gid;
+	out->rdev = dir.rdev;
 	out->size = dir.size;
 	out->mtime_ns = dir.mtime_ns;
 	out->id = dir.id;
@@ -1153,9 +1481,15 @@ static int cached_tree_lookup(mesh_view *view, const mesh_oid *root, const char 
 static int same_as_head(change_list *cl, const mesh_tree_entry *head,
 			const mesh_stage_entry *se, bool *out)
 {
+	mesh_view_entry staged;
 	mesh_oid tree;
 	int error;
 
+	entry_from_stage(cl->view, se, &staged);
+	if (head->uid != staged.uid || head->gid != staged.gid) {
+		*out = false;
+		return 0;
+	}
 	if (se->kind == MESH_STAGE_DIR) {
 		if (head->kind != MESH_KIND_DIR || head->mode != se->mode) {
 			*out = false;
@@ -1168,8 +1502,8 @@ static int same_as_head(change_list *cl, const mesh_tree_entry *head,
 		*out = mesh_oid_cmp(&tree, &head->id) == 0;
 		return 0;
 	}
-	*out = head->kind == (se->kind == MESH_STAGE_SYMLINK ? MESH_KIND_SYMLINK : MESH_KIND_FILE) &&
-	       head->mode == se->mode && mesh_oid_cmp(&head->id, &se->id) == 0;
+	*out = head->kind == staged.kind && head->mode == se->mode && head->rdev == se->rdev &&
+	       mesh_oid_cmp(&head->id, &se->id) == 0;
 	return 0;
 }
 
@@ -1192,7 +1526,7 @@ static int classify_staged(void *ctx, const char *path, const mesh_stage_entry *
 		return error;
 	if (same)
 		return 0;
-	entry_from_stage(se, &kind_of);
+	entry_from_stage(cl->view, se, &kind_of);
 	return change_list_push(cl, path, in_head ? MESH_CHANGE_MODIFIED : MESH_CHANGE_ADDED,
 				kind_of.kind);
 }
@@ -1271,8 +1605,11 @@ static int staged_tree_entry(mesh_view *view, build_progress *bp, const char *di
 
 	out->kind = child->entry.kind;
 	out->mode = child->entry.mode;
+	out->uid = child->entry.uid;
+	out->gid = child->entry.gid;
+	out->rdev = child->entry.rdev;
 	out->mtime_ns = child->entry.mtime_ns;
-	out->size = child->entry.kind == MESH_KIND_DIR ? 0 : child->entry.size;
+	out->size = mesh_kind_has_content(child->entry.kind) ? child->entry.size : 0;
 	out->id = child->entry.id;
 	if (child->entry.kind != MESH_KIND_DIR) {
 		if (++bp->files % 256 == 0)
@@ -1292,8 +1629,25 @@ typedef struct build_ctx {
 	mesh_view *view;
 	build_progress *progress;
 	const char *dir;
+	const mesh_tree *lower;    /* the committed tree under dir, or NULL */
 	tree_builder tb;
 } build_ctx;
+
+/* An entry of an old tree staged again (a chmod, a kept atime, a new
+ * file in its directory) was shown with the legacy owner: while it still
+ * has that owner it keeps MESH_OWNER_LEGACY, so that an unchanged entry
+ * stays the same bytes and a diff shows no change of owner. */
+static void keep_legacy_owner(const build_ctx *bc, mesh_tree_entry *slot)
+{
+	const mesh_tree_entry *old = bc->lower ? mesh_tree_find(bc->lower, slot->name) : NULL;
+
+	if (!old)
+		return;
+	if (old->uid == MESH_OWNER_LEGACY && slot->uid == bc->view->legacy_uid)
+		slot->uid = MESH_OWNER_LEGACY;
+	if (old->gid == MESH_OWNER_LEGACY && slot->gid == bc->view->legacy_gid)
+		slot->gid = MESH_OWNER_LEGACY;
+}
 
 static int push_tree_entry(void *ctx, const mesh_tree_entry *lower,
 			   const mesh_view_dirent *staged)
@@ -1304,8 +1658,11 @@ static int push_tree_entry(void *ctx, const mesh_tree_entry *lower,
 
 	if (!slot)
 		return mesh_error_oom();
-	if (staged)
-		return staged_tree_entry(bc->view, bc->progress, bc->dir, staged, slot);
+	if (staged) {
+		int error = staged_tree_entry(bc->view, bc->progress, bc->dir, staged, slot);
+		keep_legacy_owner(bc, slot);
+		return error;
+	}
 	name = slot->name;
 	*slot = *lower;
 	slot->name = name;
@@ -1317,7 +1674,7 @@ static int push_tree_entry(void *ctx, const mesh_tree_entry *lower,
 static int build_tree(mesh_view *view, build_progress *bp, const char *dir,
 		      bool has_lower, const mesh_oid *lower, mesh_oid *out)
 {
-	staged_children staged = { { 0 } };
+	staged_children staged = { { 0 }, view };
 	build_ctx bc = { .view = view, .progress = bp, .dir = dir };
 	mesh_tree_ref *ref = NULL;
 	int error;
@@ -1326,9 +1683,9 @@ static int build_tree(mesh_view *view, build_progress *bp, const char *dir,
 		return error;
 	error = mesh_stage_list_dir(mesh_store_db(view->store), view->domain,
 				    view->branch, dir, collect_staged, &staged);
+	bc.lower = ref ? mesh_tree_ref_tree(ref) : NULL;
 	if (error == 0)
-		error = merge_walk(ref ? mesh_tree_ref_tree(ref) : NULL,
-				   &staged.list, push_tree_entry, &bc);
+		error = merge_walk(bc.lower, &staged.list, push_tree_entry, &bc);
 	if (error == 0)
 		error = mesh_tree_write(mesh_store_odb(view->store), bc.tb.entries,
 					bc.tb.count, out);
@@ -1483,21 +1840,32 @@ void mesh_view_root_tree(mesh_view *view, mesh_oid *out)
 	pthread_mutex_unlock(&view->head_lock);
 }
 
-static int count_staged(void *ctx, const char *path, const mesh_stage_entry *se)
+/* Stops at the first staged change: entries that show what the head has
+ * (an atime kept by a read, the directories above it) are none. */
+static int first_change(void *ctx, const char *path, const mesh_stage_entry *se)
 {
-	(void)path;
-	(void)se;
-	(*(size_t *)ctx)++;
-	return 1;   /* one is enough */
+	change_list *cl = ctx;
+	int error = classify_staged(ctx, path, se);
+
+	return error < 0 ? error : cl->count > 0;
 }
 
 static int require_clean(mesh_view *view, const char *what)
 {
-	size_t staged = 0;
-	int error = mesh_stage_list_tree(mesh_store_db(view->store), view->domain,
-					 view->branch, "", count_staged, &staged);
+	change_list cl;
+	size_t staged;
+	int error;
 
-	if (error < 0 && error != 1)
+	memset(&cl, 0, sizeof(cl));
+	cl.view = view;
+	pthread_mutex_lock(&view->head_lock);
+	cl.root = view->root;
+	pthread_mutex_unlock(&view->head_lock);
+	error = mesh_stage_list_tree(mesh_store_db(view->store), view->domain,
+				     view->branch, "", first_change, &cl);
+	staged = cl.count;
+	mesh_changes_free(cl.items, cl.count);
+	if (error < 0)
 		return error;
 	if (staged)
 		return mesh_error_set(MESH_EBUSY,

@@ -23,8 +23,14 @@ typedef struct mesh_view mesh_view;
 typedef struct mesh_view_entry {
 	mesh_entry_kind kind;
 	uint32_t mode;          /* permission bits */
+	/* The owner: MESH_OWNER_LEGACY of old trees and staged entries is
+	 * resolved to the store's legacy owner before it gets here. */
+	uint32_t uid, gid;
+	uint64_t rdev;          /* CHRDEV/BLKDEV */
 	uint64_t size;
 	int64_t mtime_ns;
+	/* Staged entries keep their own; committed ones show mtime_ns. */
+	int64_t atime_ns, ctime_ns;
 	/* FILE/SYMLINK: the file map.  DIR: the tree under its listing when
 	 * has_lower (a committed dir); a staged-only dir has none. */
 	mesh_oid id;
@@ -83,6 +89,14 @@ int mesh_view_stage_content_with(mesh_view *view, mesh_db_batch *batch,
 				 const mesh_caller *caller, const char *path,
 				 mesh_entry_kind kind, uint32_t mode, uint64_t size,
 				 int64_t mtime_ns, const mesh_oid *map_id, bool durable);
+/* The same with the owner given, as a restore by root does (import):
+ * mode is kept as given, set-id bits included.  MESH_EPERM unless the
+ * caller is root. */
+int mesh_view_stage_content_as(mesh_view *view, mesh_db_batch *batch,
+			       const mesh_caller *caller, const char *path,
+			       mesh_entry_kind kind, uint32_t mode, uint64_t size,
+			       int64_t mtime_ns, const mesh_oid *map_id, uint32_t uid,
+			       uint32_t gid);
 /* Stages a new file of content map_id (empty, for open(O_CREAT)):
  * MESH_EEXIST when path exists, checked in the same step, so of two
  * creators only one succeeds. */
@@ -108,6 +122,47 @@ int mesh_view_rename(mesh_view *view, const mesh_caller *caller,
 int mesh_view_setattr(mesh_view *view, const mesh_caller *caller,
 		      const char *path, const uint32_t *mode,
 		      const int64_t *mtime_ns);
+
+/*
+ * Ownership, special files and times (POSIX semantics; the kernel checks
+ * modes, with default_permissions, before a request gets here).
+ */
+
+/* What a setattr changes; NULL fields stay.  A change of uid or gid
+ * follows chown(2): root may give anything, the owner may change the
+ * group to one of their groups (MESH_EPERM otherwise, also for a uid
+ * change by anyone but root); on a non-directory it clears S_ISUID, and
+ * S_ISGID when group-execute is set, as Linux does.  kill_suid and
+ * kill_sgid clear the same bits (the kernel's ATTR_KILL_SUID/SGID).
+ * Every change moves ctime to now. */
+typedef struct mesh_view_attr {
+	const uint32_t *mode;
+	const uint32_t *uid;
+	const uint32_t *gid;
+	const int64_t *atime_ns;
+	const int64_t *mtime_ns;
+	bool kill_suid, kill_sgid;
+} mesh_view_attr;
+int mesh_view_change_attr(mesh_view *view, const mesh_caller *caller,
+			  const char *path, const mesh_view_attr *attr);
+
+/* Stages a FIFO, socket or device node (mknod(2)) owned by the caller
+ * (the group by the parent's setgid bit, as for files); MESH_EEXIST when
+ * path exists, MESH_EPERM for a device node made by anyone but root. */
+int mesh_view_mknod(mesh_view *view, const mesh_caller *caller, const char *path,
+		    mesh_entry_kind kind, uint32_t mode, uint64_t rdev);
+
+/* A read of path at now_ns, as relatime counts it: atime moves to now
+ * when it is not after mtime or ctime, or is a day old; otherwise (and
+ * in commit views) nothing is written.  *changed tells which. */
+int mesh_view_access(mesh_view *view, const mesh_caller *caller, const char *path,
+		     int64_t now_ns, bool *changed);
+
+/* A directory's link count: 2 plus its subdirectories.  Counted in the
+ * committed tree (cached) when nothing is staged under it, else in its
+ * merged listing. */
+int mesh_view_dir_nlink(mesh_view *view, const char *path,
+			const mesh_view_entry *entry, uint32_t *nlink);
 
 /* What is staged, against the head. */
 typedef enum mesh_change_type {

@@ -105,7 +105,7 @@ static int dirty_new(fs *f, const mesh_view_entry *entry, bool stream, fs_dirty 
 	pthread_mutex_init(&dirty->lock, NULL);
 	dirty->kind = entry->kind;
 	dirty->mode = entry->mode & 07777;
-	/* Truncating an empty file changes nothing, its mtime included. */
+	/* A file just created keeps the mtime it was created with. */
 	dirty->mtime_ns = stream && entry->size > 0 ? fs_now_ns() : entry->mtime_ns;
 	dirty->refs = 1;
 	*out = dirty;
@@ -135,8 +135,11 @@ static int dirty_from_entry(fs *f, fs_node *node, const mesh_view_entry *entry,
 
 	if ((error = dirty_new(f, entry, truncate, out)) < 0)
 		return error;
+	/* O_TRUNC marks mtime and ctime for update even when the file was
+	 * empty already (POSIX, and ext4 does). */
 	if (truncate) {
-		set_changed(*out, entry->size > 0);
+		(*out)->mtime_ns = fs_now_ns();
+		set_changed(*out, true);
 		return 0;
 	}
 	if ((error = mesh_store_space_check(f->store)) == 0 &&
@@ -495,7 +498,12 @@ int fs_dirty_attr(fs *f, fs_node *node, struct stat *st)
 		st->st_blocks = blocks;
 		st->st_mtim.tv_sec = mtime_ns / 1000000000;
 		st->st_mtim.tv_nsec = mtime_ns % 1000000000;
-		st->st_ctim = st->st_mtim;
+		/* A write changes ctime with mtime; a staged chmod or chown
+		 * after it is later still. */
+		if (st->st_ctim.tv_sec < st->st_mtim.tv_sec ||
+		    (st->st_ctim.tv_sec == st->st_mtim.tv_sec &&
+		     st->st_ctim.tv_nsec < st->st_mtim.tv_nsec))
+			st->st_ctim = st->st_mtim;
 		st->st_mode = (st->st_mode & S_IFMT) | dirty->mode;
 	}
 	pthread_mutex_unlock(&dirty->lock);

@@ -38,7 +38,7 @@ typedef struct fs {
 	fs_views views;
 	mesh_oid empty_file;       /* the file map of empty content */
 	int64_t started_ns;        /* mtime shown for the root and domains */
-	uid_t uid;                 /* owner shown for every file */
+	uid_t uid;                 /* owner shown for the root and .control */
 	gid_t gid;
 	struct fuse_session *session;
 	struct fs_prime *prime;    /* page-cache priming, or NULL */

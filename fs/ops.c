@@ -53,6 +53,7 @@ typedef struct fs_handle {
 	bool writes;               /* opened for writing (or truncating) */
 	bool write_audited;        /* its close is in the audit log */
 	bool created;              /* by create(2): that close is its record */
+	bool accessed;             /* atime noted (first read), atomic */
 	pthread_mutex_t lock;
 	/* control file */
 	char *answer;
@@ -140,11 +141,40 @@ static double entry_timeout_of(const fs_node *node)
 
 /* --- attributes ------------------------------------------------------ */
 
+static struct timespec timespec_of(int64_t ns)
+{
+	struct timespec ts = { ns / 1000000000, ns % 1000000000 };
+
+	return ts;
+}
+
 static void stat_times(struct stat *st, int64_t ns)
 {
-	st->st_mtim.tv_sec = ns / 1000000000;
-	st->st_mtim.tv_nsec = ns % 1000000000;
+	st->st_mtim = timespec_of(ns);
 	st->st_atim = st->st_ctim = st->st_mtim;
+}
+
+static mode_t file_type_of(mesh_entry_kind kind)
+{
+	switch (kind) {
+	case MESH_KIND_DIR: return S_IFDIR;
+	case MESH_KIND_SYMLINK: return S_IFLNK;
+	case MESH_KIND_FIFO: return S_IFIFO;
+	case MESH_KIND_SOCKET: return S_IFSOCK;
+	case MESH_KIND_CHRDEV: return S_IFCHR;
+	case MESH_KIND_BLKDEV: return S_IFBLK;
+	default: return S_IFREG;
+	}
+}
+
+/* A view entry's owner and times, over what stat_dir or stat_entry set. */
+static void stat_owned(const mesh_view_entry *e, struct stat *st)
+{
+	st->st_uid = e->uid;
+	st->st_gid = e->gid;
+	st->st_mtim = timespec_of(e->mtime_ns);
+	st->st_atim = timespec_of(e->atime_ns);
+	st->st_ctim = timespec_of(e->ctime_ns);
 }
 
 static void stat_dir(fs *f, uint64_t ino, uint32_t mode, int64_t mtime_ns,
@@ -169,19 +199,33 @@ static void stat_entry(fs *f, const fs_node *node, const mesh_view_entry *e,
 
 	if (e->kind == MESH_KIND_DIR) {
 		stat_dir(f, node->ino, mode, e->mtime_ns, st);
+		stat_owned(e, st);
 		return;
 	}
 	memset(st, 0, sizeof(*st));
 	st->st_ino = node->ino;
-	st->st_mode = (e->kind == MESH_KIND_SYMLINK ? S_IFLNK : S_IFREG) | mode;
+	st->st_mode = file_type_of(e->kind) | mode;
 	st->st_nlink = 1;
-	st->st_uid = f->uid;
-	st->st_gid = f->gid;
+	st->st_rdev = (dev_t)e->rdev;
 	st->st_size = (off_t)e->size;
 	st->st_blocks = (blkcnt_t)((e->size + 511) / 512);
 	/* Tools size their buffers by it (cp, dd): fewer, larger requests. */
 	st->st_blksize = PREFERRED_IO_SIZE;
-	stat_times(st, e->mtime_ns);
+	stat_owned(e, st);
+}
+
+/* A directory's link count, 2 plus its subdirectories, over st. */
+static int stat_nlink(fs_node *node, const char *path, const mesh_view_entry *e,
+		      struct stat *st)
+{
+	uint32_t nlink;
+	int error;
+
+	if (e->kind != MESH_KIND_DIR)
+		return 0;
+	if ((error = mesh_view_dir_nlink(node->view, path, e, &nlink)) == 0)
+		st->st_nlink = nlink;
+	return error;
 }
 
 static int node_path(fs *f, fs_node *node, char *buf)
@@ -256,9 +300,28 @@ static int view_root_attr(fs *f, fs_node *node, struct stat *st)
 	mesh_view_entry root;
 	int error = mesh_view_lookup(node->view, "", &root);
 
-	if (error == 0)
+	if (error == 0) {
 		stat_entry(f, node, &root, st);
+		error = stat_nlink(node, "", &root, st);
+	}
 	return error;
+}
+
+/* A domain's directory: its owner and group, setgid (mesh_domain_root_owner). */
+static int domain_attr(fs *f, fs_node *node, struct stat *st)
+{
+	mesh_domain *domain;
+	uint32_t uid, gid;
+	int error;
+
+	stat_dir(f, node->ino, 02775, f->started_ns, st);
+	if ((error = mesh_domain_get(f->store, node->name, &domain)) < 0)
+		return error;
+	mesh_domain_root_owner(domain, &uid, &gid);
+	mesh_domain_free(domain);
+	st->st_uid = uid;
+	st->st_gid = gid;
+	return 0;
 }
 
 static int node_attr(fs *f, fs_node *node, struct stat *st)
@@ -269,9 +332,10 @@ static int node_attr(fs *f, fs_node *node, struct stat *st)
 
 	switch (node->type) {
 	case FS_NODE_ROOT:
-	case FS_NODE_DOMAIN:
 		stat_dir(f, node->ino, 0755, f->started_ns, st);
 		return 0;
+	case FS_NODE_DOMAIN:
+		return domain_attr(f, node, st);
 	case FS_NODE_CONTROL:
 		memset(st, 0, sizeof(*st));
 		st->st_ino = node->ino;
@@ -295,7 +359,8 @@ static int node_attr(fs *f, fs_node *node, struct stat *st)
 	if ((error = mesh_view_lookup(node->view, path, &entry)) < 0)
 		return error;
 	stat_entry(f, node, &entry, st);
-	if ((error = fs_dirty_attr(f, node, st)) == 0)
+	if ((error = stat_nlink(node, path, &entry, st)) == 0 &&
+	    (error = fs_dirty_attr(f, node, st)) == 0)
 		fs_nodes_set_attr(&f->nodes, node, st);
 	return error;
 }
@@ -502,29 +567,51 @@ static int truncate_node(fs *f, fs_node *node, off_t size, const mesh_caller *ca
 	return error;
 }
 
+static int64_t ns_of(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+#define SETATTR_META (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID | \
+		      FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME | \
+		      FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME | FUSE_SET_ATTR_KILL_SUID | \
+		      FUSE_SET_ATTR_KILL_SGID)
+
+/* chmod, chown, utimens (and a bare ctime change: chown(f, -1, -1)). */
 static int setattr_meta(fs *f, fs_node *node, const struct stat *attr, int to_set,
 			const mesh_caller *caller)
 {
 	char path[VIEW_PATH_MAX];
-	uint32_t mode = attr->st_mode & 07777;
-	int64_t mtime;
+	uint32_t mode = attr->st_mode & 07777, uid = attr->st_uid, gid = attr->st_gid;
+	int64_t now = fs_now_ns(), mtime, atime;
+	mesh_view_attr va = { 0 };
+	mesh_view_entry entry;
 	fs_dirty *dirty;
 	int error;
 
-	if (!(to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)))
+	/* No field at all is what chown(f, -1, -1) sends: ctime moves. */
+	if (!(to_set & SETATTR_META) && (to_set & ~FUSE_SET_ATTR_FILE & ~FUSE_SET_ATTR_FORCE))
 		return 0;
-	mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? fs_now_ns() :
-		(int64_t)attr->st_mtim.tv_sec * 1000000000 + attr->st_mtim.tv_nsec;
-	if ((error = node_path(f, node, path)) < 0)
+	mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? now : ns_of(&attr->st_mtim);
+	atime = (to_set & FUSE_SET_ATTR_ATIME_NOW) ? now : ns_of(&attr->st_atim);
+	va.mode = (to_set & FUSE_SET_ATTR_MODE) ? &mode : NULL;
+	va.uid = (to_set & FUSE_SET_ATTR_UID) ? &uid : NULL;
+	va.gid = (to_set & FUSE_SET_ATTR_GID) ? &gid : NULL;
+	va.mtime_ns = (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) ? &mtime : NULL;
+	va.atime_ns = (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW)) ? &atime : NULL;
+	va.kill_suid = (to_set & FUSE_SET_ATTR_KILL_SUID) != 0;
+	va.kill_sgid = (to_set & FUSE_SET_ATTR_KILL_SGID) != 0;
+	if ((error = node_path(f, node, path)) < 0 ||
+	    (error = mesh_view_change_attr(node->view, caller, path, &va)) < 0)
 		return error;
+	/* What a file being written stages at close: the mode as changed
+	 * here (a chown clears set-id bits), and the mtime. */
 	if ((dirty = fs_dirty_get(f, node)) != NULL) {
-		fs_dirty_set_meta(dirty, (to_set & FUSE_SET_ATTR_MODE) ? &mode : NULL,
-				  (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) ? &mtime : NULL);
+		if ((error = mesh_view_lookup(node->view, path, &entry)) == 0)
+			fs_dirty_set_meta(dirty, &entry.mode, va.mtime_ns);
 		fs_dirty_put(f, dirty);
 	}
-	return mesh_view_setattr(node->view, caller, path,
-				 (to_set & FUSE_SET_ATTR_MODE) ? &mode : NULL,
-				 (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) ? &mtime : NULL);
+	return error;
 }
 
 /* What a setattr is called in the audit log (the first that applies). */
@@ -560,8 +647,6 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		error = is_view_node(node) && !is_branch_node(node) ? MESH_EROFS : MESH_EPERM;
 	else if (!mesh_view_is_branch(node->view))
 		error = MESH_EROFS;
-	/* Ownership is not versioned: every file shows the mount's owner,
-	 * and chown is accepted so that cp -a and tar do not fail. */
 	if (error == 0 && (to_set & FUSE_SET_ATTR_SIZE))
 		error = truncate_node(f, node, attr->st_size, &caller);
 	if (error == 0)
@@ -682,8 +767,33 @@ static int stage_new_file(fs *f, fs_node *parent, const char *name, mode_t mode,
 	created->mtime_ns = fs_now_ns();
 	created->id = f->empty_file;
 	created->staged = true;
-	return mesh_view_create_file(parent->view, caller, path, created->mode,
-				     created->mtime_ns, &f->empty_file);
+	if ((error = mesh_view_create_file(parent->view, caller, path, created->mode,
+					   created->mtime_ns, &f->empty_file)) < 0)
+		return error;
+	/* The owner and mode as staged (a setgid parent gives its group). */
+	return mesh_view_lookup(parent->view, path, created);
+}
+
+/* FIFOs, sockets and (root's) device nodes are versioned entries. */
+static int stage_special(fs *f, fs_node *parent, const char *name, mode_t mode,
+			 dev_t rdev, const mesh_caller *caller)
+{
+	char path[VIEW_PATH_MAX];
+	mesh_entry_kind kind;
+	int error;
+
+	switch (mode & S_IFMT) {
+	case S_IFIFO: kind = MESH_KIND_FIFO; break;
+	case S_IFSOCK: kind = MESH_KIND_SOCKET; break;
+	case S_IFCHR: kind = MESH_KIND_CHRDEV; break;
+	case S_IFBLK: kind = MESH_KIND_BLKDEV; break;
+	default:
+		return mesh_error_set(MESH_EINVAL, "mknod of file type %o", (unsigned)(mode & S_IFMT));
+	}
+	if ((error = child_path(f, parent, name, path)) < 0)
+		return error;
+	return mesh_view_mknod(parent->view, caller, path, kind, mode & 07777,
+			       kind == MESH_KIND_CHRDEV || kind == MESH_KIND_BLKDEV ? rdev : 0);
 }
 
 static void op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
@@ -695,12 +805,10 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	mesh_caller caller;
 	int error;
 
-	(void)rdev;
 	caller_of(req, &caller);
-	if (!S_ISREG(mode))
-		error = MESH_EPERM;
-	else if ((error = writable_parent(req, parent_ino, &parent)) == 0)
-		error = stage_new_file(f, parent, name, mode, &caller, &created);
+	if ((error = writable_parent(req, parent_ino, &parent)) == 0)
+		error = S_ISREG(mode) ? stage_new_file(f, parent, name, mode, &caller, &created)
+				      : stage_special(f, parent, name, mode, rdev, &caller);
 	audit_op(req, node_of(req, parent_ino), name, "mknod", error);
 	if (error < 0)
 		return reply_error(req, error);
@@ -846,10 +954,23 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	fuse_reply_err(req, 0);
 }
 
-static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent_ino, const char *name)
 {
-	(void)ino; (void)parent; (void)name;
-	/* A versioned file has one path; hard links would need two. */
+	fs *f = fs_of(req);
+	char path[VIEW_PATH_MAX];
+	mesh_view_entry existing;
+	fs_node *parent;
+	int error;
+
+	(void)ino;
+	/* A versioned file has one path; hard links would need two.  But
+	 * POSIX checks the new name first: an existing one is EEXIST. */
+	if ((error = writable_parent(req, parent_ino, &parent)) < 0 ||
+	    (error = child_path(f, parent, name, path)) < 0)
+		return reply_error(req, error);
+	if (mesh_view_lookup(parent->view, path, &existing) == 0)
+		return (void)fuse_reply_err(req, EEXIST);
+	mesh_error_clear();
 	fuse_reply_err(req, EPERM);
 }
 
@@ -1205,6 +1326,32 @@ static void control_read(fuse_req_t req, fs_handle *h, size_t size, off_t off)
 	free(copy);
 }
 
+/*
+ * A read moves atime as relatime does (the kernel keeps none for FUSE
+ * files).  Before the reply, so that a stat after the read sees it; the
+ * kernel's cached attributes go (offset -1: attributes only, no page is
+ * touched, so the running read cannot deadlock on it).  A failure to
+ * keep atime fails no read.
+ */
+static void note_access(fuse_req_t req, fs_node *node)
+{
+	fs *f = fs_of(req);
+	char path[VIEW_PATH_MAX];
+	mesh_caller caller;
+	bool changed = false;
+
+	if (!is_branch_node(node))
+		return;
+	caller_of(req, &caller);
+	if (node_path(f, node, path) < 0 ||
+	    mesh_view_access(node->view, &caller, path, fs_now_ns(), &changed) < 0) {
+		mesh_log_write(&f->log, MESH_LOG_DEBUG, "atime not kept: %s", mesh_error_message());
+		mesh_error_clear();
+	}
+	if (changed)
+		fuse_lowlevel_notify_inval_inode(f->session, node->ino, -1, 0);
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -1218,6 +1365,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	(void)ino;
 	if (h->node->type == FS_NODE_CONTROL)
 		return control_read(req, h, size, off);
+	if (!__atomic_exchange_n(&h->accessed, true, __ATOMIC_ACQ_REL))
+		note_access(req, h->node);
 	if ((dirty = fs_dirty_get(f, h->node)) == NULL) {
 		if ((error = reply_clean(req, f, h, size, off)) < 0)
 			reply_error(req, error);
@@ -1703,7 +1852,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 static mode_t dirent_type(mesh_entry_kind kind)
 {
-	return kind == MESH_KIND_DIR ? S_IFDIR : kind == MESH_KIND_SYMLINK ? S_IFLNK : S_IFREG;
+	return file_type_of(kind);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -1716,6 +1865,8 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	if (!buf)
 		return (void)fuse_reply_err(req, ENOMEM);
+	if (off == 0 && d->node)
+		note_access(req, d->node);      /* getdents reads the directory */
 	memset(&st, 0, sizeof(st));
 	/* Offsets 0 and 1 are "." and ".."; entry i is at i + 2. */
 	for (off_t i = off; ; i++) {
@@ -1759,8 +1910,12 @@ static int plus_entry(fs *f, const mesh_caller *caller, fs_dir_handle *d,
 		node = fs_nodes_lookup(&f->nodes, dir, dirent->name, FS_NODE_ENTRY, dir->view);
 		error = node ? 0 : mesh_error_oom();
 		if (error == 0) {
+			char path[VIEW_PATH_MAX];
 			stat_entry(f, node, &dirent->entry, &e->attr);
-			if ((error = fs_dirty_attr(f, node, &e->attr)) == 0)
+			if (dirent->entry.kind == MESH_KIND_DIR &&
+			    (error = node_path(f, node, path)) == 0)
+				error = stat_nlink(node, path, &dirent->entry, &e->attr);
+			if (error == 0 && (error = fs_dirty_attr(f, node, &e->attr)) == 0)
 				fs_nodes_set_attr(&f->nodes, node, &e->attr);
 			else
 				fs_nodes_forget(&f->nodes, node, 1);
@@ -1791,6 +1946,8 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 	if (!buf)
 		return (void)fuse_reply_err(req, ENOMEM);
 	caller_of(req, &caller);
+	if (off == 0 && d->node)
+		note_access(req, d->node);
 	for (off_t i = off; error == 0; i++) {
 		struct fuse_entry_param e;
 		fs_node *node = NULL;

@@ -26,6 +26,12 @@ MESH_LOG=
 MESH_PID=
 MESH_EXTRA_MOUNTS=()
 MESH_MOUNT_COUNT=0
+# Commands the EXIT trap runs once the mounts are gone (deleting the
+# users and groups a test made): mesh_on_exit 'userdel x'.
+MESH_EXIT_CMDS=()
+mesh_on_exit() {
+	MESH_EXIT_CMDS+=("$1")
+}
 
 if [[ ! -x $MESHFS_BIN ]]; then
 	echo "$MESH_TEST_NAME: meshfs binary not found at $MESHFS_BIN" >&2
@@ -119,6 +125,9 @@ _mesh_cleanup() {
 		fi
 		wait "$MESH_PID" 2>/dev/null
 	fi
+	for i in "${MESH_EXIT_CMDS[@]}"; do
+		eval "$i" >/dev/null 2>&1
+	done
 	if _mesh_sanitizer_report; then
 		echo "FAIL [$MESH_TEST_NAME]: the daemon reported a sanitizer error:" >&2
 		grep -E -A 30 "$_MESH_SANITIZER_RE" "$MESH_LOG" | head -n 80 >&2

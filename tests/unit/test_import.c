@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -204,6 +205,74 @@ START_TEST(export_round_trip_force_and_damage)
 }
 END_TEST
 
+START_TEST(owners_and_special_files_round_trip)
+{
+	mesh_import_result r;
+	mesh_export_opts o = { .path = "", .jobs = 2 };
+	mesh_import_opts io = { .path = "devs", .jobs = 1 };
+	mesh_caller other = { .uid = 4242, .gid = 4242, .pid = 1 };
+	mesh_xfer_progress p;
+	mesh_view_entry e;
+	mesh_view *cv;
+	char path[1100], dest[1024], devs[1024];
+	struct stat st;
+
+	ck_assert_int_eq(getuid(), 0);    /* owners of others: root's import */
+	snprintf(path, sizeof(path), "%s/sub/a.csv", src);
+	ck_assert_int_eq(chown(path, 4242, 4343), 0);
+	snprintf(path, sizeof(path), "%s/big.bin", src);
+	ck_assert_int_eq(chmod(path, 04755), 0);
+	snprintf(path, sizeof(path), "%s/fifo", src);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(chmod(path, 0620), 0);      /* past the umask */
+	ck_assert_int_eq(import("", &r), 0);
+	ck_assert_int_eq(mesh_view_lookup(view, "sub/a.csv", &e), 0);
+	ck_assert_uint_eq(e.uid, 4242);
+	ck_assert_uint_eq(e.gid, 4343);
+	ck_assert_int_eq(mesh_view_lookup(view, "big.bin", &e), 0);
+	ck_assert_uint_eq(e.mode, 04755);          /* set-id bits kept by root */
+	ck_assert_int_eq(mesh_view_lookup(view, "fifo", &e), 0);
+	ck_assert_int_eq(e.kind, MESH_KIND_FIFO);
+	ck_assert_uint_eq(e.mode, 0620);
+	/* A rerun finds everything there, owners included. */
+	ck_assert_int_eq(import("", &r), 0);
+	ck_assert(!r.committed);
+
+	ck_assert_int_eq(mesh_view_open_commit(&cv, store, "d", &r.commit), 0);
+	snprintf(dest, sizeof(dest), "%s/out", tmp);
+	o.dest_dir = dest;
+	ck_assert_int_eq(mesh_export_run(store, cv, &caller, &o, &p), 0);
+	mesh_view_free(cv);
+	snprintf(path, sizeof(path), "%s/sub/a.csv", dest);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert_uint_eq(st.st_uid, 4242);
+	ck_assert_uint_eq(st.st_gid, 4343);
+	snprintf(path, sizeof(path), "%s/big.bin", dest);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 04755);
+	snprintf(path, sizeof(path), "%s/fifo", dest);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert(S_ISFIFO(st.st_mode));
+
+	/* Anyone else's tree with a device node in it is refused. */
+	snprintf(devs, sizeof(devs), "%s/devs", tmp);
+	ck_assert_int_eq(mkdir(devs, 0755), 0);
+	snprintf(path, sizeof(path), "%s/null", devs);
+	ck_assert_int_eq(mknod(path, S_IFCHR | 0600, makedev(1, 3)), 0);
+	ck_assert_int_eq(chown(devs, 4242, 4242), 0);
+	ck_assert_int_eq(chown(path, 4242, 4242), 0);
+	io.src_dir = devs;
+	ck_assert_int_eq(mesh_import_run(store, view, &other, &io, &r), MESH_EPERM);
+	ck_assert(strstr(mesh_error_message(), "only root imports device nodes"));
+	io.path = "devs";
+	ck_assert_int_eq(mesh_import_run(store, view, &caller, &io, &r), 0);
+	ck_assert_int_eq(mesh_view_lookup(view, "devs/null", &e), 0);
+	ck_assert_int_eq(e.kind, MESH_KIND_CHRDEV);
+	ck_assert_uint_eq(e.rdev, makedev(1, 3));
+	ck_assert_uint_eq(e.uid, 4242);
+}
+END_TEST
+
 static Suite *import_suite(void)
 {
 	Suite *s = suite_create("import");
@@ -215,6 +284,7 @@ static Suite *import_suite(void)
 	tcase_add_test(tc, rerun_skips_what_is_there_and_takes_what_changed);
 	tcase_add_test(tc, refusals_stage_nothing);
 	tcase_add_test(tc, export_round_trip_force_and_damage);
+	tcase_add_test(tc, owners_and_special_files_round_trip);
 	suite_add_tcase(s, tc);
 	return s;
 }

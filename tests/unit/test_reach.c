@@ -377,6 +377,27 @@ START_TEST(damage_is_reported_for_each_ref_reaching_it)
 }
 END_TEST
 
+/* A read keeps the file's atime in staging: the staged entry repeats the
+ * head's, and its damage is reported once, under the head. */
+START_TEST(staged_atime_adds_no_damage_report)
+{
+	record *rec = rec_new();
+	mesh_view *view;
+	bool changed;
+
+	ck_assert_int_eq(mesh_view_open_branch(&view, store, "sales", "main"), 0);
+	ck_assert_int_eq(mesh_view_access(view, &caller, "d/small.csv", INT64_MAX / 2, &changed), 0);
+	ck_assert(changed);
+	mesh_view_free(view);
+	test_flip_db(store, &small_map);
+	ck_assert_int_eq(walk(MESH_REACH_CHUNKS_READ, "sales", rec, NULL), 0);
+	ck_assert_uint_eq(rec->bad_count, 1);
+	ck_assert_str_eq(rec->bad_refs[0], "heads/main");
+	ck_assert(!rec->staged[seen_at(rec, &small_map)]);
+	free(rec);
+}
+END_TEST
+
 START_TEST(corrupt_staged_record_is_damage)
 {
 	record *rec = rec_new();
@@ -542,6 +563,7 @@ static Suite *reach_suite(void)
 	tcase_add_test(tc, corrupt_object_in_the_database_is_damage);
 	tcase_add_test(tc, unreadable_head_is_reported_as_the_head);
 	tcase_add_test(tc, damage_is_reported_for_each_ref_reaching_it);
+	tcase_add_test(tc, staged_atime_adds_no_damage_report);
 	tcase_add_test(tc, corrupt_staged_record_is_damage);
 	tcase_add_test(tc, callback_stops_the_walk);
 	tcase_add_test(tc, unknown_domain_and_bad_flags);

@@ -3,6 +3,7 @@
 
 #include "testutil.h"
 #include "stage.h"
+#include "tree.h"
 #include "error.h"
 
 static char *tmp;
@@ -386,6 +387,63 @@ START_TEST(corrupt_value_is_eio)
 }
 END_TEST
 
+START_TEST(owner_times_and_rdev_roundtrip)
+{
+	mesh_stage_entry e = entry_of(MESH_STAGE_CHRDEV, 0), out;
+	mesh_db_batch *b;
+
+	e.uid = 1234;
+	e.gid = 4000000000u;
+	e.rdev = (1u << 8) | 3;
+	e.atime_ns = 1700000000000000001LL;
+	e.ctime_ns = -5;
+	ck_assert_int_eq(mesh_db_batch_new(&b), 0);
+	mesh_stage_put(b, "d", "main", "dev/null", &e);
+	ck_assert_int_eq(mesh_db_batch_write(db, b, true), 0);
+	mesh_db_batch_free(b);
+	ck_assert_int_eq(mesh_stage_get(db, "d", "main", "dev/null", &out), 0);
+	ck_assert_int_eq(out.kind, MESH_STAGE_CHRDEV);
+	ck_assert_uint_eq(out.uid, 1234);
+	ck_assert_uint_eq(out.gid, 4000000000u);
+	ck_assert_uint_eq(out.rdev, (1u << 8) | 3);
+	ck_assert_int_eq(out.atime_ns, 1700000000000000001LL);
+	ck_assert_int_eq(out.ctime_ns, -5);
+	ck_assert_int_eq(out.mtime_ns, e.mtime_ns);
+}
+END_TEST
+
+/* A value of version 1, as staged before ownership and times were kept:
+ * version, kind, has_lower, mode, size, mtime, id. */
+START_TEST(version_1_values_still_decode)
+{
+	static const char key[] = "s/d\0main\0\0old.csv";
+	unsigned char val[55] = { 1, MESH_STAGE_FILE, 0, 0xa4, 0x01 };
+	mesh_stage_entry out;
+
+	val[7] = 9;                        /* size 9 */
+	val[15] = 100;                     /* mtime 100 ns */
+	memset(val + 23, 0x5a, MESH_OID_RAWSZ);
+	ck_assert_int_eq(mesh_db_put(db, key, sizeof(key) - 1, val, sizeof(val), true), 0);
+	ck_assert_int_eq(mesh_stage_get(db, "d", "main", "old.csv", &out), 0);
+	ck_assert_int_eq(out.kind, MESH_STAGE_FILE);
+	ck_assert_uint_eq(out.mode, 0644);
+	ck_assert_uint_eq(out.size, 9);
+	ck_assert_uint_eq(out.uid, MESH_OWNER_LEGACY);
+	ck_assert_uint_eq(out.gid, MESH_OWNER_LEGACY);
+	ck_assert_int_eq(out.atime_ns, 100);
+	ck_assert_int_eq(out.ctime_ns, 100);
+	/* Version 1 knew no special files; a longer value of version 1 or
+	 * an unknown version is damage. */
+	val[1] = MESH_STAGE_FIFO;
+	ck_assert_int_eq(mesh_db_put(db, key, sizeof(key) - 1, val, sizeof(val), true), 0);
+	ck_assert_int_eq(mesh_stage_get(db, "d", "main", "old.csv", &out), MESH_EIO);
+	val[0] = 3;
+	val[1] = MESH_STAGE_FILE;
+	ck_assert_int_eq(mesh_db_put(db, key, sizeof(key) - 1, val, sizeof(val), true), 0);
+	ck_assert_int_eq(mesh_stage_get(db, "d", "main", "old.csv", &out), MESH_EIO);
+}
+END_TEST
+
 static Suite *stage_suite(void)
 {
 	Suite *s = suite_create("stage");
@@ -407,6 +465,8 @@ static Suite *stage_suite(void)
 	tcase_add_test(tc, branches_and_domains_isolated);
 	tcase_add_test(tc, staging_survives_reopen);
 	tcase_add_test(tc, corrupt_value_is_eio);
+	tcase_add_test(tc, owner_times_and_rdev_roundtrip);
+	tcase_add_test(tc, version_1_values_still_decode);
 	suite_add_tcase(s, tc);
 	return s;
 }

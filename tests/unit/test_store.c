@@ -92,8 +92,8 @@ START_TEST(init_records_the_current_format)
 
 	ck_assert_int_eq(mesh_store_format(tmp, &version), 0);
 	ck_assert_int_eq(version, MESH_STORE_FORMAT);
-	ck_assert_int_eq(MESH_STORE_FORMAT, 2);
-	ck_assert_str_eq(read_text("FORMAT"), "meshfs store format 2\n");
+	ck_assert_int_eq(MESH_STORE_FORMAT, 3);
+	ck_assert_str_eq(read_text("FORMAT"), "meshfs store format 3\n");
 }
 END_TEST
 
@@ -109,14 +109,14 @@ START_TEST(store_without_format_file_is_version_1_and_refused)
 	ck_assert_int_eq(mesh_store_open(&store, tmp, NULL), MESH_EINVAL);
 	ck_assert_ptr_null(store);
 	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "format version 1"));
-	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "version 2"));
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "version 3"));
 	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "meshfs migrate --store"));
 	/* Refusing changed nothing. */
 	ck_assert_int_eq(access(store_file("FORMAT"), F_OK), -1);
 }
 END_TEST
 
-START_TEST(migrate_brings_version_1_to_2_keeping_data)
+START_TEST(migrate_brings_version_1_to_3_keeping_data)
 {
 	int from, version;
 	struct stat st;
@@ -126,13 +126,13 @@ START_TEST(migrate_brings_version_1_to_2_keeping_data)
 	ck_assert_int_eq(mesh_store_migrate(tmp, &from), 0);
 	ck_assert_int_eq(from, 1);
 	ck_assert_int_eq(mesh_store_format(tmp, &version), 0);
-	ck_assert_int_eq(version, 2);
+	ck_assert_int_eq(version, 3);
 	ck_assert_int_eq(stat(store_file("reserve"), &st), 0);
 	ck_assert_int_ge((long long)st.st_blocks * 512, MESH_STORE_RESERVE_BYTES);
 	ck_assert(has_domain("sales"));
 	/* Once more: nothing to do. */
 	ck_assert_int_eq(mesh_store_migrate(tmp, &from), 0);
-	ck_assert_int_eq(from, 2);
+	ck_assert_int_eq(from, 3);
 }
 END_TEST
 
@@ -144,7 +144,7 @@ START_TEST(newer_format_is_refused_naming_both_versions)
 	write_text("FORMAT", "meshfs store format 7\n");
 	ck_assert_int_eq(mesh_store_open(&store, tmp, NULL), MESH_EINVAL);
 	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "format version 7"));
-	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "version 2"));
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "version 3"));
 	ck_assert_int_eq(mesh_store_migrate(tmp, &from), MESH_EINVAL);
 	ck_assert_int_eq(mesh_store_init(tmp), MESH_EINVAL);
 	ck_assert_str_eq(read_text("FORMAT"), "meshfs store format 7\n");
@@ -220,6 +220,39 @@ START_TEST(reserve_is_released_and_made_again)
 }
 END_TEST
 
+START_TEST(migrate_2_to_3_records_the_legacy_owner)
+{
+	char db_path[4096];
+	mesh_store *store;
+	mesh_db *db;
+	uint32_t uid, gid;
+	int from;
+
+	add_domain("sales");
+	/* A store as format 2 left it: no legacy owner record. */
+	snprintf(db_path, sizeof(db_path), "%s/db", tmp);
+	ck_assert_int_eq(mesh_db_open(&db, db_path), 0);
+	ck_assert_int_eq(mesh_db_delete(db, "m/legacy-owner", 14, true), 0);
+	mesh_db_close(db);
+	write_text("FORMAT", "meshfs store format 2\n");
+	ck_assert_int_eq(chown(tmp, 4321, 8765), 0);
+	ck_assert_int_eq(mesh_store_open(&store, tmp, NULL), MESH_EINVAL);
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "format version 2"));
+	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "meshfs migrate --store"));
+	ck_assert_int_eq(mesh_store_migrate(tmp, &from), 0);
+	ck_assert_int_eq(from, 2);
+	ck_assert_str_eq(read_text("FORMAT"), "meshfs store format 3\n");
+	/* Recorded, not looked up again: whoever owns the directory later. */
+	ck_assert_int_eq(chown(tmp, 0, 0), 0);
+	ck_assert_int_eq(mesh_store_open(&store, tmp, NULL), 0);
+	mesh_store_legacy_owner(store, &uid, &gid);
+	ck_assert_uint_eq(uid, 4321);
+	ck_assert_uint_eq(gid, 8765);
+	mesh_store_close(store);
+	ck_assert(has_domain("sales"));
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -228,13 +261,14 @@ static Suite *store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, init_records_the_current_format);
 	tcase_add_test(tc, store_without_format_file_is_version_1_and_refused);
-	tcase_add_test(tc, migrate_brings_version_1_to_2_keeping_data);
+	tcase_add_test(tc, migrate_brings_version_1_to_3_keeping_data);
 	tcase_add_test(tc, newer_format_is_refused_naming_both_versions);
 	tcase_add_test(tc, unreadable_format_is_refused);
 	tcase_add_test(tc, init_does_not_convert_an_old_store);
 	tcase_add_test(tc, migrate_of_an_open_store_is_ebusy);
 	tcase_add_test(tc, not_a_store_is_enoent);
 	tcase_add_test(tc, reserve_is_released_and_made_again);
+	tcase_add_test(tc, migrate_2_to_3_records_the_legacy_owner);
 	suite_add_tcase(s, tc);
 	return s;
 }

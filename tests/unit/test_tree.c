@@ -317,7 +317,7 @@ START_TEST(corrupt_data_is_eio)
 	unsigned char *good = valid_bytes(&len);
 	unsigned char *bad = malloc(len + 1);
 
-	ck_assert_uint_eq(len, 7 + 4 + 2 * (1 + 4 + 8 + 8 + 32 + 2 + 2));
+	ck_assert_uint_eq(len, 7 + 4 + 2 * (1 + 4 + 4 + 4 + 8 + 8 + 8 + 32 + 2 + 2));
 	assert_corrupt("garbage", 7);
 	assert_corrupt("", 0);
 	assert_corrupt(good, len - 1);                 /* truncated name */
@@ -345,7 +345,7 @@ START_TEST(corrupt_data_is_eio)
 	assert_corrupt(bad, len);
 
 	memcpy(bad, good, len);
-	bad[11 + 53] = 0xff;                           /* name length */
+	bad[11 + 69] = 0xff;                           /* name length */
 	assert_corrupt(bad, len);
 
 	/* Found by fuzz_tree: the writer refuses these, so must the reader. */
@@ -388,6 +388,119 @@ START_TEST(missing_tree_is_eio)
 }
 END_TEST
 
+/* --- ownership and special files (MTREE2), MTREE1 trees ------------- */
+
+START_TEST(owner_rdev_and_special_kinds_roundtrip)
+{
+	mesh_tree_entry in[3] = {
+		make_entry("dev", MESH_KIND_CHRDEV, 0),
+		make_entry("fifo", MESH_KIND_FIFO, 0),
+		make_entry("file", MESH_KIND_FILE, 3),
+	};
+	mesh_tree *tree;
+	mesh_oid id;
+
+	in[0].uid = 0;
+	in[0].gid = 6;
+	in[0].rdev = (1u << 8) | 3;
+	in[0].mode = 0660;
+	in[1].uid = 1234;
+	in[1].gid = 5678;
+	in[2].uid = MESH_OWNER_LEGACY;
+	in[2].gid = 70000;
+	in[2].mode = 04755;
+	ck_assert_int_eq(mesh_tree_write(odb, in, 3, &id), 0);
+	ck_assert_int_eq(mesh_tree_load(odb, &id, &tree), 0);
+	ck_assert_uint_eq(tree->count, 3);
+	ck_assert_int_eq(tree->entries[0].kind, MESH_KIND_CHRDEV);
+	ck_assert_uint_eq(tree->entries[0].rdev, (1u << 8) | 3);
+	ck_assert_uint_eq(tree->entries[0].gid, 6);
+	ck_assert_int_eq(tree->entries[1].kind, MESH_KIND_FIFO);
+	ck_assert_uint_eq(tree->entries[1].uid, 1234);
+	ck_assert_uint_eq(tree->entries[1].gid, 5678);
+	ck_assert_uint_eq(tree->entries[1].rdev, 0);
+	ck_assert_uint_eq(tree->entries[2].uid, MESH_OWNER_LEGACY);
+	ck_assert_uint_eq(tree->entries[2].gid, 70000);
+	ck_assert_uint_eq(tree->entries[2].mode, 04755);
+	mesh_tree_free(tree);
+	/* The owner is part of the content: a chown makes another tree. */
+	in[1].uid = 1235;
+	{
+		mesh_oid other;
+		ck_assert_int_eq(mesh_tree_write(odb, in, 3, &other), 0);
+		ck_assert(!same_oid(&id, &other));
+	}
+	/* A device number belongs to devices only. */
+	in[1].rdev = 5;
+	ck_assert_int_eq(mesh_tree_write(odb, in, 3, &id), MESH_EINVAL);
+}
+END_TEST
+
+/* An MTREE1 tree as meshfs wrote it before ownership was versioned:
+ * kind, mode, size, mtime, id, name length, name. */
+static size_t v1_tree(unsigned char *buf, unsigned char kind)
+{
+	unsigned char *p = buf + 11;
+
+	memcpy(buf, "MTREE1\n", 7);
+	buf[7] = 1; buf[8] = buf[9] = buf[10] = 0;
+	memset(p, 0, 56);
+	p[0] = kind;
+	p[1] = 0xa4; p[2] = 0x01;                 /* mode 0644 */
+	p[5] = 42;                                /* size 42 */
+	p[13] = 7;                                /* mtime 7 ns */
+	memset(p + 21, 0xab, MESH_OID_RAWSZ);
+	p[21 + MESH_OID_RAWSZ] = 1;               /* name length 1 */
+	p[55] = 'x';
+	return 11 + 56;
+}
+
+START_TEST(mtree1_decodes_with_the_legacy_owner)
+{
+	unsigned char buf[128];
+	size_t len = v1_tree(buf, MESH_KIND_FILE);
+	mesh_tree *tree;
+	mesh_oid id, again;
+
+	/* Stored as it is: its id stays what it was. */
+	ck_assert_int_eq(mesh_odb_write(odb, MESH_OBJ_TREE, buf, len, &id), 0);
+	ck_assert_int_eq(mesh_tree_load(odb, &id, &tree), 0);
+	ck_assert_uint_eq(tree->count, 1);
+	ck_assert_str_eq(tree->entries[0].name, "x");
+	ck_assert_int_eq(tree->entries[0].kind, MESH_KIND_FILE);
+	ck_assert_uint_eq(tree->entries[0].mode, 0644);
+	ck_assert_uint_eq(tree->entries[0].size, 42);
+	ck_assert_int_eq(tree->entries[0].mtime_ns, 7);
+	ck_assert_uint_eq(tree->entries[0].uid, MESH_OWNER_LEGACY);
+	ck_assert_uint_eq(tree->entries[0].gid, MESH_OWNER_LEGACY);
+	ck_assert_uint_eq(tree->entries[0].rdev, 0);
+	/* Written again it is an MTREE2 tree, another object. */
+	ck_assert_int_eq(mesh_tree_write(odb, tree->entries, 1, &again), 0);
+	ck_assert(!same_oid(&id, &again));
+	mesh_tree_free(tree);
+	/* MTREE1 had no special files: such a kind there is damage. */
+	len = v1_tree(buf, MESH_KIND_FIFO);
+	ck_assert_int_eq(mesh_tree_parse(&id, buf, len, &tree), MESH_EIO);
+	ck_assert_ptr_null(tree);
+}
+END_TEST
+
+START_TEST(device_number_on_a_file_is_eio)
+{
+	mesh_tree_entry in[1] = { make_entry("f", MESH_KIND_FILE, 1) };
+	unsigned char *data;
+	mesh_tree *tree;
+	size_t len;
+	mesh_oid id;
+
+	ck_assert_int_eq(mesh_tree_write(odb, in, 1, &id), 0);
+	ck_assert_int_eq(mesh_odb_read(odb, &id, MESH_OBJ_TREE, (void **)&data, &len, NULL), 0);
+	data[11 + 13] = 1;                        /* rdev's low byte */
+	ck_assert_int_eq(mesh_tree_parse(&id, data, len, &tree), MESH_EIO);
+	free(data);
+}
+END_TEST
+
 static Suite *tree_suite(void)
 {
 	Suite *s = suite_create("tree");
@@ -407,6 +520,9 @@ static Suite *tree_suite(void)
 	tcase_add_test(tc, corrupt_data_is_eio);
 	tcase_add_test(tc, overlong_name_is_eio);
 	tcase_add_test(tc, missing_tree_is_eio);
+	tcase_add_test(tc, owner_rdev_and_special_kinds_roundtrip);
+	tcase_add_test(tc, mtree1_decodes_with_the_legacy_owner);
+	tcase_add_test(tc, device_number_on_a_file_is_eio);
 	suite_add_tcase(s, tc);
 	return s;
 }

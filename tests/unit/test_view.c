@@ -11,6 +11,7 @@
 #include "stage.h"
 #include "store.h"
 #include "view.h"
+#include "branch.h"
 
 static char *tmp;
 static mesh_store *store;
@@ -338,7 +339,8 @@ START_TEST(mkdir_existing_is_eexist)
 	ck_assert_int_eq(mesh_view_mkdir(view, &caller, "d", 0750), 0);
 	ck_assert_int_eq(mesh_view_lookup(view, "d", &entry), 0);
 	ck_assert_int_eq(entry.kind, MESH_KIND_DIR);
-	ck_assert_uint_eq(entry.mode, 0750);
+	/* The view's root is setgid (02775): a new directory in it is too. */
+	ck_assert_uint_eq(entry.mode, 02750);
 	stage("f", "x");
 	ck_assert_int_eq(mesh_view_mkdir(view, &caller, "d", 0755), MESH_EEXIST);
 	ck_assert_int_eq(mesh_view_mkdir(view, &caller, "f", 0755), MESH_EEXIST);
@@ -1177,6 +1179,322 @@ START_TEST(lookups_see_every_change_at_once)
 }
 END_TEST
 
+/* --- ownership, special files, times ---------------------------------- */
+
+static mesh_caller alice = { .uid = 1001, .gid = 2001 };
+static mesh_caller bob = { .uid = 1002, .gid = 2002 };
+static mesh_caller root = { .uid = 0, .gid = 0 };
+
+static mesh_view_entry entry_at(mesh_view *v, const char *path)
+{
+	mesh_view_entry e;
+
+	ck_assert_int_eq(mesh_view_lookup(v, path, &e), 0);
+	return e;
+}
+
+static int chown_as(const mesh_caller *who, const char *path, const uint32_t *uid,
+		    const uint32_t *gid)
+{
+	mesh_view_attr attr = { .uid = uid, .gid = gid };
+
+	return mesh_view_change_attr(view, who, path, &attr);
+}
+
+static void set_mode(const char *path, uint32_t mode)
+{
+	ck_assert_int_eq(mesh_view_setattr(view, &root, path, &mode, NULL), 0);
+}
+
+/* A directory without the root's setgid bit, writable by anyone. */
+static void plain_dir(const char *path)
+{
+	ck_assert_int_eq(mesh_view_mkdir(view, &root, path, 0777), 0);
+	set_mode(path, 0777);
+}
+
+START_TEST(new_entries_belong_to_their_creator)
+{
+	mesh_view_entry e, root_entry = entry_at(view, "");
+	mesh_oid empty = store_content("");
+
+	/* The view's root is setgid: a top-level directory gets its group
+	 * and the bit. */
+	ck_assert_uint_eq(root_entry.mode, 02775);
+	ck_assert_int_eq(mesh_view_mkdir(view, &alice, "a", 0755), 0);
+	e = entry_at(view, "a");
+	ck_assert_uint_eq(e.uid, 1001);
+	ck_assert_uint_eq(e.gid, root_entry.gid);
+	ck_assert_uint_eq(e.mode, 02755);
+	/* Elsewhere the creator's own group. */
+	plain_dir("plain");
+	ck_assert_int_eq(mesh_view_create_file(view, &alice, "plain/f", 0640, 5, &empty), 0);
+	e = entry_at(view, "plain/f");
+	ck_assert_uint_eq(e.uid, 1001);
+	ck_assert_uint_eq(e.gid, 2001);
+	ck_assert_int_eq(e.atime_ns, 5);
+	ck_assert_int_eq(e.ctime_ns, 5);
+	/* New content by someone else (a close by another writer) keeps it. */
+	ck_assert_int_eq(mesh_view_stage_content(view, &bob, "plain/f", MESH_KIND_FILE, 0640, 0,
+						 9, &empty, false), 0);
+	ck_assert_uint_eq(entry_at(view, "plain/f").uid, 1001);
+	/* A setgid directory gives its group; a non-member's set-gid file
+	 * loses the bit, as Linux strips it. */
+	ck_assert_int_eq(chown_as(&root, "a", NULL, &(uint32_t){ 3000 }), 0);
+	ck_assert_int_eq(mesh_view_create_file(view, &bob, "a/b", 02775, 5, &empty), 0);
+	e = entry_at(view, "a/b");
+	ck_assert_uint_eq(e.gid, 3000);
+	ck_assert_uint_eq(e.mode, 0775);
+	ck_assert_int_eq(mesh_view_mkdir(view, &bob, "a/sub", 0700), 0);
+	ck_assert_uint_eq(entry_at(view, "a/sub").mode, 02700);
+	ck_assert_uint_eq(entry_at(view, "a/sub").gid, 3000);
+}
+END_TEST
+
+START_TEST(special_files_are_entries)
+{
+	mesh_view_entry e;
+
+	plain_dir("p");
+	ck_assert_int_eq(mesh_view_mknod(view, &alice, "p/fifo", MESH_KIND_FIFO, 0640, 0), 0);
+	ck_assert_int_eq(mesh_view_mknod(view, &alice, "p/sock", MESH_KIND_SOCKET, 0755, 0), 0);
+	ck_assert_int_eq(mesh_view_mknod(view, &alice, "p/dev", MESH_KIND_CHRDEV, 0600, 259),
+			 MESH_EPERM);
+	ck_assert_int_eq(mesh_view_mknod(view, &root, "p/dev", MESH_KIND_CHRDEV, 0600, 259), 0);
+	ck_assert_int_eq(mesh_view_mknod(view, &root, "p/dev", MESH_KIND_BLKDEV, 0600, 1),
+			 MESH_EEXIST);
+	ck_assert_int_eq(mesh_view_mknod(view, &root, "p/f2", MESH_KIND_FIFO, 0600, 7),
+			 MESH_EINVAL);
+	commit_all("specials");
+	e = entry_at(view, "p/fifo");
+	ck_assert_int_eq(e.kind, MESH_KIND_FIFO);
+	ck_assert_uint_eq(e.uid, 1001);
+	ck_assert_uint_eq(e.mode, 0640);
+	ck_assert_int_eq(kind_of("p/sock"), MESH_KIND_SOCKET);
+	e = entry_at(view, "p/dev");
+	ck_assert_int_eq(e.kind, MESH_KIND_CHRDEV);
+	ck_assert_uint_eq(e.rdev, 259);
+	ck_assert_uint_eq(e.uid, 0);
+	ck_assert_int_eq(mesh_view_unlink(view, &root, "p/fifo"), 0);
+	assert_absent("p/fifo");
+}
+END_TEST
+
+START_TEST(chown_follows_posix)
+{
+	mesh_oid empty = store_content("");
+	uint32_t to_bob = 1002, other_group = 3000, own_group = 2001;
+	mesh_view_attr kill = { .kill_suid = true };
+
+	plain_dir("d");
+	ck_assert_int_eq(mesh_view_create_file(view, &alice, "d/f", 0755, 1, &empty), 0);
+	set_mode("d/f", 06755);
+	ck_assert_int_eq(chown_as(&alice, "d/f", &to_bob, NULL), MESH_EPERM);
+	ck_assert_int_eq(chown_as(&alice, "d/f", NULL, &other_group), MESH_EPERM);
+	ck_assert_int_eq(chown_as(&bob, "d/f", NULL, &own_group), MESH_EPERM);
+	ck_assert_uint_eq(entry_at(view, "d/f").mode, 06755);   /* refusals change nothing */
+	/* The owner may keep their uid and pick a group of theirs; the
+	 * set-id bits go (S_ISGID as group-execute is set). */
+	ck_assert_int_eq(chown_as(&alice, "d/f", &(uint32_t){ 1001 }, &own_group), 0);
+	ck_assert_uint_eq(entry_at(view, "d/f").mode, 0755);
+	/* Without group-execute S_ISGID stays (it marks locking). */
+	set_mode("d/f", 06745);
+	ck_assert_int_eq(chown_as(&root, "d/f", &to_bob, &other_group), 0);
+	ck_assert_uint_eq(entry_at(view, "d/f").mode, 02745);
+	ck_assert_uint_eq(entry_at(view, "d/f").uid, 1002);
+	ck_assert_uint_eq(entry_at(view, "d/f").gid, 3000);
+	/* A directory keeps its bits. */
+	set_mode("d", 02775);
+	ck_assert_int_eq(chown_as(&root, "d", &to_bob, NULL), 0);
+	ck_assert_uint_eq(entry_at(view, "d").mode, 02775);
+	/* The kernel's ATTR_KILL_SUID. */
+	set_mode("d/f", 04755);
+	ck_assert_int_eq(mesh_view_change_attr(view, &bob, "d/f", &kill), 0);
+	ck_assert_uint_eq(entry_at(view, "d/f").mode, 0755);
+}
+END_TEST
+
+START_TEST(ownership_survives_commit_and_merge)
+{
+	uint32_t uid = 1001, gid = 2001, to_bob = 1002;
+	mesh_view *commit_view, *feat;
+	mesh_branch_outcome outcome;
+	mesh_change *changes;
+	mesh_view_entry e;
+	mesh_oid head;
+	size_t count;
+
+	stage("x", "data");
+	ck_assert_int_eq(chown_as(&root, "x", &uid, &gid), 0);
+	head = commit_all("owned");
+	ck_assert_int_eq(mesh_view_open_commit(&commit_view, store, "sales", &head), 0);
+	e = entry_at(commit_view, "x");
+	ck_assert_uint_eq(e.uid, 1001);
+	ck_assert_uint_eq(e.gid, 2001);
+	/* A commit keeps mtime alone. */
+	ck_assert_int_eq(e.atime_ns, e.mtime_ns);
+	ck_assert_int_eq(e.ctime_ns, e.mtime_ns);
+	mesh_view_free(commit_view);
+	ck_assert_uint_eq(entry_at(view, "x").uid, 1001);
+	/* A chown is a change of its own: status shows it, merge carries it. */
+	ck_assert_int_eq(mesh_branch_create(store, &caller, "sales", "feat", "main", &head), 0);
+	ck_assert_int_eq(mesh_view_open_branch(&feat, store, "sales", "feat"), 0);
+	ck_assert_int_eq(mesh_view_change_attr(feat, &root, "x",
+					       &(mesh_view_attr){ .uid = &to_bob }), 0);
+	ck_assert_int_eq(mesh_view_status(feat, &changes, &count), 0);
+	ck_assert_uint_eq(count, 1);
+	ck_assert_int_eq(changes[0].type, MESH_CHANGE_MODIFIED);
+	mesh_changes_free(changes, count);
+	test_commit(feat, &caller);
+	mesh_view_free(feat);
+	ck_assert_int_eq(mesh_branch_merge(store, view, &caller, "feat", MESH_MERGE_FAIL, "m",
+					   &outcome), 0);
+	mesh_branch_outcome_free(&outcome);
+	ck_assert_uint_eq(entry_at(view, "x").uid, 1002);
+	ck_assert_uint_eq(entry_at(view, "x").gid, 2001);
+}
+END_TEST
+
+/* A tree of one file written as meshfs did before ownership was
+ * versioned (MTREE1), committed on the branch. */
+static void commit_v1_tree(const mesh_oid *file)
+{
+	unsigned char buf[11 + 55 + 4];
+	unsigned char *p = buf + 11;
+	mesh_oid tree, out;
+
+	memset(buf, 0, sizeof(buf));
+	memcpy(buf, "MTREE1\n", 7);
+	buf[7] = 1;
+	p[0] = MESH_KIND_FILE;
+	p[1] = 0xa4; p[2] = 0x01;                  /* 0644 */
+	p[5] = 4;                                  /* size */
+	p[13] = 1;                                 /* mtime */
+	memcpy(p + 21, file->id, MESH_OID_RAWSZ);
+	p[53] = 4;                                 /* name length */
+	memcpy(p + 55, "old1", 4);
+	ck_assert_int_eq(mesh_odb_write(mesh_store_odb(store), MESH_OBJ_TREE, buf,
+					sizeof(buf), &tree), 0);
+	ck_assert_int_eq(mesh_view_apply(view, &caller, NULL, &tree, NULL, "test", "v1",
+					 NULL, 0, &out), 0);
+}
+
+/* The uid in the head's tree of a top-level entry. */
+static uint32_t committed_uid(const char *name)
+{
+	mesh_oid root_tree;
+	mesh_tree *tree;
+	uint32_t uid;
+
+	mesh_view_root_tree(view, &root_tree);
+	ck_assert_int_eq(mesh_tree_load(mesh_store_odb(store), &root_tree, &tree), 0);
+	ck_assert_ptr_nonnull(mesh_tree_find(tree, name));
+	uid = mesh_tree_find(tree, name)->uid;
+	mesh_tree_free(tree);
+	return uid;
+}
+
+START_TEST(old_trees_show_the_legacy_owner)
+{
+	uint32_t legacy_uid, legacy_gid, mode = 0600;
+	bool changed;
+	mesh_oid file = store_content("old!");
+	mesh_change *changes;
+	mesh_view_entry e;
+	size_t count;
+
+	mesh_store_legacy_owner(store, &legacy_uid, &legacy_gid);
+	commit_v1_tree(&file);
+	e = entry_at(view, "old1");
+	ck_assert_uint_eq(e.uid, legacy_uid);
+	ck_assert_uint_eq(e.gid, legacy_gid);
+	ck_assert_uint_eq(e.mode, 0644);
+	assert_content("old1", "old!");
+	/* A chmod stages it with its owner resolved: no owner change. */
+	ck_assert_int_eq(mesh_view_setattr(view, &root, "old1", &mode, NULL), 0);
+	ck_assert_int_eq(mesh_view_status(view, &changes, &count), 0);
+	ck_assert_uint_eq(count, 1);
+	mesh_changes_free(changes, count);
+	commit_all("chmod");
+	e = entry_at(view, "old1");
+	ck_assert_uint_eq(e.uid, legacy_uid);
+	ck_assert_uint_eq(e.mode, 0600);
+	/* The tree keeps the legacy marker while the owner is the legacy
+	 * one, so a kept atime and a new file beside it change no byte of
+	 * old1's entry. */
+	ck_assert_uint_eq(committed_uid("old1"), MESH_OWNER_LEGACY);
+	ck_assert_int_eq(mesh_view_access(view, &caller, "old1", e.mtime_ns + 1, &changed), 0);
+	ck_assert(changed);
+	stage("beside", "b");
+	commit_all("beside");
+	ck_assert_uint_eq(committed_uid("old1"), MESH_OWNER_LEGACY);
+	/* A real chown writes the owner. */
+	ck_assert_int_eq(chown_as(&root, "old1", &(uint32_t){ 1001 }, NULL), 0);
+	commit_all("chown");
+	ck_assert_uint_eq(committed_uid("old1"), 1001);
+}
+END_TEST
+
+START_TEST(a_read_moves_atime_and_stages_no_change)
+{
+	mesh_view_entry before, after;
+	mesh_change *changes;
+	bool changed;
+	size_t count;
+
+	make_dir("dir");
+	stage("dir/r.csv", "read me");
+	commit_all("r");
+	before = entry_at(view, "dir/r.csv");
+	ck_assert_int_eq(mesh_view_access(view, &caller, "dir/r.csv", before.mtime_ns + 10,
+					  &changed), 0);
+	ck_assert(changed);
+	after = entry_at(view, "dir/r.csv");
+	ck_assert_int_eq(after.atime_ns, before.mtime_ns + 10);
+	ck_assert_int_eq(after.ctime_ns, before.ctime_ns);
+	ck_assert_int_eq(after.mtime_ns, before.mtime_ns);
+	/* relatime: no second update while atime is after mtime and ctime. */
+	ck_assert_int_eq(mesh_view_access(view, &caller, "dir/r.csv", before.mtime_ns + 20,
+					  &changed), 0);
+	ck_assert(!changed);
+	/* ...but a day later. */
+	ck_assert_int_eq(mesh_view_access(view, &caller, "dir/r.csv",
+					  before.mtime_ns + 10 + 86400LL * 1000000000LL, &changed), 0);
+	ck_assert(changed);
+	/* A kept atime is no change: status is empty, merges may run. */
+	ck_assert_int_eq(mesh_view_status(view, &changes, &count), 0);
+	ck_assert_uint_eq(count, 0);
+	mesh_changes_free(changes, count);
+	ck_assert_int_eq(mesh_view_check_clean(view, "merge"), 0);
+}
+END_TEST
+
+START_TEST(directory_nlink_counts_subdirectories)
+{
+	mesh_view_entry e;
+	uint32_t nlink;
+
+	make_dir("d");
+	make_dir("d/a");
+	make_dir("d/b");
+	stage("d/f", "file");
+	e = entry_at(view, "d");
+	ck_assert_int_eq(mesh_view_dir_nlink(view, "d", &e, &nlink), 0);
+	ck_assert_uint_eq(nlink, 4);
+	e = entry_at(view, "");
+	ck_assert_int_eq(mesh_view_dir_nlink(view, "", &e, &nlink), 0);
+	ck_assert_uint_eq(nlink, 3);
+	commit_all("dirs");
+	e = entry_at(view, "d");
+	ck_assert(!e.staged);
+	ck_assert_int_eq(mesh_view_dir_nlink(view, "d", &e, &nlink), 0);
+	ck_assert_uint_eq(nlink, 4);
+	e = entry_at(view, "d/f");
+	ck_assert_int_eq(mesh_view_dir_nlink(view, "d/f", &e, &nlink), 0);
+	ck_assert_uint_eq(nlink, 1);
+}
+END_TEST
+
 static Suite *view_suite(void)
 {
 	Suite *s = suite_create("view");
@@ -1223,6 +1541,13 @@ static Suite *view_suite(void)
 	tcase_add_test(tc, second_view_after_commit_sees_committed_data);
 	tcase_add_test(tc, branches_do_not_see_each_others_staging);
 	tcase_add_test(tc, staged_changes_survive_reopen);
+	tcase_add_test(tc, new_entries_belong_to_their_creator);
+	tcase_add_test(tc, special_files_are_entries);
+	tcase_add_test(tc, chown_follows_posix);
+	tcase_add_test(tc, ownership_survives_commit_and_merge);
+	tcase_add_test(tc, old_trees_show_the_legacy_owner);
+	tcase_add_test(tc, a_read_moves_atime_and_stages_no_change);
+	tcase_add_test(tc, directory_nlink_counts_subdirectories);
 	suite_add_tcase(s, tc);
 	return s;
 }
