@@ -1181,9 +1181,34 @@ END_TEST
 
 /* --- ownership, special files, times ---------------------------------- */
 
-static mesh_caller alice = { .uid = 1001, .gid = 2001 };
-static mesh_caller bob = { .uid = 1002, .gid = 2002 };
+/* alice and bob are in the domain's writers group (TEAM_GID), beside
+ * their own primary groups. */
+#define TEAM_GID 4000
+
+static int team_groups(const void *source, gid_t *out, int max)
+{
+	(void)source;
+	if (max < 1)
+		return 0;
+	out[0] = TEAM_GID;
+	return 1;
+}
+
+static mesh_caller alice = { .uid = 1001, .gid = 2001, .groups_of = team_groups };
+static mesh_caller bob = { .uid = 1002, .gid = 2002, .groups_of = team_groups };
 static mesh_caller root = { .uid = 0, .gid = 0 };
+
+/* Makes TEAM_GID the writers of sales, so alice and bob may write. */
+static void team_writes(void)
+{
+	mesh_domain *d;
+
+	ck_assert_int_eq(mesh_domain_get(store, "sales", &d), 0);
+	d->has_writers = true;
+	d->writers_gid = TEAM_GID;
+	ck_assert_int_eq(mesh_domain_update(store, d), 0);
+	mesh_domain_free(d);
+}
 
 static mesh_view_entry entry_at(mesh_view *v, const char *path)
 {
@@ -1217,6 +1242,8 @@ START_TEST(new_entries_belong_to_their_creator)
 {
 	mesh_view_entry e, root_entry = entry_at(view, "");
 	mesh_oid empty = store_content("");
+
+	team_writes();
 
 	/* The view's root is setgid: a top-level directory gets its group
 	 * and the bit. */
@@ -1255,6 +1282,8 @@ START_TEST(special_files_are_entries)
 {
 	mesh_view_entry e;
 
+	team_writes();
+
 	plain_dir("p");
 	ck_assert_int_eq(mesh_view_mknod(view, &alice, "p/fifo", MESH_KIND_FIFO, 0640, 0), 0);
 	ck_assert_int_eq(mesh_view_mknod(view, &alice, "p/sock", MESH_KIND_SOCKET, 0755, 0), 0);
@@ -1285,6 +1314,8 @@ START_TEST(chown_follows_posix)
 	mesh_oid empty = store_content("");
 	uint32_t to_bob = 1002, other_group = 3000, own_group = 2001;
 	mesh_view_attr kill = { .kill_suid = true };
+
+	team_writes();
 
 	plain_dir("d");
 	ck_assert_int_eq(mesh_view_create_file(view, &alice, "d/f", 0755, 1, &empty), 0);
@@ -1323,6 +1354,8 @@ START_TEST(ownership_survives_commit_and_merge)
 	mesh_view_entry e;
 	mesh_oid head;
 	size_t count;
+
+	team_writes();
 
 	stage("x", "data");
 	ck_assert_int_eq(chown_as(&root, "x", &uid, &gid), 0);
@@ -1403,6 +1436,8 @@ START_TEST(old_trees_show_the_legacy_owner)
 	mesh_view_entry e;
 	size_t count;
 
+	team_writes();
+
 	mesh_store_legacy_owner(store, &legacy_uid, &legacy_gid);
 	commit_v1_tree(&file);
 	e = entry_at(view, "old1");
@@ -1442,6 +1477,8 @@ START_TEST(a_read_moves_atime_and_stages_no_change)
 	bool changed;
 	size_t count;
 
+	team_writes();
+
 	make_dir("dir");
 	stage("dir/r.csv", "read me");
 	commit_all("r");
@@ -1473,6 +1510,8 @@ START_TEST(directory_nlink_counts_subdirectories)
 {
 	mesh_view_entry e;
 	uint32_t nlink;
+
+	team_writes();
 
 	make_dir("d");
 	make_dir("d/a");
