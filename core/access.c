@@ -42,6 +42,7 @@ typedef struct access_rules {
 	uint32_t owner_uid;
 	bool has_writers, has_readers, restricted;
 	uint32_t writers_gid, readers_gid;
+	uint32_t root_uid, root_gid;   /* mesh_domain_root_owner */
 	access_glob *sensitive;
 	size_t sensitive_count;
 	char **protected_branches;
@@ -260,6 +261,7 @@ static int rules_load(mesh_store *store, const char *domain, access_rules **out)
 	r->owner_uid = d->owner_uid;
 	r->has_writers = d->has_writers;
 	r->writers_gid = d->writers_gid;
+	mesh_domain_root_owner(d, &r->root_uid, &r->root_gid);
 	r->has_readers = d->has_readers;
 	r->readers_gid = d->readers_gid;
 	r->restricted = d->restricted;
@@ -1481,3 +1483,17 @@ const mesh_cmd_spec mesh_access_cmd_spec = {
 	"access grant ID [--until DATE] | access deny ID | access revoke ID | access mine",
 	"ask for access to a domain; its owner grants or denies",
 };
+
+int mesh_access_root_owner(mesh_store *store, const char *domain, uint32_t *uid,
+			   uint32_t *gid)
+{
+	access_rules *r;
+	int error;
+
+	if ((error = rules_get(store, domain, &r)) < 0)
+		return error;
+	*uid = r->root_uid;
+	*gid = r->root_gid;
+	rules_put(store, r);
+	return 0;
+}

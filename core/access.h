@@ -111,6 +111,12 @@ int mesh_access_group_id(const char *name, uint32_t *gid);
  * MESH_EINVAL naming the text when it is neither. */
 int mesh_access_parse_date(const char *text, int64_t *out);
 
+/* Who owns domain's directory and the roots of its views as its record
+ * stands now (mesh_domain_root_owner), from the cache: a `domain set`
+ * shows at once, and a getattr reads no database in the common case. */
+int mesh_access_root_owner(mesh_store *store, const char *domain, uint32_t *uid,
+			   uint32_t *gid);
+
 /* The cache of rules a store handle keeps (store.c owns it). */
 typedef struct mesh_access_cache mesh_access_cache;
 int mesh_access_cache_new(mesh_access_cache **out);

@@ -180,8 +180,12 @@ static void root_entry(mesh_view *view, mesh_view_entry *out)
 	out->kind = MESH_KIND_DIR;
 	/* Setgid: what team members create belongs to the domain's group. */
 	out->mode = 02775;
-	out->uid = view->root_uid;
-	out->gid = view->root_gid;
+	if (mesh_access_root_owner(view->store, view->domain, &out->uid, &out->gid) < 0) {
+		/* A domain deleted under its view: what it showed last. */
+		mesh_error_clear();
+		out->uid = view->root_uid;
+		out->gid = view->root_gid;
+	}
 	out->has_lower = true;
 	pthread_mutex_lock(&view->head_lock);
 	out->id = view->root;

@@ -310,15 +310,12 @@ static int view_root_attr(fs *f, fs_node *node, struct stat *st)
 /* A domain's directory: its owner and group, setgid (mesh_domain_root_owner). */
 static int domain_attr(fs *f, fs_node *node, struct stat *st)
 {
-	mesh_domain *domain;
 	uint32_t uid, gid;
 	int error;
 
 	stat_dir(f, node->ino, 02775, f->started_ns, st);
-	if ((error = mesh_domain_get(f->store, node->name, &domain)) < 0)
+	if ((error = mesh_access_root_owner(f->store, node->name, &uid, &gid)) < 0)
 		return error;
-	mesh_domain_root_owner(domain, &uid, &gid);
-	mesh_domain_free(domain);
 	st->st_uid = uid;
 	st->st_gid = gid;
 	return 0;

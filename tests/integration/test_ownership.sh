@@ -12,14 +12,16 @@ cleanup_users() {
 	userdel own_b 2>/dev/null || true
 	groupdel own_team 2>/dev/null || true
 	groupdel own_ga 2>/dev/null || true
+	groupdel own_w 2>/dev/null || true
 }
 mesh_setup
 mesh_on_exit cleanup_users
 cleanup_users
 groupadd own_team
 groupadd own_ga
-useradd -M -N -g own_ga -G own_team own_a
-useradd -M -N -g own_ga own_b
+groupadd own_w    # the domain's writers: both users may write in it
+useradd -M -N -g own_ga -G own_team,own_w own_a
+useradd -M -N -g own_ga -G own_w own_b
 UA=$(id -u own_a) UB=$(id -u own_b) GA=$(getent group own_ga | cut -d: -f3)
 GT=$(getent group own_team | cut -d: -f3)
 as_a() { setpriv --reuid own_a --regid own_ga --init-groups "$@"; }
@@ -37,6 +39,16 @@ owners() {
 note "the view root and the domain directory: the domain's owner, setgid 2775"
 assert_eq "2775 0 0" "$(stat -c '%a %u %g' "$MNT/own")" "domain directory"
 assert_eq "2775 0 0" "$(stat -c '%a %u %g' "$B")" "view root"
+
+mesh_cli domain set own writers own_w >/dev/null
+GW=$(getent group own_w | cut -d: -f3)
+# The kernel keeps a branch view's attributes for 1 s.
+for ((i = 0; i < 30; i++)); do
+	[[ $(stat -c '%a %u %g' "$B") == "2775 0 $GW" ]] && break
+	sleep 0.1
+done
+assert_eq "2775 0 $GW" "$(stat -c '%a %u %g' "$B")" "view root with a writers group"
+assert_eq "2775 0 $GW" "$(stat -c '%a %u %g' "$MNT/own")" "domain directory with a writers group"
 
 note "a new file belongs to its creator; ls -l shows it"
 mkdir "$B/open"

@@ -23,6 +23,8 @@ useradd -M -N -g pdiff_ga -G pdiff_s pdiff_a
 useradd -M -N -g pdiff_gb -G pdiff_s pdiff_b
 
 mesh_domain pdiff
+# Both users write the domain (its rule), so only POSIX's rules differ.
+mesh_cli domain set pdiff writers pdiff_s >/dev/null
 mesh_mount -o allow_other
 chmod 755 "$MESH_TMP"
 FS_TYPE=$(stat -f -c %T "$MESH_TMP")
