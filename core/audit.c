@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <sys/resource.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@
 #define STRING_MAX 65535
 #define NS_PER_DAY (86400LL * 1000000000)
 #define WRITE_RETRY_AT_CLOSE 10
+#define WRITER_NICE 10
 
 #define KEY_RECORD "a/r/"
 #define KEY_HEAD "a/h"
@@ -608,6 +610,10 @@ static void *writer_main(void *arg)
 	mesh_audit *a = arg;
 	pending *items[BATCH_MAX];
 	size_t n;
+
+	/* Behind the requests for the CPU: the queue absorbs the delay, and
+	 * once it is full the requests wait for this thread anyway. */
+	setpriority(PRIO_PROCESS, (id_t)gettid(), WRITER_NICE);
 
 	for (;;) {
 		pthread_mutex_lock(&a->lock);
