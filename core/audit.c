@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <sys/resource.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@
 #define STRING_MAX 65535
 #define NS_PER_DAY (86400LL * 1000000000)
 #define WRITE_RETRY_AT_CLOSE 10
+#define WRITER_NICE 10
 
 #define KEY_RECORD "l/r/"
 #define KEY_HEAD "l/h"
@@ -608,6 +610,10 @@ static void *writer_main(void *arg)
 	mesh_audit *a = arg;
 	pending *items[BATCH_MAX];
 	size_t n;
+
+	/* Behind the requests for the CPU: the queue absorbs the delay, and
+	 * once it is full the requests wait for this thread anyway. */
+	setpriority(PRIO_PROCESS, (id_t)gettid(), WRITER_NICE);
 
 	for (;;) {
 		pthread_mutex_lock(&a->lock);
@@ -1404,10 +1410,32 @@ static void json_time(mesh_json *j, const char *key, int64_t ns)
 	mesh_json_field_string(j, key, text);
 }
 
+#define NAME_CACHE 16
+
+/* User names looked up for an answer: a lookup reads the password
+ * database, and a log holds few users. */
+typedef struct name_cache {
+	uint32_t uid[NAME_CACHE];
+	char name[NAME_CACHE][64];
+	size_t count, next;
+} name_cache;
+
+static const char *name_of(name_cache *c, uint32_t uid)
+{
+	size_t slot;
+
+	for (size_t i = 0; i < c->count; i++)
+		if (c->uid[i] == uid)
+			return c->name[i];
+	slot = c->count < NAME_CACHE ? c->count++ : c->next++ % NAME_CACHE;
+	c->uid[slot] = uid;
+	mesh_user_name(uid, c->name[slot], sizeof(c->name[slot]));
+	return c->name[slot];
+}
+
 typedef struct rec_out {
 	mesh_json *json;
-	uint32_t name_uid;       /* the last name looked up */
-	char name[64];
+	name_cache names;
 	size_t count;
 } rec_out;
 
@@ -1426,16 +1454,12 @@ static int json_record(void *ctx, const mesh_audit_rec *r)
 	rec_out *o = ctx;
 	mesh_json *j = o->json;
 
-	if (o->count == 0 || o->name_uid != r->uid) {
-		mesh_user_name(r->uid, o->name, sizeof(o->name));
-		o->name_uid = r->uid;
-	}
 	mesh_json_object_begin(j);
 	mesh_json_field_int(j, "seq", (int64_t)r->seq);
 	json_time(j, "time", r->time_ns);
 	mesh_json_field_int(j, "time_ns", r->time_ns);
 	mesh_json_field_int(j, "uid", r->uid);
-	mesh_json_field_string(j, "user", o->name);
+	mesh_json_field_string(j, "user", name_of(&o->names, r->uid));
 	mesh_json_field_int(j, "gid", r->gid);
 	mesh_json_field_int(j, "pid", r->pid);
 	mesh_json_field_string(j, "comm", r->comm);

@@ -623,6 +623,12 @@ static const char *setattr_op(int to_set)
 	return "utimens";
 }
 
+static void setattr_refused(fuse_req_t req, fs_node *node, int to_set, int error)
+{
+	audit_op(req, node, NULL, setattr_op(to_set), error);
+	fuse_reply_err(req, -error);
+}
+
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
@@ -639,12 +645,13 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	/* The control file is not data: a chmod, chown, utimens or truncate
 	 * that pretended to work would mislead. */
 	if (node->type == FS_NODE_CONTROL)
-		error = MESH_EPERM;
-	else if (node->type != FS_NODE_ENTRY)
-		error = is_view_node(node) && !is_branch_node(node) ? MESH_EROFS : MESH_EPERM;
-	else if (!mesh_view_is_branch(node->view))
-		error = MESH_EROFS;
-	if (error == 0 && (to_set & FUSE_SET_ATTR_SIZE))
+		return setattr_refused(req, node, to_set, MESH_EPERM);
+	if (node->type != FS_NODE_ENTRY)
+		return setattr_refused(req, node, to_set,
+				       is_view_node(node) && !is_branch_node(node) ? MESH_EROFS : MESH_EPERM);
+	if (!mesh_view_is_branch(node->view))
+		return setattr_refused(req, node, to_set, MESH_EROFS);
+	if (to_set & FUSE_SET_ATTR_SIZE)
 		error = truncate_node(f, node, attr->st_size, &caller);
 	if (error == 0)
 		error = setattr_meta(f, node, attr, to_set, &caller);
@@ -921,6 +928,15 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	fuse_reply_err(req, 0);
 }
 
+/* A refused rename's record names the new name only: its path may be
+ * what was refused. */
+static void rename_refused(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
+			   const char *new_name, int error)
+{
+	audit_note(req, node_of(req, parent_ino), name, "rename", error, new_name, 0);
+	reply_error(req, error);
+}
+
 static void op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 		      fuse_ino_t new_parent_ino, const char *new_name, unsigned int flags)
 {
@@ -931,22 +947,19 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	int error;
 
 	caller_of(req, &caller);
-	to[0] = '\0';
 	if (flags & ~RENAME_NOREPLACE)
-		error = MESH_EINVAL;
-	else if ((error = writable_parent(req, parent_ino, &parent)) == 0 &&
-		 (error = writable_parent(req, new_parent_ino, &new_parent)) == 0 &&
-		 parent->view != new_parent->view)
-		error = -EXDEV;
-	if (error == 0 &&
-	    ((error = child_path(f, parent, name, from)) < 0 ||
-	     (error = child_path(f, new_parent, new_name, to)) < 0))
-		to[0] = '\0';
-	if (error == 0)
-		error = mesh_view_rename(parent->view, &caller, from, to, flags & RENAME_NOREPLACE);
-	audit_note(req, node_of(req, parent_ino), name, "rename", error, *to ? to : new_name, 0);
-	if (error < 0)
-		return reply_error(req, error);
+		return rename_refused(req, parent_ino, name, new_name, MESH_EINVAL);
+	if ((error = writable_parent(req, parent_ino, &parent)) < 0 ||
+	    (error = writable_parent(req, new_parent_ino, &new_parent)) < 0)
+		return rename_refused(req, parent_ino, name, new_name, error);
+	if (parent->view != new_parent->view)
+		return rename_refused(req, parent_ino, name, new_name, -EXDEV);
+	if ((error = child_path(f, parent, name, from)) < 0 ||
+	    (error = child_path(f, new_parent, new_name, to)) < 0 ||
+	    (error = mesh_view_rename(parent->view, &caller, from, to,
+				      flags & RENAME_NOREPLACE)) < 0)
+		return rename_refused(req, parent_ino, name, new_name, error);
+	audit_note(req, parent, name, "rename", 0, to, 0);
 	fs_nodes_rename(&f->nodes, parent, name, new_parent, new_name);
 	fuse_reply_err(req, 0);
 }

@@ -10,6 +10,7 @@
  * in the page's origin.
  */
 #include "serve.h"
+#include "audit.h"
 #include "array.h"
 #include "control.h"
 #include "ctlclient.h"
@@ -705,6 +706,22 @@ static int browse_list(browse *b, const char *path, browse_entry **out, size_t *
 	return 0;
 }
 
+/* A read on the store is an audit record, as a read through the mount
+ * is (one there already): of this process's user, the page's reader. */
+static void browse_audit(browse *b, const char *path, int error, uint64_t size)
+{
+	mesh_audit_event e = { .op = "read", .path = path, .result = error, .bytes = size,
+			       .detail = "meshfs serve" };
+	mesh_caller self;
+	mesh_oid commit;
+
+	mesh_caller_self(&self);
+	mesh_view_commit_id(b->view, &commit);
+	e.domain = mesh_view_domain(b->view);
+	e.commit = &commit;
+	mesh_audit_record(mesh_store_audit(b->store), &self, &e);
+}
+
 /* Up to max bytes from the start of a file into *out (malloc'd). */
 static int browse_read(browse *b, const char *path, size_t max, char **out, size_t *len)
 {
@@ -718,12 +735,14 @@ static int browse_read(browse *b, const char *path, size_t max, char **out, size
 	if (!(*out = malloc(max + 1)))
 		return mesh_error_oom();
 	if (b->view) {
+		e.size = 0;
 		if ((error = mesh_view_lookup(b->view, path, &e)) == 0 &&
 		    (error = mesh_view_file_map(b->view, &e, &map)) == 0) {
 			error = mesh_file_read(mesh_store_odb(b->store), mesh_store_cache(b->store),
 					       map, *out, max, 0, len);
 			mesh_file_map_free(map);
 		}
+		browse_audit(b, path, error, e.size);
 	} else if ((error = mount_path(b, path, full)) == 0) {
 		if ((fd = open(full, O_RDONLY)) < 0) {
 			error = mesh_error_os("cannot read", path);

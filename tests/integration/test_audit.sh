@@ -160,6 +160,24 @@ mesh_ctl_ok "commit sales/main -m two" >/dev/null
 mesh_umount
 assert_eq "$COUNT" "$(mesh_json 'd["count"]' <<<"$(mesh_cli audit --json)")" "records after a noaudit mount"
 
+note "a read through meshfs serve on the store is a record too"
+"$MESHFS_BIN" serve --store "$STORE" --listen 127.0.0.1:0 >"$MESH_TMP/serve.out" 2>"$MESH_TMP/serve.err" </dev/null &
+SERVE_PID=$!
+for ((i = 0; i < 100; i++)); do
+	URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*/?token=[0-9a-f]*' "$MESH_TMP/serve.out" || true)
+	[[ -n $URL ]] && break
+	sleep 0.1
+done
+[[ -n $URL ]] || fail "meshfs serve printed no URL: $(cat "$MESH_TMP/serve.err")"
+GOT=$("$PY" -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode(), end="")' \
+	"${URL%%/?token=*}/raw?d=sales&ref=main&path=orders.csv&token=${URL##*token=}")
+kill "$SERVE_PID"
+wait "$SERVE_PID" || true
+assert_eq "a,b" "$GOT" "orders.csv through meshfs serve"
+ANS=$(mesh_cli audit --op read --domain sales --json)
+assert_eq '["orders.csv", "meshfs serve", 4]' \
+	"$(mesh_json '[d["records"][-1][k] for k in ("path", "detail", "bytes")]' <<<"$ANS")" "the last read record"
+
 note "audit verify names a record altered or removed in RocksDB"
 "$POKE" "$STORE" flip 5
 run "$MESHFS_BIN" audit verify
