@@ -1,4 +1,5 @@
 #include "access.h"
+#include "audit.h"
 #include "array.h"
 #include "domain.h"
 #include "error.h"
@@ -705,18 +706,6 @@ static int decide(mesh_store *store, const access_rules *r, who *w, const char *
 	}
 }
 
-/*
- * Where every decision ends, allowed or refused: the one place for the
- * audit record of a refusal (code < 0, its message set).
- */
-static int access_outcome(mesh_store *store, const mesh_caller *caller,
-			  const char *domain, const char *branch,
-			  mesh_access_op op, const char *path, int code)
-{
-	(void)store; (void)caller; (void)domain; (void)branch; (void)op; (void)path;
-	return code;
-}
-
 /* Decides without an outcome: for filters of listings, which leave out
  * what the caller may not see rather than refuse. */
 static int decide_quietly(mesh_store *store, const mesh_caller *caller,
@@ -741,11 +730,9 @@ int mesh_access_check(mesh_store *store, const mesh_caller *caller,
 		      const char *domain, const char *branch,
 		      mesh_access_op op, const char *path)
 {
-	int error = decide_quietly(store, caller, domain, branch, op, path);
-
-	if (!caller)
-		return 0;
-	return access_outcome(store, caller, domain, branch, op, path, error);
+	/* A refusal's audit record is the refused operation's own (the
+	 * command's, or the mount's), with this error: one per refusal. */
+	return decide_quietly(store, caller, domain, branch, op, path);
 }
 
 bool mesh_access_sees(mesh_store *store, const mesh_caller *caller, const char *domain)
@@ -868,9 +855,8 @@ static int policy_set(mesh_cmd *cmd)
 	if ((error = parse_bool(cmd->argv[3], &on)) < 0)
 		return error;
 	if (!mesh_access_is_admin(store, cmd->caller))
-		return access_outcome(store, cmd->caller, "", NULL, MESH_ACCESS_ADMIN, NULL,
-			mesh_error_set(MESH_EACCES,
-				"only the store's administrator may set policies"));
+		return mesh_error_set(MESH_EACCES,
+				      "only the store's administrator may set policies");
 	snprintf(key, sizeof(key), "a/p/%s", cmd->argv[2]);
 	if ((error = mesh_db_put(mesh_store_db(store), key, strlen(key), on ? "true" : "false",
 				 on ? 4 : 5, true)) < 0)
@@ -1234,10 +1220,24 @@ static void json_request(mesh_json *j, const access_request *q, int64_t now)
  * Where each step of a request happens (requested, granted, denied):
  * the one place for its audit record.
  */
+/* Each step of a request (made, granted, denied, revoked) is a record of
+ * its own beside the command's: it names the request, the requester,
+ * the access and the end date the command line does not carry. */
 static void access_step(mesh_store *store, const mesh_caller *caller,
 			const char *step, const access_request *q)
 {
-	(void)store; (void)caller; (void)step; (void)q;
+	char op[32], detail[160];
+	mesh_audit_event e = { .op = op, .domain = q->domain, .path = q->glob,
+			       .detail = detail };
+
+	int n;
+
+	snprintf(op, sizeof(op), "access-%s", step);
+	n = snprintf(detail, sizeof(detail), "request %" PRIu64 " of uid %" PRIu32 " to %s",
+		     q->id, q->uid, q->write ? "write" : "read");
+	if (q->until && n > 0 && (size_t)n < sizeof(detail))
+		snprintf(detail + n, sizeof(detail) - (size_t)n, " until %" PRId64, q->until);
+	mesh_audit_record(mesh_store_audit(store), caller, &e);
 }
 
 static int next_request_id(mesh_store *store, uint64_t *id)

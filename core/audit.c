@@ -3,6 +3,7 @@
  * format and its chain, the indexes, usage counters, and the commands.
  */
 #include "audit.h"
+#include "access.h"
 #include "domain.h"
 #include "error.h"
 
@@ -1364,15 +1365,6 @@ int mesh_audit_parse_user(const char *text, uint32_t *uid)
 
 /* --- the commands ----------------------------------------------------------------- */
 
-/* TODO(lead): replace with mesh_access_is_admin(store, caller) from
- * core/access.c (branch `access`) when it lands: root, or under root
- * squash the store directory's owner. */
-static bool audit_is_admin(mesh_store *store, const mesh_caller *caller)
-{
-	(void)store;
-	return caller->uid == 0;
-}
-
 /* Root reads everything; a domain's owner that domain's records. */
 static int may_read_domain(mesh_cmd *cmd, const char *domain, const char *what)
 {
@@ -1381,7 +1373,7 @@ static int may_read_domain(mesh_cmd *cmd, const char *domain, const char *what)
 	bool owner;
 	int error;
 
-	if (audit_is_admin(store, cmd->caller))
+	if (mesh_access_is_admin(store, cmd->caller))
 		return 0;
 	if (!domain)
 		return mesh_error_set(MESH_EACCES, "%s: only root reads every domain's records; "
@@ -1541,7 +1533,7 @@ static int audit_verify(mesh_cmd *cmd)
 
 	if (cmd->argc != 2)
 		return mesh_error_set(MESH_EINVAL, "usage: audit verify");
-	if (!audit_is_admin(store, cmd->caller))
+	if (!mesh_access_is_admin(store, cmd->caller))
 		return mesh_error_set(MESH_EACCES, "audit verify: only root checks the whole log");
 	mesh_audit_flush(mesh_store_audit(store));
 	error = mesh_audit_verify(mesh_store_db(store), &count, &bad, &problem);
@@ -1570,7 +1562,7 @@ static int audit_export(mesh_cmd *cmd)
 		return mesh_error_set(MESH_EINVAL, "usage: audit export --since T [--until T]");
 	if ((error = parse_times(since, until, &q)) < 0)
 		return error;
-	if (!audit_is_admin(cmd->env->store, cmd->caller))
+	if (!mesh_access_is_admin(cmd->env->store, cmd->caller))
 		return mesh_error_set(MESH_EACCES, "audit export: only root exports the log");
 	mesh_audit_flush(mesh_store_audit(cmd->env->store));
 	return run_query(cmd, &q);
@@ -1679,7 +1671,13 @@ static bool read_only(char *const *argv, size_t argc)
 	if ((!strcmp(name, "domain") || !strcmp(name, "branch") || !strcmp(name, "tag")) &&
 	    word_is(argv, argc, 1, "list"))
 		return true;
-	if (!strcmp(name, "domain") && word_is(argv, argc, 1, "stats"))
+	if (!strcmp(name, "domain") &&
+	    (word_is(argv, argc, 1, "stats") || word_is(argv, argc, 1, "show")))
+		return true;
+	if (!strcmp(name, "access") &&
+	    (word_is(argv, argc, 1, "pending") || word_is(argv, argc, 1, "mine")))
+		return true;
+	if (!strcmp(name, "policy") && word_is(argv, argc, 1, "show"))
 		return true;
 	if (!strcmp(name, "fsck"))
 		return !has_word(argv, argc, "--repair");
@@ -1698,8 +1696,12 @@ static const char *target_word(char *const *argv, size_t argc)
 	    !strcmp(name, "import") || !strcmp(name, "cp"))
 		at = 2;
 	if (!strcmp(name, "gc") || !strcmp(name, "fsck") || !strcmp(name, "control") ||
-	    !strcmp(name, "audit"))
+	    !strcmp(name, "audit") || !strcmp(name, "policy") || !strcmp(name, "progress"))
 		return NULL;
+	/* access request DOMAIN ...; the other steps name a request id (the
+	 * step's own record names its domain). */
+	if (!strcmp(name, "access"))
+		return argc > 2 && !strcmp(argv[1], "request") ? argv[2] : NULL;
 	return at < argc && argv[at][0] != '-' ? argv[at] : NULL;
 }
 

@@ -1,4 +1,5 @@
 #include "progress.h"
+#include "access.h"
 #include "error.h"
 
 #include <pthread.h>
@@ -202,12 +203,6 @@ static void json_state(mesh_json *j, const mesh_progress_state *s)
 	mesh_json_object_end(j);
 }
 
-/* Until the access module lands: root is the administrator. */
-static bool caller_is_admin(const mesh_cmd *cmd)
-{
-	return cmd->caller->uid == 0;
-}
-
 static int cmd_progress(mesh_cmd *cmd)
 {
 	const char *pid_word = NULL, *positional[1];
@@ -228,7 +223,7 @@ static int cmd_progress(mesh_cmd *cmd)
 					      pid_word);
 	}
 	error = mesh_progress_list(mesh_store_progress(cmd->env->store), cmd->caller,
-				   caller_is_admin(cmd), (pid_t)pid, &states, &count);
+				   mesh_access_is_admin(cmd->env->store, cmd->caller), (pid_t)pid, &states, &count);
 	if (error < 0)
 		return error;
 	mesh_json_key(&cmd->json, "running");

@@ -153,6 +153,13 @@ done
 assert_eq EACCES "$(try_read acc_reader "$MNT/sales/main/customers/pii/emails.csv")" \
 	"read after the grant lapsed"
 assert_eq lapsed "$(json acc_reader access mine | mesh_json 'd["requests"][0]["state"]')" "state"
+# Each step is an audit record naming the request; the refused grant too.
+steps=$(mesh_cli audit --json | mesh_json \
+	'" ".join("%s:%s:%s" % (r["op"], r["user"], r["result"]) for r in d["records"] if r["op"].startswith("access"))')
+assert_eq "access-request:acc_reader:ok access:acc_reader:ok access:acc_w1:EACCES access:acc_owner:EINVAL access-grant:acc_owner:ok access:acc_owner:ok" \
+	"$steps" "audit records of the request's steps"
+assert_contains "$(mesh_cli audit --op access-grant --json | mesh_json 'd["records"][0]["detail"]')" \
+	"request $ID of uid $(id -u acc_reader) to read until" "the grant's record"
 
 note "a restricted domain is invisible to others: ls, stat, open, the CLI, control answers"
 cli acc_owner domain create hr --writers acc_team --visibility restricted >/dev/null
