@@ -758,7 +758,7 @@ bool mesh_access_branch_protected(mesh_store *store, const char *domain,
 				  const char *branch)
 {
 	access_rules *r;
-	bool on;
+	bool on = false;
 
 	if (rules_get(store, domain, &r) < 0) {
 		mesh_error_clear();
@@ -772,7 +772,7 @@ bool mesh_access_branch_protected(mesh_store *store, const char *domain,
 bool mesh_access_domain_restricted(mesh_store *store, const char *domain)
 {
 	access_rules *r;
-	bool on;
+	bool on = false;
 
 	if (rules_get(store, domain, &r) < 0) {
 		mesh_error_clear();
@@ -843,7 +843,7 @@ static int policy_set(mesh_cmd *cmd)
 {
 	mesh_store *store = cmd->env->store;
 	char key[128];
-	bool on;
+	bool on = false;
 	int error;
 
 	if (cmd->argc != 4)
@@ -1430,7 +1430,7 @@ static int access_answer_cmd(mesh_cmd *cmd)
 	mesh_store *store = cmd->env->store;
 	access_request q = { 0 };
 	int64_t until = 0;
-	uint64_t id;
+	uint64_t id = 0;
 	size_t npos;
 	int error;
 

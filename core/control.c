@@ -948,8 +948,9 @@ SPEC("diff", cmd_diff, "diff DOMAIN/REF1 REF2 [-- PATH]", "changes between two r
 SPEC("domain", cmd_domain, "domain create NAME [--description TEXT] [--writers GROUP] "
      "[--readers GROUP] [--visibility public|restricted] [--protect-main] | domain list | "
      "domain show NAME [--json] | domain set NAME retention|owner|writers|readers|visibility VALUE"
-     " | domain restrict NAME GLOB --group GROUP | domain unrestrict NAME GLOB",
-     "create, list, show or configure domains and their access rules");
+     " | domain restrict NAME GLOB --group GROUP | domain unrestrict NAME GLOB | "
+     MESH_AUDIT_STATS_USAGE,
+     "create, list, show or configure domains and their access rules; who reads a domain's data");
 SPEC("branch", cmd_branch,
      "branch create DOMAIN/NAME [--from REF] | branch delete DOMAIN/NAME | branch list DOMAIN"
      " | branch reset-head DOMAIN/BRANCH | branch protect DOMAIN/BRANCH"

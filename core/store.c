@@ -359,7 +359,7 @@ static int legacy_owner_read(mesh_db *db, const char *path, uint32_t *uid, uint3
  * or migrate keeps the first). */
 static int legacy_owner_record(mesh_db *db, const char *path)
 {
-	uint32_t uid, gid;
+	uint32_t uid = 0, gid = 0;
 	char text[32];
 	int error = mesh_db_has(db, LEGACY_OWNER_KEY, strlen(LEGACY_OWNER_KEY));
 

@@ -1244,6 +1244,7 @@ START_TEST(new_entries_belong_to_their_creator)
 	mesh_oid empty = store_content("");
 
 	team_writes();
+	root_entry = entry_at(view, "");
 
 	/* The view's root is setgid: a top-level directory gets its group
 	 * and the bit. */
