@@ -288,13 +288,16 @@ mesh_store *fuzz_scratch_store(void)
 		fuzz_fail(__FILE__, __LINE__, "mkdtemp", "%s", scratch.dir);
 	must(mesh_store_init(scratch.dir), "init");
 	must(mesh_store_open(&scratch.store, scratch.dir, NULL), "open");
-	atexit(scratch_remove);
 	scratch.caller.uid = getuid();
 	scratch.caller.gid = getgid();
 	scratch.caller.pid = getpid();
 	scratch.env.store = scratch.store;
 	scratch.env.branch_view = scratch_view;
 	fill_history();
+	/* Registered after OpenSSL's own exit handler (its first digest was
+	 * in fill_history), so it runs first: the store's audit thread must
+	 * not hash after OpenSSL has been cleaned up. */
+	atexit(scratch_remove);
 	return scratch.store;
 }
 
