@@ -10,8 +10,10 @@
 #include "gc.h"
 #include "fsck.h"
 #include "import.h"
+#include "lineage.h"
 #include "history.h"
 #include "json.h"
+#include "product.h"
 #include "progress.h"
 
 #include <stdio.h>
@@ -922,7 +924,9 @@ static int cmd_cp(mesh_cmd *cmd)
 	if ((error = mesh_cmd_branch_view(cmd, target, dst_domain, sizeof(dst_domain), &dst)) < 0 ||
 	    (error = open_source_view(cmd, src_domain, src_ref, &src, &owned)) < 0 ||
 	    (error = mesh_view_copy(dst, cmd->caller, mesh_cmd_trim_path(dst_path), src,
-				    mesh_cmd_trim_path(src_path))) < 0)
+				    mesh_cmd_trim_path(src_path))) < 0 ||
+	    (error = mesh_lineage_record_copy(cmd->env->store, dst, mesh_cmd_trim_path(dst_path),
+					      src, src_ref, mesh_cmd_trim_path(src_path))) < 0)
 		goto done;
 	change.path = (char *)mesh_cmd_trim_path(dst_path);
 	change.type = MESH_CHANGE_ADDED;
@@ -979,6 +983,7 @@ static const mesh_cmd_spec *const commands[] = {
 	&mesh_audit_cmd_spec,
 	&mesh_access_cmd_spec, &mesh_policy_cmd_spec,
 	&mesh_progress_cmd_spec,
+	&mesh_product_cmd_spec, &mesh_lineage_cmd_spec,
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))

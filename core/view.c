@@ -4,7 +4,9 @@
 #include "array.h"
 #include "domain.h"
 #include "error.h"
+#include "gate.h"
 #include "history.h"
+#include "lineage.h"
 #include "stage.h"
 #include "treecache.h"
 
@@ -1730,6 +1732,18 @@ static int write_commit(mesh_view *view, const mesh_caller *caller,
 	return mesh_commit_write(mesh_store_odb(view->store), commit, out);
 }
 
+/* The checks of mesh_gate_commit on tree against the head's. */
+static int gate_locked(mesh_view *view, const mesh_caller *caller, const mesh_oid *tree)
+{
+	mesh_oid head_tree;
+
+	pthread_mutex_lock(&view->head_lock);
+	head_tree = view->root;
+	pthread_mutex_unlock(&view->head_lock);
+	return mesh_gate_commit(view->store, caller, view->domain, view->branch, &head_tree,
+				tree, NULL);
+}
+
 /*
  * Makes a commit of hc on top of the head and moves the head to it: the
  * objects are made durable first, then the head, the commit index and
@@ -1746,14 +1760,17 @@ static int move_head_locked(mesh_view *view, const mesh_caller *caller,
 	int error;
 
 	snprintf(ref, sizeof(ref), "heads/%s", view->branch);
-	if ((error = write_commit(view, caller, hc, &commit, parents, author, out)) < 0 ||
+	if ((error = gate_locked(view, caller, hc->tree)) < 0 ||
+	    (error = write_commit(view, caller, hc, &commit, parents, author, out)) < 0 ||
 	    (error = mesh_odb_sync(mesh_store_odb(view->store))) < 0 ||
 	    (error = mesh_db_batch_new(&batch)) < 0 ||
 	    (error = mesh_stage_clear_tree(db, batch, view->domain, view->branch, "")) < 0 ||
 	    (error = mesh_ref_set(mesh_store_refs(view->store), view->domain, ref, out, batch)) < 0)
 		goto done;
 	mesh_history_index_put_commit(batch, view->domain, out, &commit);
-	if ((error = mesh_db_batch_write(db, batch, true)) == 0)
+	if ((error = mesh_lineage_commit_put(view->store, batch, view->domain, view->branch,
+					     hc->tree, out)) == 0 &&
+	    (error = mesh_db_batch_write(db, batch, true)) == 0)
 		error = view_set_head(view, out);
 done:
 	mesh_db_batch_free(batch);
