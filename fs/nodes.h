@@ -21,6 +21,7 @@ typedef enum fs_node_type {
 	FS_NODE_DOMAIN,       /* a domain: its branches (and any ref) */
 	FS_NODE_VIEW,         /* the root of a branch or commit view */
 	FS_NODE_ENTRY,        /* a path inside a view */
+	FS_NODE_PRODUCT,      /* DOMAIN/.product.json: the card, read-only */
 } fs_node_type;
 
 struct fs_dirty;

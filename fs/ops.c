@@ -12,6 +12,7 @@
 #include "domain.h"
 #include "error.h"
 #include "history.h"
+#include "product.h"
 #include "branch.h"
 
 #include <fcntl.h>
@@ -322,6 +323,29 @@ static int domain_attr(fs *f, fs_node *node, struct stat *st)
 	return 0;
 }
 
+/* DOMAIN/.product.json (product.h): made anew for each getattr and
+ * open, as the default branch may have moved; the kernel keeps neither
+ * its attributes nor its pages (direct_io). */
+static int product_attr(fs *f, fs_node *node, struct stat *st)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int error = mesh_product_file(f->store, NULL, node->parent->name, &text, &len);
+
+	free(text);
+	if (error < 0)
+		return error;
+	memset(st, 0, sizeof(*st));
+	st->st_ino = node->ino;
+	st->st_mode = S_IFREG | 0444;
+	st->st_nlink = 1;
+	st->st_size = (off_t)len;
+	st->st_uid = f->uid;
+	st->st_gid = f->gid;
+	st->st_mtim = st->st_ctim = st->st_atim = timespec_of(f->started_ns);
+	return 0;
+}
+
 static int node_attr(fs *f, fs_node *node, struct stat *st)
 {
 	char path[VIEW_PATH_MAX];
@@ -345,6 +369,8 @@ static int node_attr(fs *f, fs_node *node, struct stat *st)
 		return 0;
 	case FS_NODE_VIEW:
 		return view_root_attr(f, node, st);
+	case FS_NODE_PRODUCT:
+		return product_attr(f, node, st);
 	case FS_NODE_ENTRY:
 		break;
 	}
@@ -368,7 +394,8 @@ static int node_attr(fs *f, fs_node *node, struct stat *st)
  * kernel shares one dentry between all users). */
 static void domain_entry_timeouts(fs *f, const fs_node *node, struct fuse_entry_param *e)
 {
-	if (node->type == FS_NODE_DOMAIN && mesh_access_domain_restricted(f->store, node->name))
+	if ((node->type == FS_NODE_DOMAIN && mesh_access_domain_restricted(f->store, node->name)) ||
+	    node->type == FS_NODE_PRODUCT)
 		e->attr_timeout = e->entry_timeout = 0;
 }
 
@@ -407,11 +434,23 @@ static int lookup_in_root(fs *f, const mesh_caller *caller, const char *name, fs
 	return *out ? 0 : mesh_error_oom();
 }
 
-static int lookup_in_domain(fs *f, fs_node *domain, const char *name, fs_node **out)
+static int lookup_in_domain(fs *f, const mesh_caller *caller, fs_node *domain,
+			    const char *name, fs_node **out)
 {
 	mesh_view *view;
 	mesh_rev rev;
 	int error;
+
+	if (strcmp(name, ".product.json") == 0) {
+		char *text = NULL;
+		size_t len;
+		error = mesh_product_file(f->store, caller, domain->name, &text, &len);
+		free(text);
+		if (error < 0)
+			return error;
+		*out = fs_nodes_lookup(&f->nodes, domain, name, FS_NODE_PRODUCT, NULL);
+		return *out ? 0 : mesh_error_oom();
+	}
 
 	if ((error = mesh_revparse(f->store, domain->name, name, &rev)) < 0)
 		return error;
@@ -457,7 +496,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		error = lookup_in_root(f, &caller, name, &node);
 		break;
 	case FS_NODE_DOMAIN:
-		error = lookup_in_domain(f, parent, name, &node);
+		caller_of(req, &caller);
+		error = lookup_in_domain(f, &caller, parent, name, &node);
 		break;
 	case FS_NODE_VIEW:
 	case FS_NODE_ENTRY:
@@ -507,17 +547,21 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	(void)fi;
 	if (!node)
 		return (void)fuse_reply_err(req, ENOENT);
-	if (node->type == FS_NODE_DOMAIN) {
+	if (node->type == FS_NODE_DOMAIN || node->type == FS_NODE_PRODUCT) {
 		mesh_caller caller;
 		caller_of(req, &caller);
-		if ((error = mesh_access_check(fs_of(req)->store, &caller, node->name, NULL,
-					       MESH_ACCESS_SEE, NULL)) < 0)
+		if ((error = node->type == FS_NODE_DOMAIN ?
+			     mesh_access_check(fs_of(req)->store, &caller, node->name, NULL,
+					       MESH_ACCESS_SEE, NULL) :
+			     mesh_access_check(fs_of(req)->store, &caller, node->parent->name,
+					       NULL, MESH_ACCESS_READ, MESH_PRODUCT_PATH)) < 0)
 			return reply_error(req, error);
 	}
 	if ((error = node_attr(fs_of(req), node, &st)) < 0)
 		return reply_error(req, error);
-	fuse_reply_attr(req, &st, node->type == FS_NODE_DOMAIN &&
-			mesh_access_domain_restricted(fs_of(req)->store, node->name) ?
+	fuse_reply_attr(req, &st, node->type == FS_NODE_PRODUCT ||
+			(node->type == FS_NODE_DOMAIN &&
+			 mesh_access_domain_restricted(fs_of(req)->store, node->name)) ?
 			0 : timeout_of(node));
 }
 
@@ -710,7 +754,7 @@ static void mkdir_branch(fuse_req_t req, fs_node *domain_node, const char *name)
 		mesh_domain_free(domain);
 	}
 	audit_op(req, domain_node, name, "mkdir", error);
-	if (error < 0 || (error = lookup_in_domain(f, domain_node, name, &node)) < 0)
+	if (error < 0 || (error = lookup_in_domain(f, &caller, domain_node, name, &node)) < 0)
 		return reply_error(req, error);
 	reply_entry(req, node);
 }
@@ -1151,6 +1195,34 @@ static void note_opener(fuse_req_t req, fs_handle *h)
 	h->opener.write_opened = true;
 }
 
+/* The card's text is made once per open (h->answer), so that a reader
+ * sees one whole card even while the default branch moves. */
+static void open_product(fuse_req_t req, fs_node *node, struct fuse_file_info *fi)
+{
+	fs *f = fs_of(req);
+	mesh_caller caller;
+	fs_handle *h;
+	char *text = NULL;
+	size_t len = 0;
+	int error;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+		return (void)fuse_reply_err(req, EROFS);
+	caller_of(req, &caller);
+	if ((error = mesh_product_file(f->store, &caller, node->parent->name, &text, &len)) < 0)
+		return reply_error(req, error);
+	if (!(h = handle_new(f, node, fi))) {
+		free(text);
+		return (void)fuse_reply_err(req, ENOMEM);
+	}
+	h->answer = text;
+	h->answer_len = len;
+	fi->direct_io = 1;
+	fi->fh = (uintptr_t)h;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		handle_free(f, h);
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	fs *f = fs_of(req);
@@ -1160,6 +1232,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	if (!node)
 		return (void)fuse_reply_err(req, ENOENT);
+	if (node->type == FS_NODE_PRODUCT)
+		return open_product(req, node, fi);
 	if (node->type != FS_NODE_CONTROL && node->type != FS_NODE_ENTRY)
 		return (void)fuse_reply_err(req, EISDIR);
 	if (node->type == FS_NODE_ENTRY && (error = open_allowed(f, req, node, fi)) < 0)
@@ -1404,6 +1478,11 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	(void)ino;
 	if (h->node->type == FS_NODE_CONTROL)
 		return control_read(req, h, size, off);
+	if (h->node->type == FS_NODE_PRODUCT) {
+		size_t from = (size_t)off < h->answer_len ? (size_t)off : h->answer_len;
+		size_t n = h->answer_len - from < size ? h->answer_len - from : size;
+		return (void)fuse_reply_buf(req, h->answer + from, n);
+	}
 	if (!__atomic_exchange_n(&h->accessed, true, __ATOMIC_ACQ_REL))
 		note_access(req, h->node);
 	if ((dirty = fs_dirty_get(f, h->node)) == NULL) {
@@ -1833,11 +1912,22 @@ static int add_branch(void *ctx, const char *name, const mesh_oid *oid)
 	return dir_add(bl->d, &bl->cap, name + strlen("heads/"), MESH_KIND_DIR);
 }
 
-static int list_domain(fs *f, fs_node *node, fs_dir_handle *d)
+static int list_domain(fs *f, const mesh_caller *caller, fs_node *node, fs_dir_handle *d)
 {
 	branch_list bl = { d, 0 };
+	char *card = NULL;
+	size_t len;
+	int error = mesh_ref_list(mesh_store_refs(f->store), node->name, "heads/", add_branch, &bl);
 
-	return mesh_ref_list(mesh_store_refs(f->store), node->name, "heads/", add_branch, &bl);
+	if (error < 0)
+		return error;
+	/* Listed only where a lookup would find it. */
+	if (mesh_product_file(f->store, caller, node->name, &card, &len) == 0)
+		error = dir_add(d, &bl.cap, ".product.json", MESH_KIND_FILE);
+	else
+		mesh_error_clear();
+	free(card);
+	return error;
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1861,7 +1951,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	case FS_NODE_DOMAIN:
 		if ((error = mesh_access_check(f->store, &caller, node->name, NULL,
 					       MESH_ACCESS_SEE, NULL)) == 0)
-			error = list_domain(f, node, d);
+			error = list_domain(f, &caller, node, d);
 		break;
 	case FS_NODE_VIEW:
 	case FS_NODE_ENTRY:
@@ -1942,7 +2032,7 @@ static int plus_entry(fs *f, const mesh_caller *caller, fs_dir_handle *d,
 	memset(e, 0, sizeof(*e));
 	if (!is_view_node(dir)) {
 		error = dir->type == FS_NODE_ROOT ? lookup_in_root(f, caller, dirent->name, &node)
-						  : lookup_in_domain(f, dir, dirent->name, &node);
+						  : lookup_in_domain(f, caller, dir, dirent->name, &node);
 		if (error == 0 && (error = node_attr(f, node, &e->attr)) < 0)
 			fs_nodes_forget(&f->nodes, node, 1);
 	} else {

@@ -709,6 +709,83 @@ static void print_stats(const json_value *a)
 	}
 }
 
+static void print_ports(const char *title, const json_value *ports)
+{
+	for (size_t i = 0; ports && i < ports->count; i++) {
+		const json_value *p = ports->items[i];
+		printf("  %-12s %s%s%s%s%s\n", i ? "" : title,
+		       json_str(p, "product", json_str(p, "path", "?")),
+		       json_get(p, "product") && json_get(p, "path") ? "/" : "",
+		       json_get(p, "product") ? json_str(p, "path", "") : "",
+		       json_get(p, "contract") ? "  contract " : "", json_str(p, "contract", ""));
+	}
+}
+
+/* product show: the card, who consumes the product, who reads it. */
+static void print_product(const json_value *a)
+{
+	const json_value *card = json_get(a, "card"), *v;
+
+	printf("product %s (%s) of %s at %s %.12s\n", json_str(card, "name", "?"),
+	       json_str(card, "id", "?"), json_str(a, "domain", "?"), json_str(a, "ref", "?"),
+	       json_str(a, "commit", ""));
+	printf("  %-12s %s\n  %-12s %s\n  %-12s %s\n", "status", json_str(card, "status", "?"),
+	       "owner", json_str(card, "owner", "?"), "version", json_str(card, "version", "-"));
+	if (json_get(card, "team"))
+		printf("  %-12s %s\n", "team", json_str(card, "team", ""));
+	if (json_get(card, "description"))
+		printf("  %-12s %s\n", "description", json_str(card, "description", ""));
+	for (size_t i = 0; (v = json_get(card, "contacts")) && i < v->count; i++)
+		printf("  %-12s %s %s\n", i ? "" : "contacts", json_str(v->items[i], "name", ""),
+		       json_str(v->items[i], "email", json_str(v->items[i], "url", "")));
+	if ((v = json_get(card, "tags")) && v->count) {
+		printf("  %-12s", "tags");
+		for (size_t i = 0; i < v->count; i++)
+			printf(" %s", v->items[i]->string);
+		printf("\n");
+	}
+	print_ports("outputs", json_get(card, "output_ports"));
+	print_ports("inputs", json_get(card, "input_ports"));
+	v = json_get(a, "consumers");
+	printf("  %-12s", "consumers");
+	for (size_t i = 0; v && i < v->count; i++)
+		printf(" %s", json_str(v->items[i], "domain", "?"));
+	if (json_num(a, "hidden_consumers", 0) > 0)
+		printf(" (and %.0f hidden)", json_num(a, "hidden_consumers", 0));
+	printf("%s\n", !v || v->count == 0 ? " none" : "");
+	v = json_get(a, "readers");
+	printf("  %-12s", "readers");
+	for (size_t i = 0; v && i < v->count; i++)
+		printf(" %s (%.0f opens)", json_str(v->items[i], "user", "?"),
+		       json_num(v->items[i], "read_opens", 0));
+	printf("%s\n", !v || v->count == 0 ? " none" : "");
+}
+
+/* lineage: the file, then each upstream it was copied from. */
+static void print_lineage(const json_value *a)
+{
+	const json_value *chain = json_get(a, "chain");
+
+	for (size_t i = 0; chain && i < chain->count; i++) {
+		const json_value *n = chain->items[i];
+		const char *arrow = i ? "<- " : "";
+
+		if (json_get(n, "hidden")) {
+			printf("%*s%s(a domain you may not see)\n", (int)i * 2, "", arrow);
+			continue;
+		}
+		printf("%*s%s%s/%s/%s @ %.12s", (int)i * 2, "", arrow, json_str(n, "domain", "?"),
+		       json_str(n, "ref", "?"), json_str(n, "path", "?"), json_str(n, "commit", ""));
+		if (json_get(n, "copied_in_by"))
+			printf(", copied in by %.12s", json_str(n, "copied_in_by", ""));
+		if (json_get(n, "modified_since") && json_get(n, "modified_since")->boolean)
+			printf(" (modified since)");
+		if (json_get(n, "origin") && json_get(n, "origin")->boolean)
+			printf(" (origin)");
+		printf("\n");
+	}
+}
+
 static int print_answer(const cli *c, const char *answer, int code)
 {
 	json_value *a;
@@ -743,6 +820,10 @@ static int print_answer(const cli *c, const char *answer, int code)
 		print_json_lines(json_get(a, "records"));
 	} else if (!strcmp(cmd, "audit")) {
 		print_audit(a);
+	} else if (!strcmp(cmd, "product")) {
+		print_product(a);
+	} else if (!strcmp(cmd, "lineage")) {
+		print_lineage(a);
 	} else if (json_get(a, "consumers")) {
 		print_stats(a);
 	} else if (!strcmp(cmd, "domain") && c->argc >= 2 && !strcmp(c->argv[1], "set")) {
