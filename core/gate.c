@@ -3,30 +3,8 @@
 #include "product.h"
 #include "tree.h"
 
+#include <stdio.h>
 #include <string.h>
-
-/* Whether path holds the same entry in both trees: a card that did not
- * change passed the gate when it came (or predates it) and is not read
- * again on every commit. */
-static bool unchanged(mesh_store *store, const mesh_oid *head_tree,
-		      const mesh_oid *candidate_tree, const char *path)
-{
-	mesh_tree_entry a, b;
-	bool same;
-
-	if (!head_tree)
-		return false;
-	if (mesh_tree_lookup_path(mesh_store_odb(store), head_tree, path, &a) < 0) {
-		mesh_error_clear();
-		memset(&a, 0, sizeof(a));
-	}
-	if (mesh_tree_lookup_path(mesh_store_odb(store), candidate_tree, path, &b) < 0) {
-		mesh_error_clear();
-		memset(&b, 0, sizeof(b));
-	}
-	same = a.kind == b.kind && mesh_oid_cmp(&a.id, &b.id) == 0;
-	return same;
-}
 
 /* The product card of the candidate, when it has one, parses and holds. */
 static int check_product_card(mesh_store *store, const char *domain, const char *branch,
@@ -34,11 +12,17 @@ static int check_product_card(mesh_store *store, const char *domain, const char 
 			      mesh_json *details)
 {
 	mesh_product *p = NULL;
+	char file[600];
 	int error;
 
-	if (unchanged(store, head_tree, candidate_tree, MESH_PRODUCT_PATH))
-		return 0;
+	/* Read even when the card did not change: what it says of the tree
+	 * (its output ports) may have. */
+	(void)head_tree;
 	error = mesh_product_load(store, domain, branch, candidate_tree, &p);
+	if (error == 0) {
+		snprintf(file, sizeof(file), "%s/%s/%s", domain, branch, MESH_PRODUCT_PATH);
+		error = mesh_product_check_tree(store, file, p, candidate_tree);
+	}
 	mesh_product_free(p);
 	if (error == MESH_ENOENT && !mesh_error_message()[0])
 		return 0;

@@ -260,25 +260,36 @@ static int find_hop(mesh_store *store, const char *domain, const mesh_oid *at,
 	return error;
 }
 
-/* Whether the file at path of commit at is still what the copy brought. */
-static bool modified_since(mesh_store *store, const mesh_oid *at, const char *path,
-			   const hop *h)
+/* The entry at path in commit's tree; false when there is none. */
+static bool entry_at(mesh_store *store, const mesh_oid *commit, const char *path,
+		     mesh_tree_entry *out)
 {
 	mesh_commit *c = NULL;
-	mesh_tree_entry e;
-	char hex[MESH_OID_HEXSZ + 1];
-	bool changed = false;
+	bool found = mesh_commit_load(mesh_store_odb(store), commit, &c) == 0 &&
+		     mesh_tree_lookup_path(mesh_store_odb(store), &c->tree, path, out) == 0;
 
-	if (h->prefix_len != strlen(path) || h->fields[COPIED_KIND][0] == 'd')
-		return false;
-	if (mesh_commit_load(mesh_store_odb(store), at, &c) == 0 &&
-	    mesh_tree_lookup_path(mesh_store_odb(store), &c->tree, path, &e) == 0) {
-		mesh_oid_fmt(hex, &e.id);
-		changed = strcmp(hex, h->fields[COPIED_ID]) != 0;
-	}
 	mesh_error_clear();
 	mesh_commit_free(c);
-	return changed;
+	return found;
+}
+
+/* Whether what is at path of commit at differs from what the copy
+ * brought: the copied entry for a file copied as such, the source's
+ * entry (at its commit, below the copied directory) otherwise. */
+static bool modified_since(mesh_store *store, const mesh_oid *at, const char *path,
+			   const hop *h, const mesh_oid *src_commit, const char *src_path)
+{
+	mesh_tree_entry now, then;
+	char hex[MESH_OID_HEXSZ + 1];
+
+	if (!entry_at(store, at, path, &now))
+		return true;
+	if (h->prefix_len == strlen(path) && h->fields[COPIED_KIND][0] == 'f') {
+		mesh_oid_fmt(hex, &now.id);
+		return strcmp(hex, h->fields[COPIED_ID]) != 0;
+	}
+	return !entry_at(store, src_commit, src_path, &then) ||
+	       mesh_oid_cmp(&now.id, &then.id) != 0;
 }
 
 static int check_path_at(mesh_store *store, const mesh_oid *at, const char *path)
@@ -333,21 +344,26 @@ static int trace(mesh_cmd *cmd, const char *domain, const char *ref, const mesh_
 			hop_clear(&h);
 			break;
 		}
-		mesh_cmd_json_oid(j, "copied_in_by", &h.brought_by);
-		mesh_json_field_bool(j, "modified_since", modified_since(store, &at, cur_path, &h));
-		mesh_json_object_end(j);
 		/* The source path of what lies below the copied directory. */
 		size_t srclen = strlen(h.fields[SRC_PATH]);
 		const char *tail = cur_path + h.prefix_len;
 		char *next = malloc(srclen + strlen(tail) + 1);
-		if (!next || mesh_oid_parse(&at, h.fields[SRC_COMMIT]) < 0) {
+		mesh_oid src_commit;
+		if (!next || mesh_oid_parse(&src_commit, h.fields[SRC_COMMIT]) < 0) {
+			mesh_json_object_end(j);
 			free(next);
 			hop_clear(&h);
-			error = next ? MESH_EIO : mesh_error_oom();
+			error = next ? mesh_error_set(MESH_EIO, "a lineage record of %s is damaged",
+						      cur_domain) : mesh_error_oom();
 			break;
 		}
 		memcpy(next, h.fields[SRC_PATH], srclen);
 		strcpy(next + srclen, tail);
+		mesh_cmd_json_oid(j, "copied_in_by", &h.brought_by);
+		mesh_json_field_bool(j, "modified_since",
+				     modified_since(store, &at, cur_path, &h, &src_commit, next));
+		mesh_json_object_end(j);
+		at = src_commit;
 		free(cur_path);
 		cur_path = next;
 		snprintf(cur_domain, sizeof(cur_domain), "%s", h.fields[SRC_DOMAIN]);

@@ -170,6 +170,7 @@ static int output_pair(card_parser *cp, void *target, const char *key,
 	if (!strcmp(key, "path")) {
 		if ((error = get_nonempty(cp, v, field, &port->path)) < 0)
 			return error;
+		port->line = line_of(v);
 		return check_port_path(cp, v, field, port->path);
 	}
 	return fail_at(cp, kn, field, "unknown field (an output port has name, path, contract)");
@@ -244,7 +245,8 @@ static int map_list(card_parser *cp, const yaml_node_t *list, const char *field,
 			return error;
 		if (cb == output_pair || cb == input_pair) {
 			mesh_product_port *port = (mesh_product_port *)elem;
-			port->line = line_of(item);
+			if (!port->line)
+				port->line = line_of(item);
 			if (cb == output_pair && !port->path)
 				return fail_at(cp, item, where, "an output port needs a path");
 			if (cb == input_pair && !port->product)
@@ -481,6 +483,25 @@ int mesh_product_load(mesh_store *store, const char *domain, const char *label,
 	return error;
 }
 
+int mesh_product_check_tree(mesh_store *store, const char *file, const mesh_product *p,
+			    const mesh_oid *tree)
+{
+	mesh_tree_entry e;
+	int error;
+
+	for (size_t i = 0; i < p->output_count; i++) {
+		if ((error = mesh_tree_lookup_path(mesh_store_odb(store), tree, p->outputs[i].path,
+						   &e)) == 0)
+			continue;
+		if (error != MESH_ENOENT && error != MESH_ENOTDIR)
+			return error;
+		return mesh_error_set(MESH_EINVAL, "%s line %u: field output_ports[%zu].path: "
+				      "'%s' does not exist in the branch", file, p->outputs[i].line,
+				      i, p->outputs[i].path);
+	}
+	return 0;
+}
+
 /* --- JSON --------------------------------------------------------------- */
 
 static void field_opt(mesh_json *j, const char *key, const char *value)
@@ -619,6 +640,7 @@ static int readers_json(mesh_cmd *cmd, const char *domain)
 
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
+	mesh_audit_flush(mesh_store_audit(cmd->env->store));
 	if ((error = mesh_audit_usage_get(mesh_store_db(cmd->env->store), domain, READER_DAYS,
 					  (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec,
 					  &usage, &count)) < 0)

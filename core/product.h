@@ -75,6 +75,12 @@ const char *mesh_product_statuses(void);
 int mesh_product_load(mesh_store *store, const char *domain, const char *label,
 		      const mesh_oid *tree, mesh_product **out);
 
+/* What the card says of tree (the root tree it is in): every output
+ * port's path exists.  MESH_EINVAL "FILE line N: field
+ * output_ports[I].path: ..." otherwise. */
+int mesh_product_check_tree(mesh_store *store, const char *file, const mesh_product *p,
+			    const mesh_oid *tree);
+
 /* The card as one JSON object. */
 void mesh_product_json(mesh_json *j, const mesh_product *product);
 
