@@ -1662,7 +1662,8 @@ static bool has_word(char *const *argv, size_t argc, const char *word)
 /* Commands that change nothing: recorded only when refused. */
 static bool read_only(char *const *argv, size_t argc)
 {
-	static const char *const readers[] = { "status", "log", "diff", "audit", "progress" };
+	static const char *const readers[] = { "status", "log", "diff", "audit", "progress",
+					       "product", "lineage" };
 	const char *name = argv[0];
 
 	for (size_t i = 0; i < sizeof(readers) / sizeof(readers[0]); i++)

@@ -9,6 +9,7 @@
 #include "tree.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,29 +118,40 @@ typedef int (*pair_cb)(card_parser *cp, void *target, const char *key,
 		       const yaml_node_t *key_node, const yaml_node_t *value,
 		       const char *field);
 
+/* A mapping holds at most this many fields: duplicates are looked for
+ * among the earlier ones, and a 1 MiB card could hold a great many. */
+#define MAX_PAIRS 1024
+
+static bool same_key(const yaml_node_t *a, const yaml_node_t *b)
+{
+	return a->type == YAML_SCALAR_NODE && a->data.scalar.length == b->data.scalar.length &&
+	       memcmp(a->data.scalar.value, b->data.scalar.value, a->data.scalar.length) == 0;
+}
+
 static int each_pair(card_parser *cp, const yaml_node_t *map, const char *where,
 		     void *target, pair_cb cb)
 {
-	char field[300], seen[64][64];
-	size_t nseen = 0;
+	yaml_node_pair_t *start = map->data.mapping.pairs.start;
+	char field[600];
 	int error = 0;
 
-	for (yaml_node_pair_t *pair = map->data.mapping.pairs.start;
-	     error == 0 && pair < map->data.mapping.pairs.top; pair++) {
+	if (map->data.mapping.pairs.top - start > MAX_PAIRS)
+		return fail_at(cp, map, where[0] ? where : "(top level)",
+			       "more than %d fields", MAX_PAIRS);
+	for (yaml_node_pair_t *pair = start; error == 0 && pair < map->data.mapping.pairs.top;
+	     pair++) {
 		yaml_node_t *k = yaml_document_get_node(cp->doc, pair->key);
 		yaml_node_t *v = yaml_document_get_node(cp->doc, pair->value);
 		const char *key = (const char *)k->data.scalar.value;
 
-		if (k->type != YAML_SCALAR_NODE || strlen(key) != k->data.scalar.length ||
-		    k->data.scalar.length >= sizeof(seen[0]))
+		if (k->type != YAML_SCALAR_NODE || k->data.scalar.length == 0 ||
+		    strlen(key) != k->data.scalar.length || k->data.scalar.length > 255)
 			return fail_at(cp, k, where[0] ? where : "(top level)",
-				       "a key must be a short string");
+				       "a key must be a string of 1 to 255 bytes");
 		snprintf(field, sizeof(field), "%s%s%s", where, where[0] ? "." : "", key);
-		for (size_t i = 0; i < nseen; i++)
-			if (!strcmp(seen[i], key))
+		for (yaml_node_pair_t *prev = start; prev < pair; prev++)
+			if (same_key(yaml_document_get_node(cp->doc, prev->key), k))
 				return fail_at(cp, k, field, "appears twice");
-		if (nseen < 64)
-			strcpy(seen[nseen++], key);
 		error = cb(cp, target, key, k, v, field);
 	}
 	return error;

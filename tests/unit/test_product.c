@@ -143,6 +143,11 @@ START_TEST(invalid_cards_name_line_and_field)
 	parse_fails(BASE "custom:\n  a: [1]\n", 6, "custom.a", "expected a string");
 	parse_fails(BASE "custom: 3\n", 5, "custom", "expected a mapping of strings");
 	parse_fails("id: x\nid: z\nname: y\nowner: o\nstatus: active\n", 2, "id", "appears twice");
+	parse_fails(BASE "custom:\n  a_rather_long_key_of_more_than_sixty_four_bytes_in_all_for_sure_x: 1\n"
+		    "  a_rather_long_key_of_more_than_sixty_four_bytes_in_all_for_sure_x: 2\n", 7,
+		    "custom.a_rather_long_key_of_more_than_sixty_four_bytes_in_all_for_sure_x",
+		    "appears twice");
+	parse_fails(BASE "? [a]\n: b\n", 5, "(top level)", "a key must be a string");
 	parse_fails("id: \"\"\nname: y\nowner: o\nstatus: active\n", 1, "id", "must not be empty");
 	parse_fails("- id: x\n", 1, "(top level)", "expected a mapping of fields, found a list");
 	parse_fails("", 1, "id", "the card is empty");
