@@ -113,6 +113,17 @@ static int check_port_path(const card_parser *cp, const yaml_node_t *node,
 	return 0;
 }
 
+static int get_port_path(const card_parser *cp, const yaml_node_t *v, const char *field,
+			 mesh_product_port *port)
+{
+	int error;
+
+	if ((error = get_nonempty(cp, v, field, &port->path)) < 0)
+		return error;
+	port->line = line_of(v);
+	return check_port_path(cp, v, field, port->path);
+}
+
 /* The key/value pairs of a mapping node, each handed to one_pair. */
 typedef int (*pair_cb)(card_parser *cp, void *target, const char *key,
 		       const yaml_node_t *key_node, const yaml_node_t *value,
@@ -173,18 +184,13 @@ static int output_pair(card_parser *cp, void *target, const char *key,
 		       const yaml_node_t *kn, const yaml_node_t *v, const char *field)
 {
 	mesh_product_port *port = target;
-	int error;
 
 	if (!strcmp(key, "name"))
 		return get_string(cp, v, field, &port->name);
 	if (!strcmp(key, "contract"))
 		return get_nonempty(cp, v, field, &port->contract);
-	if (!strcmp(key, "path")) {
-		if ((error = get_nonempty(cp, v, field, &port->path)) < 0)
-			return error;
-		port->line = line_of(v);
-		return check_port_path(cp, v, field, port->path);
-	}
+	if (!strcmp(key, "path"))
+		return get_port_path(cp, v, field, port);
 	return fail_at(cp, kn, field, "unknown field (an output port has name, path, contract)");
 }
 
@@ -198,11 +204,8 @@ static int input_pair(card_parser *cp, void *target, const char *key,
 		return get_string(cp, v, field, &port->name);
 	if (!strcmp(key, "ref"))
 		return get_nonempty(cp, v, field, &port->ref);
-	if (!strcmp(key, "path")) {
-		if ((error = get_nonempty(cp, v, field, &port->path)) < 0)
-			return error;
-		return check_port_path(cp, v, field, port->path);
-	}
+	if (!strcmp(key, "path"))
+		return get_port_path(cp, v, field, port);
 	if (!strcmp(key, "product")) {
 		if ((error = get_nonempty(cp, v, field, &port->product)) < 0)
 			return error;
