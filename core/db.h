@@ -5,6 +5,7 @@
  *   "d/"  domains (domain.h)      "r/"  refs (refs.h)
  *   "s/"  staging (stage.h)       "m/"  store metadata
  *   "a/"  access rules (access.h)      "l/"  the audit log (audit.h)
+ *   "g/"  lineage (lineage.h)
  * Changes that must land together go through one mesh_db_batch, written
  * with sync=true when they must survive a crash.
  */

@@ -304,6 +304,16 @@ static int check_path_at(mesh_store *store, const mesh_oid *at, const char *path
 	return error;
 }
 
+static bool commit_exists(mesh_store *store, const mesh_oid *id)
+{
+	mesh_commit *c = NULL;
+	bool found = mesh_commit_load(mesh_store_odb(store), id, &c) == 0;
+
+	mesh_error_clear();
+	mesh_commit_free(c);
+	return found;
+}
+
 static int trace(mesh_cmd *cmd, const char *domain, const char *ref, const mesh_oid *start,
 		 const char *start_path)
 {
@@ -334,6 +344,13 @@ static int trace(mesh_cmd *cmd, const char *domain, const char *ref, const mesh_
 		mesh_json_field_string(j, "ref", cur_ref);
 		mesh_cmd_json_oid(j, "commit", &at);
 		mesh_json_field_string(j, "path", cur_path);
+		/* A source commit that garbage collection took (its branch
+		 * deleted long ago) ends the chain; it is no error. */
+		if (hops > 0 && !commit_exists(store, &at)) {
+			mesh_json_field_bool(j, "gone", true);
+			mesh_json_object_end(j);
+			break;
+		}
 		if ((error = find_hop(store, cur_domain, &at, cur_path, &h)) < 0) {
 			mesh_json_object_end(j);
 			break;

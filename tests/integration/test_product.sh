@@ -118,6 +118,8 @@ assert_contains "$ERR" "a/main/.mesh/product.yaml line 15: field output_ports[0]
 assert_eq "$A2" "$(head_of a/main)" "head of a/main after the refused merge"
 printf 'id,amount\n1,10\n2,20\n' >"$MNT/a/main/data/orders.csv"
 A3=$(mesh_commit a/main "orders.csv is back")
+assert_eq "$A3" "$(mesh_json 'd["commit"]' <"$MNT/a/.product.json")" \
+	"a/.product.json follows the default branch's head"
 
 note "lineage: a -> b -> c, two hops, down to a's commit"
 mkdir "$MNT/b/main/raw"
