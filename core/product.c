@@ -52,6 +52,18 @@ static int fail_at(const card_parser *cp, const yaml_node_t *node, const char *f
 			      line_of(node), field, what);
 }
 
+/* A field's name for messages ("output_ports[0].path"); a name too
+ * long for buf is cut, which only shortens a message. */
+__attribute__((format(printf, 3, 4)))
+static void field_name(char *buf, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, cap, fmt, ap);
+	va_end(ap);
+}
+
 static const char *node_kind(const yaml_node_t *node)
 {
 	switch (node->type) {
@@ -159,7 +171,7 @@ static int each_pair(card_parser *cp, const yaml_node_t *map, const char *where,
 		    strlen(key) != k->data.scalar.length || k->data.scalar.length > 255)
 			return fail_at(cp, k, where[0] ? where : "(top level)",
 				       "a key must be a string of 1 to 255 bytes");
-		snprintf(field, sizeof(field), "%s%s%s", where, where[0] ? "." : "", key);
+		field_name(field, sizeof(field), "%s%s%s", where, where[0] ? "." : "", key);
 		for (yaml_node_pair_t *prev = start; prev < pair; prev++)
 			if (same_key(yaml_document_get_node(cp->doc, prev->key), k))
 				return fail_at(cp, k, field, "appears twice");
@@ -254,7 +266,7 @@ static int map_list(card_parser *cp, const yaml_node_t *list, const char *field,
 		char *elem = (char *)*items + i * elem_size;
 
 		*count = i + 1;
-		snprintf(where, sizeof(where), "%s[%zu]", field, i);
+		field_name(where, sizeof(where), "%s[%zu]", field, i);
 		if ((error = need_kind(cp, item, where, YAML_MAPPING_NODE, "a mapping")) < 0 ||
 		    (error = each_pair(cp, item, where, elem, cb)) < 0)
 			return error;
@@ -284,7 +296,7 @@ static int tag_list(card_parser *cp, const yaml_node_t *list, const char *field)
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *item = yaml_document_get_node(cp->doc,
 							   list->data.sequence.items.start[i]);
-		snprintf(where, sizeof(where), "%s[%zu]", field, i);
+		field_name(where, sizeof(where), "%s[%zu]", field, i);
 		cp->p->tag_count = i + 1;
 		if ((error = get_nonempty(cp, item, where, &cp->p->tags[i])) < 0)
 			return error;
