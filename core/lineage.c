@@ -187,6 +187,16 @@ static void hop_clear(hop *h)
 	memset(h, 0, sizeof(*h));
 }
 
+static bool commit_exists(mesh_store *store, const mesh_oid *id)
+{
+	mesh_commit *c = NULL;
+	bool found = mesh_commit_load(mesh_store_odb(store), id, &c) == 0;
+
+	mesh_error_clear();
+	mesh_commit_free(c);
+	return found;
+}
+
 /* Takes the record at key/val when its commit is in at's history and it
  * is newer than what h holds (a longer path wins a tie: a file copied
  * into a copied directory). */
@@ -206,6 +216,9 @@ static int consider(mesh_store *store, const mesh_oid *at, const void *k, size_t
 	}
 	t = strtoll(rec[REC_TIME], NULL, 10);
 	if (h->found && (t < h->time || (t == h->time && prefix_len <= h->prefix_len)))
+		return 0;
+	/* The commit of a deleted branch's copy, collected since: no ancestor. */
+	if (!commit_exists(store, &commit))
 		return 0;
 	if ((rc = mesh_merge_is_ancestor(mesh_store_odb(store), &commit, at)) < 0)
 		return rc;
@@ -302,16 +315,6 @@ static int check_path_at(mesh_store *store, const mesh_oid *at, const char *path
 		error = mesh_tree_lookup_path(mesh_store_odb(store), &c->tree, path, &e);
 	mesh_commit_free(c);
 	return error;
-}
-
-static bool commit_exists(mesh_store *store, const mesh_oid *id)
-{
-	mesh_commit *c = NULL;
-	bool found = mesh_commit_load(mesh_store_odb(store), id, &c) == 0;
-
-	mesh_error_clear();
-	mesh_commit_free(c);
-	return found;
 }
 
 static int trace(mesh_cmd *cmd, const char *domain, const char *ref, const mesh_oid *start,
