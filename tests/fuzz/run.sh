@@ -6,7 +6,7 @@
 #   bash tests/fuzz/run.sh list
 #
 # TARGET is a file tests/fuzz/fuzz_TARGET.c (control_split, control_run,
-# revparse, tree, commit, file_map, odb, json).  The build goes to
+# revparse, tree, commit, file_map, odb, json, product).  The build goes to
 # $MESH_FUZZ_BUILD (default build-fuzz/); the run starts from the seeds in
 # tests/fuzz/corpus/TARGET/ and keeps what it finds in a scratch corpus
 # (the seeds are never changed).  A crash or sanitizer report leaves its
