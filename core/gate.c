@@ -19,13 +19,11 @@ static int check_product_card(mesh_store *store, const char *domain, const char 
 	 * (its output ports) may have. */
 	(void)head_tree;
 	error = mesh_product_load(store, domain, branch, candidate_tree, &p);
-	if (error == 0) {
+	if (error == 0 && p) {
 		snprintf(file, sizeof(file), "%s/%s/%s", domain, branch, MESH_PRODUCT_PATH);
 		error = mesh_product_check_tree(store, file, p, candidate_tree);
 	}
 	mesh_product_free(p);
-	if (error == MESH_ENOENT && !mesh_error_message()[0])
-		return 0;
 	if (error < 0 && details) {
 		mesh_json_field_string(details, "gate", "product card");
 		mesh_json_field_string(details, "file", MESH_PRODUCT_PATH);

@@ -7,6 +7,7 @@
 #include "history.h"
 #include "lineage.h"
 #include "tree.h"
+#include "treecache.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -470,6 +471,35 @@ void mesh_product_free(mesh_product *p)
 
 /* --- loading ------------------------------------------------------------ */
 
+/* The card's entry in tree, through the store's tree cache: every head
+ * move asks, and the trees on the way are the ones a commit just built
+ * or the mount shows.  1 when found, 0 when absent. */
+static int card_entry(mesh_store *store, const mesh_oid *tree, mesh_tree_entry *out)
+{
+	static const char *const steps[] = { ".mesh", "product.yaml" };
+	mesh_treecache *cache = mesh_store_trees(store);
+	mesh_oid at = *tree;
+	int error;
+
+	for (size_t i = 0; i < 2; i++) {
+		mesh_tree_ref *ref = NULL;
+		const mesh_tree_entry *e;
+
+		if ((error = mesh_treecache_get(cache, &at, &ref)) < 0)
+			return error;
+		e = mesh_tree_find(mesh_tree_ref_tree(ref), steps[i]);
+		if (e && (i == 1 || e->kind == MESH_KIND_DIR)) {
+			*out = *e;
+			out->name = NULL;
+			at = e->id;
+		}
+		mesh_treecache_release(cache, ref);
+		if (!e || (i == 0 && out->kind != MESH_KIND_DIR))
+			return 0;
+	}
+	return 1;
+}
+
 int mesh_product_load(mesh_store *store, const char *domain, const char *label,
 		      const mesh_oid *tree, mesh_product **out)
 {
@@ -483,13 +513,8 @@ int mesh_product_load(mesh_store *store, const char *domain, const char *label,
 
 	*out = NULL;
 	snprintf(file, sizeof(file), "%s/%s/%s", domain, label, MESH_PRODUCT_PATH);
-	if ((error = mesh_tree_lookup_path(odb, tree, MESH_PRODUCT_PATH, &e)) < 0) {
-		if (error == MESH_ENOENT || error == MESH_ENOTDIR) {
-			mesh_error_clear();
-			return MESH_ENOENT;
-		}
+	if ((error = card_entry(store, tree, &e)) <= 0)
 		return error;
-	}
 	if (e.kind != MESH_KIND_FILE)
 		return mesh_error_set(MESH_EINVAL, "%s line 1: field (file): not a regular file",
 				      file);
@@ -626,7 +651,9 @@ int mesh_product_file(mesh_store *store, const mesh_caller *caller, const char *
 				       MESH_PRODUCT_PATH)) < 0 ||
 	    (error = mesh_domain_get(store, domain, &d)) < 0)
 		return error;
-	error = load_at(store, domain, d->default_branch, &commit, &p);
+	if ((error = load_at(store, domain, d->default_branch, &commit, &p)) == 0 && !p)
+		error = mesh_error_set(MESH_ENOENT, "%s has no product card on %s", domain,
+				       d->default_branch);
 	if (error == 0) {
 		mesh_json_init(&j);
 		mesh_json_object_begin(&j);
@@ -721,8 +748,7 @@ static int cmd_product(mesh_cmd *cmd)
 		return error;
 	if (!ref)
 		ref = d->default_branch;
-	if ((error = load_at(store, pos[1], ref, &commit, &p)) == MESH_ENOENT &&
-	    !mesh_error_message()[0])
+	if ((error = load_at(store, pos[1], ref, &commit, &p)) == 0 && !p)
 		error = mesh_error_set(MESH_ENOENT, "%s has no product card at %s (%s/%s/%s)",
 				       pos[1], ref, pos[1], ref, MESH_PRODUCT_PATH);
 	if (error == 0) {

@@ -68,9 +68,9 @@ void mesh_product_free(mesh_product *product);
 const char *mesh_product_statuses(void);
 
 /*
- * The card in tree (a root tree of domain's branch): MESH_ENOENT (no
- * error message worth showing) when the tree has none, else as
- * mesh_product_parse.  label names the branch or ref in errors.
+ * The card in tree (a root tree of domain's branch) into *out, NULL when
+ * the tree has none (0 returned).  label names the branch or ref in
+ * errors; a card that is there but invalid fails as mesh_product_parse.
  */
 int mesh_product_load(mesh_store *store, const char *domain, const char *label,
 		      const mesh_oid *tree, mesh_product **out);

@@ -262,8 +262,14 @@ START_TEST(card_at_a_tree)
 	mesh_oid root;
 
 	mesh_view_root_tree(view, &root);
-	ck_assert_int_eq(mesh_product_load(store, "sales", "main", &root, &p), MESH_ENOENT);
-	ck_assert_str_eq(mesh_error_message(), "");
+	p = (mesh_product *)1;
+	ck_assert_int_eq(mesh_product_load(store, "sales", "main", &root, &p), 0);
+	ck_assert_ptr_null(p);
+	char *none = NULL;
+	size_t none_len;
+	ck_assert_int_eq(mesh_product_file(store, &caller, "sales", &none, &none_len), MESH_ENOENT);
+	ck_assert_str_eq(mesh_error_message(), "sales has no product card on main");
+	ck_assert_ptr_null(none);
 	ck_assert_int_eq(mesh_view_mkdir(view, &caller, ".mesh", 0755), 0);
 	stage_text(".mesh/product.yaml", valid_card);
 	ck_assert_int_eq(mesh_view_mkdir(view, &caller, "daily", 0755), 0);
