@@ -3,6 +3,7 @@
 #include "progress.h"
 #include "domain.h"
 #include "error.h"
+#include "lineage.h"
 #include "history.h"
 #include "stage.h"
 
@@ -96,6 +97,7 @@ static int delete_branch(mesh_store *store, const char *domain, const char *name
 	mesh_store_branch_lock(store, domain, name);
 	if ((error = mesh_db_batch_new(&batch)) == 0 &&
 	    (error = mesh_stage_clear_tree(mesh_store_db(store), batch, domain, name, "")) == 0 &&
+	    (error = mesh_lineage_drop_staged(store, batch, domain, name)) == 0 &&
 	    (error = mesh_ref_delete(mesh_store_refs(store), domain, ref, batch)) == 0)
 		error = mesh_db_batch_write(mesh_store_db(store), batch, true);
 	mesh_store_branch_unlock(store, domain, name);

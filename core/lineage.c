@@ -105,7 +105,8 @@ int mesh_lineage_commit_put(mesh_store *store, mesh_db_batch *batch, const char 
 	size_t plen, klen, vlen;
 	int error, more;
 
-	mesh_oid_fmt(commit_hex, commit);
+	if (commit)
+		mesh_oid_fmt(commit_hex, commit);
 	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
 	if ((error = key_of(pf, 3, &prefix, &plen)) < 0 ||
 	    (error = mesh_db_iter_new(&it, mesh_store_db(store), prefix, plen)) < 0)
@@ -113,7 +114,7 @@ int mesh_lineage_commit_put(mesh_store *store, mesh_db_batch *batch, const char 
 	while ((more = mesh_db_iter_next(it, &k, &klen, &v, &vlen)) == 1) {
 		const char *kf[4], *rec[REC_FIELDS];
 
-		if (mesh_fields_split(k, klen, kf, 4) == 4 &&
+		if (tree && mesh_fields_split(k, klen, kf, 4) == 4 &&
 		    mesh_fields_split(v, vlen, rec, REC_FIELDS) == REC_FIELDS &&
 		    still_copied(store, tree, kf[3], rec) &&
 		    (error = put_committed(batch, domain, kf[3], commit_hex, v, vlen,
@@ -127,6 +128,12 @@ done:
 	mesh_db_iter_free(it);
 	free(prefix);
 	return error;
+}
+
+int mesh_lineage_drop_staged(mesh_store *store, mesh_db_batch *batch, const char *domain,
+			     const char *branch)
+{
+	return mesh_lineage_commit_put(store, batch, domain, branch, NULL, NULL);
 }
 
 /* --- consumers ------------------------------------------------------------ */

@@ -32,6 +32,11 @@ int mesh_lineage_record_copy(mesh_store *store, mesh_view *dst, const char *dst_
 int mesh_lineage_commit_put(mesh_store *store, mesh_db_batch *batch, const char *domain,
 			    const char *branch, const mesh_oid *tree, const mesh_oid *commit);
 
+/* Adds to batch the removal of every staged record of domain/branch
+ * (the branch's deletion). */
+int mesh_lineage_drop_staged(mesh_store *store, mesh_db_batch *batch, const char *domain,
+			     const char *branch);
+
 /* "consumers": the domains that committed copies of domain's data and
  * that caller sees, and "hidden_consumers", how many it does not. */
 int mesh_lineage_consumers_json(mesh_store *store, const mesh_caller *caller,

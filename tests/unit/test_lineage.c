@@ -189,6 +189,17 @@ START_TEST(only_what_a_commit_lands_as_copied)
 	ans = lineage("b/main/y.csv");
 	assert_has(ans, "\"hops\":0");
 	free(ans);
+	/* A deleted branch's staged copy is gone with it: the same content
+	 * written anew on a branch of that name is no copy. */
+	run_ok("branch create b/feat");
+	run_ok("cp a/main/x.csv b/feat/x2.csv");
+	run_ok("branch delete b/feat");
+	run_ok("branch create b/feat");
+	test_stage_file(store, branch("b", "feat"), &caller, "x2.csv", "x\n", 2);
+	commit("b/feat", b1);
+	ans = lineage("b/feat/x2.csv");
+	assert_has(ans, "\"hops\":0");
+	free(ans);
 	/* Within one domain: no lineage. */
 	run_ok("cp a/main/x.csv a/main/z.csv");
 	commit("a/main", a1);
