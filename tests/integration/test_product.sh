@@ -135,6 +135,11 @@ assert_eq "[[\"c\", \"in/orders.csv\", \"$C1\"], [\"b\", \"raw/orders.csv\", \"$
 assert_eq "[\"$B1\", \"$A3\", true]" \
 	"$(mesh_json '[d["chain"][1]["commit"], d["chain"][2]["commit"], d["chain"][2]["origin"]]' <<<"$LIN")" \
 	"source commits of the chain"
+assert_eq "c b a Orders" "$(PYTHONPATH=$MESH_SOURCE_DIR/tools/python "$PY" -c '
+import sys, meshfs
+m = meshfs.Mesh(sys.argv[1])
+print(" ".join(n["domain"] for n in m.lineage("c/main/in/orders.csv")), m.product("a")["card"]["name"])' "$MNT")" \
+	"the Python client's lineage and product"
 TEXT=$(cli lineage c/main/in/orders.csv)
 assert_contains "$TEXT" "<- a/main/data/orders.csv @ ${A3:0:12} (origin)" "lineage as text"
 # Later commits keep it; a local rewrite is flagged.

@@ -212,6 +212,18 @@ class Mesh:
         """cp DOMAIN/REF/PATH DOMAIN2/BRANCH/PATH; the answer dict."""
         return self.run("cp", source, dest)
 
+    def product(self, domain, ref=None):
+        """product show DOMAIN [--ref REF]: the answer dict ("card",
+        "consumers", "readers")."""
+        words = ["product", "show", domain]
+        if ref is not None:
+            words += ["--ref", ref]
+        return self.run(*words)
+
+    def lineage(self, target):
+        """lineage DOMAIN/REF/PATH: the steps of "chain", the file first."""
+        return self.run("lineage", target)["chain"]
+
     def domains(self):
         """The domains: a list of dicts (name, owner, default_branch...)."""
         return self.run("domain", "list")["domains"]
