@@ -351,6 +351,48 @@ static int top_pair(card_parser *cp, void *target, const char *key,
 		       "custom)");
 }
 
+/* Aliases are refused: a card needs none, and a node reached many times
+ * over would make a 1 MiB card cost far more than its size to check.  A
+ * loaded document keeps no alias node: an alias is a second reference. */
+static int check_no_alias(card_parser *cp)
+{
+	yaml_node_t *start = cp->doc->nodes.start, *top = cp->doc->nodes.top;
+	size_t count = (size_t)(top - start);
+	unsigned char *refs = calloc(count ? count : 1, 1);
+	int error = 0;
+
+	if (!refs)
+		return mesh_error_oom();
+	for (yaml_node_t *n = start; n < top && error == 0; n++) {
+		int ids[2];
+		size_t nids = 0;
+
+		if (n->type == YAML_SEQUENCE_NODE) {
+			for (yaml_node_item_t *it = n->data.sequence.items.start;
+			     it < n->data.sequence.items.top && error == 0; it++)
+				if (refs[*it - 1]++)
+					error = fail_at(cp, n, "(alias)",
+							"YAML aliases are not allowed in a card");
+			continue;
+		}
+		if (n->type != YAML_MAPPING_NODE)
+			continue;
+		for (yaml_node_pair_t *pr = n->data.mapping.pairs.start;
+		     pr < n->data.mapping.pairs.top && error == 0; pr++) {
+			ids[0] = pr->key;
+			ids[1] = pr->value;
+			/* The key's line: where the alias stands (an alias
+			 * node has no mark of its own in a loaded document). */
+			for (nids = 0; nids < 2 && error == 0; nids++)
+				if (refs[ids[nids] - 1]++)
+					error = fail_at(cp, &start[pr->key - 1], "(alias)",
+							"YAML aliases are not allowed in a card");
+		}
+	}
+	free(refs);
+	return error;
+}
+
 static int parse_root(card_parser *cp, yaml_node_t *root)
 {
 	const struct { const char *name; char *const *slot; } required[] = {
@@ -362,7 +404,8 @@ static int parse_root(card_parser *cp, yaml_node_t *root)
 	if (!root)
 		return mesh_error_set(MESH_EINVAL, "%s line 1: field id: the card is empty",
 				      cp->file);
-	if ((error = need_kind(cp, root, "(top level)", YAML_MAPPING_NODE,
+	if ((error = check_no_alias(cp)) < 0 ||
+	    (error = need_kind(cp, root, "(top level)", YAML_MAPPING_NODE,
 			       "a mapping of fields")) < 0 ||
 	    (error = each_pair(cp, root, "", cp->p, top_pair)) < 0)
 		return error;

@@ -148,6 +148,10 @@ START_TEST(invalid_cards_name_line_and_field)
 		    "custom.a_rather_long_key_of_more_than_sixty_four_bytes_in_all_for_sure_x",
 		    "appears twice");
 	parse_fails(BASE "? [a]\n: b\n", 5, "(top level)", "a key must be a string");
+	parse_fails("id: &i x\nname: *i\nowner: o\nstatus: active\n", 2, "(alias)",
+		    "YAML aliases are not allowed");
+	parse_fails(BASE "tags: &t [a, b]\ncustom: {k: v}\nx: *t\n", 7, "(alias)",
+		    "YAML aliases are not allowed");
 	parse_fails("id: \"\"\nname: y\nowner: o\nstatus: active\n", 1, "id", "must not be empty");
 	parse_fails("- id: x\n", 1, "(top level)", "expected a mapping of fields, found a list");
 	parse_fails("", 1, "id", "the card is empty");
