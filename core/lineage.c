@@ -222,15 +222,17 @@ static int consider(mesh_store *store, const mesh_oid *at, const void *k, size_t
 		return 0;
 	}
 	t = strtoll(rec[REC_TIME], NULL, 10);
-	if (h->found && (t < h->time || (t == h->time && prefix_len <= h->prefix_len)))
+	if (h->found && (t < h->time || (t == h->time && prefix_len < h->prefix_len)))
 		return 0;
 	/* The commit of a deleted branch's copy, collected since: no ancestor. */
 	if (!commit_exists(store, &commit))
 		return 0;
-	if ((rc = mesh_merge_is_ancestor(mesh_store_odb(store), &commit, at)) < 0)
+	if ((rc = mesh_merge_is_ancestor(mesh_store_odb(store), &commit, at)) <= 0)
 		return rc;
-	if (rc == 0)
-		return 0;
+	/* Times are seconds: in a tie the later commit of the two wins. */
+	if (h->found && t == h->time && prefix_len == h->prefix_len &&
+	    (rc = mesh_merge_is_ancestor(mesh_store_odb(store), &h->brought_by, &commit)) <= 0)
+		return rc;
 	hop_clear(h);
 	if (!(h->rec = malloc(vlen)))
 		return mesh_error_oom();

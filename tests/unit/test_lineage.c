@@ -189,6 +189,25 @@ START_TEST(only_what_a_commit_lands_as_copied)
 	ans = lineage("b/main/y.csv");
 	assert_has(ans, "\"hops\":0");
 	free(ans);
+	/* Copied twice to one path within a second: the later copy counts,
+	 * whichever order the records sort in. */
+	char b2[65], b3[65], want[300];
+	put("a", "w.csv", "w\n");
+	commit("a/main", a1);
+	run_ok("cp a/main/x.csv b/main/twice.csv");
+	commit("b/main", b2);
+	run_ok("cp a/main/w.csv b/main/twice.csv");
+	commit("b/main", b3);
+	ans = lineage("b/main/twice.csv");
+	snprintf(want, sizeof(want), "\"copied_in_by\":\"%s\"", b3);
+	assert_has(ans, want);
+	assert_has(ans, "\"path\":\"w.csv\",\"origin\":true");
+	free(ans);
+	/* ... and the commit before it still shows the first copy. */
+	snprintf(want, sizeof(want), "lineage b/%s/twice.csv", b2);
+	ans = run_expect(want, 0);
+	assert_has(ans, "\"path\":\"x.csv\",\"origin\":true");
+	free(ans);
 	/* A deleted branch's staged copy is gone with it: the same content
 	 * written anew on a branch of that name is no copy. */
 	run_ok("branch create b/feat");
