@@ -5,6 +5,8 @@
 #include <string.h>
 #include "testutil.h"
 #include "control.h"
+#include "array.h"
+#include "db.h"
 #include "error.h"
 #include "history.h"
 #include "lineage.h"
@@ -264,6 +266,49 @@ START_TEST(directories_and_merges)
 }
 END_TEST
 
+/* A record as a commit would leave it, with the given commits. */
+static void put_record(const char *domain, const char *path, const char *commit_hex,
+		       const char *src_domain, const char *src_commit_hex, const char *src_path)
+{
+	const char *kf[] = { "g/c", domain, path, commit_hex };
+	const char *vf[] = { src_domain, "main", src_commit_hex, src_path,
+			     "0000000000000000000000000000000000000000000000000000000000000000",
+			     "f", "1" };
+	char *key, *val;
+	size_t klen, vlen;
+
+	ck_assert_int_eq(mesh_fields_join(kf, 4, &key, &klen), 0);
+	ck_assert_int_eq(mesh_fields_join(vf, 7, &val, &vlen), 0);
+	ck_assert_int_eq(mesh_db_put(mesh_store_db(store), key, klen, val, vlen, true), 0);
+	free(key);
+	free(val);
+}
+
+START_TEST(commits_taken_by_gc)
+{
+	static const char gone[] =
+		"1111111111111111111111111111111111111111111111111111111111111111";
+	char b1[65];
+	char *ans;
+
+	run_ok("domain create a");
+	run_ok("domain create b");
+	put("b", "f.csv", "f\n");
+	commit("b/main", b1);
+	/* The record of a copy whose own commit is gone: no ancestor. */
+	put_record("b", "f.csv", gone, "a", gone, "f.csv");
+	ans = lineage("b/main/f.csv");
+	assert_has(ans, "\"origin\":true}],\"hops\":0");
+	free(ans);
+	/* A copy whose source commit is gone: the chain ends there. */
+	put_record("b", "f.csv", b1, "a", gone, "src.csv");
+	ans = lineage("b/main/f.csv");
+	assert_has(ans, "{\"domain\":\"a\",\"ref\":\"main\",\"commit\":\"1111");
+	assert_has(ans, "\"path\":\"src.csv\",\"gone\":true}],\"hops\":1");
+	free(ans);
+}
+END_TEST
+
 static Suite *lineage_suite(void)
 {
 	Suite *s = suite_create("lineage");
@@ -273,6 +318,7 @@ static Suite *lineage_suite(void)
 	tcase_add_test(tc, two_hops_down_to_the_source_commit);
 	tcase_add_test(tc, only_what_a_commit_lands_as_copied);
 	tcase_add_test(tc, directories_and_merges);
+	tcase_add_test(tc, commits_taken_by_gc);
 	suite_add_tcase(s, tc);
 	return s;
 }
