@@ -309,6 +309,8 @@ static bool modified_since(mesh_store *store, const mesh_oid *at, const char *pa
 		mesh_oid_fmt(hex, &now.id);
 		return strcmp(hex, h->fields[COPIED_ID]) != 0;
 	}
+	if (!commit_exists(store, src_commit))
+		return false;   /* not known any more */
 	return !entry_at(store, src_commit, src_path, &then) ||
 	       mesh_oid_cmp(&now.id, &then.id) != 0;
 }

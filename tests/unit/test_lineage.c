@@ -273,7 +273,7 @@ static void put_record(const char *domain, const char *path, const char *commit_
 	const char *kf[] = { "g/c", domain, path, commit_hex };
 	const char *vf[] = { src_domain, "main", src_commit_hex, src_path,
 			     "0000000000000000000000000000000000000000000000000000000000000000",
-			     "f", "1" };
+			     "d", "1" };
 	char *key, *val;
 	size_t klen, vlen;
 
