@@ -93,7 +93,7 @@ struct mesh_contract {
 	char **required_files;
 	size_t required_count;
 	double freshness_value;
-	char *freshness_unit;
+	char *freshness_unit, *freshness_property, *freshness_element;
 	int64_t freshness_seconds;
 };
 
@@ -156,6 +156,8 @@ void mesh_contract_free(mesh_contract *c)
 	strings_free(c->extensions, c->extension_count);
 	strings_free(c->required_files, c->required_count);
 	free(c->freshness_unit);
+	free(c->freshness_property);
+	free(c->freshness_element);
 	free(c);
 }
 
@@ -653,7 +655,7 @@ static int parse_custom(parser *p, mesh_contract *c, yaml_node_t *seq)
 }
 
 typedef struct sla {
-	char *property, *unit;
+	char *property, *unit, *element;
 	bool has_value;
 	double value;
 } sla;
@@ -666,6 +668,8 @@ static int sla_pair(parser *p, void *obj, const char *key, yaml_node_t *k, yaml_
 		return get_string(p, v, key, &s->property);
 	if (!strcmp(key, "unit"))
 		return get_string(p, v, key, &s->unit);
+	if (!strcmp(key, "element"))
+		return get_string(p, v, key, &s->element);
 	if (!strcmp(key, "value")) {
 		s->has_value = true;
 		return get_number(p, v, key, &s->value);
@@ -698,8 +702,9 @@ static int parse_sla(parser *p, mesh_contract *c, yaml_node_t *seq)
 		return error;
 	if ((error = each_pair(p, item, "an SLA property", sla_pair, &s)) < 0)
 		goto done;
-	if (!s.property || strcmp(s.property, "freshness"))
-		error = bad(p, item, "meshfs's ODCS subset knows one SLA property: freshness");
+	if (!s.property || (strcmp(s.property, "freshness") && strcmp(s.property, "latency")))
+		error = bad(p, item, "meshfs's ODCS subset knows one SLA property: freshness "
+			    "(or its ODCS name latency)");
 	else if (!s.has_value || s.value <= 0)
 		error = bad(p, item, "freshness needs a positive value");
 	else if (s.unit && !unit_seconds(s.unit))
@@ -710,10 +715,13 @@ static int parse_sla(parser *p, mesh_contract *c, yaml_node_t *seq)
 	c->freshness_value = s.value;
 	c->freshness_seconds = (int64_t)(s.value * (double)(s.unit ? unit_seconds(s.unit) : 86400));
 	c->freshness_unit = s.unit;
-	s.unit = NULL;
+	c->freshness_property = s.property;
+	c->freshness_element = s.element;
+	s.unit = s.property = s.element = NULL;
 done:
 	free(s.property);
 	free(s.unit);
+	free(s.element);
 	return error;
 }
 
@@ -1064,12 +1072,16 @@ static void emit_contract(emitter *em, const mesh_contract *c)
 		emit_seq(em, true, false);
 		emit_map(em, true);
 		emit_text(em, "property");
-		emit_text(em, "freshness");
+		emit_text(em, c->freshness_property);
 		emit_text(em, "value");
 		emit_number(em, c->freshness_value);
 		if (c->freshness_unit) {
 			emit_text(em, "unit");
 			emit_text(em, c->freshness_unit);
+		}
+		if (c->freshness_element) {
+			emit_text(em, "element");
+			emit_text(em, c->freshness_element);
 		}
 		emit_map(em, false);
 		emit_seq(em, false, false);
