@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,9 +55,13 @@ static const char *const op_symbols[] = {
 };
 #define OP_COUNT (sizeof(op_names) / sizeof(op_names[0]))
 
+enum metric { METRIC_ROWS, METRIC_NULLS, METRIC_DUPLICATES, METRIC_INVALID };
+
 typedef struct quality {
 	char *metric_key;      /* "metric" (v3.1) or "rule" (v3.0) */
 	char *metric;          /* rowCount, nullValues, duplicateValues, invalidValues */
+	enum metric kind;
+	size_t *valid_len;     /* of each valid value (0 for null) */
 	enum op op;
 	double a, b;
 	char **valid;          /* invalidValues' arguments.validValues; NULL = null */
@@ -130,6 +135,7 @@ static void quality_free(quality *q, size_t count)
 		free(q[i].metric_key);
 		free(q[i].metric);
 		strings_free(q[i].valid, q[i].valid_count);
+		free(q[i].valid_len);
 		infos_free(&q[i].info);
 	}
 	free(q);
@@ -327,8 +333,8 @@ static int seq_items(parser *p, yaml_node_t *seq, const char *what, yaml_node_it
 static int get_strings(parser *p, yaml_node_t *seq, const char *what, bool nulls,
 		       char ***out, size_t *count)
 {
-	yaml_node_item_t *items;
-	size_t n;
+	yaml_node_item_t *items = NULL;
+	size_t n = 0;
 	int error;
 
 	if ((error = seq_items(p, seq, what, &items, &n)) < 0)
@@ -386,8 +392,8 @@ static int quality_pair(parser *p, void *obj, const char *key, yaml_node_t *k, y
 				   op_names[q->op], key);
 		q->op = (enum op)i;
 		if (i == OP_BETWEEN || i == OP_NOT_BETWEEN) {
-			yaml_node_item_t *items;
-			size_t n;
+			yaml_node_item_t *items = NULL;
+			size_t n = 0;
 			if ((error = seq_items(p, v, key, &items, &n)) < 0)
 				return error;
 			if (n != 2)
@@ -407,8 +413,8 @@ static int parse_quality(parser *p, yaml_node_t *seq, bool table, quality **out,
 	static const char *const column_metrics[] = {
 		"nullValues", "duplicateValues", "invalidValues", NULL,
 	};
-	yaml_node_item_t *items;
-	size_t n;
+	yaml_node_item_t *items = NULL;
+	size_t n = 0;
 	int error;
 
 	if ((error = seq_items(p, seq, "quality", &items, &n)) < 0)
@@ -434,6 +440,13 @@ static int parse_quality(parser *p, yaml_node_t *seq, bool table, quality **out,
 				   "mustBeLessOrEqualTo, ...)", q->metric);
 		if (!strcmp(q->metric, "invalidValues") && !q->has_valid)
 			return bad(p, item, "invalidValues needs arguments: validValues");
+		q->kind = !strcmp(q->metric, "nullValues") ? METRIC_NULLS :
+			  !strcmp(q->metric, "duplicateValues") ? METRIC_DUPLICATES :
+			  !strcmp(q->metric, "invalidValues") ? METRIC_INVALID : METRIC_ROWS;
+		if (!(q->valid_len = calloc(q->valid_count ? q->valid_count : 1, sizeof(size_t))))
+			return mesh_error_oom();
+		for (size_t j = 0; j < q->valid_count; j++)
+			q->valid_len[j] = q->valid[j] ? strlen(q->valid[j]) : 0;
 		for (size_t j = 0; j < q->info.count; j++) {
 			type = q->info.items[j].value;
 			if (!strcmp(q->info.items[j].key, "type") && strcmp(type, "library"))
@@ -504,8 +517,8 @@ static int property_pair(parser *p, void *obj, const char *key, yaml_node_t *k, 
 
 static int parse_properties(parser *p, mesh_contract *c, yaml_node_t *seq)
 {
-	yaml_node_item_t *items;
-	size_t n;
+	yaml_node_item_t *items = NULL;
+	size_t n = 0;
 	int error;
 
 	if ((error = seq_items(p, seq, "properties", &items, &n)) < 0)
@@ -585,8 +598,8 @@ static int server_pair(parser *p, void *obj, const char *key, yaml_node_t *k, ya
 /* The one element of a list the subset allows one of. */
 static int only_item(parser *p, yaml_node_t *seq, const char *what, yaml_node_t **out)
 {
-	yaml_node_item_t *items;
-	size_t n;
+	yaml_node_item_t *items = NULL;
+	size_t n = 0;
 	int error;
 
 	if ((error = seq_items(p, seq, what, &items, &n)) < 0)
@@ -618,8 +631,8 @@ static int custom_pair(parser *p, void *obj, const char *key, yaml_node_t *k, ya
 
 static int parse_custom(parser *p, mesh_contract *c, yaml_node_t *seq)
 {
-	yaml_node_item_t *items;
-	size_t n;
+	yaml_node_item_t *items = NULL;
+	size_t n = 0;
 	int error = 0;
 
 	if ((error = seq_items(p, seq, "customProperties", &items, &n)) < 0)
@@ -694,7 +707,7 @@ static int64_t unit_seconds(const char *unit)
 
 static int parse_sla(parser *p, mesh_contract *c, yaml_node_t *seq)
 {
-	yaml_node_t *item;
+	yaml_node_t *item = NULL;
 	sla s = { 0 };
 	int error;
 
@@ -733,7 +746,7 @@ static const char *const top_infos[] = {
 static int top_pair(parser *p, void *obj, const char *key, yaml_node_t *k, yaml_node_t *v)
 {
 	mesh_contract *c = obj;
-	yaml_node_t *item;
+	yaml_node_t *item = NULL;
 	bool taken;
 	int error;
 
@@ -1337,23 +1350,54 @@ int mesh_contract_report_error(const mesh_contract_report *r, const char *what)
 /* --- one pass over a file ------------------------------------------------------- */
 
 /* The values of a key column seen so far: open addressing over hashes,
- * the bytes in an arena (duplicates need the values, not only hashes). */
+ * the bytes in an arena (duplicates need the values, not only hashes),
+ * each as a 4-byte length and the bytes.  With millions of keys nearly
+ * every probe misses the cache, so values are added in batches whose
+ * slots are prefetched first. */
+#define STRSET_BATCH 32
+
+typedef struct strset_slot {
+	uint64_t hash;         /* 0: empty */
+	const char *entry;     /* in the arena: uint32 length, bytes */
+} strset_slot;
+
+typedef struct strset_pending {
+	uint64_t hash;
+	const char *entry;
+	uint64_t row;
+} strset_pending;
+
 typedef struct strset {
-	struct slot { uint64_t hash; const char *text; uint32_t len; } *slots;
+	strset_slot *slots;
 	size_t cap, count;
 	char **blocks, *cur;
 	size_t block_count, block_used;
+	strset_pending pending[STRSET_BATCH];
+	size_t npending;
 } strset;
 
 #define ARENA_BLOCK (1u << 20)
 
+/* Eight bytes a step, then a final mix (a key column holds millions). */
 static uint64_t hash_bytes(const char *s, size_t len)
 {
-	uint64_t h = 1469598103934665603ull;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ len, w;
+	size_t i = 0;
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-	return h | 1;   /* 0 marks an empty slot */
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 29;
+	}
+	if (i < len) {
+		w = 0;
+		memcpy(&w, s + i, len - i);
+		h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	}
+	h ^= h >> 32;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 29;
+	return h | 1;
 }
 
 static void strset_free(strset *s)
@@ -1364,17 +1408,38 @@ static void strset_free(strset *s)
 	free(s->slots);
 }
 
+static size_t slot_of(uint64_t hash, size_t cap)
+{
+	return (size_t)(hash >> 1) & (cap - 1);
+}
+
+/* A zeroed table; a big one on huge pages, as its probes are random and
+ * would otherwise miss the TLB as well as the cache. */
+static strset_slot *slots_new(size_t cap)
+{
+	size_t bytes = cap * sizeof(strset_slot), huge = 2u << 20;
+	void *p;
+
+	if (bytes < huge)
+		return calloc(cap, sizeof(strset_slot));
+	if (posix_memalign(&p, huge, bytes) != 0)
+		return NULL;
+	(void)madvise(p, bytes, MADV_HUGEPAGE);
+	memset(p, 0, bytes);
+	return p;
+}
+
 static int strset_grow(strset *s)
 {
 	size_t cap = s->cap ? s->cap * 2 : 1024;
-	struct slot *slots = calloc(cap, sizeof(*slots));
+	strset_slot *slots = slots_new(cap);
 
 	if (!slots)
 		return mesh_error_oom();
 	for (size_t i = 0; i < s->cap; i++) {
 		if (!s->slots[i].hash)
 			continue;
-		size_t j = s->slots[i].hash & (cap - 1);
+		size_t j = slot_of(s->slots[i].hash, cap);
 		while (slots[j].hash)
 			j = (j + 1) & (cap - 1);
 		slots[j] = s->slots[i];
@@ -1385,54 +1450,80 @@ static int strset_grow(strset *s)
 	return 0;
 }
 
-static const char *arena_copy(strset *s, const char *text, size_t len)
+/* The value as an arena entry (length, bytes). */
+static const char *arena_copy(strset *s, const char *text, uint32_t len)
 {
-	bool own = len > ARENA_BLOCK / 4;   /* a huge value gets a block of its own */
+	size_t need = sizeof(len) + len;
+	bool own = need > ARENA_BLOCK / 4;   /* a huge value gets a block of its own */
 	char *dst;
 
-	if (own || !s->cur || s->block_used + len > ARENA_BLOCK) {
+	if (own || !s->cur || s->block_used + need > ARENA_BLOCK) {
 		char **grown = realloc(s->blocks, (s->block_count + 1) * sizeof(char *));
 		if (!grown)
 			return NULL;
 		s->blocks = grown;
-		if (!(dst = malloc(own ? len : ARENA_BLOCK)))
+		if (!(dst = malloc(own ? need : ARENA_BLOCK)))
 			return NULL;
 		s->blocks[s->block_count++] = dst;
-		if (own) {
-			memcpy(dst, text, len);
-			return dst;
+		if (!own) {
+			s->cur = dst;
+			s->block_used = 0;
 		}
-		s->cur = dst;
-		s->block_used = 0;
 	}
-	dst = s->cur + s->block_used;
-	memcpy(dst, text, len);
-	s->block_used += len;
+	if (!own) {
+		dst = s->cur + s->block_used;
+		s->block_used += need;
+	}
+	memcpy(dst, &len, sizeof(len));
+	memcpy(dst + sizeof(len), text, len);
 	return dst;
 }
 
-/* *seen: the value was there already.  Values past 4 GiB are not kept. */
-static int strset_add(strset *s, const char *text, size_t len, bool *seen)
+static uint32_t entry_len(const char *entry)
 {
-	uint64_t h = hash_bytes(text, len);
+	uint32_t len;
+
+	memcpy(&len, entry, sizeof(len));
+	return len;
+}
+
+/* *seen: an equal value was there already. */
+static int strset_insert(strset *s, uint64_t h, const char *entry, bool *seen)
+{
+	uint32_t len = entry_len(entry);
 	size_t j;
 	int error;
 
 	*seen = false;
 	if ((s->count + 1) * 2 > s->cap && (error = strset_grow(s)) < 0)
 		return error;
-	for (j = h & (s->cap - 1); s->slots[j].hash; j = (j + 1) & (s->cap - 1)) {
-		if (s->slots[j].hash == h && s->slots[j].len == len &&
-		    !memcmp(s->slots[j].text, text, len)) {
+	for (j = slot_of(h, s->cap); s->slots[j].hash; j = (j + 1) & (s->cap - 1)) {
+		if (s->slots[j].hash == h && entry_len(s->slots[j].entry) == len &&
+		    !memcmp(s->slots[j].entry + sizeof(len), entry + sizeof(len), len)) {
 			*seen = true;
 			return 0;
 		}
 	}
-	if (!(s->slots[j].text = arena_copy(s, text, len)))
-		return mesh_error_oom();
 	s->slots[j].hash = h;
-	s->slots[j].len = (uint32_t)len;
+	s->slots[j].entry = entry;
 	s->count++;
+	return 0;
+}
+
+/* Queues a value (its row for the report); the caller flushes a full batch. */
+static int strset_push(strset *s, const char *text, size_t len, uint64_t row)
+{
+	const char *entry;
+	uint64_t h;
+
+	if (len > UINT32_MAX)
+		len = UINT32_MAX;   /* compared by its first 4 GiB */
+	if (!(entry = arena_copy(s, text, (uint32_t)len)))
+		return mesh_error_oom();
+	h = hash_bytes(text, len);
+	if (s->cap)
+		__builtin_prefetch(&s->slots[slot_of(h, s->cap)]);
+	s->pending[s->npending++] = (strset_pending){ h, entry, row };
 	return 0;
 }
 
@@ -1522,45 +1613,97 @@ static bool valid_value(const quality *q, const char *v, size_t len)
 {
 	for (size_t i = 0; i < q->valid_count; i++) {
 		if (!v ? !q->valid[i] || !*q->valid[i]
-		       : q->valid[i] && strlen(q->valid[i]) == len && !memcmp(q->valid[i], v, len))
+		       : q->valid[i] && q->valid_len[i] == len && !memcmp(q->valid[i], v, len))
 			return true;
 	}
 	return false;
 }
 
-/* One value of a column (v NULL: null) at a data row. */
-static int column_value(checker *ch, column *k, const char *v, size_t len, uint64_t row)
+/* A number as strtod reads it; plain integers (the common case of a
+ * key or a count) without its cost. */
+static bool parse_number(const char *v, size_t len, enum kind kind, double *out)
 {
-	const property *p = k->p;
+	char num[64], *end;
+	size_t i = v[0] == '-' || v[0] == '+';
+	int64_t n = 0;
+
+	if (len > i && len - i <= 16) {
+		size_t digits = 0, frac = 0;
+		bool dot = false;
+		for (; i < len; i++) {
+			if (v[i] >= '0' && v[i] <= '9') {
+				n = n * 10 + (v[i] - '0');
+				digits++;
+				frac += dot;
+			} else if (v[i] == '.' && !dot && kind == KIND_NUMBER) {
+				dot = true;
+			} else {
+				break;
+			}
+		}
+		/* At most 15 digits: n and 10^frac are exact doubles and one
+		 * division rounds correctly, as strtod would. */
+		if (i == len && digits && digits <= 15) {
+			static const double pow10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+							1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
+			double d = (double)n / pow10[frac];
+			*out = v[0] == '-' ? -d : d;
+			return true;
+		}
+	}
+	if (!len || len >= sizeof(num))
+		return false;
+	memcpy(num, v, len);
+	num[len] = '\0';
+	errno = 0;
+	*out = strtod(num, &end);
+	return !*end && !errno && isfinite(*out) && (kind != KIND_INTEGER || *out == floor(*out));
+}
+
+/* Adds the queued values of a key column, tallying the duplicates. */
+static int column_flush(column *k)
+{
+	strset *set = &k->seen;
 	int error = 0;
 	bool seen;
+
+	for (size_t i = 0; i < set->npending && !error; i++) {
+		const strset_pending *q = &set->pending[i];
+		const char *text = q->entry + sizeof(uint32_t);
+		uint32_t len = entry_len(q->entry);
+		if ((error = strset_insert(set, q->hash, q->entry, &seen)) < 0 || !seen)
+			continue;
+		if (k->keyed && (error = tally_add(&k->unique, text, len, q->row)) < 0)
+			break;
+		for (size_t j = 0; j < k->p->quality_count && !error; j++)
+			if (k->p->quality[j].kind == METRIC_DUPLICATES)
+				error = tally_add(&k->quality[j], text, len, q->row);
+	}
+	set->npending = 0;
+	return error;
+}
+
+/* One value of a column (v NULL: null) at a data row. */
+static int column_value(column *k, const char *v, size_t len, uint64_t row)
+{
+	const property *p = k->p;
+	int error;
 
 	k->last_row = row;
 	for (size_t i = 0; i < p->quality_count; i++) {
 		const quality *q = &p->quality[i];
-		if (!strcmp(q->metric, "nullValues") ? !v :
-		    !strcmp(q->metric, "invalidValues") && !valid_value(q, v, len))
-			error = tally_add(&k->quality[i], v, len, row);
+		if ((q->kind == METRIC_NULLS ? !v :
+		     q->kind == METRIC_INVALID && !valid_value(q, v, len)) &&
+		    (error = tally_add(&k->quality[i], v, len, row)) < 0)
+			return error;
 	}
 	if (!v)
-		return is_required(p) ? tally_add(&k->required, NULL, 0, row) : error;
+		return is_required(p) ? tally_add(&k->required, NULL, 0, row) : 0;
 	if (k->kind != KIND_TEXT) {
-		char num[64], *end;
 		double d = 0;
-		bool ok;
-		if (len >= sizeof(num)) {
-			ok = false;
-		} else {
-			memcpy(num, v, len);
-			num[len] = '\0';
-			if (k->kind == KIND_BOOLEAN) {
-				ok = !strcmp(num, "true") || !strcmp(num, "false");
-			} else {
-				errno = 0;
-				d = strtod(num, &end);
-				ok = len && !*end && !errno && (k->kind != KIND_INTEGER || d == floor(d));
-			}
-		}
+		bool ok = k->kind == KIND_BOOLEAN ?
+			  (len == 4 && !memcmp(v, "true", 4)) || (len == 5 && !memcmp(v, "false", 5)) :
+			  parse_number(v, len, k->kind, &d);
 		if (!ok && (error = tally_add(&k->type, v, len, row)) < 0)
 			return error;
 		if (ok && p->has_min && d < p->min && (error = tally_add(&k->minimum, v, len, row)) < 0)
@@ -1569,19 +1712,12 @@ static int column_value(checker *ch, column *k, const char *v, size_t len, uint6
 			return error;
 	}
 	if (k->need_set) {
-		if ((error = strset_add(&k->seen, v, len, &seen)) < 0)
+		if ((error = strset_push(&k->seen, v, len, row)) < 0)
 			return error;
-		if (seen) {
-			if (k->keyed && (error = tally_add(&k->unique, v, len, row)) < 0)
-				return error;
-			for (size_t i = 0; i < p->quality_count; i++)
-				if (!strcmp(p->quality[i].metric, "duplicateValues") &&
-				    (error = tally_add(&k->quality[i], v, len, row)) < 0)
-					return error;
-		}
+		if (k->seen.npending == STRSET_BATCH)
+			return column_flush(k);
 	}
-	(void)ch;
-	return error;
+	return 0;
 }
 
 static int checker_init(checker *ch, const mesh_contract *c, const char *path,
@@ -1674,6 +1810,8 @@ static int checker_finish(checker *ch)
 
 	if (ch->syntax.count)
 		return flush_tally(ch, "", ch->c->format, "the file is not well-formed", &ch->syntax);
+	for (size_t i = 0; i < ch->c->prop_count && !error; i++)
+		error = column_flush(&ch->cols[i]);
 	for (size_t i = 0; i < ch->c->prop_count && !error; i++) {
 		column *k = &ch->cols[i];
 		const property *p = k->p;
@@ -1765,7 +1903,7 @@ static void csv_field(void *data, size_t len, void *ctx)
 		return;
 	}
 	if (ch->field < ch->field_count && (k = ch->by_field[ch->field]))
-		ch->error = column_value(ch, k, data, len, ch->row + 1);
+		ch->error = column_value(k, data, len, ch->row + 1);
 	ch->field++;
 }
 
@@ -1803,7 +1941,7 @@ static void csv_record(int end, void *ctx)
 	if (ch->field < ch->field_count) {
 		for (size_t i = 0; i < ch->c->prop_count && !ch->error; i++)
 			if (ch->cols[i].present && ch->cols[i].last_row != ch->row)
-				ch->error = column_value(ch, &ch->cols[i], NULL, 0, ch->row);
+				ch->error = column_value(&ch->cols[i], NULL, 0, ch->row);
 	}
 	ch->field = 0;
 }
@@ -1886,7 +2024,7 @@ static int json_line(checker *ch, const char *line, size_t len)
 			if (!error)
 				k->last_row = ch->row;
 		} else {
-			error = column_value(ch, k, text, tlen, ch->row);
+			error = column_value(k, text, tlen, ch->row);
 		}
 		free(dumped);
 	}
@@ -2297,7 +2435,11 @@ static bool contract_matches(const mesh_contract *c, const char *path)
 	return fnmatch(c->path, path, 0) == 0;
 }
 
-int mesh_contract_check_file(mesh_odb *odb, mesh_contract *const *contracts, size_t count,
+/* How far ahead of the parser the store's threads read and verify. */
+#define READ_AHEAD_BYTES (16u << 20)
+
+int mesh_contract_check_file(mesh_odb *odb, mesh_chunk_cache *cache,
+			     mesh_contract *const *contracts, size_t count,
 			     const char *path, const mesh_oid *map_id, uint64_t size,
 			     mesh_contract_report *report)
 {
@@ -2348,7 +2490,9 @@ int mesh_contract_check_file(mesh_odb *odb, mesh_contract *const *contracts, siz
 		for (size_t i = 0; i <= map->count && !error; i++) {
 			size_t got = 0;
 			bool last = i == map->count;
-			if (!last && (error = mesh_file_read(odb, NULL, map, buf, map->chunks[i].length,
+			if (!last && cache)
+				mesh_file_prefetch(cache, map, map->chunks[i].offset, READ_AHEAD_BYTES);
+			if (!last && (error = mesh_file_read(odb, cache, map, buf, map->chunks[i].length,
 							     map->chunks[i].offset, &got)) < 0)
 				break;
 			for (size_t j = 0; j < n && !error; j++) {
@@ -2519,14 +2663,16 @@ static int required_files(mesh_odb *odb, const mesh_contract *c, const mesh_oid 
 	return 0;
 }
 
-static int check_datasets(mesh_odb *odb, mesh_contract **cs, size_t n, const dataset_list *l,
-			  const mesh_oid *tree, bool all, mesh_contract_report *r)
+static int check_datasets(mesh_store *store, mesh_contract **cs, size_t n,
+			  const dataset_list *l, const mesh_oid *tree, bool all,
+			  mesh_contract_report *r)
 {
+	mesh_odb *odb = mesh_store_odb(store);
 	int error = 0;
 
 	for (size_t i = 0; i < l->count && !error; i++)
-		error = mesh_contract_check_file(odb, cs, n, l->items[i].path, &l->items[i].id,
-						 l->items[i].size, r);
+		error = mesh_contract_check_file(odb, mesh_store_cache(store), cs, n, l->items[i].path,
+						 &l->items[i].id, l->items[i].size, r);
 	for (size_t i = 0; i < n && !error; i++)
 		if (all || contract_touched(cs[i], l))
 			error = required_files(odb, cs[i], tree, r);
@@ -2550,7 +2696,7 @@ int mesh_contract_gate(mesh_store *store, const char *domain, const mesh_oid *he
 	mesh_contract_report_init(&r);
 	diff_ctx d = { odb, &l };
 	if ((error = mesh_diff_trees(odb, head_tree, candidate_tree, NULL, diff_one, &d)) == 0 &&
-	    (error = check_datasets(odb, cs, n, &l, candidate_tree, false, &r)) == 0 && r.count) {
+	    (error = check_datasets(store, cs, n, &l, candidate_tree, false, &r)) == 0 && r.count) {
 		if (details)
 			mesh_contract_report_json(&r, details);
 		snprintf(what, sizeof(what), "refused by the contracts of %s", domain);
@@ -2633,7 +2779,7 @@ int mesh_contract_check_tree(mesh_store *store, const mesh_oid *commit, int64_t 
 		return error;
 	if ((error = mesh_contract_load_tree(odb, &cm->tree, &cs, &n)) == 0 && n &&
 	    (error = walk_files(odb, &cm->tree, "", &l)) == 0 &&
-	    (error = check_datasets(odb, cs, n, &l, &cm->tree, true, report)) == 0) {
+	    (error = check_datasets(store, cs, n, &l, &cm->tree, true, report)) == 0) {
 		for (size_t i = 0; i < n && !error; i++)
 			error = freshness(store, cs[i], commit, &l, now, report);
 	}
@@ -2762,7 +2908,7 @@ static int contract_import_cmd(mesh_cmd *cmd)
 	mesh_view *view;
 	mesh_change change = { 0 };
 	mesh_oid id;
-	size_t npos, len, ylen;
+	size_t npos, len = 0, ylen;
 	struct timespec ts;
 	int error;
 

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "cmd.h"
+#include "file.h"
 #include "json.h"
 #include "odb.h"
 #include "store.h"
@@ -74,8 +75,10 @@ void mesh_contract_report_json(const mesh_contract_report *r, mesh_json *j);
 int mesh_contract_report_error(const mesh_contract_report *r, const char *what);
 
 /* Checks one file's content (file map id, size) at path against every
- * contract whose pattern matches it, reading it once. */
-int mesh_contract_check_file(mesh_odb *odb, mesh_contract *const *contracts, size_t count,
+ * contract whose pattern matches it, reading it once; cache (may be
+ * NULL) reads ahead with its threads. */
+int mesh_contract_check_file(mesh_odb *odb, mesh_chunk_cache *cache,
+			     mesh_contract *const *contracts, size_t count,
 			     const char *path, const mesh_oid *map_id, uint64_t size,
 			     mesh_contract_report *report);
 

@@ -254,7 +254,7 @@ START_TEST(row_count)
 	ck_assert_uint_eq(n, 1);
 	mesh_contract_report_init(&r);
 	/* The size rule is the gate's: a direct check of a big file sees both. */
-	ck_assert_int_eq(mesh_contract_check_file(odb, cs, n, "data/orders.csv", &id, pos, &r), 0);
+	ck_assert_int_eq(mesh_contract_check_file(odb, NULL, cs, n, "data/orders.csv", &id, pos, &r), 0);
 	ck_assert_int_eq(mesh_contract_report_error(&r, "check"), MESH_EINVAL);
 	text = strdup(mesh_error_message());
 	ck_assert_ptr_nonnull(strstr(text, "rowCount"));
@@ -361,7 +361,7 @@ static int check_text(const char *contract, const char *path, const char *text, 
 	ck_assert_int_eq(mesh_contract_parse("events", contract, strlen(contract), &c), 0);
 	ck_assert_int_eq(mesh_file_write_buf(odb, NULL, text, strlen(text), &id), 0);
 	mesh_contract_report_init(&r);
-	ck_assert_int_eq(mesh_contract_check_file(odb, &c, 1, path, &id, strlen(text), &r), 0);
+	ck_assert_int_eq(mesh_contract_check_file(odb, NULL, &c, 1, path, &id, strlen(text), &r), 0);
 	error = mesh_contract_report_error(&r, path);
 	*msg = strdup(mesh_error_message());
 	mesh_json_init(&j);
@@ -447,7 +447,7 @@ START_TEST(parquet_footer)
 		const char *text = round ? bad : good;
 		ck_assert_int_eq(mesh_contract_parse("t", text, strlen(text), &c), 0);
 		mesh_contract_report_init(&r);
-		ck_assert_int_eq(mesh_contract_check_file(odb, &c, 1, "x.parquet", &id, len, &r), 0);
+		ck_assert_int_eq(mesh_contract_check_file(odb, NULL, &c, 1, "x.parquet", &id, len, &r), 0);
 		error = mesh_contract_report_error(&r, "x.parquet");
 		msg = strdup(mesh_error_message());
 		if (round == 0) {
@@ -467,7 +467,7 @@ START_TEST(parquet_footer)
 	ck_assert_int_eq(mesh_file_write_buf(odb, NULL, "PAR1 nothing", 12, &id), 0);
 	ck_assert_int_eq(mesh_contract_parse("t", good, strlen(good), &c), 0);
 	mesh_contract_report_init(&r);
-	ck_assert_int_eq(mesh_contract_check_file(odb, &c, 1, "y.parquet", &id, 12, &r), 0);
+	ck_assert_int_eq(mesh_contract_check_file(odb, NULL, &c, 1, "y.parquet", &id, 12, &r), 0);
 	ck_assert_int_eq(mesh_contract_report_error(&r, "y"), MESH_EINVAL);
 	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "no Parquet footer"));
 	mesh_contract_report_dispose(&r);
