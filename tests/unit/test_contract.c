@@ -199,6 +199,32 @@ START_TEST(duplicate_key)
 }
 END_TEST
 
+/* Keys are added in batches: a duplicate far from its first. */
+START_TEST(duplicate_key_across_batches)
+{
+	char csv[4096];
+	size_t pos = (size_t)snprintf(csv, sizeof(csv), "id,status,amount\n");
+
+	for (int i = 1; i <= 99; i++)
+		pos += (size_t)snprintf(csv + pos, sizeof(csv) - pos, "%d,open,%d.25\n",
+					i == 70 ? 5 : i, i);
+	mesh_oid head = make_tree(orders_contract, "orders.csv", good_csv);
+	char *wide = strdup(orders_contract);
+	memcpy(strstr(wide, "    value: 200\n"), "    value: 9999", 15);
+	mesh_oid h2 = make_tree(wide, "orders.csv", good_csv);
+	mesh_oid cand = make_tree(wide, "orders.csv", csv);
+	char msg[1024], *details;
+
+	(void)head;
+	ck_assert_int_eq(gate(&h2, &cand, msg, sizeof(msg), &details), MESH_EINVAL);
+	if (!strstr(msg, "rule primaryKey (contract orders): a duplicate: value '5' (row 70)"))
+		ck_abort_msg("%s", msg);
+	ck_assert_ptr_null(strstr(msg, "rule maximum"));
+	free(details);
+	free(wide);
+}
+END_TEST
+
 START_TEST(value_outside_valid_values)
 {
 	assert_refused("id,status,amount\n1,open,1\n2,lost,2\n", "orders.csv",
@@ -225,6 +251,12 @@ START_TEST(minimum_maximum_type_extension_rowcount)
 		       (const char *const[]){ "'amount'", "minimum", "value '-1' (row 1)", NULL });
 	assert_refused("id,status,amount\n1,open,1001\n", "orders.csv",
 		       (const char *const[]){ "'amount'", "maximum", "'1001'", NULL });
+	assert_refused("id,status,amount\n1,open,1000.01\n", "orders.csv",
+		       (const char *const[]){ "'amount'", "maximum", "'1000.01'", NULL });
+	assert_refused("id,status,amount\n1,open,-0.5\n", "orders.csv",
+		       (const char *const[]){ "'amount'", "minimum", "'-0.5'", NULL });
+	assert_refused("id,status,amount\n1,open,1.2.3\n", "orders.csv",
+		       (const char *const[]){ "'amount'", "logicalType", "'1.2.3'", NULL });
 	assert_refused("id,status,amount\nx,open,1\n", "orders.csv",
 		       (const char *const[]){ "'id'", "logicalType", "'x'", NULL });
 	char *wide = strdup(orders_contract);
@@ -534,6 +566,7 @@ static Suite *contract_suite(void)
 	tcase_add_test(tc, missing_required_column);
 	tcase_add_test(tc, nulls_where_none_are_allowed);
 	tcase_add_test(tc, duplicate_key);
+	tcase_add_test(tc, duplicate_key_across_batches);
 	tcase_add_test(tc, value_outside_valid_values);
 	tcase_add_test(tc, file_over_the_size_rule);
 	tcase_add_test(tc, minimum_maximum_type_extension_rowcount);
