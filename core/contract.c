@@ -1429,13 +1429,19 @@ static strset_slot *slots_new(size_t cap)
 	return p;
 }
 
-static int strset_grow(strset *s)
+/* Rehashes into at least want slots (a power of two). */
+static int strset_resize(strset *s, size_t want)
 {
-	size_t cap = s->cap ? s->cap * 2 : 1024;
-	strset_slot *slots = slots_new(cap);
+	size_t cap = 1024;
+	strset_slot *slots;
 
-	if (!slots)
+	while (cap < want)
+		cap *= 2;
+	if (cap <= s->cap)
+		return 0;
+	if (!(slots = slots_new(cap)))
 		return mesh_error_oom();
+
 	for (size_t i = 0; i < s->cap; i++) {
 		if (!s->slots[i].hash)
 			continue;
@@ -1495,7 +1501,8 @@ static int strset_insert(strset *s, uint64_t h, const char *entry, bool *seen)
 	int error;
 
 	*seen = false;
-	if ((s->count + 1) * 2 > s->cap && (error = strset_grow(s)) < 0)
+	/* At most 3/4 full: linear probing stays short. */
+	if ((s->count + 1) * 4 > s->cap * 3 && (error = strset_resize(s, s->cap * 2)) < 0)
 		return error;
 	for (j = slot_of(h, s->cap); s->slots[j].hash; j = (j + 1) & (s->cap - 1)) {
 		if (s->slots[j].hash == h && entry_len(s->slots[j].entry) == len &&
@@ -2438,6 +2445,28 @@ static bool contract_matches(const mesh_contract *c, const char *path)
 /* How far ahead of the parser the store's threads read and verify. */
 #define READ_AHEAD_BYTES (16u << 20)
 
+/* Sizes the key sets for the whole file from the rows of its first
+ * chunk, so that millions of keys are not rehashed again and again. */
+static int reserve_keys(checker *ch, size_t fed, uint64_t size)
+{
+	double rows;
+	int error;
+
+	if (!ch->row || !fed)
+		return 0;
+	rows = (double)ch->row * ((double)size / (double)fed) * 1.1;
+	/* Not past 12 million (a 256 MiB table): a first chunk of short rows
+	 * must not reserve what the file may never need. */
+	if (rows > 12e6)
+		rows = 12e6;
+	for (size_t i = 0; i < ch->c->prop_count; i++) {
+		if (ch->cols[i].need_set &&
+		    (error = strset_resize(&ch->cols[i].seen, (size_t)(rows * 4 / 3) + 1)) < 0)
+			return error;
+	}
+	return 0;
+}
+
 int mesh_contract_check_file(mesh_odb *odb, mesh_chunk_cache *cache,
 			     mesh_contract *const *contracts, size_t count,
 			     const char *path, const mesh_oid *map_id, uint64_t size,
@@ -2501,6 +2530,8 @@ int mesh_contract_check_file(mesh_odb *odb, mesh_chunk_cache *cache,
 					error = csv_feed(&chs[j], buf, got, last);
 				else if (fmt == FORMAT_JSONL)
 					error = jsonl_feed(&chs[j], buf, got, last);
+				if (!error && i == 0 && !last && fmt != FORMAT_PARQUET)
+					error = reserve_keys(&chs[j], got, map->size);
 			}
 		}
 		for (size_t j = 0; j < n && !error; j++)
