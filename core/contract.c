@@ -1626,8 +1626,8 @@ static bool valid_value(const quality *q, const char *v, size_t len)
 	return false;
 }
 
-/* A number as strtod reads it; plain integers (the common case of a
- * key or a count) without its cost. */
+/* A number as strtod reads it (out NULL: only whether it is one); plain
+ * integers and decimals (nearly every value of a CSV) without its cost. */
 static bool parse_number(const char *v, size_t len, enum kind kind, double *out)
 {
 	char num[64], *end;
@@ -1653,18 +1653,25 @@ static bool parse_number(const char *v, size_t len, enum kind kind, double *out)
 		if (i == len && digits && digits <= 15) {
 			static const double pow10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
 							1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
-			double d = (double)n / pow10[frac];
+			double d;
+			if (!out)
+				return true;   /* only whether it is a number */
+			d = (double)n / pow10[frac];
 			*out = v[0] == '-' ? -d : d;
 			return true;
 		}
 	}
+	double d;
+
 	if (!len || len >= sizeof(num))
 		return false;
 	memcpy(num, v, len);
 	num[len] = '\0';
 	errno = 0;
-	*out = strtod(num, &end);
-	return !*end && !errno && isfinite(*out) && (kind != KIND_INTEGER || *out == floor(*out));
+	d = strtod(num, &end);
+	if (out)
+		*out = d;
+	return !*end && !errno && isfinite(d) && (kind != KIND_INTEGER || d == floor(d));
 }
 
 /* Adds the queued values of a key column, tallying the duplicates. */
@@ -1710,7 +1717,7 @@ static int column_value(column *k, const char *v, size_t len, uint64_t row)
 		double d = 0;
 		bool ok = k->kind == KIND_BOOLEAN ?
 			  (len == 4 && !memcmp(v, "true", 4)) || (len == 5 && !memcmp(v, "false", 5)) :
-			  parse_number(v, len, k->kind, &d);
+			  parse_number(v, len, k->kind, p->has_min || p->has_max ? &d : NULL);
 		if (!ok && (error = tally_add(&k->type, v, len, row)) < 0)
 			return error;
 		if (ok && p->has_min && d < p->min && (error = tally_add(&k->minimum, v, len, row)) < 0)
