@@ -2046,6 +2046,22 @@ static int json_line(checker *ch, const char *line, size_t len)
 	return error;
 }
 
+/* Keeps the part of a line a chunk's end cut off. */
+static int line_append(checker *ch, const char *p, size_t n)
+{
+	if (ch->line_len + n > ch->line_cap) {
+		size_t cap = (ch->line_len + n) * 2;
+		char *grown = realloc(ch->line, cap);
+		if (!grown)
+			return mesh_error_oom();
+		ch->line = grown;
+		ch->line_cap = cap;
+	}
+	memcpy(ch->line + ch->line_len, p, n);
+	ch->line_len += n;
+	return 0;
+}
+
 static int jsonl_feed(checker *ch, const char *data, size_t len, bool last)
 {
 	const char *p = data, *end = data + len, *nl;
@@ -2053,36 +2069,16 @@ static int jsonl_feed(checker *ch, const char *data, size_t len, bool last)
 
 	while (!error && p < end && (nl = memchr(p, '\n', (size_t)(end - p)))) {
 		if (ch->line_len) {
-			size_t piece = (size_t)(nl - p);
-			if (ch->line_len + piece > ch->line_cap) {
-				size_t cap = (ch->line_len + piece) * 2;
-				char *grown = realloc(ch->line, cap);
-				if (!grown)
-					return mesh_error_oom();
-				ch->line = grown;
-				ch->line_cap = cap;
-			}
-			memcpy(ch->line + ch->line_len, p, piece);
-			error = json_line(ch, ch->line, ch->line_len + piece);
+			if ((error = line_append(ch, p, (size_t)(nl - p))) == 0)
+				error = json_line(ch, ch->line, ch->line_len);
 			ch->line_len = 0;
 		} else {
 			error = json_line(ch, p, (size_t)(nl - p));
 		}
 		p = nl + 1;
 	}
-	if (!error && p < end) {
-		size_t piece = (size_t)(end - p);
-		if (ch->line_len + piece > ch->line_cap) {
-			size_t cap = (ch->line_len + piece) * 2;
-			char *grown = realloc(ch->line, cap);
-			if (!grown)
-				return mesh_error_oom();
-			ch->line = grown;
-			ch->line_cap = cap;
-		}
-		memcpy(ch->line + ch->line_len, p, piece);
-		ch->line_len += piece;
-	}
+	if (!error && p < end)
+		error = line_append(ch, p, (size_t)(end - p));
 	if (!error && last && ch->line_len) {
 		error = json_line(ch, ch->line, ch->line_len);
 		ch->line_len = 0;

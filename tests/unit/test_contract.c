@@ -434,6 +434,28 @@ START_TEST(json_lines)
 }
 END_TEST
 
+/* Lines and CSV records cut by chunk ends are put back together. */
+START_TEST(rows_across_chunks)
+{
+	size_t cap = 6 << 20, pos = 0;
+	char *text = malloc(cap), *msg;
+
+	for (int i = 1; pos < cap - 200; i++)
+		pos += (size_t)snprintf(text + pos, cap - pos,
+					"{\"id\":%d,\"kind\":\"%s\",\"note\":\"n%d\"}\n",
+					i == 120000 ? 7 : i, i == 110000 ? "buy" : "view", i);
+	text[pos] = '\0';
+	ck_assert_int_eq(check_text(events_contract, "big.jsonl", text, &msg), MESH_EINVAL);
+	ck_assert_ptr_nonnull(strstr(msg, "column 'id' rule unique (contract events): a duplicate: "
+				     "value '7' (row 120000)"));
+	ck_assert_ptr_nonnull(strstr(msg, "value 'buy' (row 110000)"));
+	ck_assert_ptr_null(strstr(msg, "rule jsonl"));
+	ck_assert_ptr_null(strstr(msg, "nullValues"));
+	free(msg);
+	free(text);
+}
+END_TEST
+
 /* tests/unit/data/simple.parquet: pandas' test file (written by
  * parquet-cpp/pyarrow; Debian's python3-pandas ships it). */
 static char *read_fixture(const char *name, size_t *len)
@@ -577,6 +599,7 @@ static Suite *contract_suite(void)
 	tcase_add_test(tc, parse_errors_name_line_and_field);
 	tcase_add_test(tc, emit_parses_back_the_same);
 	tcase_add_test(tc, json_lines);
+	tcase_add_test(tc, rows_across_chunks);
 	tcase_add_test(tc, parquet_footer);
 	tcase_add_test(tc, freshness_and_required_files);
 	suite_add_tcase(s, tc);
