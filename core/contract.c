@@ -2566,6 +2566,7 @@ typedef struct dataset_list {
 	size_t count, cap;
 	char **gone;           /* paths removed */
 	size_t gone_count, gone_cap;
+	bool contracts_changed;
 } dataset_list;
 
 static void dataset_list_free(dataset_list *l)
@@ -2653,8 +2654,11 @@ static int diff_one(void *ctx, const char *path, mesh_diff_type type,
 	diff_ctx *d = ctx;
 
 	(void)old;
-	if (in_contract_dir(path))
+	if (in_contract_dir(path) || !strcmp(path, ".mesh")) {
+		d->list->contracts_changed |= !strcmp(path, ".mesh") ||
+			!strncmp(path, MESH_CONTRACT_DIR, strlen(MESH_CONTRACT_DIR));
 		return 0;
+	}
 	if (type == MESH_DIFF_REMOVED)
 		return gone_add(d->list, path);
 	if (new_->kind == MESH_KIND_DIR)
@@ -2720,23 +2724,44 @@ int mesh_contract_gate(mesh_store *store, const char *domain, const mesh_oid *he
 	mesh_contract **cs = NULL;
 	mesh_contract_report r;
 	dataset_list l = { 0 };
+	diff_ctx d = { odb, &l };
 	size_t n = 0;
 	char what[320];
 	int error;
 
-	/* The head's contracts: a candidate cannot loosen what judges it. */
-	if ((error = mesh_contract_load_tree(odb, head_tree, &cs, &n)) < 0 || n == 0)
-		return error;
+	if (!head_tree || !candidate_tree)
+		return 0;
+	if ((error = mesh_diff_trees(odb, head_tree, candidate_tree, NULL, diff_one, &d)) < 0)
+		goto done;
+	/* A contract that does not parse never lands. */
+	if (l.contracts_changed) {
+		if ((error = mesh_contract_load_tree(odb, candidate_tree, &cs, &n)) < 0)
+			goto done;
+		mesh_contract_list_free(cs, n);
+		cs = NULL;
+		n = 0;
+	}
+	/* The head's contracts: a candidate cannot loosen what judges it.  A
+	 * change of nothing but .mesh/ may repair a head contract that does
+	 * not parse (written before the gate), else nothing could land. */
+	if ((error = mesh_contract_load_tree(odb, head_tree, &cs, &n)) < 0) {
+		if (error == MESH_EINVAL && !l.count && !l.gone_count) {
+			mesh_error_clear();
+			error = 0;
+		}
+		goto done;
+	}
+	if (n == 0)
+		goto done;
 	mesh_contract_report_init(&r);
-	diff_ctx d = { odb, &l };
-	if ((error = mesh_diff_trees(odb, head_tree, candidate_tree, NULL, diff_one, &d)) == 0 &&
-	    (error = check_datasets(store, cs, n, &l, candidate_tree, false, &r)) == 0 && r.count) {
+	if ((error = check_datasets(store, cs, n, &l, candidate_tree, false, &r)) == 0 && r.count) {
 		if (details)
 			mesh_contract_report_json(&r, details);
 		snprintf(what, sizeof(what), "refused by the contracts of %s", domain);
 		error = mesh_contract_report_error(&r, what);
 	}
 	mesh_contract_report_dispose(&r);
+done:
 	dataset_list_free(&l);
 	mesh_contract_list_free(cs, n);
 	return error;
@@ -2798,8 +2823,27 @@ static int freshness(mesh_store *store, const mesh_contract *c, const mesh_oid *
 	return report_file(r, c, c->path, "freshness", value, detail);
 }
 
-int mesh_contract_check_tree(mesh_store *store, const mesh_oid *commit, int64_t now,
-			     mesh_contract_report *report, size_t *contracts)
+/* The caller may read every dataset it would see the values of. */
+static int may_read_datasets(mesh_store *store, const mesh_caller *caller, const char *domain,
+			     mesh_contract **cs, size_t n, const dataset_list *l)
+{
+	for (size_t i = 0; caller && i < l->count; i++) {
+		for (size_t j = 0; j < n; j++) {
+			if (!contract_matches(cs[j], l->items[i].path))
+				continue;
+			int error = mesh_access_check(store, caller, domain, NULL, MESH_ACCESS_READ,
+						      l->items[i].path);
+			if (error < 0)
+				return error;
+			break;
+		}
+	}
+	return 0;
+}
+
+int mesh_contract_check_tree(mesh_store *store, const mesh_caller *caller, const char *domain,
+			     const mesh_oid *commit, int64_t now, mesh_contract_report *report,
+			     size_t *contracts)
 {
 	mesh_odb *odb = mesh_store_odb(store);
 	mesh_commit *cm = NULL;
@@ -2813,6 +2857,7 @@ int mesh_contract_check_tree(mesh_store *store, const mesh_oid *commit, int64_t 
 		return error;
 	if ((error = mesh_contract_load_tree(odb, &cm->tree, &cs, &n)) == 0 && n &&
 	    (error = walk_files(odb, &cm->tree, "", &l)) == 0 &&
+	    (error = may_read_datasets(store, caller, domain, cs, n, &l)) == 0 &&
 	    (error = check_datasets(store, cs, n, &l, &cm->tree, true, report)) == 0) {
 		for (size_t i = 0; i < n && !error; i++)
 			error = freshness(store, cs[i], commit, &l, now, report);
@@ -2843,7 +2888,8 @@ static int contract_check_cmd(mesh_cmd *cmd)
 	    (error = mesh_revparse(cmd->env->store, domain, ref, &rev)) < 0)
 		return error;
 	mesh_contract_report_init(&r);
-	error = mesh_contract_check_tree(cmd->env->store, &rev.commit, (int64_t)time(NULL), &r, &n);
+	error = mesh_contract_check_tree(cmd->env->store, cmd->caller, domain, &rev.commit,
+					 (int64_t)time(NULL), &r, &n);
 	if (error == 0) {
 		mesh_json *j = r.count ? &cmd->details : &cmd->json;
 		mesh_json_field_string(j, "domain", domain);

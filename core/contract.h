@@ -86,6 +86,9 @@ int mesh_contract_check_file(mesh_odb *odb, mesh_chunk_cache *cache,
  * The gate of a commit or merge: the files that differ between
  * head_tree (the target's head) and candidate_tree are checked against
  * the contracts of head_tree, never the candidate's own edit of them.
+ * A candidate's contract that does not parse is refused (its line and
+ * field named); a head contract that does not parse refuses every
+ * change but one of .mesh/ alone (the repair).
  * 0 when all hold; MESH_EINVAL naming file, column, rule and the first
  * offending values, with "failures" added to details (may be NULL).
  * domain only names the target in the message.
@@ -93,10 +96,14 @@ int mesh_contract_check_file(mesh_odb *odb, mesh_chunk_cache *cache,
 int mesh_contract_gate(mesh_store *store, const char *domain, const mesh_oid *head_tree,
 		       const mesh_oid *candidate_tree, mesh_json *details);
 
-/* Every dataset of the tree against the tree's contracts, with the
- * freshness rules measured from commit (the tree's commit) at now. */
-int mesh_contract_check_tree(mesh_store *store, const mesh_oid *commit, int64_t now,
-			     mesh_contract_report *report, size_t *contracts);
+/* Every dataset of commit's tree against the tree's contracts, with
+ * the freshness rules measured from commit at now (seconds).  A dataset
+ * caller may not read (a restricted path of domain) refuses the check
+ * with mesh_access_check's error: its values would be shown; caller NULL
+ * is the store's own work. */
+int mesh_contract_check_tree(mesh_store *store, const mesh_caller *caller, const char *domain,
+			     const mesh_oid *commit, int64_t now, mesh_contract_report *report,
+			     size_t *contracts);
 
 extern const mesh_cmd_spec mesh_contract_cmd_spec;
 

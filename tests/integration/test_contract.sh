@@ -12,8 +12,11 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 EXAMPLE=$HERE/../contract/orders.odcs.yaml
 U=ctr_alice
 mesh_setup
+G=ctr_pii
 mesh_on_exit "userdel -r $U >/dev/null 2>&1 || true"
+mesh_on_exit "groupdel $G >/dev/null 2>&1 || true"
 useradd -m "$U" || fail "useradd $U"
+groupadd "$G" || fail "groupadd $G"
 mesh_domain air
 chmod 755 "$MESH_TMP"
 mesh_mount -o allow_other
@@ -127,4 +130,13 @@ home=$(getent passwd "$U" | cut -d: -f6)
 setpriv --reuid "$U" --regid "$U" --init-groups "$MESHFS_BIN" --mount "$MNT" \
 	contract export air/main my_table "$home/mine.yaml" >/dev/null || fail "export as $U"
 assert_eq "$U" "$(stat -c %U "$home/mine.yaml")" "owner of the exported file"
+# A check shows values: a restricted dataset the caller may not read refuses it.
+run setpriv --reuid "$U" --regid "$U" --init-groups "$MESHFS_BIN" --mount "$MNT" contract check air/main
+assert_eq 1 "$RC" "alice's check of the bad data"
+assert_contains "$ERR" "rule validValues"
+mesh_cli domain restrict air 'air/**' --group "$G" >/dev/null
+assert_fails setpriv --reuid "$U" --regid "$U" --init-groups "$MESHFS_BIN" --mount "$MNT" \
+	contract check air/main
+assert_contains "$ERR" "air/2024.csv"
+assert_not_contains "$ERR" "awful"
 note "contract: import/export round trip, check of CSV and JSON lines, refusals"

@@ -316,6 +316,29 @@ START_TEST(loosened_contract_still_judged_by_the_old)
 }
 END_TEST
 
+START_TEST(gate_and_broken_contracts)
+{
+	mesh_oid head = make_tree(orders_contract, "orders.csv", good_csv);
+	mesh_oid broken = make_tree("apiVersion: v3.0.0\nkind: DataContract\ntags: [x]\n",
+				    "orders.csv", good_csv);
+	mesh_oid broken_bad_data = make_tree("apiVersion: v3.0.0\nkind: DataContract\ntags: [x]\n",
+					     "orders.csv", "id\n1\n1\n");
+	char msg[1024], *details;
+
+	/* A contract that does not parse does not land. */
+	ck_assert_int_eq(gate(&head, &broken, msg, sizeof(msg), &details), MESH_EINVAL);
+	ck_assert_ptr_nonnull(strstr(msg, "contract orders, line 3: contract field 'tags'"));
+	free(details);
+	/* A broken head contract (from before the gate) refuses data... */
+	ck_assert_int_eq(gate(&broken, &broken_bad_data, msg, sizeof(msg), &details), MESH_EINVAL);
+	ck_assert_ptr_nonnull(strstr(msg, "'tags'"));
+	free(details);
+	/* ...but lets its repair land. */
+	ck_assert_int_eq(gate(&broken, &head, msg, sizeof(msg), &details), 0);
+	free(details);
+}
+END_TEST
+
 START_TEST(parse_errors_name_line_and_field)
 {
 	mesh_contract *c;
@@ -559,7 +582,7 @@ START_TEST(freshness_and_required_files)
 	ck_assert_int_eq(mesh_commit_load(odb, &commit, &cm), 0);
 	/* An hour later: fresh, but the required file is missing. */
 	mesh_contract_report_init(&r);
-	ck_assert_int_eq(mesh_contract_check_tree(store, &commit, cm->time + 3600, &r, &n), 0);
+	ck_assert_int_eq(mesh_contract_check_tree(store, NULL, "sales", &commit, cm->time + 3600, &r, &n), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(r.files_checked, 1);
 	ck_assert_int_eq(mesh_contract_report_error(&r, "t"), MESH_EINVAL);
@@ -570,7 +593,7 @@ START_TEST(freshness_and_required_files)
 	mesh_contract_report_dispose(&r);
 	/* Three hours later: stale. */
 	mesh_contract_report_init(&r);
-	ck_assert_int_eq(mesh_contract_check_tree(store, &commit, cm->time + 3 * 3600, &r, &n), 0);
+	ck_assert_int_eq(mesh_contract_check_tree(store, NULL, "sales", &commit, cm->time + 3 * 3600, &r, &n), 0);
 	ck_assert_int_eq(mesh_contract_report_error(&r, "t"), MESH_EINVAL);
 	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "rule freshness"));
 	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "older than 7200 s"));
@@ -596,6 +619,7 @@ static Suite *contract_suite(void)
 	tcase_add_test(tc, minimum_maximum_type_extension_rowcount);
 	tcase_add_test(tc, row_count);
 	tcase_add_test(tc, loosened_contract_still_judged_by_the_old);
+	tcase_add_test(tc, gate_and_broken_contracts);
 	tcase_add_test(tc, parse_errors_name_line_and_field);
 	tcase_add_test(tc, emit_parses_back_the_same);
 	tcase_add_test(tc, json_lines);
