@@ -694,7 +694,7 @@ static int64_t unit_seconds(const char *unit)
 {
 	static const struct { const char *name; int64_t seconds; } units[] = {
 		{ "s", 1 }, { "second", 1 }, { "seconds", 1 },
-		{ "m", 60 }, { "minute", 60 }, { "minutes", 60 },
+		{ "minute", 60 }, { "minutes", 60 },   /* not "m": month or minute? */
 		{ "h", 3600 }, { "hour", 3600 }, { "hours", 3600 },
 		{ "d", 86400 }, { "day", 86400 }, { "days", 86400 },
 	};
@@ -721,7 +721,7 @@ static int parse_sla(parser *p, mesh_contract *c, yaml_node_t *seq)
 	else if (!s.has_value || s.value <= 0)
 		error = bad(p, item, "freshness needs a positive value");
 	else if (s.unit && !unit_seconds(s.unit))
-		error = bad(p, item, "freshness unit '%s' is not one of s, m, h, d", s.unit);
+		error = bad(p, item, "freshness unit '%s' is not one of s, minutes, h, d", s.unit);
 	if (error)
 		goto done;
 	c->has_freshness = true;
