@@ -854,9 +854,8 @@ static int policy_set(mesh_cmd *cmd)
 				      cmd->argv[2], POLICY_PROTECT_MAIN);
 	if ((error = parse_bool(cmd->argv[3], &on)) < 0)
 		return error;
-	if (!mesh_access_is_admin(store, cmd->caller))
-		return mesh_error_set(MESH_EACCES,
-				      "only the store's administrator may set policies");
+	if ((error = mesh_access_need_admin(store, cmd->caller, "set policies")) < 0)
+		return error;
 	snprintf(key, sizeof(key), "a/p/%s", cmd->argv[2]);
 	if ((error = mesh_db_put(mesh_store_db(store), key, strlen(key), on ? "true" : "false",
 				 on ? 4 : 5, true)) < 0)
@@ -1496,4 +1495,11 @@ int mesh_access_root_owner(mesh_store *store, const char *domain, uint32_t *uid,
 	*gid = r->root_gid;
 	rules_put(store, r);
 	return 0;
+}
+
+int mesh_access_need_admin(mesh_store *store, const mesh_caller *caller, const char *what)
+{
+	if (mesh_access_is_admin(store, caller))
+		return 0;
+	return mesh_error_set(MESH_EACCES, "only the store's administrator may %s", what);
 }

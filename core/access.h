@@ -111,6 +111,11 @@ int mesh_access_group_id(const char *name, uint32_t *gid);
  * MESH_EINVAL naming the text when it is neither. */
 int mesh_access_parse_date(const char *text, int64_t *out);
 
+/* 0 for the store's administrator, else MESH_EACCES "only the store's
+ * administrator may WHAT": for store-wide commands (gc, fsck, policies),
+ * whose answers and effects span every domain, restricted ones too. */
+int mesh_access_need_admin(mesh_store *store, const mesh_caller *caller, const char *what);
+
 /* Who owns domain's directory and the roots of its views as its record
  * stands now (mesh_domain_root_owner), from the cache: a `domain set`
  * shows at once, and a getattr reads no database in the common case. */

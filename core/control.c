@@ -4,6 +4,7 @@
 #include "array.h"
 #include "audit.h"
 #include "branch.h"
+#include "contract.h"
 #include "diff.h"
 #include "domain.h"
 #include "error.h"
@@ -983,6 +984,7 @@ static const mesh_cmd_spec *const commands[] = {
 	&mesh_audit_cmd_spec,
 	&mesh_access_cmd_spec, &mesh_policy_cmd_spec,
 	&mesh_progress_cmd_spec,
+	&mesh_contract_cmd_spec,
 	&mesh_product_cmd_spec, &mesh_lineage_cmd_spec,
 };
 

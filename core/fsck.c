@@ -3,6 +3,7 @@
  */
 #include "fsck.h"
 #include "access.h"
+#include "access.h"
 #include "progress.h"
 
 #include <stdio.h>
@@ -475,7 +476,9 @@ static int cmd_fsck(mesh_cmd *cmd)
 	size_t npos;
 	int error;
 
-	if ((error = mesh_cmd_parse_opts(cmd, 1, specs, 3, NULL, 0, &npos, NULL)) < 0)
+	if ((error = mesh_cmd_parse_opts(cmd, 1, specs, 3, NULL, 0, &npos, NULL)) < 0 ||
+	    (error = mesh_access_need_admin(cmd->env->store, cmd->caller,
+					    "check the store (its report names every domain)")) < 0)
 		return error;
 	if ((error = mesh_fsck_run(cmd->env->store, &opts, &report)) < 0) {
 		mesh_fsck_report_free(&report);

@@ -16,6 +16,7 @@
  * step is idempotent.
  */
 #include "gc.h"
+#include "access.h"
 #include "progress.h"
 #include "domain.h"
 #include "error.h"
@@ -365,7 +366,9 @@ static int cmd_gc(mesh_cmd *cmd)
 	int error;
 
 	if ((error = mesh_cmd_parse_opts(cmd, 1, opts, 1, pos, 0, &npos, NULL)) < 0 ||
-	    (error = mesh_cmd_need_positional(cmd, npos, 0, mesh_gc_cmd_spec.usage)) < 0)
+	    (error = mesh_cmd_need_positional(cmd, npos, 0, mesh_gc_cmd_spec.usage)) < 0 ||
+	    (error = mesh_access_need_admin(cmd->env->store, cmd->caller,
+					    "collect garbage")) < 0)
 		return error;
 	o.dry_run = dry_run;
 	if ((error = mesh_gc_run(cmd->env->store, &o, &r)) < 0)

@@ -236,6 +236,11 @@ static bool caller_may(const struct stat *st, const mesh_caller *caller, unsigne
 	return (bits & want) == want;
 }
 
+bool mesh_import_caller_may(const struct stat *st, const mesh_caller *caller, unsigned want)
+{
+	return caller_may(st, caller, want);
+}
+
 typedef struct walk_ctx {
 	const char *src;
 	const mesh_caller *caller;

@@ -74,4 +74,10 @@ int mesh_export_run(mesh_store *store, mesh_view *view, const mesh_caller *calle
 extern const mesh_cmd_spec mesh_import_cmd_spec;
 extern const mesh_cmd_spec mesh_export_cmd_spec;
 
+/* What the caller may do to an inode by its mode bits (want: 4 read,
+ * 2 write, 1 search), for commands whose daemon reads or writes a local
+ * file on another user's behalf (contract import/export). */
+struct stat;
+bool mesh_import_caller_may(const struct stat *st, const mesh_caller *caller, unsigned want);
+
 #endif

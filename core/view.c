@@ -34,6 +34,15 @@ typedef struct staged_memo {
 	char path[STAGED_MEMO_PATH];
 } staged_memo;
 
+#define NLINK_MEMO 16
+
+typedef struct nlink_memo {
+	bool used;
+	uint64_t shape, generation;
+	uint32_t nlink;
+	char path[STAGED_MEMO_PATH];
+} nlink_memo;
+
 struct mesh_view {
 	mesh_store *store;
 	char *domain;
@@ -58,6 +67,14 @@ struct mesh_view {
 	pthread_mutex_t memo_lock;
 	staged_memo memo[STAGED_MEMO];
 	unsigned memo_next;
+	/* A staged directory's link count lists it (2 plus subdirectories),
+	 * and the kernel asks after every create in it: counts are kept
+	 * until a change that may add or remove a directory (any change but
+	 * a file's content or creation) bumps dir_shape, or the head moves.
+	 * nlink_memo is guarded by memo_lock. */
+	atomic_uint_fast64_t dir_shape;
+	nlink_memo nlinks[NLINK_MEMO];
+	unsigned nlink_next;
 };
 
 static int64_t now_ns(void)
@@ -691,6 +708,8 @@ static int change_end(change *ch, int error, bool durable)
 		error = mesh_db_batch_write(mesh_store_db(view->store), ch->batch, durable);
 	if (error == 0 && ch->memo)
 		memo_written(ch);
+	else if (error == 0)
+		atomic_fetch_add(&view->dir_shape, 1);
 	mesh_store_branch_unlock(view->store, view->domain, view->branch);
 	if (ch->own_batch)
 		mesh_db_batch_free(ch->batch);
@@ -1359,6 +1378,43 @@ int mesh_view_access(mesh_view *view, const mesh_caller *caller, const char *pat
 	return change_end(&ch, error, false);
 }
 
+/* Read before the count is: a change that lands meanwhile has moved the
+ * shape past what the memo keeps, so the count is never used again. */
+static bool nlink_memo_get(mesh_view *view, const char *path, uint64_t shape,
+			   uint64_t generation, uint32_t *nlink)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&view->memo_lock);
+	for (unsigned i = 0; i < NLINK_MEMO && !found; i++) {
+		nlink_memo *m = &view->nlinks[i];
+		if (m->used && m->shape == shape && m->generation == generation &&
+		    strcmp(m->path, path) == 0) {
+			*nlink = m->nlink;
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&view->memo_lock);
+	return found;
+}
+
+static void nlink_memo_put(mesh_view *view, const char *path, uint64_t shape,
+			   uint64_t generation, uint32_t nlink)
+{
+	nlink_memo *m;
+
+	if (strlen(path) >= STAGED_MEMO_PATH)
+		return;
+	pthread_mutex_lock(&view->memo_lock);
+	m = &view->nlinks[view->nlink_next++ % NLINK_MEMO];
+	m->used = true;
+	m->shape = shape;
+	m->generation = generation;
+	m->nlink = nlink;
+	strcpy(m->path, path);
+	pthread_mutex_unlock(&view->memo_lock);
+}
+
 int mesh_view_dir_nlink(mesh_view *view, const char *path,
 			const mesh_view_entry *entry, uint32_t *nlink)
 {
@@ -1384,11 +1440,19 @@ int mesh_view_dir_nlink(mesh_view *view, const char *path,
 			dirs += tree->entries[i].kind == MESH_KIND_DIR;
 		mesh_treecache_release(view->trees, ref);
 	} else {
+		uint64_t shape = atomic_load(&view->dir_shape);
+		uint64_t generation = atomic_load(&view->generation);
+
+		if (nlink_memo_get(view, path, shape, generation, nlink))
+			return 0;
 		if ((error = mesh_view_list(view, path, &dirents, &count)) < 0)
 			return error;
 		for (size_t i = 0; i < count; i++)
 			dirs += dirents[i].entry.kind == MESH_KIND_DIR;
 		mesh_view_dirents_free(dirents, count);
+		*nlink = dirs + 2 > UINT32_MAX ? UINT32_MAX : (uint32_t)(dirs + 2);
+		nlink_memo_put(view, path, shape, generation, *nlink);
+		return 0;
 	}
 	*nlink = dirs + 2 > UINT32_MAX ? UINT32_MAX : (uint32_t)(dirs + 2);
 	return 0;

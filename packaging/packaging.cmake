@@ -85,8 +85,9 @@ set(CPACK_DEBIAN_PACKAGE_SECTION utils)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://github.com/meshfs/meshfs")
 # fuse3 for fusermount3 (umount) and /dev/fuse's rules; the libraries
-# (libfuse3, librocksdb, libzstd, libssl, libmicrohttpd, libyaml-0-2 for
-# product cards) come from dpkg-shlibdeps.
+# (libfuse3, librocksdb, libzstd, libssl, libmicrohttpd, and for data
+# contracts libyaml, libcsv, libjansson; libyaml for product cards too)
+# come from dpkg-shlibdeps.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "fuse3")
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${CMAKE_BINARY_DIR}/debian/conffiles)

@@ -506,6 +506,27 @@ static bool print_access(const json_value *a)
 	return true;
 }
 
+/* Every broken contract rule, with its first offending values. */
+static void print_contract_failures(const json_value *failures)
+{
+	for (size_t i = 0; failures && i < failures->count; i++) {
+		const json_value *f = failures->items[i], *values = json_get(f, "values");
+		const char *column = json_str(f, "column", "");
+		fprintf(stderr, "  %s%s%s%s rule %s (contract %s): %s, %.0f in all\n",
+			json_str(f, "file", "?"), *column ? " column '" : "", column,
+			*column ? "'" : "", json_str(f, "rule", "?"), json_str(f, "contract", "?"),
+			json_str(f, "detail", ""), json_num(f, "count", 0));
+		for (size_t k = 0; values && k < values->count; k++) {
+			double row = json_num(values->items[k], "row", 0);
+			if (row > 0)
+				fprintf(stderr, "    row %.0f: %s\n", row,
+					json_str(values->items[k], "value", ""));
+			else
+				fprintf(stderr, "    %s\n", json_str(values->items[k], "value", ""));
+		}
+	}
+}
+
 static void print_error(const json_value *a, int code)
 {
 	const json_value *conflicts = json_get(a, "conflicts");
@@ -514,6 +535,26 @@ static void print_error(const json_value *a, int code)
 	for (size_t i = 0; conflicts && i < conflicts->count; i++)
 		fprintf(stderr, "  conflict (%s): %s\n", json_str(conflicts->items[i], "kind", "?"),
 			json_str(conflicts->items[i], "path", "?"));
+	print_contract_failures(json_get(a, "failures"));
+}
+
+/* contract check, import, export: one line. */
+static void print_contract(const cli *c, const json_value *a)
+{
+	const char *sub = c->argc > 1 ? c->argv[1] : "";
+
+	if (!strcmp(sub, "check"))
+		printf("%s: %.0f file(s) (%.1f MiB) hold the %.0f contract(s) of commit %.12s\n",
+		       c->argc > 2 ? c->argv[2] : "?", json_num(a, "files", 0),
+		       json_num(a, "bytes", 0) / 1048576.0, json_num(a, "contracts", 0),
+		       json_str(a, "commit", ""));
+	else if (!strcmp(sub, "import"))
+		printf("staged contract %s (dataset %s) as %s in %s/%s; commit to make it hold\n",
+		       json_str(a, "contract", "?"), json_str(a, "dataset", "?"),
+		       json_str(a, "path", "?"), json_str(a, "domain", "?"), json_str(a, "branch", "?"));
+	else
+		printf("wrote contract %s of %s@%.12s to %s\n", json_str(a, "contract", "?"),
+		       json_str(a, "domain", "?"), json_str(a, "commit", ""), json_str(a, "file", "?"));
 }
 
 static void print_gc(const json_value *a)
@@ -816,6 +857,8 @@ static int print_answer(const cli *c, const char *answer, int code)
 		print_gc(a);
 	} else if (!strcmp(cmd, "import") || !strcmp(cmd, "export")) {
 		print_xfer(cmd, a);
+	} else if (!strcmp(cmd, "contract")) {
+		print_contract(c, a);
 	} else if (!strcmp(cmd, "audit") && c->argc >= 2 && !strcmp(c->argv[1], "export")) {
 		print_json_lines(json_get(a, "records"));
 	} else if (!strcmp(cmd, "audit")) {
@@ -1165,7 +1208,11 @@ int main(int argc, char **argv)
 	else if ((!strcmp(c.argv[0], "import") &&
 		  absolutize_arg(&c, 1, abs_path, sizeof(abs_path)) < 0) ||
 		 (!strcmp(c.argv[0], "export") &&
-		  absolutize_arg(&c, 2, abs_path, sizeof(abs_path)) < 0))
+		  absolutize_arg(&c, 2, abs_path, sizeof(abs_path)) < 0) ||
+		 (!strcmp(c.argv[0], "contract") && c.argc > 1 && !strcmp(c.argv[1], "import") &&
+		  absolutize_arg(&c, 2, abs_path, sizeof(abs_path)) < 0) ||
+		 (!strcmp(c.argv[0], "contract") && c.argc > 1 && !strcmp(c.argv[1], "export") &&
+		  absolutize_arg(&c, 4, abs_path, sizeof(abs_path)) < 0))
 		status = usage("path too long");
 	else
 		status = cmd_control(&c);

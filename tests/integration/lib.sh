@@ -102,8 +102,9 @@ _mesh_sanitizer_report() {
 	grep -qE "$_MESH_SANITIZER_RE" "$MESH_LOG"
 }
 
+# _mesh_cleanup [RC]: RC (else $?) is the test's status.
 _mesh_cleanup() {
-	local rc=$? i dir
+	local rc=${1:-$?} i dir
 	trap - ERR
 	trap '' PIPE   # a reader that went away must not stop the cleanup
 	set +e

@@ -16,8 +16,8 @@ acc_cleanup() {
 }
 
 mesh_setup
-# lib.sh's EXIT trap unmounts and removes the temp dir; the users go too.
-trap 'rc=$?; acc_cleanup; (exit $rc); _mesh_cleanup' EXIT
+# lib.sh's EXIT trap unmounts and removes the temp dir, then the users go.
+mesh_on_exit acc_cleanup
 acc_cleanup
 for g in "${GROUPS_[@]}"; do groupadd "$g"; done
 for u in "${USERS[@]}"; do useradd -M -N -g users "$u"; done

@@ -29,7 +29,7 @@ serve_cleanup() {
 }
 
 mesh_setup
-trap 'serve_cleanup; _mesh_cleanup' EXIT
+trap 'rc=$?; serve_cleanup || true; _mesh_cleanup "$rc"' EXIT
 mkdir -p "$ARTIFACTS"
 
 # serve_start ARGS...: starts meshfs serve on a free port (the kernel's

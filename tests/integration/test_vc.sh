@@ -556,7 +556,9 @@ mesh_commit sales/hd "held v0" >/dev/null
 exec 7<"$S/hd/held.txt"
 # A failing assertion must not leave the mount busy: fd 7 closes first.
 # shellcheck disable=SC2154  # rc is set inside the trap
-trap 'rc=$?; trap - ERR; exec 7<&-; (exit $rc); _mesh_cleanup' EXIT
+# The status goes to the cleanup as a word: under set -e a failing
+# (exit $rc) would end the trap before the cleanup that unmounts.
+trap 'rc=$?; trap - ERR; exec 7<&-; _mesh_cleanup "$rc"' EXIT
 printf 'held v1, written while another fd is open\n' >"$S/hd/held.txt"
 mesh_commit sales/hd "held v1" >/dev/null
 assert_eq "held v1, written while another fd is open" "$(cat "$S/hd/held.txt")" "held.txt after its commit"

@@ -518,6 +518,11 @@ START_TEST(protect_and_policy)
 	ok_as(WRITER, "branch delete sales/dev");
 
 	fails_as(OWNER, "policy set protect-main-by-default true", MESH_EACCES, "administrator");
+	/* Store-wide commands: their reports and effects span every domain. */
+	fails_as(OWNER, "gc --dry-run", MESH_EACCES, "administrator");
+	fails_as(WRITER, "fsck --quick", MESH_EACCES, "administrator");
+	ok_as(ADMIN, "gc --dry-run");
+	ok_as(ADMIN, "fsck --quick");
 	fails_as(ADMIN, "policy set protect-main-by-default maybe", MESH_EINVAL, NULL);
 	fails_as(ADMIN, "policy set colour true", MESH_EINVAL, "unknown policy");
 	ck_assert_int_eq(mesh_domain_create_with(store, &callers[OWNER], "plain", &opts), 0);

@@ -1535,6 +1535,47 @@ START_TEST(directory_nlink_counts_subdirectories)
 }
 END_TEST
 
+static uint32_t nlink_of(const char *path)
+{
+	mesh_view_entry e = entry_at(view, path);
+	uint32_t nlink;
+
+	ck_assert_int_eq(mesh_view_dir_nlink(view, path, &e, &nlink), 0);
+	return nlink;
+}
+
+/* A staged directory's count is kept between asks (the kernel asks after
+ * every create in it) and never outlives a change of its directories. */
+START_TEST(a_kept_nlink_follows_every_directory_change)
+{
+	mesh_caller *me = &caller;
+
+	make_dir("d");
+	ck_assert_uint_eq(nlink_of("d"), 2);
+	stage("d/f", "a file changes no count");
+	ck_assert_uint_eq(nlink_of("d"), 2);
+	make_dir("d/a");
+	ck_assert_uint_eq(nlink_of("d"), 3);
+	stage("d/g", "asked again after a create");
+	ck_assert_uint_eq(nlink_of("d"), 3);
+	make_dir("d/b");
+	ck_assert_uint_eq(nlink_of("d"), 4);
+	ck_assert_int_eq(mesh_view_rename(view, me, "d/b", "d/c", false), 0);
+	ck_assert_uint_eq(nlink_of("d"), 4);
+	ck_assert_int_eq(mesh_view_rename(view, me, "d/c", "moved", false), 0);
+	ck_assert_uint_eq(nlink_of("d"), 3);
+	ck_assert_int_eq(mesh_view_rmdir(view, me, "d/a"), 0);
+	ck_assert_uint_eq(nlink_of("d"), 2);
+	make_dir("d/z");
+	ck_assert_uint_eq(nlink_of("d"), 3);
+	mesh_change *dropped;
+	size_t count;
+	ck_assert_int_eq(mesh_view_reset(view, me, "d/z", &dropped, &count), 0);
+	mesh_changes_free(dropped, count);
+	ck_assert_uint_eq(nlink_of("d"), 2);
+}
+END_TEST
+
 static Suite *view_suite(void)
 {
 	Suite *s = suite_create("view");
@@ -1588,6 +1629,7 @@ static Suite *view_suite(void)
 	tcase_add_test(tc, old_trees_show_the_legacy_owner);
 	tcase_add_test(tc, a_read_moves_atime_and_stages_no_change);
 	tcase_add_test(tc, directory_nlink_counts_subdirectories);
+	tcase_add_test(tc, a_kept_nlink_follows_every_directory_change);
 	suite_add_tcase(s, tc);
 	return s;
 }
