@@ -1,4 +1,5 @@
 #include "gate.h"
+#include "contract.h"
 #include "error.h"
 #include "product.h"
 #include "tree.h"
@@ -40,6 +41,12 @@ int mesh_gate_commit(mesh_store *store, const mesh_caller *caller, const char *d
 	(void)caller;
 	if ((error = check_product_card(store, domain, branch, head_tree, candidate_tree,
 					details)) < 0)
+		return error;
+	/* The changed datasets, judged by the contracts as they stand on the
+	 * head: never by the candidate's own edit of them.  A first commit
+	 * (no head) has no contracts to judge by. */
+	if (head_tree &&
+	    (error = mesh_contract_gate(store, domain, head_tree, candidate_tree, details)) < 0)
 		return error;
 	return 0;
 }

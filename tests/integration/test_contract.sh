@@ -52,10 +52,36 @@ assert_contains "$out" "hold the 1 contract(s)"
 [[ $(mesh_cli contract check air/main --json | mesh_json 'd["failures"]') == "[]" ]] ||
 	fail "failures on good data"
 
-# --- check: bad data is named, exit 1 (the commit path's gate is not this test's)
+# --- the gate: a commit of bad data is refused naming file, column, rule
+# and value, and the head stays
 printf 'UniqueID,air_quality_status\n1,good\n,poor\n3,awful\n4,awful\n5,awful\n6,awful\n7,awful\n8,awful\n' \
 	>"$A/air/2025.csv"
+head_before=$(mesh_cli log air/main --json | mesh_json 'd["commits"][0]["id"]')
+run "$MESHFS_BIN" commit air/main -m "bad data"
+[[ $RC -ne 0 ]] || fail "a commit of bad data went through the gate: $OUT"
+assert_contains "$ERR" "air/2025.csv column 'UniqueID' rule required"
+assert_contains "$ERR" "rule validValues"
+assert_eq "$head_before" "$(mesh_cli log air/main --json | mesh_json 'd["commits"][0]["id"]')" \
+	"head after a refused commit"
+mesh_ctl_fails EINVAL "commit air/main -m 'bad data'"
+# A candidate that loosens the contract in the same commit is still
+# judged by the head's.
+cp "$A/.mesh/contracts/my_table.yaml" "$MESH_TMP/kept.yaml"
+sed -i 's/required: true/required: false/' "$A/.mesh/contracts/my_table.yaml"
+run "$MESHFS_BIN" commit air/main -m "loosen and add bad data"
+[[ $RC -ne 0 ]] || fail "a loosened contract let its own commit through"
+assert_contains "$ERR" "rule required"
+# Bad data committed for check: the contract leaves in one commit (a
+# change of .mesh/ only), the data lands in the next, it comes back.
+rm "$A/.mesh/contracts/my_table.yaml"
+mv "$A/air/2025.csv" "$MESH_TMP/2025.csv"
+mesh_commit air/main "no contract" >/dev/null
+mv "$MESH_TMP/2025.csv" "$A/air/2025.csv"
 mesh_commit air/main "bad data" >/dev/null
+cp "$MESH_TMP/kept.yaml" "$A/.mesh/contracts/my_table.yaml"
+mesh_commit air/main "the contract again" >/dev/null
+
+# --- check: bad data is named, exit 1
 assert_status 1 "$MESHFS_BIN" contract check air/main
 assert_contains "$ERR" "air/2025.csv column 'UniqueID' rule required"
 assert_contains "$ERR" "air/2025.csv column 'UniqueID' rule nullValues"
@@ -70,7 +96,7 @@ assert_eq "UniqueID 2 (null)" "$(mesh_json '"%s %d %s" % (d["failures"][0]["colu
 mesh_ctl_fails EINVAL "contract check air/main"
 assert_contains "$(mesh_json 'd["message"]' <<<"$OUT")" "rule nullValues"
 # An older commit still holds.
-mesh_cli contract check air/main~1 >/dev/null
+mesh_cli contract check air/main~3 >/dev/null   # "good data"
 
 # --- JSON lines
 cat >"$MESH_TMP/events.yaml" <<'EOF'
@@ -104,10 +130,11 @@ git_like=$(mesh_commit air/main "events")
 assert_status 1 "$MESHFS_BIN" contract check air/main
 assert_not_contains "$ERR" "events/"
 printf '{"id":1,"kind":"a"}\n{"id":1}\n' >"$A/events/2.jsonl"
-mesh_commit air/main "bad events" >/dev/null
-assert_status 1 "$MESHFS_BIN" contract check air/main
+run "$MESHFS_BIN" commit air/main -m "bad events"
+[[ $RC -ne 0 ]] || fail "bad JSON lines went through the gate"
 assert_contains "$ERR" "events/2.jsonl column 'id' rule unique"
 assert_contains "$ERR" "events/2.jsonl column 'kind' rule required"
+mesh_cli reset air/main -- events/2.jsonl >/dev/null
 
 # --- refusals: what the subset cannot express, nothing staged
 sed 's/^    physicalType: table$/    tags: [nyc]/' "$EXAMPLE" >"$MESH_TMP/tags.yaml"
