@@ -6,6 +6,7 @@
 #include "history.h"
 #include "refs.h"
 #include "json.h"
+#include "policy.h"
 
 #include <fnmatch.h>
 #include <grp.h>
@@ -871,6 +872,8 @@ static int cmd_policy(mesh_cmd *cmd)
 
 	if (!strcmp(sub, "set"))
 		error = policy_set(cmd);
+	else if (!strcmp(sub, "require") || !strcmp(sub, "unrequire"))
+		error = mesh_policy_require_cmd(cmd, !strcmp(sub, "require"));
 	else if (strcmp(sub, "show") != 0 || cmd->argc != 2)
 		return mesh_error_set(MESH_EINVAL, "usage: %s", mesh_policy_cmd_spec.usage);
 	if (error < 0)
@@ -879,13 +882,15 @@ static int cmd_policy(mesh_cmd *cmd)
 	mesh_json_object_begin(&cmd->json);
 	mesh_json_field_bool(&cmd->json, POLICY_PROTECT_MAIN,
 			     mesh_access_policy_protect_main(cmd->env->store));
+	error = mesh_policy_json(cmd->env->store, &cmd->json);
 	mesh_json_object_end(&cmd->json);
-	return 0;
+	return error;
 }
 
 const mesh_cmd_spec mesh_policy_cmd_spec = {
 	"policy", cmd_policy,
-	"policy set " POLICY_PROTECT_MAIN " true|false | policy show",
+	"policy set " POLICY_PROTECT_MAIN " true|false | policy require|unrequire "
+	"card-field FIELD[,FIELD...]|classification | policy show",
 	"store-wide policies (set: the store's administrator only)",
 };
 

@@ -177,6 +177,20 @@ const char *mesh_contract_pattern(const mesh_contract *c)
 	return c->path;
 }
 
+const char *mesh_contract_unclassified(const mesh_contract *c)
+{
+	for (size_t i = 0; i < c->prop_count; i++) {
+		const infos *in = &c->props[i].info;
+		bool classified = false;
+		for (size_t j = 0; j < in->count && !classified; j++)
+			classified = !strcmp(in->items[j].key, "classification") &&
+				     in->items[j].value && *in->items[j].value;
+		if (!classified)
+			return c->props[i].name;
+	}
+	return NULL;
+}
+
 /* --- parsing ------------------------------------------------------------ */
 
 typedef struct parser {

@@ -38,6 +38,9 @@ void mesh_contract_free(mesh_contract *contract);
 const char *mesh_contract_name(const mesh_contract *contract);
 /* The dataset's path pattern (fnmatch, '*' crosses '/'). */
 const char *mesh_contract_pattern(const mesh_contract *contract);
+/* The first schema property without a (non-empty) classification, NULL
+ * when every one has it: what `policy require classification` asks. */
+const char *mesh_contract_unclassified(const mesh_contract *contract);
 
 /* Writes the contract as ODCS v3 YAML (malloc'd, NUL-terminated,
  * caller frees). */

@@ -1,6 +1,7 @@
 #include "gate.h"
 #include "contract.h"
 #include "error.h"
+#include "policy.h"
 #include "product.h"
 #include "tree.h"
 
@@ -41,6 +42,8 @@ int mesh_gate_commit(mesh_store *store, const mesh_caller *caller, const char *d
 	(void)caller;
 	if ((error = check_product_card(store, domain, branch, head_tree, candidate_tree,
 					details)) < 0)
+		return error;
+	if ((error = mesh_policy_gate(store, domain, branch, candidate_tree, details)) < 0)
 		return error;
 	/* The changed datasets, judged by the contracts as they stand on the
 	 * head: never by the candidate's own edit of them.  A first commit
