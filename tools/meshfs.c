@@ -482,6 +482,19 @@ static void print_request(const json_value *q)
 	       json_str(q, "state", "?"), date, json_str(q, "reason", ""));
 }
 
+/* "require-card-fields	owner,description" ("-" for none), or true|false. */
+static void print_policy(const char *name, const json_value *value)
+{
+	printf("%s\t", name);
+	if (value->type != JSON_ARRAY) {
+		printf("%s\n", value->boolean ? "true" : "false");
+		return;
+	}
+	for (size_t i = 0; i < value->count; i++)
+		printf("%s%s", i ? "," : "", value->items[i]->string ? value->items[i]->string : "?");
+	printf("%s\n", value->count ? "" : "-");
+}
+
 /* access, policy, branch protect: their answers for people. */
 static bool print_access(const json_value *a)
 {
@@ -494,7 +507,7 @@ static bool print_access(const json_value *a)
 		print_request(v);
 	} else if ((v = json_get(a, "policies"))) {
 		for (size_t i = 0; i < v->count; i++)
-			printf("%s\t%s\n", v->keys[i], v->items[i]->boolean ? "true" : "false");
+			print_policy(v->keys[i], v->items[i]);
 	} else if ((v = json_get(a, "protected")) && !json_get(a, "sensitive")) {
 		printf("branch %s/%s %s\n", json_str(a, "domain", "?"), json_str(a, "branch", "?"),
 		       v->boolean ? "protected" : "unprotected");
