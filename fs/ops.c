@@ -1465,6 +1465,25 @@ static void note_access(fuse_req_t req, fs_node *node)
 		fuse_lowlevel_notify_inval_inode(f->session, node->ino, -1, 0);
 }
 
+/*
+ * Replies from a copy, as control_read does: once the kernel has the
+ * reply, a close may release the handle and free its answer while this
+ * thread is still in writev (a readahead's reply ends the last request
+ * that keeps the file open).
+ */
+static void product_read(fuse_req_t req, fs_handle *h, size_t size, off_t off)
+{
+	size_t from = (size_t)off < h->answer_len ? (size_t)off : h->answer_len;
+	size_t n = h->answer_len - from < size ? h->answer_len - from : size;
+	char *copy = malloc(n ? n : 1);
+
+	if (!copy)
+		return (void)fuse_reply_err(req, ENOMEM);
+	memcpy(copy, h->answer + from, n);
+	fuse_reply_buf(req, copy, n);
+	free(copy);
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -1478,11 +1497,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	(void)ino;
 	if (h->node->type == FS_NODE_CONTROL)
 		return control_read(req, h, size, off);
-	if (h->node->type == FS_NODE_PRODUCT) {
-		size_t from = (size_t)off < h->answer_len ? (size_t)off : h->answer_len;
-		size_t n = h->answer_len - from < size ? h->answer_len - from : size;
-		return (void)fuse_reply_buf(req, h->answer + from, n);
-	}
+	if (h->node->type == FS_NODE_PRODUCT)
+		return product_read(req, h, size, off);
 	if (!__atomic_exchange_n(&h->accessed, true, __ATOMIC_ACQ_REL))
 		note_access(req, h->node);
 	if ((dirty = fs_dirty_get(f, h->node)) == NULL) {
