@@ -10,6 +10,7 @@
  * in the page's origin.
  */
 #include "serve.h"
+#include "access.h"
 #include "audit.h"
 #include "array.h"
 #include "control.h"
@@ -554,6 +555,19 @@ typedef struct browse_entry {
 	uint64_t size;
 } browse_entry;
 
+/* On the store the domain's rules are asked here, as the mount's open
+ * and opendir ask them (the same core/access.c decision): the domain
+ * must be visible, and a sensitive path's content (a file, or the
+ * listing of a directory) needs its group. */
+static int browse_may_read(browse *b, const char *path)
+{
+	mesh_caller self;
+
+	mesh_caller_self(&self);
+	return mesh_access_check(b->store, &self, mesh_view_domain(b->view), NULL,
+				 MESH_ACCESS_READ, path);
+}
+
 static int browse_open(browse *b, const server *s, const char *domain, const char *commit_hex)
 {
 	char mount[PATH_MAX], store[PATH_MAX];
@@ -575,7 +589,12 @@ static int browse_open(browse *b, const server *s, const char *domain, const cha
 	}
 	if ((error = mesh_store_open(&b->store, s->store, &log)) < 0)
 		return error;
-	if ((error = mesh_view_open_commit(&b->view, b->store, domain, &id)) < 0) {
+	if ((error = mesh_view_open_commit(&b->view, b->store, domain, &id)) == 0 &&
+	    (error = browse_may_read(b, NULL)) < 0) {
+		mesh_view_free(b->view);
+		b->view = NULL;
+	}
+	if (error < 0) {
 		mesh_store_close(b->store);
 		b->store = NULL;
 	}
@@ -687,7 +706,8 @@ static int browse_list(browse *b, const char *path, browse_entry **out, size_t *
 	*count = 0;
 	if (!b->view)
 		return list_mount(b, path, out, count);
-	if ((error = mesh_view_list(b->view, path, &d, &n)) < 0)
+	if ((error = browse_may_read(b, path)) < 0 ||
+	    (error = mesh_view_list(b->view, path, &d, &n)) < 0)
 		return error;
 	if (n > LIST_MAX)
 		n = LIST_MAX;
@@ -736,7 +756,8 @@ static int browse_read(browse *b, const char *path, size_t max, char **out, size
 		return mesh_error_oom();
 	if (b->view) {
 		e.size = 0;
-		if ((error = mesh_view_lookup(b->view, path, &e)) == 0 &&
+		if ((error = browse_may_read(b, path)) == 0 &&
+		    (error = mesh_view_lookup(b->view, path, &e)) == 0 &&
 		    (error = mesh_view_file_map(b->view, &e, &map)) == 0) {
 			error = mesh_file_read(mesh_store_odb(b->store), mesh_store_cache(b->store),
 					       map, *out, max, 0, len);

@@ -271,4 +271,38 @@ assert_contains "$OUT" "9437184 bytes" "file page of a 9 MiB file"
 http "/"
 assert_eq 403 "$RC" "status without a token, on the store"
 serve_stop
+
+note "on the store, the domain's rules hold as through the mount: a sensitive path"
+# A user who may open the store (it is theirs) is no administrator
+# without root squash: docs (and all below) is for group srv_docs, which they are not in.
+mesh_on_exit "userdel srv_user >/dev/null 2>&1 || true"
+mesh_on_exit "groupdel srv_docs >/dev/null 2>&1 || true"
+groupadd srv_docs && useradd -M -N -g users srv_user || fail "useradd srv_user"
+mesh_cli domain restrict sales docs --group srv_docs >/dev/null
+chown -R srv_user "$STORE"
+chmod 755 "$MESH_TMP"
+"$MESHFS_BIN" help >/dev/null   # the binary is reachable for the user
+serve_start_as() {
+	setpriv --reuid srv_user --regid users --init-groups "$MESHFS_BIN" serve \
+		--listen 127.0.0.1:0 --store "$STORE" >"$MESH_TMP/serve.out" 2>"$MESH_TMP/serve.err" </dev/null &
+	SERVE_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*/?token=[0-9a-f]*' "$MESH_TMP/serve.out" || true)
+		[[ -n $URL ]] && break
+		sleep 0.1
+	done
+	[[ -n $URL ]] || fail "meshfs serve as srv_user printed no URL: $(cat "$MESH_TMP/serve.err")"
+	BASE=${URL%%/?token=*}
+	TOKEN=${URL##*token=}
+}
+serve_start_as
+http "/raw?d=sales&ref=main&path=docs/readme.txt&token=$TOKEN"
+assert_eq 403 "$RC" "raw of a sensitive file for a non-member, on the store"
+assert_not_contains "$OUT" "hello docs" "what a non-member is shown"
+http "/tree?d=sales&ref=main&path=docs&token=$TOKEN"
+assert_eq 403 "$RC" "listing of a sensitive directory for a non-member, on the store"
+http "/raw?d=sales&ref=main&path=orders.csv&token=$TOKEN"
+assert_eq 200 "$RC" "raw of an ordinary file for the same user"
+serve_stop
+chown -R root "$STORE"
 note "screenshots in $ARTIFACTS"
