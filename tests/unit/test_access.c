@@ -53,29 +53,12 @@ static mesh_caller callers[NCALLERS];
 static char *tmp;
 static mesh_store *store;
 static mesh_control_env env;
-static mesh_view *views[8];
-static size_t view_count;
+static test_views table;
 
 static mesh_caller fake_caller(uid_t uid, gid_t gid, const groups *g)
 {
 	mesh_caller c = { .uid = uid, .gid = gid, .pid = 1, .groups_of = fake_groups, .source = g };
 	return c;
-}
-
-static int table_view(void *ctx, const char *domain, const char *branch, mesh_view **out)
-{
-	(void)ctx;
-	for (size_t i = 0; i < view_count; i++)
-		if (!strcmp(mesh_view_domain(views[i]), domain) &&
-		    !strcmp(mesh_view_branch(views[i]), branch)) {
-			*out = views[i];
-			return 0;
-		}
-	ck_assert_uint_lt(view_count, 8);
-	int error = mesh_view_open_branch(out, store, domain, branch);
-	if (error == 0)
-		views[view_count++] = *out;
-	return error;
 }
 
 /* Runs line as caller; the code, and the answer in *answer (freed by the next call). */
@@ -147,16 +130,12 @@ static void setup(void)
 	callers[WRITER] = fake_caller(WRITER_UID, 100, &writer_groups);
 	callers[READER] = fake_caller(READER_UID, 100, &reader_groups);
 	callers[OTHER] = fake_caller(OTHER_UID, 100, &no_groups);
-	memset(&env, 0, sizeof(env));
-	env.store = store;
-	env.branch_view = table_view;
-	view_count = 0;
+	test_views_env(&table, store, &env);
 }
 
 static void teardown(void)
 {
-	for (size_t i = 0; i < view_count; i++)
-		mesh_view_free(views[i]);
+	test_views_free(&table);
 	mesh_store_close(store);
 	test_tmpdir_remove(tmp);
 }

@@ -134,59 +134,22 @@ END_TEST
 
 /* --- running commands ------------------------------------------------ */
 
-#define MAX_VIEWS 8
-
-/* What the mount keeps: one view per branch, handed out again and again. */
-typedef struct view_table {
-	mesh_store *store;
-	mesh_view *views[MAX_VIEWS];
-	size_t count;
-	size_t calls;
-} view_table;
-
-static int table_view(void *ctx, const char *domain, const char *branch,
-		      mesh_view **out)
-{
-	view_table *t = ctx;
-	int error;
-
-	t->calls++;
-	for (size_t i = 0; i < t->count; i++) {
-		if (!strcmp(mesh_view_domain(t->views[i]), domain) &&
-		    !strcmp(mesh_view_branch(t->views[i]), branch)) {
-			*out = t->views[i];
-			return 0;
-		}
-	}
-	ck_assert_uint_lt(t->count, MAX_VIEWS);
-	if ((error = mesh_view_open_branch(out, t->store, domain, branch)) < 0)
-		return error;
-	t->views[t->count++] = *out;
-	return 0;
-}
-
 static char *tmp;
 static mesh_store *store;
 static mesh_caller caller;
-static view_table table;
+static test_views table;
 static mesh_control_env env;
 
 static void setup(void)
 {
 	tmp = test_tmpdir_new();
 	store = test_store_new(tmp, &caller, NULL);
-	memset(&table, 0, sizeof(table));
-	table.store = store;
-	memset(&env, 0, sizeof(env));
-	env.store = store;
-	env.branch_view = table_view;
-	env.ctx = &table;
+	test_views_env(&table, store, &env);
 }
 
 static void teardown(void)
 {
-	for (size_t i = 0; i < table.count; i++)
-		mesh_view_free(table.views[i]);
+	test_views_free(&table);
 	mesh_store_close(store);
 	test_tmpdir_remove(tmp);
 }
@@ -271,7 +234,7 @@ static void stage(const char *domain, const char *path, const char *content)
 	mesh_view *view;
 	mesh_oid id;
 
-	ck_assert_int_eq(table_view(&table, domain, "main", &view), 0);
+	ck_assert_int_eq(test_views_get(&table, domain, "main", &view), 0);
 	ck_assert_int_eq(mesh_file_write_buf(mesh_store_odb(store), NULL, content,
 					     strlen(content), &id), 0);
 	ck_assert_int_eq(mesh_view_stage_content(view, &caller, path, MESH_KIND_FILE,

@@ -12,54 +12,22 @@
 #include "lineage.h"
 #include "view.h"
 
-#define MAX_VIEWS 8
-
-typedef struct view_table {
-	mesh_store *store;
-	mesh_view *views[MAX_VIEWS];
-	size_t count;
-} view_table;
-
 static char *tmp;
 static mesh_store *store;
 static mesh_caller caller;
-static view_table table;
+static test_views table;
 static mesh_control_env env;
-
-static int table_view(void *ctx, const char *domain, const char *branch, mesh_view **out)
-{
-	view_table *t = ctx;
-	int error;
-
-	for (size_t i = 0; i < t->count; i++)
-		if (!strcmp(mesh_view_domain(t->views[i]), domain) &&
-		    !strcmp(mesh_view_branch(t->views[i]), branch)) {
-			*out = t->views[i];
-			return mesh_view_refresh(*out);
-		}
-	ck_assert_uint_lt(t->count, MAX_VIEWS);
-	if ((error = mesh_view_open_branch(out, t->store, domain, branch)) < 0)
-		return error;
-	t->views[t->count++] = *out;
-	return 0;
-}
 
 static void setup(void)
 {
 	tmp = test_tmpdir_new();
 	store = test_store_new(tmp, &caller, NULL);
-	memset(&table, 0, sizeof(table));
-	table.store = store;
-	memset(&env, 0, sizeof(env));
-	env.store = store;
-	env.branch_view = table_view;
-	env.ctx = &table;
+	test_views_env(&table, store, &env);
 }
 
 static void teardown(void)
 {
-	for (size_t i = 0; i < table.count; i++)
-		mesh_view_free(table.views[i]);
+	test_views_free(&table);
 	mesh_store_close(store);
 	test_tmpdir_remove(tmp);
 }
@@ -83,7 +51,7 @@ static mesh_view *branch(const char *domain, const char *name)
 {
 	mesh_view *v = NULL;
 
-	ck_assert_int_eq(table_view(&table, domain, name, &v), 0);
+	ck_assert_int_eq(test_views_get(&table, domain, name, &v), 0);
 	return v;
 }
 

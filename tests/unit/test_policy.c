@@ -18,30 +18,13 @@ static char *tmp;
 static mesh_store *store;
 static mesh_control_env env;
 static mesh_caller admin, other;
-static mesh_view *views[4];
-static size_t view_count;
-
-static int table_view(void *ctx, const char *domain, const char *branch, mesh_view **out)
-{
-	(void)ctx;
-	for (size_t i = 0; i < view_count; i++)
-		if (!strcmp(mesh_view_domain(views[i]), domain) &&
-		    !strcmp(mesh_view_branch(views[i]), branch)) {
-			*out = views[i];
-			return 0;
-		}
-	ck_assert_uint_lt(view_count, 4);
-	int error = mesh_view_open_branch(out, store, domain, branch);
-	if (error == 0)
-		views[view_count++] = *out;
-	return error;
-}
+static test_views table;
 
 static mesh_view *view_of(const char *branch)
 {
 	mesh_view *v = NULL;
 
-	ck_assert_int_eq(table_view(NULL, "sales", branch, &v), 0);
+	ck_assert_int_eq(test_views_get(&table, "sales", branch, &v), 0);
 	return v;
 }
 
@@ -52,16 +35,12 @@ static void setup(void)
 	other = admin;
 	other.uid = 5004;
 	other.gid = 100;
-	memset(&env, 0, sizeof(env));
-	env.store = store;
-	env.branch_view = table_view;
-	view_count = 0;
+	test_views_env(&table, store, &env);
 }
 
 static void teardown(void)
 {
-	for (size_t i = 0; i < view_count; i++)
-		mesh_view_free(views[i]);
+	test_views_free(&table);
 	mesh_store_close(store);
 	test_tmpdir_remove(tmp);
 }

@@ -201,3 +201,40 @@ bool test_in_db(mesh_store *store, const mesh_oid *id)
 	object_key(id, key);
 	return mesh_db_has(mesh_store_db(store), key, sizeof(key)) == 1;
 }
+
+int test_views_get(void *ctx, const char *domain, const char *branch, mesh_view **out)
+{
+	test_views *t = ctx;
+	int error;
+
+	t->calls++;
+	for (size_t i = 0; i < t->count; i++) {
+		if (!strcmp(mesh_view_domain(t->views[i]), domain) &&
+		    !strcmp(mesh_view_branch(t->views[i]), branch)) {
+			*out = t->views[i];
+			return 0;
+		}
+	}
+	ck_assert_uint_lt(t->count, TEST_VIEWS_MAX);
+	if ((error = mesh_view_open_branch(out, t->store, domain, branch)) < 0)
+		return error;
+	t->views[t->count++] = *out;
+	return 0;
+}
+
+void test_views_env(test_views *views, mesh_store *store, mesh_control_env *env)
+{
+	memset(views, 0, sizeof(*views));
+	views->store = store;
+	memset(env, 0, sizeof(*env));
+	env->store = store;
+	env->branch_view = test_views_get;
+	env->ctx = views;
+}
+
+void test_views_free(test_views *views)
+{
+	for (size_t i = 0; i < views->count; i++)
+		mesh_view_free(views->views[i]);
+	views->count = 0;
+}

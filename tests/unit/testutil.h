@@ -58,6 +58,24 @@ void test_flip_db(mesh_store *store, const mesh_oid *id);
 void test_remove_db(mesh_store *store, const mesh_oid *id);
 bool test_in_db(mesh_store *store, const mesh_oid *id);
 
+#include "cmd.h"
+
+/* Branch views kept one per branch, as the mount keeps them, for the
+ * control commands of a test (test_views_env); calls counts the asks. */
+#define TEST_VIEWS_MAX 16
+typedef struct test_views {
+	mesh_store *store;
+	mesh_view *views[TEST_VIEWS_MAX];
+	size_t count;
+	unsigned calls;
+} test_views;
+
+/* A mesh_control_branch_view over a test_views (ctx). */
+int test_views_get(void *ctx, const char *domain, const char *branch, mesh_view **out);
+/* env runs commands on store with its branch views in views. */
+void test_views_env(test_views *views, mesh_store *store, mesh_control_env *env);
+void test_views_free(test_views *views);
+
 /* Runs a suite and returns the process exit status. */
 int test_run_suite(Suite *suite);
 
