@@ -202,7 +202,8 @@ int mesh_hook_list(mesh_store *store, const char *domain, mesh_hook **out, size_
 		*count = 0;
 		return error;
 	}
-	qsort(*out, *count, sizeof(**out), by_event_then_program);
+	if (*count > 1)
+		qsort(*out, *count, sizeof(**out), by_event_then_program);
 	return 0;
 }
 
@@ -811,10 +812,10 @@ static int run_event(mesh_store *store, mesh_hook_job *job, mesh_hook_event even
 		if (o.status != 0) {
 			describe(h, &o, how, sizeof(how));
 			trimmed_output(&o, said, sizeof(said));
-			textf(refusal, rlen, "%s hook %s (run as %s) of domain %s refused %s/%s "
+			textf(refusal, rlen, "%s hook %s (run as %s) of domain %s %s %s/%s "
 				 "(%s)%s%s", mesh_hook_event_name(event), h->program, user,
-				 job->domain, job->domain, job->branch, how, said[0] ? ": " : "",
-				 said);
+				 job->domain, stop ? "refused" : "failed after", job->domain,
+				 job->branch, how, said[0] ? ": " : "", said);
 			if (!stop) {
 				mesh_hook_outcome_dispose(&o);
 				mesh_log_write(mesh_store_log(store), MESH_LOG_WARN, "%s", refusal);
