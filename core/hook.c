@@ -237,6 +237,20 @@ static int parse_timeout(const char *text, unsigned *out)
 	return 0;
 }
 
+/* "runs_as": whom the domain's hooks run as, so that a root-owned
+ * domain's "nobody" is said when the hook is added. */
+static int json_runs_as(mesh_cmd *cmd, const char *domain)
+{
+	mesh_domain *d;
+	int error;
+
+	if ((error = mesh_domain_get(cmd->env->store, domain, &d)) < 0)
+		return error;
+	mesh_json_field_string(&cmd->json, "runs_as", d->owner_uid ? d->owner : "nobody");
+	mesh_domain_free(d);
+	return 0;
+}
+
 static int hook_add_cmd(mesh_cmd *cmd)
 {
 	const char *pos[3] = { NULL }, *timeout_text = NULL;
@@ -256,7 +270,7 @@ static int hook_add_cmd(mesh_cmd *cmd)
 		return error;
 	mesh_json_field_string(&cmd->json, "domain", pos[0]);
 	json_hook(&cmd->json, "hook", event, pos[2], timeout);
-	return 0;
+	return json_runs_as(cmd, pos[0]);
 }
 
 static int hook_remove_cmd(mesh_cmd *cmd)

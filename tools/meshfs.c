@@ -852,9 +852,11 @@ static void print_hooks(const json_value *a)
 			       json_num(h, "timeout", 0));
 		}
 	} else if ((v = json_get(a, "hook"))) {
-		printf("%s hook %s of %s, time-out %.0f s\n", json_str(v, "event", "?"),
+		printf("%s hook %s of %s, time-out %.0f s, runs as %s%s\n", json_str(v, "event", "?"),
 		       json_str(v, "program", "?"), json_str(a, "domain", "?"),
-		       json_num(v, "timeout", 0));
+		       json_num(v, "timeout", 0), json_str(a, "runs_as", "?"),
+		       !strcmp(json_str(a, "runs_as", ""), "nobody") ?
+		       " (the domain's owner is root)" : "");
 	} else if ((v = json_get(a, "removed"))) {
 		printf("removed %s hook %s of %s\n", json_str(v, "event", "?"),
 		       json_str(v, "program", "?"), json_str(a, "domain", "?"));

@@ -79,7 +79,7 @@ run cli hook add sales pre-commit relative.sh
 assert_contains "$ERR" "is not an absolute path" "relative program"
 run cli hook add sales pre-commit "$CHECK" --timeout 0
 [[ $RC -eq 1 ]] || fail "--timeout 0 exited $RC"
-assert_contains "$(cli hook add sales pre-commit "$CHECK" --timeout 10)" "pre-commit hook $CHECK of sales" \
+assert_contains "$(cli hook add sales pre-commit "$CHECK" --timeout 10)" "pre-commit hook $CHECK of sales, time-out 10 s, runs as $OWNER" \
 	"hook add by the administrator"
 assert_eq "$(printf 'pre-commit\t%s\t10 s' "$CHECK")" "$(as_other "$MESHFS_BIN" --mount "$MNT" hook list sales)" \
 	"hook list by $OTHER"
