@@ -719,6 +719,18 @@ void mesh_store_branch_lock(mesh_store *store, const char *domain,
 	pthread_mutex_unlock(&s->mutex);
 }
 
+bool mesh_store_branch_held(mesh_store *store, const char *domain, const char *branch)
+{
+	uint64_t hash = branch_hash(domain, branch);
+	branch_stripe *s = &store->branch_locks[hash % BRANCH_LOCK_STRIPES];
+	bool held;
+
+	pthread_mutex_lock(&s->mutex);
+	held = stripe_holds(s, hash);
+	pthread_mutex_unlock(&s->mutex);
+	return held;
+}
+
 bool mesh_store_branch_trylock(mesh_store *store, const char *domain, const char *branch)
 {
 	uint64_t hash = branch_hash(domain, branch);

@@ -169,6 +169,10 @@ void mesh_store_branch_lock(mesh_store *store, const char *domain,
 			    const char *branch);
 void mesh_store_branch_unlock(mesh_store *store, const char *domain,
 			      const char *branch);
+/* Whether someone holds the branch's lock now (a hint: it may change at
+ * once), so the mount can answer a close that would wait from a thread
+ * of its own. */
+bool mesh_store_branch_held(mesh_store *store, const char *domain, const char *branch);
 /* Takes the branch's lock only when it is free: whether it did. */
 bool mesh_store_branch_trylock(mesh_store *store, const char *domain, const char *branch);
 

@@ -1852,14 +1852,50 @@ static void audit_close(fuse_req_t req, fs_handle *h, int error)
 		audit_op(req, h->node, NULL, h->created && first ? "create" : "write", error);
 }
 
-static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* Stages what a writer's close (or any fsync) leaves, and answers. */
+static void stage_and_reply(fuse_req_t req, fs_handle *h, bool fsync)
 {
-	fs_handle *h = handle_of(fi);
 	mesh_caller caller;
 	int error;
 
-	(void)ino;
 	staging_caller(req, h, &caller);
+	error = fs_dirty_stage(fs_of(req), h->node, &caller, fsync);
+	if (!fsync)
+		audit_close(req, h, error);
+	if (error < 0)
+		return reply_error(req, error);
+	fuse_reply_err(req, 0);
+}
+
+static void stage_job_run(fs_job *job)
+{
+	stage_and_reply(job->req, job->handle, job->size != 0);
+}
+
+/* Staging waits for the branch's lock, which a commit holds while its
+ * pre-hooks run: then the close or fsync is answered from a thread of
+ * its own, and the request thread goes on serving.  (A hint: a branch
+ * taken just after it is asked waits the commit out here.) */
+static void stage_maybe_later(fuse_req_t req, fs_handle *h, bool fsync)
+{
+	mesh_view *view = h->node->view;
+	fs_job *job;
+
+	if (!mesh_store_branch_held(fs_of(req)->store, mesh_view_domain(view),
+				    mesh_view_branch(view)) ||
+	    !(job = job_new(req, NULL, 0)))
+		return stage_and_reply(req, h, fsync);
+	job->handle = h;
+	job->size = fsync;
+	job->run = stage_job_run;
+	job_start(job);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fs_handle *h = handle_of(fi);
+
+	(void)ino;
 	/* A reader's close stages nothing: what a writer still has open is
 	 * not a state any close or fsync produced. */
 	if (h->node->type != FS_NODE_ENTRY || !h->writes) {
@@ -1867,28 +1903,19 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return (void)fuse_reply_err(req, 0);
 	}
 	/* close(2) stages what was written, so a commit includes it. */
-	error = fs_dirty_stage(fs_of(req), h->node, &caller, false);
-	audit_close(req, h, error);
-	if (error < 0)
-		return reply_error(req, error);
-	fuse_reply_err(req, 0);
+	stage_maybe_later(req, h, false);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
 	fs_handle *h = handle_of(fi);
-	mesh_caller caller;
-	int error;
 
 	(void)ino;
 	(void)datasync;
-	staging_caller(req, h, &caller);
 	if (h->node->type != FS_NODE_ENTRY)
 		return (void)fuse_reply_err(req, 0);
-	if ((error = fs_dirty_stage(fs_of(req), h->node, &caller, true)) < 0)
-		return reply_error(req, error);
-	fuse_reply_err(req, 0);
+	stage_maybe_later(req, h, true);
 }
 
 /* When a node's last handle goes (node table's lock held): a clean
