@@ -256,7 +256,7 @@ static int hook_add_cmd(mesh_cmd *cmd)
 	const char *pos[3] = { NULL }, *timeout_text = NULL;
 	mesh_cmd_opt opts[] = { { "--timeout", NULL, &timeout_text, NULL } };
 	unsigned timeout = MESH_HOOK_TIMEOUT_DEFAULT;
-	mesh_hook_event event;
+	mesh_hook_event event = MESH_HOOK_PRE_COMMIT;
 	size_t npos;
 	int error;
 
@@ -275,7 +275,7 @@ static int hook_add_cmd(mesh_cmd *cmd)
 
 static int hook_remove_cmd(mesh_cmd *cmd)
 {
-	mesh_hook_event event;
+	mesh_hook_event event = MESH_HOOK_PRE_COMMIT;
 	int error;
 
 	if (cmd->argc != 5)
