@@ -1669,8 +1669,8 @@ static bool read_only(char *const *argv, size_t argc)
 	for (size_t i = 0; i < sizeof(readers) / sizeof(readers[0]); i++)
 		if (!strcmp(name, readers[i]))
 			return true;
-	if ((!strcmp(name, "domain") || !strcmp(name, "branch") || !strcmp(name, "tag")) &&
-	    word_is(argv, argc, 1, "list"))
+	if ((!strcmp(name, "domain") || !strcmp(name, "branch") || !strcmp(name, "tag") ||
+	     !strcmp(name, "hook")) && word_is(argv, argc, 1, "list"))
 		return true;
 	if (!strcmp(name, "domain") &&
 	    (word_is(argv, argc, 1, "stats") || word_is(argv, argc, 1, "show")))
@@ -1694,7 +1694,7 @@ static const char *target_word(char *const *argv, size_t argc)
 	size_t at = 1;
 
 	if (!strcmp(name, "domain") || !strcmp(name, "branch") || !strcmp(name, "tag") ||
-	    !strcmp(name, "import") || !strcmp(name, "cp"))
+	    !strcmp(name, "import") || !strcmp(name, "cp") || !strcmp(name, "hook"))
 		at = 2;
 	if (!strcmp(name, "gc") || !strcmp(name, "fsck") || !strcmp(name, "control") ||
 	    !strcmp(name, "audit") || !strcmp(name, "policy") || !strcmp(name, "progress"))

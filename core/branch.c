@@ -1,4 +1,5 @@
 #include "branch.h"
+#include "hook.h"
 #include "access.h"
 #include "progress.h"
 #include "domain.h"
@@ -47,6 +48,20 @@ static int check_new_name(mesh_store *store, const char *domain, const char *wha
 	return 0;
 }
 
+/* pre-create-branch and pre-create-tag: MESH_BRANCH is the new name,
+ * MESH_SOURCE the REF it is made from, the candidate its commit. */
+static int new_ref_hooks(mesh_store *store, const mesh_caller *caller, const char *domain,
+			 mesh_hook_event event, const char *name, const char *from,
+			 const mesh_oid *commit)
+{
+	mesh_hook_job job = { .event = event, .domain = domain, .branch = name,
+			      .source = from, .caller = caller, .commit = *commit };
+	int error = mesh_hook_run_pre(store, &job);
+
+	mesh_hook_job_dispose(&job);
+	return error;
+}
+
 int mesh_branch_create(mesh_store *store, const mesh_caller *caller,
 		       const char *domain, const char *name,
 		       const char *from_ref, mesh_oid *out_head)
@@ -59,6 +74,9 @@ int mesh_branch_create(mesh_store *store, const mesh_caller *caller,
 	if ((error = mesh_access_check(store, caller, domain, NULL, MESH_ACCESS_BRANCH, NULL)) < 0 ||
 	    (error = check_new_name(store, domain, "branch", name)) < 0 ||
 	    (error = mesh_revparse(store, domain, from_ref, &rev)) < 0)
+		return error;
+	if ((error = new_ref_hooks(store, caller, domain, MESH_HOOK_PRE_CREATE_BRANCH, name,
+				   from_ref, &rev.commit)) < 0)
 		return error;
 	snprintf(ref, sizeof(ref), "heads/%s", name);
 	if ((error = mesh_ref_set(mesh_store_refs(store), domain, ref, &rev.commit, NULL)) < 0)
@@ -153,6 +171,9 @@ int mesh_tag_create(mesh_store *store, const mesh_caller *caller,
 	    (error = check_new_name(store, domain, "tag", tag)) < 0 ||
 	    (error = mesh_revparse(store, domain, ref, &rev)) < 0)
 		return error;
+	if ((error = new_ref_hooks(store, caller, domain, MESH_HOOK_PRE_CREATE_TAG, tag, ref,
+				   &rev.commit)) < 0)
+		return error;
 	snprintf(name, sizeof(name), "tags/%s", tag);
 	if ((error = mesh_ref_set(mesh_store_refs(store), domain, name, &rev.commit, NULL)) < 0)
 		return error;
@@ -204,6 +225,7 @@ typedef struct three_way {
 	mesh_oid theirs;           /* tree */
 	const mesh_oid *extra_parent;
 	const char *what;
+	const char *source;        /* the ref merged, reverted or picked (hooks see it) */
 	const char *message;
 	mesh_merge_strategy strategy;
 } three_way;
@@ -231,7 +253,7 @@ static int run_three_way(mesh_store *store, mesh_view *view, const mesh_caller *
 			outcome->merge.conflict_count);
 	mesh_progress_set(mesh_store_progress(store), "committing", "", 0, 0);
 	return mesh_view_apply(view, caller, &outcome->old_head, &outcome->merge.tree,
-			       tw->extra_parent, tw->what, tw->message, NULL, 0,
+			       tw->extra_parent, tw->what, tw->source, tw->message, NULL, 0,
 			       &outcome->commit);
 }
 
@@ -240,7 +262,7 @@ int mesh_branch_merge(mesh_store *store, mesh_view *dest, const mesh_caller *cal
 		      const char *message, mesh_branch_outcome *outcome)
 {
 	const char *domain = mesh_view_domain(dest);
-	three_way tw = { .what = "merge", .strategy = strategy };
+	three_way tw = { .what = "merge", .source = src_ref, .strategy = strategy };
 	char default_message[600];
 	mesh_oid head, base_commit, base_tree;
 	mesh_rev src;
@@ -276,7 +298,7 @@ int mesh_branch_revert(mesh_store *store, mesh_view *view, const mesh_caller *ca
 		       const char *commit_ref, unsigned parent,
 		       mesh_branch_outcome *outcome)
 {
-	three_way tw = { .what = "revert", .strategy = MESH_MERGE_FAIL };
+	three_way tw = { .what = "revert", .source = commit_ref, .strategy = MESH_MERGE_FAIL };
 	mesh_commit *commit = NULL;
 	char message[1200];
 	mesh_oid tree;
@@ -315,7 +337,7 @@ int mesh_branch_cherry_pick(mesh_store *store, mesh_view *view,
 			    const mesh_caller *caller, const char *commit_ref,
 			    mesh_branch_outcome *outcome)
 {
-	three_way tw = { .what = "cherry-pick", .strategy = MESH_MERGE_FAIL };
+	three_way tw = { .what = "cherry-pick", .source = commit_ref, .strategy = MESH_MERGE_FAIL };
 	mesh_commit *commit = NULL;
 	mesh_oid parent_tree;
 	mesh_rev rev;

@@ -13,6 +13,7 @@
 #include "import.h"
 #include "lineage.h"
 #include "history.h"
+#include "hook.h"
 #include "json.h"
 #include "product.h"
 #include "progress.h"
@@ -986,6 +987,7 @@ static const mesh_cmd_spec *const commands[] = {
 	&mesh_progress_cmd_spec,
 	&mesh_contract_cmd_spec,
 	&mesh_product_cmd_spec, &mesh_lineage_cmd_spec,
+	&mesh_hook_cmd_spec,
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))

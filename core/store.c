@@ -19,8 +19,18 @@
 #include <unistd.h>
 
 /* Striped locks: a fixed table hashed by branch, so locking needs no
- * allocation and two branches rarely share a stripe. */
+ * allocation.  A stripe's mutex is held only to note which branches are
+ * held: a branch held for long (its pre-commit hooks run) never blocks
+ * another branch that shares its stripe. */
 #define BRANCH_LOCK_STRIPES 64
+#define BRANCH_LOCK_HELD_MAX 16
+
+typedef struct branch_stripe {
+	pthread_mutex_t mutex;
+	pthread_cond_t released;
+	uint64_t held[BRANCH_LOCK_HELD_MAX];   /* hashes of the held branches */
+	size_t held_count;
+} branch_stripe;
 
 /* Decompressed chunks kept for repeated small reads. */
 #define CHUNK_CACHE_BYTES (64u << 20)
@@ -60,7 +70,8 @@ struct mesh_store {
 	mesh_treecache *trees;
 	mesh_audit *audit;
 	mesh_progress_table *progress;
-	pthread_mutex_t branch_locks[BRANCH_LOCK_STRIPES];
+	branch_stripe branch_locks[BRANCH_LOCK_STRIPES];
+	char *mountpoint;         /* set before threads share the handle */
 	struct timespec opened;   /* the filesystems' clock (coarse) */
 	struct mesh_access_cache *access;
 	bool root_squash;         /* set before threads share the handle */
@@ -581,8 +592,10 @@ int mesh_store_open(mesh_store **out, const char *path, const mesh_log *log)
 		return error;
 	if (!(store = calloc(1, sizeof(*store))))
 		return mesh_error_oom();
-	for (int i = 0; i < BRANCH_LOCK_STRIPES; i++)
-		pthread_mutex_init(&store->branch_locks[i], NULL);
+	for (int i = 0; i < BRANCH_LOCK_STRIPES; i++) {
+		pthread_mutex_init(&store->branch_locks[i].mutex, NULL);
+		pthread_cond_init(&store->branch_locks[i].released, NULL);
+	}
 	pthread_mutex_init(&store->space_lock, NULL);
 	if (log)
 		store->log = *log;
@@ -622,8 +635,11 @@ void mesh_store_close(mesh_store *store)
 	mesh_refdb_close(store->refs);
 	mesh_odb_close(store->odb);
 	mesh_db_close(store->db);
-	for (int i = 0; i < BRANCH_LOCK_STRIPES; i++)
-		pthread_mutex_destroy(&store->branch_locks[i]);
+	for (int i = 0; i < BRANCH_LOCK_STRIPES; i++) {
+		pthread_mutex_destroy(&store->branch_locks[i].mutex);
+		pthread_cond_destroy(&store->branch_locks[i].released);
+	}
+	free(store->mountpoint);
 	pthread_mutex_destroy(&store->space_lock);
 	free(store->reserve_path);
 	free(store->tmp_dir);
@@ -668,30 +684,97 @@ int mesh_store_set_root_squash(mesh_store *store, bool on)
 	return 0;
 }
 
-static pthread_mutex_t *branch_stripe(mesh_store *store, const char *domain,
-				      const char *branch)
+/* FNV-1a of "domain/branch", 64 bits: two branches with one hash would
+ * only be serialized, never mixed up. */
+static uint64_t branch_hash(const char *domain, const char *branch)
 {
-	uint32_t hash = 2166136261u;   /* FNV-1a */
+	uint64_t hash = 14695981039346656037ull;
 
 	for (const char *p = domain; *p; p++)
-		hash = (hash ^ (unsigned char)*p) * 16777619u;
-	hash = (hash ^ '/') * 16777619u;
+		hash = (hash ^ (unsigned char)*p) * 1099511628211ull;
+	hash = (hash ^ '/') * 1099511628211ull;
 	for (const char *p = branch; *p; p++)
-		hash = (hash ^ (unsigned char)*p) * 16777619u;
-	return &store->branch_locks[hash % BRANCH_LOCK_STRIPES];
+		hash = (hash ^ (unsigned char)*p) * 1099511628211ull;
+	return hash;
+}
+
+static bool stripe_holds(const branch_stripe *s, uint64_t hash)
+{
+	for (size_t i = 0; i < s->held_count; i++)
+		if (s->held[i] == hash)
+			return true;
+	return false;
 }
 
 void mesh_store_branch_lock(mesh_store *store, const char *domain,
 			    const char *branch)
 {
-	pthread_mutex_lock(branch_stripe(store, domain, branch));
+	uint64_t hash = branch_hash(domain, branch);
+	branch_stripe *s = &store->branch_locks[hash % BRANCH_LOCK_STRIPES];
+
+	pthread_mutex_lock(&s->mutex);
+	while (stripe_holds(s, hash) || s->held_count == BRANCH_LOCK_HELD_MAX)
+		pthread_cond_wait(&s->released, &s->mutex);
+	s->held[s->held_count++] = hash;
+	pthread_mutex_unlock(&s->mutex);
+}
+
+bool mesh_store_branch_held(mesh_store *store, const char *domain, const char *branch)
+{
+	uint64_t hash = branch_hash(domain, branch);
+	branch_stripe *s = &store->branch_locks[hash % BRANCH_LOCK_STRIPES];
+	bool held;
+
+	pthread_mutex_lock(&s->mutex);
+	held = stripe_holds(s, hash);
+	pthread_mutex_unlock(&s->mutex);
+	return held;
+}
+
+bool mesh_store_branch_trylock(mesh_store *store, const char *domain, const char *branch)
+{
+	uint64_t hash = branch_hash(domain, branch);
+	branch_stripe *s = &store->branch_locks[hash % BRANCH_LOCK_STRIPES];
+	bool taken = false;
+
+	pthread_mutex_lock(&s->mutex);
+	if (!stripe_holds(s, hash) && s->held_count < BRANCH_LOCK_HELD_MAX) {
+		s->held[s->held_count++] = hash;
+		taken = true;
+	}
+	pthread_mutex_unlock(&s->mutex);
+	return taken;
 }
 
 void mesh_store_branch_unlock(mesh_store *store, const char *domain,
 			      const char *branch)
 {
-	pthread_mutex_unlock(branch_stripe(store, domain, branch));
+	uint64_t hash = branch_hash(domain, branch);
+	branch_stripe *s = &store->branch_locks[hash % BRANCH_LOCK_STRIPES];
+
+	pthread_mutex_lock(&s->mutex);
+	for (size_t i = 0; i < s->held_count; i++) {
+		if (s->held[i] == hash) {
+			s->held[i] = s->held[--s->held_count];
+			break;
+		}
+	}
+	pthread_cond_broadcast(&s->released);
+	pthread_mutex_unlock(&s->mutex);
 }
+
+int mesh_store_set_mountpoint(mesh_store *store, const char *path)
+{
+	char *copy = path ? strdup(path) : NULL;
+
+	if (path && !copy)
+		return mesh_error_oom();
+	free(store->mountpoint);
+	store->mountpoint = copy;
+	return 0;
+}
+
+const char *mesh_store_mountpoint(const mesh_store *store) { return store->mountpoint; }
 
 static int self_groups(const void *source, gid_t *out, int max)
 {

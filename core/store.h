@@ -161,11 +161,25 @@ struct timespec mesh_store_opened(const mesh_store *store);
  * Staging and head changes of one branch are serialized: a commit must
  * see a stable set of staged entries and a stable head.  The lock is per
  * (domain, branch) and held only around metadata updates, never while
- * chunking or hashing file content.
+ * chunking or hashing file content, and while a commit's or merge's
+ * pre-hooks run (hook.h): so the branch takes no other change meanwhile.
+ * Branches never wait for each other.
  */
 void mesh_store_branch_lock(mesh_store *store, const char *domain,
 			    const char *branch);
 void mesh_store_branch_unlock(mesh_store *store, const char *domain,
 			      const char *branch);
+/* Whether someone holds the branch's lock now (a hint: it may change at
+ * once), so the mount can answer a close that would wait from a thread
+ * of its own. */
+bool mesh_store_branch_held(mesh_store *store, const char *domain, const char *branch);
+/* Takes the branch's lock only when it is free: whether it did. */
+bool mesh_store_branch_trylock(mesh_store *store, const char *domain, const char *branch);
+
+/* Where this handle's store is mounted (the daemon sets it before the
+ * handle is shared), so that a hook is shown its candidate as a commit
+ * view of the mount; NULL without a mount. */
+int mesh_store_set_mountpoint(mesh_store *store, const char *path);
+const char *mesh_store_mountpoint(const mesh_store *store);
 
 #endif

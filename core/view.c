@@ -5,6 +5,7 @@
 #include "domain.h"
 #include "error.h"
 #include "gate.h"
+#include "hook.h"
 #include "history.h"
 #include "lineage.h"
 #include "stage.h"
@@ -679,7 +680,7 @@ static void memo_written(change *ch)
 
 /* With batch NULL the change makes its own; else it adds to batch and
  * writes it, leaving it to the caller to free. */
-static int change_begin_with(change *ch, mesh_view *view, mesh_db_batch *batch)
+static int change_begin_lock(change *ch, mesh_view *view, mesh_db_batch *batch, bool wait)
 {
 	int error;
 
@@ -695,9 +696,20 @@ static int change_begin_with(change *ch, mesh_view *view, mesh_db_batch *batch)
 		return error;
 	ch->view = view;
 	ch->now = now_ns();
-	mesh_store_branch_lock(view->store, view->domain, view->branch);
+	if (wait) {
+		mesh_store_branch_lock(view->store, view->domain, view->branch);
+	} else if (!mesh_store_branch_trylock(view->store, view->domain, view->branch)) {
+		if (ch->own_batch)
+			mesh_db_batch_free(ch->batch);
+		return 1;
+	}
 	ch->seq = mesh_db_sequence(mesh_store_db(view->store));
 	return 0;
+}
+
+static int change_begin_with(change *ch, mesh_view *view, mesh_db_batch *batch)
+{
+	return change_begin_lock(ch, view, batch, true);
 }
 
 static int change_end(change *ch, int error, bool durable)
@@ -1366,8 +1378,11 @@ int mesh_view_access(mesh_view *view, const mesh_caller *caller, const char *pat
 		return error;
 	if (!relatime_due(&entry, now_ns))
 		return 0;
-	if ((error = change_begin(&ch, view)) < 0)
-		return error;
+	/* A read never waits for the branch (its commit's hooks may run for
+	 * long): atime is kept when the branch is free, as relatime keeps it
+	 * only now and then anyway. */
+	if ((error = change_begin_lock(&ch, view, NULL, false)) != 0)
+		return error < 0 ? error : 0;
 	if ((error = mesh_view_lookup(view, path, &entry)) == 0 && relatime_due(&entry, now_ns) &&
 	    (error = stage_ancestors_of(&ch, path, NULL, false)) == 0) {
 		entry.atime_ns = now_ns;
@@ -1808,13 +1823,36 @@ static int gate_locked(mesh_view *view, const mesh_caller *caller, const mesh_oi
 				tree, NULL);
 }
 
+/* The domain's pre-hooks on the candidate commit id, written and
+ * durable but no head yet.  The branch lock stays held while they run,
+ * so the branch takes no other change meanwhile; the caller runs on no
+ * request thread of the mount (fs/ runs control commands on threads of
+ * their own). */
+static int run_pre_hooks(mesh_view *view, const head_change *hc, mesh_hook_job *hooks,
+			 const mesh_oid *candidate)
+{
+	bool any;
+	int error;
+
+	hooks->commit = *candidate;
+	hooks->has_trees = true;
+	pthread_mutex_lock(&view->head_lock);
+	hooks->old_tree = view->root;
+	pthread_mutex_unlock(&view->head_lock);
+	hooks->new_tree = *hc->tree;
+	if ((error = mesh_hook_job_has(view->store, hooks, hooks->event, &any)) < 0 || !any)
+		return error;
+	mesh_progress_set(mesh_store_progress(view->store), "running hooks", "", 0, 0);
+	return mesh_hook_run_pre(view->store, hooks);
+}
+
 /*
  * Makes a commit of hc on top of the head and moves the head to it: the
  * objects are made durable first, then the head, the commit index and
  * the clearing of staging land in one synced batch.  Branch lock held.
  */
 static int move_head_locked(mesh_view *view, const mesh_caller *caller,
-			    const head_change *hc, mesh_oid *out)
+			    const head_change *hc, mesh_hook_job *hooks, mesh_oid *out)
 {
 	mesh_db *db = mesh_store_db(view->store);
 	mesh_db_batch *batch = NULL;
@@ -1827,6 +1865,7 @@ static int move_head_locked(mesh_view *view, const mesh_caller *caller,
 	if ((error = gate_locked(view, caller, hc->tree)) < 0 ||
 	    (error = write_commit(view, caller, hc, &commit, parents, author, out)) < 0 ||
 	    (error = mesh_odb_sync(mesh_store_odb(view->store))) < 0 ||
+	    (error = run_pre_hooks(view, hc, hooks, out)) < 0 ||
 	    (error = mesh_db_batch_new(&batch)) < 0 ||
 	    (error = mesh_stage_clear_tree(db, batch, view->domain, view->branch, "")) < 0 ||
 	    (error = mesh_ref_set(mesh_store_refs(view->store), view->domain, ref, out, batch)) < 0)
@@ -1843,7 +1882,8 @@ done:
 
 static int commit_locked(mesh_view *view, const mesh_caller *caller,
 			 const char *message, const mesh_meta *meta,
-			 size_t meta_count, mesh_oid *out, size_t *changes)
+			 size_t meta_count, mesh_hook_job *hooks, mesh_oid *out,
+			 size_t *changes)
 {
 	head_change hc = { NULL, NULL, message, meta, meta_count };
 	build_progress bp = { mesh_store_progress(view->store), 0, 0 };
@@ -1867,7 +1907,7 @@ static int commit_locked(mesh_view *view, const mesh_caller *caller,
 		return error;
 	mesh_progress_set(bp.table, "syncing", "files", bp.total, bp.total);
 	hc.tree = &tree;
-	return move_head_locked(view, caller, &hc, out);
+	return move_head_locked(view, caller, &hc, hooks, out);
 }
 
 int mesh_view_commit(mesh_view *view, const mesh_caller *caller,
@@ -1882,9 +1922,15 @@ int mesh_view_commit(mesh_view *view, const mesh_caller *caller,
 	if ((error = mesh_access_check(view->store, caller, view->domain, view->branch,
 				       MESH_ACCESS_COMMIT, NULL)) < 0)
 		return error;
+	mesh_hook_job hooks = { .event = MESH_HOOK_PRE_COMMIT, .domain = view->domain,
+				.branch = view->branch, .caller = caller };
 	mesh_store_branch_lock(view->store, view->domain, view->branch);
-	error = commit_locked(view, caller, message, meta, meta_count, out, changes);
+	error = commit_locked(view, caller, message, meta, meta_count, &hooks, out, changes);
 	mesh_store_branch_unlock(view->store, view->domain, view->branch);
+	/* Post-hooks hear of what landed, the branch open again. */
+	if (error == 0)
+		mesh_hook_run_post(view->store, &hooks, out);
+	mesh_hook_job_dispose(&hooks);
 	return error;
 }
 
@@ -1955,11 +2001,14 @@ static int require_clean(mesh_view *view, const char *what)
 
 int mesh_view_apply(mesh_view *view, const mesh_caller *caller,
 		    const mesh_oid *expected_head, const mesh_oid *tree,
-		    const mesh_oid *extra_parent, const char *what,
+		    const mesh_oid *extra_parent, const char *what, const char *source,
 		    const char *message, const mesh_meta *meta, size_t meta_count,
 		    mesh_oid *out)
 {
 	head_change hc = { tree, extra_parent, message, meta, meta_count };
+	mesh_hook_job hooks = { .event = strcmp(what, "merge") ? MESH_HOOK_PRE_COMMIT :
+				MESH_HOOK_PRE_MERGE, .domain = view->domain,
+				.branch = view->branch, .source = source, .caller = caller };
 	mesh_oid head;
 	int error;
 
@@ -1971,9 +2020,12 @@ int mesh_view_apply(mesh_view *view, const mesh_caller *caller,
 		error = mesh_error_set(MESH_EAGAIN, "%s/%s moved while %s ran: try again",
 				       view->domain, view->branch, what);
 	else if ((error = require_clean(view, what)) == 0 &&
-		 (error = move_head_locked(view, caller, &hc, out)) == 0)
+		 (error = move_head_locked(view, caller, &hc, &hooks, out)) == 0)
 		atomic_fetch_add(&view->generation, 1);
 	mesh_store_branch_unlock(view->store, view->domain, view->branch);
+	if (error == 0)
+		mesh_hook_run_post(view->store, &hooks, out);
+	mesh_hook_job_dispose(&hooks);
 	return error;
 }
 

@@ -186,7 +186,9 @@ const char *mesh_entry_kind_name(mesh_entry_kind kind);
  * Commits everything staged: builds the new trees, then moves the head,
  * indexes the commit and clears the committed staging entries in one
  * synced batch, after making the new objects durable.  MESH_EINVAL
- * ("nothing to commit") when nothing is staged.
+ * ("nothing to commit") when nothing is staged.  The domain's pre-commit
+ * hooks judge the new commit before the head moves (the branch locked
+ * meanwhile), its post-commit hooks run after (hook.h).
  */
 int mesh_view_commit(mesh_view *view, const mesh_caller *caller,
 		     const char *message, const mesh_meta *meta,
@@ -214,11 +216,13 @@ int mesh_view_check_clean(mesh_view *view, const char *what);
  * Commits tree on top of the head (a second parent with extra_parent)
  * and moves the head there, as one synced batch.  MESH_EBUSY when the
  * branch has staged changes; MESH_EAGAIN when the head is no longer
- * expected_head (NULL: no check).  what names the operation in errors.
+ * expected_head (NULL: no check).  what names the operation in errors;
+ * "merge" runs the domain's pre-merge and post-merge hooks, anything
+ * else its commit hooks, with source (may be NULL) as their MESH_SOURCE.
  */
 int mesh_view_apply(mesh_view *view, const mesh_caller *caller,
 		    const mesh_oid *expected_head, const mesh_oid *tree,
-		    const mesh_oid *extra_parent, const char *what,
+		    const mesh_oid *extra_parent, const char *what, const char *source,
 		    const char *message, const mesh_meta *meta, size_t meta_count,
 		    mesh_oid *out);
 

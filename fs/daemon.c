@@ -190,6 +190,8 @@ static int fs_open(fs *f, const meshfs_mount_opts *opts)
 
 	memset(f, 0, sizeof(*f));
 	pthread_mutex_init(&f->handles_lock, NULL);
+	pthread_mutex_init(&f->jobs_lock, NULL);
+	pthread_cond_init(&f->jobs_idle, NULL);
 	f->log.level = opts->log_level;
 	f->log.sink = opts->foreground ? NULL : syslog_sink;
 	f->started_ns = (int64_t)time(NULL) * 1000000000;
@@ -223,9 +225,20 @@ static void fs_close(fs *f)
 		fs_dirty_stage_all(f);
 	fs_handles_free_all(f);
 	pthread_mutex_destroy(&f->handles_lock);
+	pthread_mutex_destroy(&f->jobs_lock);
+	pthread_cond_destroy(&f->jobs_idle);
 	fs_nodes_destroy(&f->nodes);
 	fs_views_destroy(&f->views);
 	mesh_store_close(f->store);
+}
+
+static int set_mountpoint(fs *f, const char *mountpoint)
+{
+	char *real = realpath(mountpoint, NULL);
+	int error = mesh_store_set_mountpoint(f->store, real ? real : mountpoint);
+
+	free(real);
+	return error;
 }
 
 static int serve(fs *f, const meshfs_mount_opts *opts, int *ready_fd)
@@ -243,6 +256,10 @@ static int serve(fs *f, const meshfs_mount_opts *opts, int *ready_fd)
 				       opts->fuse_opts ? opts->fuse_opts : "");
 		goto out;
 	}
+	/* Hooks see their candidate as a commit view of this mount.  Resolved
+	 * before mounting: afterwards the lookup would ask this very daemon. */
+	if ((error = set_mountpoint(f, opts->mountpoint)) < 0)
+		goto destroy;
 	if (fuse_set_signal_handlers(f->session) != 0 ||
 	    fuse_session_mount(f->session, opts->mountpoint) != 0) {
 		error = mesh_error_set(MESH_EIO, "cannot mount on %s", opts->mountpoint);
@@ -259,6 +276,8 @@ static int serve(fs *f, const meshfs_mount_opts *opts, int *ready_fd)
 	fuse_loop_cfg_set_idle_threads(loop, MAX_IDLE_THREADS);
 	error = fuse_session_loop_mt(f->session, loop) == 0 ? 0 : MESH_EIO;
 	fuse_loop_cfg_destroy(loop);
+	/* Their replies need the session. */
+	fs_jobs_wait(f);
 	fuse_session_unmount(f->session);
 	fs_prime_stop(f->prime);
 	f->prime = NULL;

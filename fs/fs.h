@@ -46,6 +46,12 @@ typedef struct fs {
 	 * unmount racing the last releases) are freed at the end. */
 	pthread_mutex_t handles_lock;
 	struct fs_handle *handles;
+	/* Requests answered from threads of their own (control commands,
+	 * mkdir of a branch: they may run hooks), so that no request
+	 * thread waits on a hook; the session ends only once they are. */
+	pthread_mutex_t jobs_lock;
+	pthread_cond_t jobs_idle;
+	unsigned jobs_running;
 } fs;
 
 /* The branch view, opened on first use, held for the caller (release
@@ -57,6 +63,9 @@ int fs_commit_view(fs *f, const char *domain, const mesh_oid *commit,
 void fs_view_put(fs *f, mesh_view *view);
 
 extern const struct fuse_lowlevel_ops meshfs_ops;
+
+/* Returns once no request is being answered from a thread of its own. */
+void fs_jobs_wait(fs *f);
 
 /* Frees the file handles still open when the session ended. */
 void fs_handles_free_all(fs *f);

@@ -114,6 +114,90 @@ static void reply_error(fuse_req_t req, int error)
 	fuse_reply_err(req, error < 0 ? -error : EIO);
 }
 
+/*
+ * Requests that may run a domain's hooks (a control command, mkdir of a
+ * branch) are answered from a thread of their own: a hook may take up to
+ * its time-out, and the request threads must keep serving meanwhile
+ * (the hook itself reads its candidate through this mount).  libfuse
+ * lets any thread reply; the request, and the handle or node it names,
+ * stay valid until then (the kernel holds them for the request).
+ */
+typedef struct fs_job {
+	fs *f;
+	fuse_req_t req;
+	void (*run)(struct fs_job *job);
+	struct fs_handle *handle;
+	fs_node *node;
+	char *data;                /* a copy of the write, or the new name */
+	size_t size;
+	off_t off;
+} fs_job;
+
+static void jobs_add(fs *f, int delta)
+{
+	pthread_mutex_lock(&f->jobs_lock);
+	f->jobs_running = (unsigned)((int)f->jobs_running + delta);
+	if (f->jobs_running == 0)
+		pthread_cond_broadcast(&f->jobs_idle);
+	pthread_mutex_unlock(&f->jobs_lock);
+}
+
+void fs_jobs_wait(fs *f)
+{
+	pthread_mutex_lock(&f->jobs_lock);
+	while (f->jobs_running > 0)
+		pthread_cond_wait(&f->jobs_idle, &f->jobs_lock);
+	pthread_mutex_unlock(&f->jobs_lock);
+}
+
+static void *job_main(void *arg)
+{
+	fs_job *job = arg;
+	fs *f = job->f;
+
+	job->run(job);
+	free(job->data);
+	free(job);
+	jobs_add(f, -1);
+	return NULL;
+}
+
+/* Runs job->run on a new thread (which inherits this request thread's
+ * blocked signals), or here when no thread can be made. */
+static void job_start(fs_job *job)
+{
+	pthread_attr_t attr;
+	pthread_t thread;
+	int started;
+
+	jobs_add(job->f, 1);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	started = pthread_create(&thread, &attr, job_main, job) == 0;
+	pthread_attr_destroy(&attr);
+	if (!started)
+		job_main(job);
+}
+
+/* A job of the request, with a copy of data (may be NULL). */
+static fs_job *job_new(fuse_req_t req, const void *data, size_t size)
+{
+	fs_job *job = calloc(1, sizeof(*job));
+
+	if (!job || (data && !(job->data = malloc(size + 1)))) {
+		free(job);
+		return NULL;
+	}
+	if (data) {
+		memcpy(job->data, data, size);
+		job->data[size] = '\0';
+	}
+	job->f = fs_of(req);
+	job->req = req;
+	job->size = size;
+	return job;
+}
+
 static bool is_view_node(const fs_node *node)
 {
 	return node->type == FS_NODE_VIEW || node->type == FS_NODE_ENTRY;
@@ -737,9 +821,13 @@ static void reply_new_entry(fuse_req_t req, fs_node *parent, const char *name)
 	reply_entry(req, node);
 }
 
-/* mkdir in a domain: a branch from the head of the default branch. */
-static void mkdir_branch(fuse_req_t req, fs_node *domain_node, const char *name)
+/* mkdir in a domain: a branch from the head of the default branch
+ * (on a job's thread: pre-create-branch hooks may run). */
+static void mkdir_branch_run(fs_job *job)
 {
+	fuse_req_t req = job->req;
+	fs_node *domain_node = job->node;
+	const char *name = job->data;
 	fs *f = fs_of(req);
 	mesh_domain *domain;
 	mesh_caller caller;
@@ -757,6 +845,17 @@ static void mkdir_branch(fuse_req_t req, fs_node *domain_node, const char *name)
 	if (error < 0 || (error = lookup_in_domain(f, &caller, domain_node, name, &node)) < 0)
 		return reply_error(req, error);
 	reply_entry(req, node);
+}
+
+static void mkdir_branch(fuse_req_t req, fs_node *domain_node, const char *name)
+{
+	fs_job *job = job_new(req, name, strlen(name));
+
+	if (!job)
+		return (void)fuse_reply_err(req, ENOMEM);
+	job->node = domain_node;
+	job->run = mkdir_branch_run;
+	job_start(job);
 }
 
 /* rmdir of a branch view deletes the branch, only when it shows nothing. */
@@ -1662,9 +1761,13 @@ static int control_collect(fs_handle *h, const char *buf, size_t size, off_t off
 	return 0;
 }
 
-static void control_write(fuse_req_t req, fs_handle *h, const char *buf,
-			  size_t size, off_t off)
+static void control_write_run(fs_job *job)
 {
+	fuse_req_t req = job->req;
+	fs_handle *h = job->handle;
+	const char *buf = job->data;
+	size_t size = job->size;
+	off_t off = job->off;
 	fs *f = fs_of(req);
 	mesh_control_env env = { f->store, (mesh_control_branch_view)fs_branch_view,
 				 (mesh_control_view_done)fs_view_put, fs_changed, f };
@@ -1697,6 +1800,21 @@ static void control_write(fuse_req_t req, fs_handle *h, const char *buf,
 		fuse_reply_err(req, -error);
 	else
 		fuse_reply_write(req, size);
+}
+
+/* A command runs on a job's thread: it may wait on a hook, or on a
+ * branch whose hooks run. */
+static void control_write(fuse_req_t req, fs_handle *h, const char *buf,
+			  size_t size, off_t off)
+{
+	fs_job *job = job_new(req, buf, size);
+
+	if (!job)
+		return (void)fuse_reply_err(req, ENOMEM);
+	job->handle = h;
+	job->off = off;
+	job->run = control_write_run;
+	job_start(job);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
@@ -1734,14 +1852,50 @@ static void audit_close(fuse_req_t req, fs_handle *h, int error)
 		audit_op(req, h->node, NULL, h->created && first ? "create" : "write", error);
 }
 
-static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* Stages what a writer's close (or any fsync) leaves, and answers. */
+static void stage_and_reply(fuse_req_t req, fs_handle *h, bool fsync)
 {
-	fs_handle *h = handle_of(fi);
 	mesh_caller caller;
 	int error;
 
-	(void)ino;
 	staging_caller(req, h, &caller);
+	error = fs_dirty_stage(fs_of(req), h->node, &caller, fsync);
+	if (!fsync)
+		audit_close(req, h, error);
+	if (error < 0)
+		return reply_error(req, error);
+	fuse_reply_err(req, 0);
+}
+
+static void stage_job_run(fs_job *job)
+{
+	stage_and_reply(job->req, job->handle, job->size != 0);
+}
+
+/* Staging waits for the branch's lock, which a commit holds while its
+ * pre-hooks run: then the close or fsync is answered from a thread of
+ * its own, and the request thread goes on serving.  (A hint: a branch
+ * taken just after it is asked waits the commit out here.) */
+static void stage_maybe_later(fuse_req_t req, fs_handle *h, bool fsync)
+{
+	mesh_view *view = h->node->view;
+	fs_job *job;
+
+	if (!mesh_store_branch_held(fs_of(req)->store, mesh_view_domain(view),
+				    mesh_view_branch(view)) ||
+	    !(job = job_new(req, NULL, 0)))
+		return stage_and_reply(req, h, fsync);
+	job->handle = h;
+	job->size = fsync;
+	job->run = stage_job_run;
+	job_start(job);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fs_handle *h = handle_of(fi);
+
+	(void)ino;
 	/* A reader's close stages nothing: what a writer still has open is
 	 * not a state any close or fsync produced. */
 	if (h->node->type != FS_NODE_ENTRY || !h->writes) {
@@ -1749,28 +1903,19 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return (void)fuse_reply_err(req, 0);
 	}
 	/* close(2) stages what was written, so a commit includes it. */
-	error = fs_dirty_stage(fs_of(req), h->node, &caller, false);
-	audit_close(req, h, error);
-	if (error < 0)
-		return reply_error(req, error);
-	fuse_reply_err(req, 0);
+	stage_maybe_later(req, h, false);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
 	fs_handle *h = handle_of(fi);
-	mesh_caller caller;
-	int error;
 
 	(void)ino;
 	(void)datasync;
-	staging_caller(req, h, &caller);
 	if (h->node->type != FS_NODE_ENTRY)
 		return (void)fuse_reply_err(req, 0);
-	if ((error = fs_dirty_stage(fs_of(req), h->node, &caller, true)) < 0)
-		return reply_error(req, error);
-	fuse_reply_err(req, 0);
+	stage_maybe_later(req, h, true);
 }
 
 /* When a node's last handle goes (node table's lock held): a clean

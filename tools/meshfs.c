@@ -840,6 +840,29 @@ static void print_lineage(const json_value *a)
 	}
 }
 
+/* hook add|list|remove */
+static void print_hooks(const json_value *a)
+{
+	const json_value *v;
+
+	if ((v = json_get(a, "hooks"))) {
+		for (size_t i = 0; i < v->count; i++) {
+			const json_value *h = v->items[i];
+			printf("%s\t%s\t%.0f s\n", json_str(h, "event", "?"), json_str(h, "program", "?"),
+			       json_num(h, "timeout", 0));
+		}
+	} else if ((v = json_get(a, "hook"))) {
+		printf("%s hook %s of %s, time-out %.0f s, runs as %s%s\n", json_str(v, "event", "?"),
+		       json_str(v, "program", "?"), json_str(a, "domain", "?"),
+		       json_num(v, "timeout", 0), json_str(a, "runs_as", "?"),
+		       !strcmp(json_str(a, "runs_as", ""), "nobody") ?
+		       " (the domain's owner is root)" : "");
+	} else if ((v = json_get(a, "removed"))) {
+		printf("removed %s hook %s of %s\n", json_str(v, "event", "?"),
+		       json_str(v, "program", "?"), json_str(a, "domain", "?"));
+	}
+}
+
 static int print_answer(const cli *c, const char *answer, int code)
 {
 	json_value *a;
@@ -880,6 +903,8 @@ static int print_answer(const cli *c, const char *answer, int code)
 		print_product(a);
 	} else if (!strcmp(cmd, "lineage")) {
 		print_lineage(a);
+	} else if (!strcmp(cmd, "hook")) {
+		print_hooks(a);
 	} else if (json_get(a, "consumers")) {
 		print_stats(a);
 	} else if (!strcmp(cmd, "domain") && c->argc >= 2 && !strcmp(c->argv[1], "set")) {

@@ -244,13 +244,13 @@ START_TEST(gate_refuses_and_the_head_stays)
 	mesh_view_root_tree(view, &root);
 	ck_assert_int_eq(mesh_tree_empty(mesh_store_odb(store), &empty), 0);
 	head_of_main(&before);
-	ck_assert_int_eq(mesh_view_apply(view, &caller, NULL, &root, NULL, "merge", "same", NULL, 0,
+	ck_assert_int_eq(mesh_view_apply(view, &caller, NULL, &root, NULL, "merge", NULL, "same", NULL, 0,
 					 &out), 0);
 	mesh_tree_entry e;
 	ck_assert_int_eq(mesh_tree_lookup_path(mesh_store_odb(store), &root, ".mesh", &e), 0);
 	mesh_oid only_card = TEST_TREE(mesh_store_odb(store), test_dir_entry(".mesh", e.id));
 	head_of_main(&before);
-	ck_assert_int_eq(mesh_view_apply(view, &caller, NULL, &only_card, NULL, "merge", "drop",
+	ck_assert_int_eq(mesh_view_apply(view, &caller, NULL, &only_card, NULL, "merge", NULL, "drop",
 					 NULL, 0, &out), MESH_EINVAL);
 	ck_assert_ptr_nonnull(strstr(mesh_error_message(), "output_ports[0].path"));
 	head_of_main(&after);

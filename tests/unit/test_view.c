@@ -1409,7 +1409,7 @@ static void commit_v1_tree(const mesh_oid *file)
 	memcpy(p + 55, "old1", 4);
 	ck_assert_int_eq(mesh_odb_write(mesh_store_odb(store), MESH_OBJ_TREE, buf,
 					sizeof(buf), &tree), 0);
-	ck_assert_int_eq(mesh_view_apply(view, &caller, NULL, &tree, NULL, "test", "v1",
+	ck_assert_int_eq(mesh_view_apply(view, &caller, NULL, &tree, NULL, "test", NULL, "v1",
 					 NULL, 0, &out), 0);
 }
 
