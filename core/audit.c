@@ -1680,6 +1680,9 @@ static bool read_only(char *const *argv, size_t argc)
 		return true;
 	if (!strcmp(name, "policy") && word_is(argv, argc, 1, "show"))
 		return true;
+	if (!strcmp(name, "catalog") &&
+	    (word_is(argv, argc, 1, "search") || word_is(argv, argc, 1, "comments")))
+		return true;
 	if (!strcmp(name, "fsck"))
 		return !has_word(argv, argc, "--repair");
 	if (!strcmp(name, "gc"))
@@ -1703,6 +1706,10 @@ static const char *target_word(char *const *argv, size_t argc)
 	 * step's own record names its domain). */
 	if (!strcmp(name, "access"))
 		return argc > 2 && !strcmp(argv[1], "request") ? argv[2] : NULL;
+	/* catalog comment|comments|uncomment DOMAIN ...; a search's words
+	 * name no domain. */
+	if (!strcmp(name, "catalog"))
+		return argc > 2 && strcmp(argv[1], "search") ? argv[2] : NULL;
 	return at < argc && argv[at][0] != '-' ? argv[at] : NULL;
 }
 

@@ -42,6 +42,15 @@ const char *mesh_contract_pattern(const mesh_contract *contract);
  * when every one has it: what `policy require classification` asks. */
 const char *mesh_contract_unclassified(const mesh_contract *contract);
 
+/* The words a catalog indexes of the contract (catalog.h): its name,
+ * the schema object's name, physicalName, businessName and description,
+ * and each property's name, physicalName, businessName and description,
+ * one per line; malloc'd, caller frees. */
+int mesh_contract_text(const mesh_contract *contract, char **out);
+/* The freshness the contract promises (slaProperties freshness), in
+ * seconds; 0 when it promises none. */
+int64_t mesh_contract_freshness(const mesh_contract *contract);
+
 /* Writes the contract as ODCS v3 YAML (malloc'd, NUL-terminated,
  * caller frees). */
 int mesh_contract_emit(const mesh_contract *contract, char **yaml, size_t *len);
