@@ -574,11 +574,68 @@ static int drop_gone(mesh_catalog *cat, size_t known, const bool *seen, size_t *
 	return error;
 }
 
+/* Every branch head of the store, from one pass over the refs. */
+typedef struct head {
+	char *domain, *branch;
+	mesh_oid oid;
+} head;
+
+typedef struct heads {
+	head *items;
+	size_t count, cap;
+} heads;
+
+static int head_take(void *ctx, const char *domain, const char *name, const mesh_oid *oid)
+{
+	heads *h = ctx;
+	int error;
+
+	if (strncmp(name, "heads/", 6))
+		return 0;
+	if ((error = mesh_array_grow(&h->items, &h->cap, h->count, sizeof(*h->items))) < 0)
+		return error;
+	head *it = &h->items[h->count];
+	if (!(it->domain = strdup(domain)) || !(it->branch = strdup(name + 6))) {
+		free(it->domain);
+		return mesh_error_oom();
+	}
+	it->oid = *oid;
+	h->count++;
+	return 0;
+}
+
+static void heads_free(heads *h)
+{
+	for (size_t i = 0; i < h->count; i++) {
+		free(h->items[i].domain);
+		free(h->items[i].branch);
+	}
+	free(h->items);
+}
+
+static int head_cmp(const void *a, const void *b)
+{
+	const head *x = a, *y = b;
+	int c = strcmp(x->domain, y->domain);
+
+	return c ? c : strcmp(x->branch, y->branch);
+}
+
+/* The head of domain's branch; NULL when it has none (the refs come
+ * sorted by domain, then name, as their keys). */
+static const head *head_find(const heads *h, const char *domain, const char *branch)
+{
+	head key = { (char *)domain, (char *)branch, { { 0 } } };
+
+	return h->count ? bsearch(&key, h->items, h->count, sizeof(*h->items), head_cmp) : NULL;
+}
+
 static int refresh_locked(mesh_catalog *cat, mesh_store *store, size_t *changed)
 {
 	mesh_db *db = mesh_store_db(store);
 	uint64_t seq = mesh_db_sequence(db);
 	mesh_domain **domains = NULL;
+	heads all = { 0 };
 	size_t n = 0, known;
 	bool *seen = NULL;
 	int error;
@@ -592,7 +649,13 @@ static int refresh_locked(mesh_catalog *cat, mesh_store *store, size_t *changed)
 		return 0;
 	if ((error = mesh_domain_list(store, &domains, &n)) < 0)
 		return error;
+	if ((error = mesh_ref_list_all(mesh_store_refs(store), head_take, &all)) < 0) {
+		heads_free(&all);
+		mesh_domain_list_free(domains, n);
+		return error;
+	}
 	if (!(seen = calloc(known + 1, sizeof(*seen)))) {
+		heads_free(&all);
 		mesh_domain_list_free(domains, n);
 		return mesh_error_oom();
 	}
@@ -600,21 +663,15 @@ static int refresh_locked(mesh_catalog *cat, mesh_store *store, size_t *changed)
 		goto done;
 	for (size_t i = 0; i < n && error == 0; i++) {
 		indexed *it = item_find(cat, known, domains[i]->name);
-		mesh_oid head;
+		const head *h = head_find(&all, domains[i]->name, domains[i]->default_branch);
 
 		if (it)
 			seen[it - cat->items] = true;
-		if ((error = mesh_history_branch_head(store, domains[i]->name,
-						      domains[i]->default_branch, &head)) < 0) {
-			/* A domain whose default branch is gone cannot be
-			 * indexed; the others still are. */
-			mesh_error_clear();
-			error = 0;
+		/* A domain whose default branch is gone cannot be indexed
+		 * (nor is it dropped: what it said last still stands). */
+		if (!h || (it && mesh_oid_cmp(&it->head, &h->oid) == 0))
 			continue;
-		}
-		if (it && mesh_oid_cmp(&it->head, &head) == 0)
-			continue;
-		if ((error = reindex_one(cat, store, domains[i], &head, it)) == 0)
+		if ((error = reindex_one(cat, store, domains[i], &h->oid, it)) == 0)
 			(*changed)++;
 	}
 	if (error == 0)
@@ -642,6 +699,7 @@ static int refresh_locked(mesh_catalog *cat, mesh_store *store, size_t *changed)
 	}
 done:
 	free(seen);
+	heads_free(&all);
 	mesh_domain_list_free(domains, n);
 	return error;
 }
@@ -724,29 +782,48 @@ static int candidate_cmp(const void *a, const void *b)
 	return strcmp(x->domain, y->domain);
 }
 
-/* Distinct readers and read opens of domain over the usage days. */
-static int usage_of(mesh_store *store, const char *domain, int64_t now_ns, uint32_t *readers,
-		    uint64_t *opens)
+static int candidate_domain_cmp(const void *a, const void *b)
 {
-	mesh_audit_usage *u = NULL;
-	size_t n = 0;
+	return strcmp(((const candidate *)a)->domain, ((const candidate *)b)->domain);
+}
+
+/* Readers, opens, usage and score of every candidate, in one pass over
+ * the usage counters (in domain order, as they are keyed). */
+static int weigh(mesh_store *store, candidate *c, size_t n)
+{
+	const char **domains = NULL;
+	uint32_t *readers = NULL;
+	uint64_t *opens = NULL;
+	struct timespec ts;
 	int error;
 
-	*readers = 0;
-	*opens = 0;
-	if ((error = mesh_audit_usage_get(mesh_store_db(store), domain, MESH_CATALOG_USAGE_DAYS,
-					  now_ns, &u, &n)) < 0)
-		return error;
-	for (size_t i = 0; i < n; i++) {
-		if (u[i].read_opens == 0)
-			continue;
-		/* By uid then path: a new uid is a new reader. */
-		if (i == 0 || u[i].uid != u[i - 1].uid)
-			(*readers)++;
-		*opens += u[i].read_opens;
+	if (!n)
+		return 0;
+	qsort(c, n, sizeof(*c), candidate_domain_cmp);
+	if (!(domains = malloc(n * sizeof(*domains))) ||
+	    !(readers = malloc(n * sizeof(*readers))) || !(opens = malloc(n * sizeof(*opens)))) {
+		error = mesh_error_oom();
+		goto done;
 	}
-	mesh_audit_usage_free(u, n);
-	return 0;
+	for (size_t i = 0; i < n; i++)
+		domains[i] = c[i].domain;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if ((error = mesh_audit_usage_totals(mesh_store_db(store), domains, n,
+					     MESH_CATALOG_USAGE_DAYS,
+					     (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec,
+					     readers, opens)) < 0)
+		goto done;
+	for (size_t i = 0; i < n; i++) {
+		c[i].readers = readers[i];
+		c[i].opens = opens[i];
+		c[i].usage = readers[i] * log(1.0 + (double)opens[i]);
+		c[i].score = c[i].relevance * (1.0 + c[i].usage);
+	}
+done:
+	free(domains);
+	free(readers);
+	free(opens);
+	return error;
 }
 
 static int match_all(mesh_catalog *cat, mesh_store *store, const mesh_caller *caller,
@@ -755,14 +832,10 @@ static int match_all(mesh_catalog *cat, mesh_store *store, const mesh_caller *ca
 	char sql[512];
 	size_t n, cap = 0;
 	sqlite3_stmt *st = NULL;
-	struct timespec ts;
-	int64_t now_ns;
 	int rc, error = 0;
 
 	*out = NULL;
 	*count = 0;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	n = (size_t)snprintf(sql, sizeof(sql), "SELECT p.rowid, p.domain, bm25(fts");
 	for (size_t i = 0; i < COLUMN_COUNT; i++)
 		n += (size_t)snprintf(sql + n, sizeof(sql) - n, ", %g", columns[i].weight);
@@ -790,17 +863,13 @@ static int match_all(mesh_catalog *cat, mesh_store *store, const mesh_caller *ca
 		(*count)++;
 		c->rowid = sqlite3_column_int64(st, 0);
 		c->relevance = -sqlite3_column_double(st, 2);
-		if ((error = usage_of(store, domain, now_ns, &c->readers, &c->opens)) < 0)
-			break;
-		c->usage = c->readers * log(1.0 + (double)c->opens);
-		c->score = c->relevance * (1.0 + c->usage);
 	}
 	if (error == 0 && rc != SQLITE_DONE)
 		error = rc == SQLITE_ERROR ?
 			mesh_error_set(MESH_EINVAL, "catalog search: %s", sqlite3_errmsg(cat->db)) :
 			sql_error(cat->db, "searching");
 	sqlite3_finalize(st);
-	return error;
+	return error ? error : weigh(store, *out, *count);
 }
 
 static char *column_dup(sqlite3_stmt *st, int at)
