@@ -253,6 +253,11 @@ static void text_add(text *t, const char *word)
 	t->p[t->len] = '\0';
 }
 
+static void text_word(void *ctx, const char *word)
+{
+	text_add(ctx, word);
+}
+
 static const char *text_str(const text *t)
 {
 	return t->p ? t->p : "";
@@ -355,11 +360,8 @@ static void contracts_of(mesh_store *store, entry *e, const mesh_oid *tree)
 	e->contracts = n;
 	e->contract_status = n ? "held" : "none";
 	for (size_t i = 0; i < n; i++) {
-		char *words = NULL;
 		int64_t promise = mesh_contract_freshness(cs[i]);
-		if (mesh_contract_text(cs[i], &words) == 0)
-			text_add(&e->fields[COL_CONTRACTS], words);
-		free(words);
+		mesh_contract_words(cs[i], text_word, &e->fields[COL_CONTRACTS]);
 		if (promise && (!e->freshness || promise < e->freshness))
 			e->freshness = promise;
 	}

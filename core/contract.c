@@ -194,59 +194,22 @@ const char *mesh_contract_unclassified(const mesh_contract *c)
 /* The catalog's words: what a reader would search a dataset by. */
 static const char *const text_keys[] = { "name", "physicalName", "businessName", "description" };
 
-static int text_add(char **buf, size_t *len, size_t *cap, const char *word)
+static void text_infos(const infos *in, mesh_contract_word_fn fn, void *ctx)
 {
-	size_t n = word ? strlen(word) : 0;
-
-	if (!n)
-		return 0;
-	if (*len + n + 2 > *cap) {
-		size_t want = (*len + n + 2) * 2;
-		char *grown = realloc(*buf, want);
-		if (!grown)
-			return mesh_error_oom();
-		*buf = grown;
-		*cap = want;
-	}
-	memcpy(*buf + *len, word, n);
-	*len += n;
-	(*buf)[(*len)++] = '\n';
-	(*buf)[*len] = '\0';
-	return 0;
-}
-
-static int text_infos(char **buf, size_t *len, size_t *cap, const infos *in)
-{
-	int error = 0;
-
-	for (size_t i = 0; i < in->count && error == 0; i++)
+	for (size_t i = 0; i < in->count; i++)
 		for (size_t k = 0; k < sizeof(text_keys) / sizeof(text_keys[0]); k++)
-			if (!strcmp(in->items[i].key, text_keys[k]))
-				error = text_add(buf, len, cap, in->items[i].value);
-	return error;
+			if (!strcmp(in->items[i].key, text_keys[k]) && in->items[i].value)
+				fn(ctx, in->items[i].value);
 }
 
-int mesh_contract_text(const mesh_contract *c, char **out)
+void mesh_contract_words(const mesh_contract *c, mesh_contract_word_fn fn, void *ctx)
 {
-	char *buf = calloc(1, 64);
-	size_t len = 0, cap = 64;
-	int error;
-
-	*out = NULL;
-	if (!buf)
-		return mesh_error_oom();
-	error = text_add(&buf, &len, &cap, c->name);
-	if (error == 0)
-		error = text_infos(&buf, &len, &cap, &c->schema);
-	for (size_t i = 0; i < c->prop_count && error == 0; i++)
-		if ((error = text_add(&buf, &len, &cap, c->props[i].name)) == 0)
-			error = text_infos(&buf, &len, &cap, &c->props[i].info);
-	if (error < 0) {
-		free(buf);
-		return error;
+	fn(ctx, c->name);
+	text_infos(&c->schema, fn, ctx);
+	for (size_t i = 0; i < c->prop_count; i++) {
+		fn(ctx, c->props[i].name);
+		text_infos(&c->props[i].info, fn, ctx);
 	}
-	*out = buf;
-	return 0;
 }
 
 int64_t mesh_contract_freshness(const mesh_contract *c)

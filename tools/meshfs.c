@@ -788,6 +788,19 @@ static void span_text(double secs, char *out, size_t cap)
 		snprintf(out, cap, "%.0f d", secs / 86400);
 }
 
+/* "consumers" and "hidden_consumers" of a card (product show, a hit). */
+static void print_consumers(const json_value *a)
+{
+	const json_value *v = json_get(a, "consumers");
+
+	printf("  %-12s", "consumers");
+	for (size_t i = 0; v && i < v->count; i++)
+		printf(" %s", json_str(v->items[i], "domain", "?"));
+	if (json_num(a, "hidden_consumers", 0) > 0)
+		printf(" (and %.0f hidden)", json_num(a, "hidden_consumers", 0));
+	printf("%s\n", !v || v->count == 0 ? " none" : "");
+}
+
 static void print_rating(const json_value *a)
 {
 	const json_value *r = json_get(a, "rating");
@@ -844,13 +857,7 @@ static void print_product(const json_value *a)
 	}
 	print_ports("outputs", json_get(card, "output_ports"));
 	print_ports("inputs", json_get(card, "input_ports"));
-	v = json_get(a, "consumers");
-	printf("  %-12s", "consumers");
-	for (size_t i = 0; v && i < v->count; i++)
-		printf(" %s", json_str(v->items[i], "domain", "?"));
-	if (json_num(a, "hidden_consumers", 0) > 0)
-		printf(" (and %.0f hidden)", json_num(a, "hidden_consumers", 0));
-	printf("%s\n", !v || v->count == 0 ? " none" : "");
+	print_consumers(a);
 	v = json_get(a, "readers");
 	printf("  %-12s", "readers");
 	for (size_t i = 0; v && i < v->count; i++)
@@ -902,13 +909,7 @@ static void print_hits(const json_value *a)
 		if (json_get(h, "contract_detail"))
 			printf(" (%s)", json_str(h, "contract_detail", ""));
 		printf("\n");
-		v = json_get(h, "consumers");
-		printf("  %-12s", "consumers");
-		for (size_t k = 0; v && k < v->count; k++)
-			printf(" %s", json_str(v->items[k], "domain", "?"));
-		if (json_num(h, "hidden_consumers", 0) > 0)
-			printf(" (and %.0f hidden)", json_num(h, "hidden_consumers", 0));
-		printf("%s\n", !v || v->count == 0 ? " none" : "");
+		print_consumers(h);
 		printf("  %-12s %.0f (%.0f opens in %.0f days)\n", "readers", json_num(h, "readers", 0),
 		       json_num(h, "read_opens", 0), json_num(a, "usage_days", 0));
 		print_rating(h);
