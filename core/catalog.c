@@ -165,7 +165,7 @@ static int index_open(mesh_catalog *cat)
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (sqlite3_open_v2(cat->path, &cat->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				    SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK &&
-		    exec(cat->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;") == 0) {
+		    exec(cat->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;") == 0) {
 			schema_of(cat->db, version, sizeof(version));
 			if (!strcmp(version, SCHEMA_VERSION) ||
 			    (!version[0] && exec(cat->db, "DROP TABLE IF EXISTS product;"
@@ -1325,9 +1325,9 @@ static void hit_json(mesh_cmd *cmd, const mesh_catalog_hit *h, int64_t now)
 	mesh_lineage_consumers_json(cmd->env->store, cmd->caller, h->domain, j);
 	mesh_json_field_int(j, "readers", h->readers);
 	mesh_json_field_int(j, "read_opens", (int64_t)h->read_opens);
-	mesh_json_field_double(j, "relevance", h->relevance);
+	/* The order tells the score; its numbers are not shown: bm25's
+	 * statistics cover every product indexed, hidden ones too. */
 	mesh_json_field_double(j, "usage", h->usage);
-	mesh_json_field_double(j, "score", h->score);
 	mesh_catalog_comments_json(cmd->env->store, h->domain, j);
 	mesh_error_clear();
 	mesh_json_object_end(j);

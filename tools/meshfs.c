@@ -885,7 +885,7 @@ static void print_hits(const json_value *a)
 		printf("\n%s", json_str(h, "domain", "?"));
 		if (json_get(h, "name"))
 			printf(": %s (%s)", json_str(h, "name", ""), json_str(h, "id", ""));
-		printf("  score %.3g\n", json_num(h, "score", 0));
+		printf("\n");
 		printf("  %-12s %s\n", "owner", json_str(h, "owner", "?"));
 		if (*json_str(h, "description", ""))
 			printf("  %-12s %s\n", "description", json_str(h, "description", ""));
