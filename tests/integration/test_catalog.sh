@@ -5,7 +5,10 @@
 # shows to an outsider and does to a member of its readers group; a
 # comment with a rating shows in product show and .product.json, and is
 # removed by its author and the domain's owner but not by another user;
-# a card changed on the default branch is found by the next search.
+# a card changed on the default branch is found by the next search;
+# meshfs serve's search box finds what the catalog finds for the user
+# who started it, and no more; a head moved by the CLI on the store is
+# seen by the next search there and through the next mount.
 source "$(dirname "$0")/lib.sh"
 
 USERS=(cat_reader1 cat_reader2 cat_outsider cat_member cat_owner)
@@ -144,6 +147,43 @@ ANS=$(cli_as cat_outsider catalog search hailstorms --json)
 assert_eq "wxa" "$(hits_of <<<"$ANS")" "search after the card changed"
 ANS=$(cli_as cat_outsider catalog search rain sun --json)
 assert_eq "wxb" "$(hits_of <<<"$ANS")" "the old words are gone from wxa"
+
+note "meshfs serve's search box: the catalog, as the user who started the server sees it"
+serve_as() { # serve_as USER: a server of the mount as USER; SERVE_PID, SERVE_URL
+	local out=$MESH_TMP/serve.$1.out i
+	# exec: the pid killed is the server's own.
+	(cd / && exec setpriv --reuid "$1" --regid users --init-groups "$MESHFS_BIN" serve \
+		--mount "$MNT" --listen 127.0.0.1:0 >"$out" 2>&1 </dev/null) &
+	SERVE_PID=$!
+	mesh_on_exit "kill $SERVE_PID 2>/dev/null || true"
+	SERVE_URL=
+	for ((i = 0; i < 100; i++)); do
+		SERVE_URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*/?token=[0-9a-f]*' "$out" || true)
+		[[ -z $SERVE_URL ]] || break
+		sleep 0.1
+	done
+	[[ -n $SERVE_URL ]] || fail "meshfs serve as $1 printed no URL: $(cat "$out")"
+}
+serve_search() { # serve_search QUERY: the index page of that search
+	"$PY" -c 'import sys, urllib.parse, urllib.request
+print(urllib.request.urlopen(sys.argv[1] + "&q=" + urllib.parse.quote(sys.argv[2])).read().decode())' \
+		"$SERVE_URL" "$1"
+}
+serve_as cat_outsider
+PAGE=$(serve_search "payroll")
+assert_not_contains "$PAGE" "domain?d=hr" "outsider's server, search for payroll"
+assert_contains "$PAGE" "0 of 3 domains" "outsider's server, search for payroll"
+PAGE=$(serve_search "parcel_weight")
+assert_contains "$PAGE" "domain?d=ship" "outsider's server, search for a contract column"
+assert_contains "$PAGE" "1 of 3 domains" "outsider's server, search for a contract column"
+kill "$SERVE_PID"
+wait "$SERVE_PID" || true
+serve_as cat_member
+PAGE=$(serve_search "payroll")
+assert_contains "$PAGE" "domain?d=hr" "member's server, search for payroll"
+assert_contains "$PAGE" "1 of 4 domains" "member's server, search for payroll"
+kill "$SERVE_PID"
+wait "$SERVE_PID" || true
 
 note "a head moved without the mount is seen by the CLI on the store and by the next mount"
 mesh_umount
