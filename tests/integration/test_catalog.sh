@@ -140,6 +140,20 @@ assert_contains "$AUDIT" "catalog comment wxa hourly, and on time --rating 4" "a
 assert_contains "$AUDIT" "EACCES" "audit of a refused uncomment"
 assert_contains "$AUDIT" "catalog uncomment wxa $ID2" "audit of an uncomment"
 
+note "the Python client: catalog_search and comment"
+OUT=$(as cat_reader2 env PYTHONPATH="$MESH_SOURCE_DIR/tools/python" "$PY" -c '
+import sys, meshfs
+mesh = meshfs.Mesh(sys.argv[1])
+hits = mesh.catalog_search("forecast", limit=1)
+cid = mesh.comment("wxb", "from python", rating=5)
+print(len(hits), hits[0]["domain"], cid, mesh.product("wxb")["rating"]["average"])
+try:
+    mesh.comment("wxb", rating=7)
+except meshfs.MeshError as e:
+    print(e.code)' "$MNT")
+assert_eq "1 wxb 1 5
+EINVAL" "$OUT" "the Python client"
+
 note "a card changed on the default branch is found by the next search"
 card wxa Forecast "hailstorms by the minute"
 mesh_commit wxa/main "new description" >/dev/null
