@@ -17,7 +17,6 @@
 #include "contract.h"
 #include "domain.h"
 #include "error.h"
-#include "history.h"
 #include "lineage.h"
 #include "product.h"
 #include "tree.h"
