@@ -38,7 +38,7 @@
 
 /* What the index holds of one domain: the head it was built from. */
 typedef struct indexed {
-	char *domain;
+	char *domain, *branch;    /* the domain and its default branch */
 	mesh_oid head;
 	sqlite3_int64 rowid;
 } indexed;
@@ -127,20 +127,25 @@ static int items_load(mesh_catalog *cat)
 	sqlite3_stmt *st = NULL;
 	int rc, error = 0;
 
-	if (sqlite3_prepare_v2(cat->db, "SELECT rowid, domain, head FROM product ORDER BY domain",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(cat->db, "SELECT rowid, domain, head, branch FROM product"
+			       " ORDER BY domain", -1, &st, NULL) != SQLITE_OK)
 		return sql_error(cat->db, "reading the products");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *domain = (const char *)sqlite3_column_text(st, 1);
+		const char *branch = (const char *)sqlite3_column_text(st, 3);
 		indexed *it;
 
-		if (!domain || sqlite3_column_bytes(st, 2) != MESH_OID_RAWSZ)
+		if (!domain || !branch || sqlite3_column_bytes(st, 2) != MESH_OID_RAWSZ)
 			continue;
 		if ((error = mesh_array_grow(&cat->items, &cat->cap, cat->count,
 					     sizeof(*cat->items))) < 0)
 			break;
 		it = &cat->items[cat->count];
-		if (!(it->domain = strdup(domain))) {
+		it->domain = strdup(domain);
+		it->branch = strdup(branch);
+		if (!it->domain || !it->branch) {
+			free(it->domain);
+			free(it->branch);
 			error = mesh_error_oom();
 			break;
 		}
@@ -152,6 +157,16 @@ static int items_load(mesh_catalog *cat)
 		error = sql_error(cat->db, "reading the products");
 	sqlite3_finalize(st);
 	return error;
+}
+
+static void items_clear(mesh_catalog *cat)
+{
+	for (size_t i = 0; i < cat->count; i++) {
+		free(cat->items[i].domain);
+		free(cat->items[i].branch);
+	}
+	cat->count = 0;
+	cat->checked = false;
 }
 
 /* Opens the index, building its tables; one of another layout, or that
@@ -177,9 +192,7 @@ static int index_open(mesh_catalog *cat)
 		mesh_error_clear();
 		sqlite3_close(cat->db);
 		cat->db = NULL;
-		for (size_t i = 0; i < cat->count; i++)
-			free(cat->items[i].domain);
-		cat->count = 0;
+		items_clear(cat);
 		char side[4200];
 		unlink(cat->path);
 		snprintf(side, sizeof(side), "%s-wal", cat->path);
@@ -212,8 +225,7 @@ void mesh_catalog_free(mesh_catalog *cat)
 	if (!cat)
 		return;
 	sqlite3_close(cat->db);
-	for (size_t i = 0; i < cat->count; i++)
-		free(cat->items[i].domain);
+	items_clear(cat);
 	free(cat->items);
 	pthread_mutex_destroy(&cat->lock);
 	pthread_mutex_destroy(&cat->comment_lock);
@@ -544,10 +556,16 @@ static int reindex_one(mesh_catalog *cat, mesh_store *store, const mesh_domain *
 	}
 	if ((error = mesh_array_grow(&cat->items, &cat->cap, cat->count, sizeof(*cat->items))) < 0)
 		return error;
-	if (!(cat->items[cat->count].domain = strdup(d->name)))
+	indexed *it = &cat->items[cat->count];
+	it->domain = strdup(d->name);
+	it->branch = strdup(d->default_branch);
+	if (!it->domain || !it->branch) {
+		free(it->domain);
+		free(it->branch);
 		return mesh_error_oom();
-	cat->items[cat->count].head = *head;
-	cat->items[cat->count].rowid = rowid;
+	}
+	it->head = *head;
+	it->rowid = rowid;
 	cat->count++;
 	return 0;
 }
@@ -569,6 +587,7 @@ static int drop_gone(mesh_catalog *cat, size_t known, const bool *seen, size_t *
 			continue;
 		}
 		free(cat->items[i].domain);
+		free(cat->items[i].branch);
 		(*changed)++;
 	}
 	cat->count = kept;
@@ -631,78 +650,96 @@ static const head *head_find(const heads *h, const char *domain, const char *bra
 	return h->count ? bsearch(&key, h->items, h->count, sizeof(*h->items), head_cmp) : NULL;
 }
 
+/* Domain name (whose first ref is in heads) indexed again when its
+ * default branch's head is not the one indexed (known: its item, or
+ * NULL for a domain new to the index).  The record is read only then. */
+static int refresh_domain(mesh_catalog *cat, mesh_store *store, const heads *all,
+			  const char *name, indexed *known, size_t *changed)
+{
+	const head *h;
+	mesh_domain *d = NULL;
+	int error;
+
+	/* The default branch never changes: the item's is the record's. */
+	if (known && (h = head_find(all, name, known->branch)) &&
+	    mesh_oid_cmp(&known->head, &h->oid) == 0)
+		return 0;
+	if ((error = mesh_domain_get(store, name, &d)) < 0) {
+		/* Refs without a record: nothing of a product to show. */
+		mesh_error_clear();
+		return 0;
+	}
+	/* A domain whose default branch is gone cannot be indexed (nor is
+	 * it dropped: what it said last still stands). */
+	if ((h = head_find(all, name, d->default_branch)) &&
+	    (error = reindex_one(cat, store, d, &h->oid, known)) == 0)
+		(*changed)++;
+	mesh_domain_free(d);
+	return error;
+}
+
+/* The comparison itself, in one SQLite transaction: every domain that
+ * has refs is looked at once, the indexed ones without any dropped. */
+static int compare_heads(mesh_catalog *cat, mesh_store *store, const heads *all,
+			 size_t *changed)
+{
+	size_t known = cat->count;
+	bool *seen = calloc(known + 1, sizeof(*seen));
+	int error;
+
+	if (!seen)
+		return mesh_error_oom();
+	if ((error = exec(cat->db, "BEGIN")) < 0) {
+		free(seen);
+		return error;
+	}
+	for (size_t i = 0; i < all->count && error == 0; i++) {
+		const char *name = all->items[i].domain;
+		indexed *it;
+
+		if (i && !strcmp(name, all->items[i - 1].domain))
+			continue;
+		if ((it = item_find(cat, known, name)))
+			seen[it - cat->items] = true;
+		error = refresh_domain(cat, store, all, name, it, changed);
+	}
+	if (error == 0)
+		error = drop_gone(cat, known, seen, changed);
+	free(seen);
+	if (error == 0)
+		return exec(cat->db, "COMMIT");
+	exec(cat->db, "ROLLBACK");
+	return error;
+}
+
 static int refresh_locked(mesh_catalog *cat, mesh_store *store, size_t *changed)
 {
-	mesh_db *db = mesh_store_db(store);
-	uint64_t seq = mesh_db_sequence(db);
-	mesh_domain **domains = NULL;
+	uint64_t seq = mesh_db_sequence(mesh_store_db(store));
 	heads all = { 0 };
-	size_t n = 0, known;
-	bool *seen = NULL;
 	int error;
 
 	*changed = 0;
 	if (!cat->db && (error = index_open(cat)) < 0)
 		return error;
-	known = cat->count;
 	/* Nothing written since the last comparison: no head moved. */
 	if (cat->checked && seq == cat->checked_seq)
 		return 0;
-	if ((error = mesh_domain_list(store, &domains, &n)) < 0)
-		return error;
-	if ((error = mesh_ref_list_all(mesh_store_refs(store), head_take, &all)) < 0) {
-		heads_free(&all);
-		mesh_domain_list_free(domains, n);
-		return error;
-	}
-	if (!(seen = calloc(known + 1, sizeof(*seen)))) {
-		heads_free(&all);
-		mesh_domain_list_free(domains, n);
-		return mesh_error_oom();
-	}
-	if ((error = exec(cat->db, "BEGIN")) < 0)
-		goto done;
-	for (size_t i = 0; i < n && error == 0; i++) {
-		indexed *it = item_find(cat, known, domains[i]->name);
-		const head *h = head_find(&all, domains[i]->name, domains[i]->default_branch);
-
-		if (it)
-			seen[it - cat->items] = true;
-		/* A domain whose default branch is gone cannot be indexed
-		 * (nor is it dropped: what it said last still stands). */
-		if (!h || (it && mesh_oid_cmp(&it->head, &h->oid) == 0))
-			continue;
-		if ((error = reindex_one(cat, store, domains[i], &h->oid, it)) == 0)
-			(*changed)++;
-	}
-	if (error == 0)
-		error = drop_gone(cat, known, seen, changed);
-	if (error == 0)
-		error = exec(cat->db, "COMMIT");
-	else
-		exec(cat->db, "ROLLBACK");
+	if ((error = mesh_ref_list_all(mesh_store_refs(store), head_take, &all)) == 0)
+		error = compare_heads(cat, store, &all, changed);
+	heads_free(&all);
 	if (cat->count)
 		qsort(cat->items, cat->count, sizeof(*cat->items), item_cmp);
 	if (error == 0) {
 		cat->checked = true;
 		cat->checked_seq = seq;
-	} else {
-		/* The rows rolled back: read what the file holds again. */
-		for (size_t i = 0; i < cat->count; i++)
-			free(cat->items[i].domain);
-		cat->count = 0;
-		cat->checked = false;
-		int saved = error;
-		char message[512];
-		snprintf(message, sizeof(message), "%s", mesh_error_message());
-		items_load(cat);
-		mesh_error_set(saved, "%s", message);
+		return 0;
 	}
-done:
-	free(seen);
-	heads_free(&all);
-	mesh_domain_list_free(domains, n);
-	return error;
+	/* The rows rolled back: read what the file holds again. */
+	char message[512];
+	snprintf(message, sizeof(message), "%s", mesh_error_message());
+	items_clear(cat);
+	items_load(cat);
+	return mesh_error_set(error, "%s", message);
 }
 
 int mesh_catalog_refresh(mesh_store *store, size_t *reindexed)
