@@ -9,9 +9,9 @@
  * store whenever it is missing or of another layout.  Shared truth stays
  * in the metadata database: the index records, per domain, the head it
  * was built from, and every search first compares those with the heads
- * of the refs (one pass over the domain records and one over the refs,
- * skipped while the database has not been written since the last
- * comparison), and reindexes only the domains whose head moved.
+ * of the refs (one pass over the refs, skipped while the database has
+ * not been written since the last comparison), and reindexes only the
+ * domains whose head moved (reading their records then).
  * So a head moved by any process or path is seen by the next search,
  * and no head move waits on SQLite.
  *
