@@ -294,6 +294,15 @@ START_TEST(index_follows_card_changes_and_new_domains)
 	ck_assert_uint_eq(changed, 1);
 	ck_assert_str_eq(search(&admin, "lilies", NULL), "alpha");
 	ck_assert_str_eq(search(&admin, "roses", NULL), "");
+
+	/* A domain gone from the refs (there is no domain delete yet; its
+	 * refs are what a removal would take) leaves the index. */
+	mesh_refdb *refs = mesh_store_refs(store);
+	ck_assert_int_eq(mesh_ref_delete(refs, "alpha", "heads/main", NULL), 0);
+	ck_assert_int_eq(mesh_ref_delete(refs, "alpha", "heads/dev", NULL), 0);
+	ck_assert_str_eq(search(&admin, "lilies", NULL), "");
+	ck_assert_int_eq(mesh_catalog_refresh(store, &changed), 0);
+	ck_assert_uint_eq(changed, 0);
 }
 END_TEST
 
