@@ -37,6 +37,18 @@ typedef struct access_grant {
 	int64_t until;          /* 0: no end */
 } access_grant;
 
+#define RULE_BUCKETS 4096
+
+/* FNV-1a of a domain's name: its bucket in the cache. */
+static size_t rule_bucket(const char *domain)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)domain; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h % RULE_BUCKETS;
+}
+
 /* Immutable once built; shared by the decisions that hold a reference. */
 typedef struct access_rules {
 	char *domain;
@@ -61,7 +73,11 @@ struct mesh_access_cache {
 	 * database, and groups of a caller looked up, without it. */
 	pthread_mutex_t lock;
 	uint64_t generation;    /* bumped by mesh_access_changed */
-	access_rules *rules;    /* of this generation */
+	/* The rules of this generation, chained per bucket of their
+	 * domain's hash: every request asks, and a store may hold tens of
+	 * thousands of domains (a list made a catalog search of 10,000
+	 * products quadratic). */
+	access_rules *rules[RULE_BUCKETS];
 	int protect_main;       /* the policy; -1 until read */
 	/* Serializes the allocation of request ids (a read and a write of
 	 * a/next); no FUSE request thread waits on it but the control's. */
@@ -102,10 +118,11 @@ void mesh_access_cache_free(mesh_access_cache *c)
 {
 	if (!c)
 		return;
-	for (access_rules *r = c->rules, *next; r; r = next) {
-		next = r->next;
-		rules_free(r);
-	}
+	for (size_t b = 0; b < RULE_BUCKETS; b++)
+		for (access_rules *r = c->rules[b], *next; r; r = next) {
+			next = r->next;
+			rules_free(r);
+		}
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->ids);
 	free(c);
@@ -131,13 +148,15 @@ void mesh_access_changed(mesh_store *store)
 	pthread_mutex_lock(&c->lock);
 	c->generation++;
 	c->protect_main = -1;
-	old = c->rules;
-	c->rules = NULL;
-	for (; old; old = next) {
-		next = old->next;
-		if (--old->refs == 0) {
-			old->next = dead;
-			dead = old;
+	for (size_t b = 0; b < RULE_BUCKETS; b++) {
+		old = c->rules[b];
+		c->rules[b] = NULL;
+		for (; old; old = next) {
+			next = old->next;
+			if (--old->refs == 0) {
+				old->next = dead;
+				dead = old;
+			}
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -302,10 +321,11 @@ static int rules_get(mesh_store *store, const char *domain, access_rules **out)
 	mesh_access_cache *c = mesh_store_access(store);
 	access_rules *r;
 	uint64_t generation;
+	size_t b = rule_bucket(domain);
 	int error;
 
 	pthread_mutex_lock(&c->lock);
-	for (r = c->rules; r; r = r->next)
+	for (r = c->rules[b]; r; r = r->next)
 		if (strcmp(r->domain, domain) == 0)
 			break;
 	if (r)
@@ -321,8 +341,8 @@ static int rules_get(mesh_store *store, const char *domain, access_rules **out)
 	/* Rules read while they changed are used once, never cached. */
 	if (generation == c->generation) {
 		r->refs++;
-		r->next = c->rules;
-		c->rules = r;
+		r->next = c->rules[b];
+		c->rules[b] = r;
 	}
 	pthread_mutex_unlock(&c->lock);
 	*out = r;

@@ -1279,6 +1279,76 @@ int mesh_audit_usage_get(mesh_db *db, const char *domain, unsigned days, int64_t
 	return 0;
 }
 
+/* Distinct uids among the first n of uids (n is small: a domain's readers). */
+static uint32_t distinct(uint32_t *uids, size_t n)
+{
+	uint32_t count = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		while (k < i && uids[k] != uids[i])
+			k++;
+		count += k == i;
+	}
+	return count;
+}
+
+int mesh_audit_usage_totals(mesh_db *db, const char *const *domains, size_t count,
+			    unsigned days, int64_t now, uint32_t *readers, uint64_t *opens)
+{
+	int64_t today = now / NS_PER_DAY, first = today - (int64_t)days + 1;
+	uint32_t *uids = NULL;
+	size_t nuids = 0, ucap = 0;
+	mesh_db_iter *it = NULL;
+	buf k = { 0 };
+	int error, more = 0;
+
+	if ((error = mesh_db_iter_new(&it, db, KEY_USAGE, strlen(KEY_USAGE))) < 0)
+		return error;
+	for (size_t d = 0; d < count && more >= 0; d++) {
+		const void *key, *val;
+		size_t klen, vlen, plen;
+
+		readers[d] = 0;
+		opens[d] = 0;
+		nuids = 0;
+		key_start(&k, KEY_USAGE, domains[d]);
+		plen = k.len;
+		buf_be32(&k, (uint32_t)(first < 0 ? 0 : first));
+		if (k.failed) {
+			more = mesh_error_oom();
+			break;
+		}
+		if ((more = mesh_db_iter_seek(it, k.p, k.len)) < 0)
+			break;
+		while ((more = mesh_db_iter_next(it, &key, &klen, &val, &vlen)) > 0) {
+			if (klen < plen || memcmp(key, k.p, plen))
+				break;
+			if (klen < plen + 9 || vlen != USAGE_VALUE_LEN)
+				continue;
+			if (nuids == ucap) {
+				size_t ncap = ucap ? ucap * 2 : 16;
+				uint32_t *grown = realloc(uids, ncap * sizeof(*uids));
+				if (!grown) {
+					more = mesh_error_oom();
+					break;
+				}
+				uids = grown;
+				ucap = ncap;
+			}
+			if (!get_be64(val))
+				continue;
+			uids[nuids++] = get_be32((const unsigned char *)key + plen + 4);
+			opens[d] += get_be64(val);
+		}
+		readers[d] = distinct(uids, nuids);
+	}
+	mesh_db_iter_free(it);
+	free(uids);
+	free(k.p);
+	return more < 0 ? more : 0;
+}
+
 /* --- parsing -------------------------------------------------------------------- */
 
 static int parse_span(const char *text, int64_t now, int64_t *out)
@@ -1680,6 +1750,9 @@ static bool read_only(char *const *argv, size_t argc)
 		return true;
 	if (!strcmp(name, "policy") && word_is(argv, argc, 1, "show"))
 		return true;
+	if (!strcmp(name, "catalog") &&
+	    (word_is(argv, argc, 1, "search") || word_is(argv, argc, 1, "comments")))
+		return true;
 	if (!strcmp(name, "fsck"))
 		return !has_word(argv, argc, "--repair");
 	if (!strcmp(name, "gc"))
@@ -1703,6 +1776,10 @@ static const char *target_word(char *const *argv, size_t argc)
 	 * step's own record names its domain). */
 	if (!strcmp(name, "access"))
 		return argc > 2 && !strcmp(argv[1], "request") ? argv[2] : NULL;
+	/* catalog comment|comments|uncomment DOMAIN ...; a search's words
+	 * name no domain. */
+	if (!strcmp(name, "catalog"))
+		return argc > 2 && strcmp(argv[1], "search") ? argv[2] : NULL;
 	return at < argc && argv[at][0] != '-' ? argv[at] : NULL;
 }
 

@@ -122,6 +122,11 @@ typedef struct mesh_audit_usage {
 int mesh_audit_usage_get(mesh_db *db, const char *domain, unsigned days, int64_t now_ns,
 			 mesh_audit_usage **out, size_t *count);
 void mesh_audit_usage_free(mesh_audit_usage *usage, size_t count);
+/* For each of count domains, its distinct readers and read opens over
+ * the same days, in one pass of one iterator (the catalog weighs every
+ * match by them).  readers and opens hold count entries. */
+int mesh_audit_usage_totals(mesh_db *db, const char *const *domains, size_t count,
+			    unsigned days, int64_t now_ns, uint32_t *readers, uint64_t *opens);
 
 /* --- parsing of the commands' words ------------------------------------ */
 

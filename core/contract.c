@@ -191,6 +191,32 @@ const char *mesh_contract_unclassified(const mesh_contract *c)
 	return NULL;
 }
 
+/* The catalog's words: what a reader would search a dataset by. */
+static const char *const text_keys[] = { "name", "physicalName", "businessName", "description" };
+
+static void text_infos(const infos *in, mesh_contract_word_fn fn, void *ctx)
+{
+	for (size_t i = 0; i < in->count; i++)
+		for (size_t k = 0; k < sizeof(text_keys) / sizeof(text_keys[0]); k++)
+			if (!strcmp(in->items[i].key, text_keys[k]) && in->items[i].value)
+				fn(ctx, in->items[i].value);
+}
+
+void mesh_contract_words(const mesh_contract *c, mesh_contract_word_fn fn, void *ctx)
+{
+	fn(ctx, c->name);
+	text_infos(&c->schema, fn, ctx);
+	for (size_t i = 0; i < c->prop_count; i++) {
+		fn(ctx, c->props[i].name);
+		text_infos(&c->props[i].info, fn, ctx);
+	}
+}
+
+int64_t mesh_contract_freshness(const mesh_contract *c)
+{
+	return c->has_freshness ? c->freshness_seconds : 0;
+}
+
 /* --- parsing ------------------------------------------------------------ */
 
 typedef struct parser {

@@ -42,6 +42,16 @@ const char *mesh_contract_pattern(const mesh_contract *contract);
  * when every one has it: what `policy require classification` asks. */
 const char *mesh_contract_unclassified(const mesh_contract *contract);
 
+/* Hands fn each word a catalog indexes of the contract (catalog.h):
+ * its name, the schema object's name, physicalName, businessName and
+ * description, and each property's name, physicalName, businessName and
+ * description. */
+typedef void (*mesh_contract_word_fn)(void *ctx, const char *word);
+void mesh_contract_words(const mesh_contract *contract, mesh_contract_word_fn fn, void *ctx);
+/* The freshness the contract promises (slaProperties freshness), in
+ * seconds; 0 when it promises none. */
+int64_t mesh_contract_freshness(const mesh_contract *contract);
+
 /* Writes the contract as ODCS v3 YAML (malloc'd, NUL-terminated,
  * caller frees). */
 int mesh_contract_emit(const mesh_contract *contract, char **yaml, size_t *len);

@@ -4,6 +4,7 @@
 #include "array.h"
 #include "audit.h"
 #include "branch.h"
+#include "catalog.h"
 #include "contract.h"
 #include "diff.h"
 #include "domain.h"
@@ -988,6 +989,7 @@ static const mesh_cmd_spec *const commands[] = {
 	&mesh_contract_cmd_spec,
 	&mesh_product_cmd_spec, &mesh_lineage_cmd_spec,
 	&mesh_hook_cmd_spec,
+	&mesh_catalog_cmd_spec,
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))

@@ -5,7 +5,7 @@
  *   "d/"  domains (domain.h)      "r/"  refs (refs.h)
  *   "s/"  staging (stage.h)       "m/"  store metadata
  *   "a/"  access rules (access.h)      "l/"  the audit log (audit.h)
- *   "g/"  lineage (lineage.h)
+ *   "g/"  lineage (lineage.h)     "n/"  catalog comments (catalog.h)
  * Changes that must land together go through one mesh_db_batch, written
  * with sync=true when they must survive a crash.
  */

@@ -2,6 +2,7 @@
 #include "error.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,18 @@ void mesh_json_int(mesh_json *j, int64_t value)
 	append(j, num, (size_t)n);
 }
 
+void mesh_json_double(mesh_json *j, double value)
+{
+	char num[48];
+	int n;
+
+	if (!isfinite(value))
+		value = 0;
+	n = snprintf(num, sizeof(num), "%.6g", value);
+	value_start(j);
+	append(j, num, (size_t)n);
+}
+
 void mesh_json_bool(mesh_json *j, bool value)
 {
 	value_start(j);
@@ -174,6 +187,12 @@ void mesh_json_field_bool(mesh_json *j, const char *key, bool value)
 {
 	mesh_json_key(j, key);
 	mesh_json_bool(j, value);
+}
+
+void mesh_json_field_double(mesh_json *j, const char *key, double value)
+{
+	mesh_json_key(j, key);
+	mesh_json_double(j, value);
 }
 
 void mesh_json_members(mesh_json *j, const mesh_json *members)

@@ -31,11 +31,14 @@ void mesh_json_key(mesh_json *j, const char *key);
 void mesh_json_string(mesh_json *j, const char *value);
 void mesh_json_int(mesh_json *j, int64_t value);
 void mesh_json_bool(mesh_json *j, bool value);
+/* A number with 6 significant digits (NaN and infinities: 0). */
+void mesh_json_double(mesh_json *j, double value);
 
 /* A member with its value: key then value, for the common case. */
 void mesh_json_field_string(mesh_json *j, const char *key, const char *value);
 void mesh_json_field_int(mesh_json *j, const char *key, int64_t value);
 void mesh_json_field_bool(mesh_json *j, const char *key, bool value);
+void mesh_json_field_double(mesh_json *j, const char *key, double value);
 
 /* Appends members written into another writer (keys and values, no
  * braces) inside the current object. */

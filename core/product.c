@@ -1,6 +1,7 @@
 #include "product.h"
 #include "access.h"
 #include "audit.h"
+#include "catalog.h"
 #include "domain.h"
 #include "error.h"
 #include "file.h"
@@ -704,6 +705,10 @@ int mesh_product_file(mesh_store *store, const mesh_caller *caller, const char *
 		mesh_json_field_string(&j, "branch", d->default_branch);
 		mesh_cmd_json_oid(&j, "commit", &commit);
 		card_members(&j, p);
+		if ((error = mesh_catalog_comments_json(store, domain, &j)) < 0)
+			mesh_json_dispose(&j);
+	}
+	if (error == 0) {
 		mesh_json_object_end(&j);
 		if ((error = mesh_json_take(&j, out)) == 0) {
 			*len = strlen(*out);
@@ -801,8 +806,9 @@ static int cmd_product(mesh_cmd *cmd)
 		mesh_json_key(&cmd->json, "card");
 		mesh_product_json(&cmd->json, p);
 		if ((error = mesh_lineage_consumers_json(store, cmd->caller, pos[1],
-							 &cmd->json)) == 0)
-			error = readers_json(cmd, pos[1]);
+							 &cmd->json)) == 0 &&
+		    (error = readers_json(cmd, pos[1])) == 0)
+			error = mesh_catalog_comments_json(store, pos[1], &cmd->json);
 	}
 	mesh_product_free(p);
 	mesh_domain_free(d);

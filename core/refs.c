@@ -148,6 +148,36 @@ static int rocksdb_ref_list(mesh_refdb_backend *b, const char *domain,
 	return rc;
 }
 
+static int rocksdb_ref_list_all(mesh_refdb_backend *b, mesh_ref_all_cb cb, void *ctx)
+{
+	rocksdb_refdb *rb = (rocksdb_refdb *)b;
+	size_t plen = strlen(MESH_REF_KEY_PREFIX), klen, vlen;
+	const void *key, *val;
+	char buf[2 * (MESH_REF_NAME_MAX + 16)];
+	mesh_db_iter *it;
+	mesh_oid oid;
+	int rc;
+
+	if ((rc = mesh_db_iter_new(&it, rb->db, MESH_REF_KEY_PREFIX, plen)) < 0)
+		return rc;
+	while ((rc = mesh_db_iter_next(it, &key, &klen, &val, &vlen)) > 0) {
+		const char *k = (const char *)key + plen, *nul;
+		size_t rest = klen - plen;
+
+		/* Keys this code did not write are skipped, as list does. */
+		if (rest >= sizeof(buf) || vlen != MESH_OID_RAWSZ ||
+		    !(nul = memchr(k, '\0', rest)))
+			continue;
+		memcpy(buf, k, rest);
+		buf[rest] = '\0';
+		memcpy(oid.id, val, MESH_OID_RAWSZ);
+		if ((rc = cb(ctx, buf, buf + (nul - k) + 1, &oid)) != 0)
+			break;
+	}
+	mesh_db_iter_free(it);
+	return rc;
+}
+
 static void rocksdb_ref_free(mesh_refdb_backend *b)
 {
 	free(b);
@@ -163,6 +193,7 @@ int mesh_refdb_backend_rocksdb(mesh_refdb_backend **out, mesh_db *db)
 	rb->parent.get = rocksdb_ref_get;
 	rb->parent.set = rocksdb_ref_set;
 	rb->parent.list = rocksdb_ref_list;
+	rb->parent.list_all = rocksdb_ref_list_all;
 	rb->parent.free = rocksdb_ref_free;
 	rb->db = db;
 	*out = &rb->parent;
@@ -319,4 +350,9 @@ int mesh_ref_list(mesh_refdb *refs, const char *domain, const char *prefix,
 		return mesh_error_set(MESH_EINVAL, "domain name is empty");
 	return refs->backend->list(refs->backend, domain, prefix ? prefix : "",
 				   cb, ctx);
+}
+
+int mesh_ref_list_all(mesh_refdb *refs, mesh_ref_all_cb cb, void *ctx)
+{
+	return refs->backend->list_all(refs->backend, cb, ctx);
 }

@@ -2,6 +2,7 @@
 #include "audit.h"
 #include "treecache.h"
 #include "access.h"
+#include "catalog.h"
 #include "progress.h"
 #include "error.h"
 
@@ -74,6 +75,7 @@ struct mesh_store {
 	char *mountpoint;         /* set before threads share the handle */
 	struct timespec opened;   /* the filesystems' clock (coarse) */
 	struct mesh_access_cache *access;
+	struct mesh_catalog *catalog;
 	bool root_squash;         /* set before threads share the handle */
 	uid_t admin_uid;
 	uint32_t legacy_uid, legacy_gid;   /* set at open, then read-only */
@@ -609,6 +611,7 @@ int mesh_store_open(mesh_store **out, const char *path, const mesh_log *log)
 	if (store->reserve_path)
 		reserve_at_open(store);
 	if (!store->reserve_path || (error = mesh_access_cache_new(&store->access)) < 0 ||
+	    (error = mesh_catalog_new(&store->catalog, store->path)) < 0 ||
 	    (error = mesh_progress_table_new(&store->progress)) < 0 ||
 	    (error = open_parts(store)) < 0) {
 		if (!store->reserve_path)
@@ -629,6 +632,7 @@ void mesh_store_close(mesh_store *store)
 	/* First: its writer thread writes to the database. */
 	mesh_audit_close(store->audit);
 	mesh_access_cache_free(store->access);
+	mesh_catalog_free(store->catalog);
 	mesh_chunk_cache_free(store->cache);
 	mesh_treecache_free(store->trees);
 	mesh_progress_table_free(store->progress);
@@ -665,6 +669,7 @@ const mesh_log *mesh_store_log(const mesh_store *store) { return &store->log; }
 mesh_audit *mesh_store_audit(mesh_store *store) { return store->audit; }
 struct timespec mesh_store_opened(const mesh_store *store) { return store->opened; }
 struct mesh_access_cache *mesh_store_access(mesh_store *store) { return store->access; }
+struct mesh_catalog *mesh_store_catalog(mesh_store *store) { return store->catalog; }
 uid_t mesh_store_admin_uid(const mesh_store *store) { return store->admin_uid; }
 bool mesh_store_root_squashed(const mesh_store *store) { return store->root_squash; }
 

@@ -140,6 +140,8 @@ const mesh_log *mesh_store_log(const mesh_store *store);
 struct mesh_audit *mesh_store_audit(mesh_store *store);
 /* The access rules' cache of this handle (access.h). */
 struct mesh_access_cache *mesh_store_access(mesh_store *store);
+/* The catalog of data products: its local index and comments (catalog.h). */
+struct mesh_catalog *mesh_store_catalog(mesh_store *store);
 
 /* Root squash (the mount's -o root_squash, for shared hosts): root is an
  * ordinary user for the access rules, and the store's administrator is

@@ -16,6 +16,7 @@ PACKAGES=(libfuse3-dev fuse3 librocksdb-dev libzstd-dev libssl-dev check
           python3-pip python3-setuptools python3-wheel # test_python_client (pip install)
           libmicrohttpd-dev chromium                   # meshfs serve; test_serve.sh
           libyaml-dev libcsv-dev libjansson-dev        # data contracts, product cards (libyaml)
+          libsqlite3-dev                               # catalog search: FTS5 with bm25 ranking
           nodejs                                       # test_duckdb (npm @duckdb/node-api)
           scdoc man-db bsdextrautils                   # man pages, tests/integration/test_man.sh
           lintian systemd)                             # tests/integration/test_deb.sh

@@ -86,7 +86,8 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://github.com/meshfs/meshfs")
 # fuse3 for fusermount3 (umount) and /dev/fuse's rules; the libraries
 # (libfuse3, librocksdb, libzstd, libssl, libmicrohttpd, and for data
-# contracts libyaml, libcsv, libjansson; libyaml for product cards too)
+# contracts libyaml, libcsv, libjansson; libyaml for product cards too;
+# libsqlite3 for the catalog's index)
 # come from dpkg-shlibdeps.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "fuse3")
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)

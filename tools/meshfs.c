@@ -775,6 +775,63 @@ static void print_ports(const char *title, const json_value *ports)
 	}
 }
 
+/* A span for people: "45 s", "12 min", "5 h", "3 d". */
+static void span_text(double secs, char *out, size_t cap)
+{
+	if (secs < 120)
+		snprintf(out, cap, "%.0f s", secs < 0 ? 0 : secs);
+	else if (secs < 120 * 60)
+		snprintf(out, cap, "%.0f min", secs / 60);
+	else if (secs < 48 * 3600)
+		snprintf(out, cap, "%.0f h", secs / 3600);
+	else
+		snprintf(out, cap, "%.0f d", secs / 86400);
+}
+
+/* "consumers" and "hidden_consumers" of a card (product show, a hit). */
+static void print_consumers(const json_value *a)
+{
+	const json_value *v = json_get(a, "consumers");
+
+	printf("  %-12s", "consumers");
+	for (size_t i = 0; v && i < v->count; i++)
+		printf(" %s", json_str(v->items[i], "domain", "?"));
+	if (json_num(a, "hidden_consumers", 0) > 0)
+		printf(" (and %.0f hidden)", json_num(a, "hidden_consumers", 0));
+	printf("%s\n", !v || v->count == 0 ? " none" : "");
+}
+
+static void print_rating(const json_value *a)
+{
+	const json_value *r = json_get(a, "rating");
+	double n = json_num(r, "count", 0);
+
+	if (n > 0)
+		printf("  %-12s %.1f of 5 (%.0f rating%s)\n", "rating", json_num(r, "average", 0), n,
+		       n == 1 ? "" : "s");
+	else
+		printf("  %-12s none\n", "rating");
+}
+
+static void print_comments(const json_value *a)
+{
+	const json_value *list = json_get(a, "comments");
+
+	for (size_t i = 0; list && i < list->count; i++) {
+		const json_value *c = list->items[i];
+		char when[32] = "?", stars[16] = "";
+		time_t t = (time_t)json_num(c, "time", 0);
+		struct tm tm;
+
+		if (gmtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+		if (json_get(c, "rating"))
+			snprintf(stars, sizeof(stars), " [%.0f/5]", json_num(c, "rating", 0));
+		printf("  %-12s #%.0f %s %s%s %s\n", i ? "" : "comments", json_num(c, "id", 0), when,
+		       json_str(c, "user", "?"), stars, json_str(c, "text", ""));
+	}
+}
+
 /* product show: the card, who consumes the product, who reads it. */
 static void print_product(const json_value *a)
 {
@@ -800,19 +857,82 @@ static void print_product(const json_value *a)
 	}
 	print_ports("outputs", json_get(card, "output_ports"));
 	print_ports("inputs", json_get(card, "input_ports"));
-	v = json_get(a, "consumers");
-	printf("  %-12s", "consumers");
-	for (size_t i = 0; v && i < v->count; i++)
-		printf(" %s", json_str(v->items[i], "domain", "?"));
-	if (json_num(a, "hidden_consumers", 0) > 0)
-		printf(" (and %.0f hidden)", json_num(a, "hidden_consumers", 0));
-	printf("%s\n", !v || v->count == 0 ? " none" : "");
+	print_consumers(a);
 	v = json_get(a, "readers");
 	printf("  %-12s", "readers");
 	for (size_t i = 0; v && i < v->count; i++)
 		printf(" %s (%.0f opens)", json_str(v->items[i], "user", "?"),
 		       json_num(v->items[i], "read_opens", 0));
 	printf("%s\n", !v || v->count == 0 ? " none" : "");
+	print_rating(a);
+	print_comments(a);
+}
+
+/* catalog search: each hit as a short card. */
+static void print_hits(const json_value *a)
+{
+	const json_value *hits = json_get(a, "hits"), *v;
+	char age[32], promise[32];
+
+	printf("%.0f product(s) found", json_num(a, "total", 0));
+	if (hits && json_num(a, "total", 0) > (double)hits->count)
+		printf(", the best %zu shown", hits->count);
+	printf("\n");
+	for (size_t i = 0; hits && i < hits->count; i++) {
+		const json_value *h = hits->items[i];
+		const char *fresh = json_str(h, "freshness", "none");
+
+		printf("\n%s", json_str(h, "domain", "?"));
+		if (json_get(h, "name"))
+			printf(": %s (%s)", json_str(h, "name", ""), json_str(h, "id", ""));
+		printf("\n");
+		printf("  %-12s %s\n", "owner", json_str(h, "owner", "?"));
+		if (*json_str(h, "description", ""))
+			printf("  %-12s %s\n", "description", json_str(h, "description", ""));
+		if ((v = json_get(h, "tags")) && v->count) {
+			printf("  %-12s", "tags");
+			for (size_t k = 0; k < v->count; k++)
+				printf(" %s", v->items[k]->string);
+			printf("\n");
+		}
+		if (json_get(h, "card_error"))
+			printf("  %-12s invalid: %s\n", "card", json_str(h, "card_error", ""));
+		span_text(json_num(h, "age_seconds", 0), age, sizeof(age));
+		printf("  %-12s %.12s on %s, %s old", "commit", json_str(h, "commit", ""),
+		       json_str(h, "branch", "?"), age);
+		if (strcmp(fresh, "none")) {
+			span_text(json_num(h, "freshness_seconds", 0), promise, sizeof(promise));
+			printf(", promise %s: %s", promise, fresh);
+		}
+		printf("\n  %-12s %.0f, %s", "contracts", json_num(h, "contracts", 0),
+		       json_str(h, "contract_status", "?"));
+		if (json_get(h, "contract_detail"))
+			printf(" (%s)", json_str(h, "contract_detail", ""));
+		printf("\n");
+		print_consumers(h);
+		printf("  %-12s %.0f (%.0f opens in %.0f days)\n", "readers", json_num(h, "readers", 0),
+		       json_num(h, "read_opens", 0), json_num(a, "usage_days", 0));
+		print_rating(h);
+	}
+}
+
+static void print_catalog(const cli *c, const json_value *a)
+{
+	const char *sub = c->argc >= 2 ? c->argv[1] : "";
+
+	if (!strcmp(sub, "search")) {
+		print_hits(a);
+		return;
+	}
+	if (!strcmp(sub, "comment"))
+		printf("comment %.0f on %s\n", json_num(a, "id", 0), json_str(a, "domain", "?"));
+	else if (!strcmp(sub, "uncomment"))
+		printf("removed comment %.0f of %s\n", json_num(a, "removed", 0),
+		       json_str(a, "domain", "?"));
+	else
+		printf("comments on %s\n", json_str(a, "domain", "?"));
+	print_rating(a);
+	print_comments(a);
 }
 
 /* lineage: the file, then each upstream it was copied from. */
@@ -905,6 +1025,8 @@ static int print_answer(const cli *c, const char *answer, int code)
 		print_lineage(a);
 	} else if (!strcmp(cmd, "hook")) {
 		print_hooks(a);
+	} else if (!strcmp(cmd, "catalog")) {
+		print_catalog(c, a);
 	} else if (json_get(a, "consumers")) {
 		print_stats(a);
 	} else if (!strcmp(cmd, "domain") && c->argc >= 2 && !strcmp(c->argv[1], "set")) {

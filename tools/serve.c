@@ -262,19 +262,15 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status,
  * and parses its answer.  NULL with *status and message (malloc'd, the
  * caller frees) when it failed.
  */
-static json_value *ask(const server *s, unsigned *status, char **message, ...)
+static json_value *ask_words(const server *s, unsigned *status, char **message, int argc,
+			     char **words)
 {
-	char *words[16], mount[PATH_MAX], store[PATH_MAX];
+	char mount[PATH_MAX], store[PATH_MAX];
 	char *line, *answer = NULL;
 	json_value *a = NULL;
-	int argc = 0, code = 0, error;
+	int code = 0, error;
 	const char *mount_used = s->mount;
-	va_list ap;
 
-	va_start(ap, message);
-	while (argc < 15 && (words[argc] = va_arg(ap, char *)))
-		argc++;
-	va_end(ap);
 	*message = NULL;
 	if (!(line = mesh_ctl_command_line(argc, words))) {
 		*status = MHD_HTTP_BAD_REQUEST;
@@ -303,6 +299,19 @@ static json_value *ask(const server *s, unsigned *status, char **message, ...)
 	return a;
 }
 
+static json_value *ask(const server *s, unsigned *status, char **message, ...)
+{
+	char *words[16];
+	int argc = 0;
+	va_list ap;
+
+	va_start(ap, message);
+	while (argc < 15 && (words[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	return ask_words(s, status, message, argc, words);
+}
+
 static const json_value *member_array(const json_value *a, const char *key)
 {
 	const json_value *v = json_get(a, key);
@@ -311,19 +320,6 @@ static const json_value *member_array(const json_value *a, const char *key)
 }
 
 /* --- pages: index and domain ------------------------------------------ */
-
-/* Case-insensitive (ASCII) substring search. */
-static bool contains_word(const char *text, const char *word)
-{
-	size_t n = strlen(word);
-
-	if (!text)
-		return false;
-	for (; *text; text++)
-		if (!strncasecmp(text, word, n))
-			return true;
-	return false;
-}
 
 static void domain_link(page *p, const char *name)
 {
@@ -334,7 +330,25 @@ static void domain_link(page *p, const char *name)
 	put(p, "</a>");
 }
 
-static void page_index(page *p, const json_value *domains, const char *q)
+static void domain_row(page *p, const json_value *d)
+{
+	put(p, "<tr><td>");
+	domain_link(p, json_str(d, "name", ""));
+	put(p, "</td><td>");
+	put_html(p, json_str(d, "description", ""));
+	put(p, "</td><td>");
+	put_html(p, json_str(d, "owner", ""));
+	put(p, "</td><td>");
+	put_html(p, json_str(d, "default_branch", ""));
+	put(p, "</td><td>");
+	put_time(p, json_num(d, "created", 0));
+	put(p, "</td></tr>\n");
+}
+
+/* The domains, or with a search (q) the catalog's hits among them, best
+ * first; why_not says why a search found nothing to look for. */
+static void page_index(page *p, const json_value *domains, const char *q,
+		       const json_value *hits, const char *why_not)
 {
 	size_t shown = 0;
 
@@ -343,27 +357,25 @@ static void page_index(page *p, const json_value *domains, const char *q)
 	if (q && *q) {
 		put(p, "<p class=\"search\">Search for <q>");
 		put_html(p, q);
-		put(p, "</q> in names and descriptions.</p>");
+		put(p, "</q> in the catalog (cards, contracts, top-level paths), best first.");
+		if (why_not) {
+			put(p, " ");
+			put_html(p, why_not);
+		}
+		put(p, "</p>");
 	}
 	put(p, "<table class=\"domains\"><thead><tr><th>Domain</th><th>Description</th>"
 	       "<th>Owner</th><th>Default branch</th><th>Created</th></tr></thead><tbody>\n");
-	for (size_t i = 0; domains && i < domains->count; i++) {
-		const json_value *d = domains->items[i];
-		const char *name = json_str(d, "name", ""), *desc = json_str(d, "description", "");
-		if (q && *q && !contains_word(name, q) && !contains_word(desc, q))
-			continue;
-		shown++;
-		put(p, "<tr><td>");
-		domain_link(p, name);
-		put(p, "</td><td>");
-		put_html(p, desc);
-		put(p, "</td><td>");
-		put_html(p, json_str(d, "owner", ""));
-		put(p, "</td><td>");
-		put_html(p, json_str(d, "default_branch", ""));
-		put(p, "</td><td>");
-		put_time(p, json_num(d, "created", 0));
-		put(p, "</td></tr>\n");
+	for (size_t i = 0; !(q && *q) && domains && i < domains->count; i++, shown++)
+		domain_row(p, domains->items[i]);
+	for (size_t h = 0; q && *q && hits && h < hits->count; h++) {
+		const char *name = json_str(hits->items[h], "domain", "");
+		for (size_t i = 0; domains && i < domains->count; i++)
+			if (!strcmp(json_str(domains->items[i], "name", ""), name)) {
+				domain_row(p, domains->items[i]);
+				shown++;
+				break;
+			}
 	}
 	put(p, "</tbody></table>");
 	putf(p, "<p class=\"count\">%zu of %zu domains</p>", shown, domains ? domains->count : 0);
@@ -985,13 +997,43 @@ static enum MHD_Result route_index(const server *s, struct MHD_Connection *conn,
 {
 	unsigned status;
 	char *msg;
-	json_value *a = ask(s, &status, &msg, "domain", "list", NULL);
+	json_value *a = ask(s, &status, &msg, "domain", "list", NULL), *found = NULL;
+	const char *q = arg(conn, "q");
+	char *copy = NULL, *why_not = NULL, *save = NULL;
 	page p = { 0 };
 
 	if (!a)
 		return fail_with(conn, status, msg, cookie);
-	page_index(&p, member_array(a, "domains"), arg(conn, "q"));
+	if (q && *q) {
+		/* The words as the catalog takes them: what the CLI's
+		 * `catalog search` finds, with the same rule of who sees what. */
+		char *words[16] = { "catalog", "search" };
+		int argc = 2;
+		if (!(copy = strdup(q))) {
+			json_free(a);
+			return fail_with(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, cookie);
+		}
+		for (char *w = strtok_r(copy, " \t", &save); w && argc < 13;
+		     w = strtok_r(NULL, " \t", &save))
+			if (w[0] != '-')
+				words[argc++] = w;
+		words[argc++] = "--limit";
+		words[argc++] = "1000";
+		if (argc == 4)
+			why_not = strdup("No word to look for.");
+		else if (!(found = ask_words(s, &status, &why_not, argc, words)) &&
+			 status != MHD_HTTP_BAD_REQUEST) {
+			json_free(a);
+			free(copy);
+			return fail_with(conn, status, why_not, cookie);
+		}
+	}
+	page_index(&p, member_array(a, "domains"), q, found ? member_array(found, "hits") : NULL,
+		   why_not);
+	json_free(found);
 	json_free(a);
+	free(copy);
+	free(why_not);
 	return send_page(conn, MHD_HTTP_OK, &p, cookie);
 }
 

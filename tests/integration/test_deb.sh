@@ -59,7 +59,7 @@ cat "$MESH_TMP/lintian.log"
 
 note "dependencies: fuse3 and the shared libraries, from dpkg-shlibdeps"
 depends=$(dpkg-deb -f "$DEB" Depends)
-for dep in fuse3 libc6 libfuse3-3 librocksdb libzstd1 libssl3 libyaml-0-2 libcsv3 libjansson4; do
+for dep in fuse3 libc6 libfuse3-3 librocksdb libzstd1 libssl3 libyaml-0-2 libcsv3 libjansson4 libsqlite3-0; do
 	assert_contains "$depends" "$dep" "Depends"
 done
 

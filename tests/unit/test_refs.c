@@ -1,4 +1,5 @@
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "testutil.h"
@@ -183,6 +184,34 @@ START_TEST(list_stops_on_callback_result)
 }
 END_TEST
 
+static int collect_all(void *ctx, const char *domain, const char *name, const mesh_oid *oid)
+{
+	char both[128];
+
+	snprintf(both, sizeof(both), "%s:%s", domain, name);
+	return collect(ctx, both, oid);
+}
+
+START_TEST(list_all_by_domain_then_name)
+{
+	listing l = { 0 };
+
+	set_all();
+	/* "d" sorts before "d2", as its key's NUL before '2'. */
+	ck_assert_int_eq(mesh_ref_list_all(refs, collect_all, &l), 0);
+	ck_assert_int_eq(l.n, 5);
+	ck_assert_str_eq(l.names[0], "c:heads/aaa");
+	ck_assert_str_eq(l.names[1], "d:heads/dev");
+	ck_assert_int_eq(l.first_byte[1], 2);
+	ck_assert_str_eq(l.names[2], "d:heads/main");
+	ck_assert_str_eq(l.names[3], "d:tags/v1");
+	ck_assert_str_eq(l.names[4], "d2:heads/zzz");
+	l = (listing){ .stop_after = 2 };
+	ck_assert_int_eq(mesh_ref_list_all(refs, collect_all, &l), 42);
+	ck_assert_int_eq(l.n, 2);
+}
+END_TEST
+
 START_TEST(refs_survive_reopen)
 {
 	mesh_oid a = oid_of(7);
@@ -287,6 +316,7 @@ static Suite *refs_suite(void)
 	tcase_add_test(tc, list_by_prefix_in_name_order);
 	tcase_add_test(tc, list_whole_domain);
 	tcase_add_test(tc, list_stops_on_callback_result);
+	tcase_add_test(tc, list_all_by_domain_then_name);
 	tcase_add_test(tc, refs_survive_reopen);
 	tcase_add_test(tc, corrupt_value_is_eio);
 	tcase_add_test(tc, name_check_accepts);

@@ -224,6 +224,24 @@ class Mesh:
         """lineage DOMAIN/REF/PATH: the steps of "chain", the file first."""
         return self.run("lineage", target)["chain"]
 
+    def catalog_search(self, *words, limit=None):
+        """catalog search WORD... [--limit N]: the hits, best first (dicts
+        with "domain", "name", "owner", "freshness", "contract_status",
+        "readers", "rating"...)."""
+        args = ["catalog", "search", *words]
+        if limit is not None:
+            args += ["--limit", str(limit)]
+        return self.run(*args)["hits"]
+
+    def comment(self, domain, text=None, rating=None):
+        """catalog comment DOMAIN [TEXT] [--rating 1-5]: the new comment's id."""
+        args = ["catalog", "comment", domain]
+        if text is not None:
+            args.append(text)
+        if rating is not None:
+            args += ["--rating", str(rating)]
+        return self.run(*args)["id"]
+
     def domains(self):
         """The domains: a list of dicts (name, owner, default_branch...)."""
         return self.run("domain", "list")["domains"]
