@@ -609,6 +609,9 @@ static Suite *contract_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
+	/* rows_across_chunks checks 6 MiB under ASan: beyond Check's 4 s
+	 * default on a loaded machine. */
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, good_data_passes_the_gate);
 	tcase_add_test(tc, missing_required_column);
 	tcase_add_test(tc, nulls_where_none_are_allowed);
