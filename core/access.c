@@ -19,6 +19,7 @@
 #include <time.h>
 
 #define POLICY_PROTECT_MAIN "protect-main-by-default"
+#define POLICY_GOVERNANCE "governance-group"
 #define NEXT_ID_KEY "a/next"
 #define REQUEST_FIELDS 11
 
@@ -860,6 +861,75 @@ static int parse_bool(const char *text, bool *out)
 	return mesh_error_set(MESH_EINVAL, "'%s' is neither true nor false", text);
 }
 
+/* The governance group's gid (*has false: none is set). */
+static int governance_read(mesh_store *store, bool *has, uint32_t *gid)
+{
+	const char *key = "a/p/" POLICY_GOVERNANCE;
+	void *val;
+	size_t vlen;
+	int found;
+
+	*has = false;
+	*gid = 0;
+	if ((found = mesh_db_find(mesh_store_db(store), key, strlen(key), &val, &vlen)) <= 0)
+		return found;
+	/* A decimal gid; anything else (a later version's) reads as none. */
+	if (vlen && vlen < 11) {
+		char text[12];
+		memcpy(text, val, vlen);
+		text[vlen] = '\0';
+		if (strspn(text, "0123456789") == vlen) {
+			*gid = (uint32_t)strtoul(text, NULL, 10);
+			*has = true;
+		}
+	}
+	free(val);
+	return 0;
+}
+
+int mesh_access_need_governance(mesh_store *store, const mesh_caller *caller, const char *what)
+{
+	char group[256];
+	uint32_t gid;
+	bool has;
+	who w;
+	int error;
+
+	if (mesh_access_is_admin(store, caller))
+		return 0;
+	if ((error = governance_read(store, &has, &gid)) < 0)
+		return error;
+	if (!has)
+		return mesh_access_need_admin(store, caller, what);
+	who_init(&w, caller);
+	if (who_in(&w, gid))
+		return 0;
+	group_name(gid, group, sizeof(group));
+	return mesh_error_set(MESH_EACCES, "only the store's administrator and the governance "
+			      "group (%s) may %s", group, what);
+}
+
+/* "policy set governance-group GROUP|none": the administrator only, as
+ * the group's members may set every other policy. */
+static int governance_set(mesh_cmd *cmd)
+{
+	mesh_store *store = cmd->env->store;
+	const char *key = "a/p/" POLICY_GOVERNANCE;
+	char text[16];
+	uint32_t gid = 0;
+	int error;
+
+	if (strcmp(cmd->argv[3], "none") != 0 && mesh_access_group_id(cmd->argv[3], &gid) < 0)
+		return mesh_error_set(MESH_EINVAL, "policy set %s: unknown group '%s' (give a "
+				      "group's name or gid, or none)", POLICY_GOVERNANCE, cmd->argv[3]);
+	if ((error = mesh_access_need_admin(store, cmd->caller, "set the governance group")) < 0)
+		return error;
+	if (!strcmp(cmd->argv[3], "none"))
+		return mesh_db_delete(mesh_store_db(store), key, strlen(key), true);
+	snprintf(text, sizeof(text), "%" PRIu32, gid);
+	return mesh_db_put(mesh_store_db(store), key, strlen(key), text, strlen(text), true);
+}
+
 static int policy_set(mesh_cmd *cmd)
 {
 	mesh_store *store = cmd->env->store;
@@ -868,20 +938,38 @@ static int policy_set(mesh_cmd *cmd)
 	int error;
 
 	if (cmd->argc != 4)
-		return mesh_error_set(MESH_EINVAL, "usage: policy set %s true|false",
-				      POLICY_PROTECT_MAIN);
+		return mesh_error_set(MESH_EINVAL, "usage: policy set %s true|false | policy set %s "
+				      "GROUP|none", POLICY_PROTECT_MAIN, POLICY_GOVERNANCE);
+	if (!strcmp(cmd->argv[2], POLICY_GOVERNANCE))
+		return governance_set(cmd);
 	if (strcmp(cmd->argv[2], POLICY_PROTECT_MAIN) != 0)
-		return mesh_error_set(MESH_EINVAL, "unknown policy '%s' (policies: %s)",
-				      cmd->argv[2], POLICY_PROTECT_MAIN);
+		return mesh_error_set(MESH_EINVAL, "unknown policy '%s' (policies: %s, %s)",
+				      cmd->argv[2], POLICY_PROTECT_MAIN, POLICY_GOVERNANCE);
 	if ((error = parse_bool(cmd->argv[3], &on)) < 0)
 		return error;
-	if ((error = mesh_access_need_admin(store, cmd->caller, "set policies")) < 0)
+	if ((error = mesh_access_need_governance(store, cmd->caller, "set policies")) < 0)
 		return error;
 	snprintf(key, sizeof(key), "a/p/%s", cmd->argv[2]);
 	if ((error = mesh_db_put(mesh_store_db(store), key, strlen(key), on ? "true" : "false",
 				 on ? 4 : 5, true)) < 0)
 		return error;
 	mesh_access_changed(store);
+	return 0;
+}
+
+/* "governance-group": its name (or gid, when the group is gone), or "none". */
+static int governance_json(mesh_store *store, mesh_json *j)
+{
+	char group[256] = "none";
+	uint32_t gid;
+	bool has;
+	int error;
+
+	if ((error = governance_read(store, &has, &gid)) < 0)
+		return error;
+	if (has)
+		group_name(gid, group, sizeof(group));
+	mesh_json_field_string(j, POLICY_GOVERNANCE, group);
 	return 0;
 }
 
@@ -902,16 +990,19 @@ static int cmd_policy(mesh_cmd *cmd)
 	mesh_json_object_begin(&cmd->json);
 	mesh_json_field_bool(&cmd->json, POLICY_PROTECT_MAIN,
 			     mesh_access_policy_protect_main(cmd->env->store));
-	error = mesh_policy_json(cmd->env->store, &cmd->json);
+	if ((error = governance_json(cmd->env->store, &cmd->json)) == 0)
+		error = mesh_policy_json(cmd->env->store, &cmd->json);
 	mesh_json_object_end(&cmd->json);
 	return error;
 }
 
 const mesh_cmd_spec mesh_policy_cmd_spec = {
 	"policy", cmd_policy,
-	"policy set " POLICY_PROTECT_MAIN " true|false | policy require|unrequire "
-	"card-field FIELD[,FIELD...]|classification | policy show",
-	"store-wide policies (set: the store's administrator only)",
+	"policy set " POLICY_PROTECT_MAIN " true|false | policy set " POLICY_GOVERNANCE
+	" GROUP|none | policy require|unrequire card-field FIELD[,FIELD...]|classification | "
+	"policy show",
+	"store-wide policies (set, require, unrequire: the store's administrator and the "
+	"governance group; the governance group itself: the administrator only)",
 };
 
 /* --- domain settings ----------------------------------------------------- */

@@ -116,6 +116,16 @@ int mesh_access_parse_date(const char *text, int64_t *out);
  * whose answers and effects span every domain, restricted ones too. */
 int mesh_access_need_admin(mesh_store *store, const mesh_caller *caller, const char *what);
 
+/* 0 for the store's administrator and the members of the governance
+ * group (`policy set governance-group G`, kept at a/p/governance-group),
+ * else MESH_EACCES "only the store's administrator and the governance
+ * group (G) may WHAT" (without a group, as mesh_access_need_admin): for
+ * the store-wide policies the governance team owns (policy set
+ * protect-main-by-default, policy require|unrequire).  Membership is
+ * the caller's groups as the kernel gives them, as for every rule. */
+int mesh_access_need_governance(mesh_store *store, const mesh_caller *caller,
+				const char *what);
+
 /* Who owns domain's directory and the roots of its views as its record
  * stands now (mesh_domain_root_owner), from the cache: a `domain set`
  * shows at once, and a getattr reads no database in the common case. */

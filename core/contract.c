@@ -1389,11 +1389,17 @@ int mesh_contract_report_error(const mesh_contract_report *r, const char *what)
 
 /* --- one pass over a file ------------------------------------------------------- */
 
-/* The values of a key column seen so far: open addressing over hashes,
- * the bytes in an arena (duplicates need the values, not only hashes),
- * each as a 4-byte length and the bytes.  With millions of keys nearly
- * every probe misses the cache, so values are added in batches whose
- * slots are prefetched first. */
+/* The values of a key column seen so far, the bytes in an arena
+ * (duplicates need the values, not only hashes), each as a 4-byte length
+ * and the bytes.  A key column mostly comes in ascending order (ids,
+ * times): a value above every one before it cannot be a duplicate, so
+ * it only joins the run, a sorted list of entries, at the cost of one
+ * comparison with the last.  The others go to open addressing over
+ * hashes; with millions of keys nearly every probe misses the cache, so
+ * they are added in batches whose slots are prefetched first, and each
+ * is also looked up in the run (a binary search).  The slots never hold
+ * a run's value: each hashed value was below the run's last when it
+ * came, and the run only grows upwards. */
 #define STRSET_BATCH 32
 
 typedef struct strset_slot {
@@ -1411,12 +1417,28 @@ typedef struct strset {
 	strset_slot *slots;
 	size_t cap, count;
 	char **blocks, *cur;
-	size_t block_count, block_used;
+	size_t block_count, block_used, block_size;
 	strset_pending pending[STRSET_BATCH];
 	size_t npending;
+	/* The run: ascending values in blocks of RUN_BLOCK, front-coded
+	 * (varint shared prefix, varint length of the rest, the rest);
+	 * run_index holds where each block starts. */
+	unsigned char *run;
+	size_t run_used, run_cap, run_count;
+	size_t *run_index;
+	size_t run_blocks, run_index_cap;
+	char *run_last, *run_scratch;   /* the last value; room to decode one */
+	size_t run_last_len, run_last_cap, run_scratch_cap;
+	uint64_t hashed;       /* values that went the hash's way */
 } strset;
 
-#define ARENA_BLOCK (1u << 20)
+#define RUN_BLOCK 16
+
+/* Arena blocks grow from the first to the last size: a small file
+ * takes little, a big one few blocks on huge pages. */
+#define ARENA_BLOCK_FIRST (1u << 20)
+#define ARENA_BLOCK_LAST (32u << 20)
+#define HUGE_PAGE (2u << 20)
 
 /* Eight bytes a step, then a final mix (a key column holds millions). */
 static uint64_t hash_bytes(const char *s, size_t len)
@@ -1446,6 +1468,10 @@ static void strset_free(strset *s)
 		free(s->blocks[i]);
 	free(s->blocks);
 	free(s->slots);
+	free(s->run);
+	free(s->run_index);
+	free(s->run_last);
+	free(s->run_scratch);
 }
 
 static size_t slot_of(uint64_t hash, size_t cap)
@@ -1453,19 +1479,28 @@ static size_t slot_of(uint64_t hash, size_t cap)
 	return (size_t)(hash >> 1) & (cap - 1);
 }
 
-/* A zeroed table; a big one on huge pages, as its probes are random and
- * would otherwise miss the TLB as well as the cache. */
-static strset_slot *slots_new(size_t cap)
+/* Memory for free(); a big piece on huge pages: random probes would
+ * otherwise miss the TLB as well as the cache, and in a virtual machine
+ * each 4 KiB page's first touch is a costly fault. */
+static void *big_alloc(size_t bytes)
 {
-	size_t bytes = cap * sizeof(strset_slot), huge = 2u << 20;
 	void *p;
 
-	if (bytes < huge)
-		return calloc(cap, sizeof(strset_slot));
-	if (posix_memalign(&p, huge, bytes) != 0)
+	if (bytes < HUGE_PAGE)
+		return malloc(bytes ? bytes : 1);
+	if (posix_memalign(&p, HUGE_PAGE, bytes) != 0)
 		return NULL;
 	(void)madvise(p, bytes, MADV_HUGEPAGE);
-	memset(p, 0, bytes);
+	return p;
+}
+
+static strset_slot *slots_new(size_t cap)
+{
+	size_t bytes = cap * sizeof(strset_slot);
+	void *p = big_alloc(bytes);
+
+	if (p)
+		memset(p, 0, bytes);
 	return p;
 }
 
@@ -1500,20 +1535,23 @@ static int strset_resize(strset *s, size_t want)
 static const char *arena_copy(strset *s, const char *text, uint32_t len)
 {
 	size_t need = sizeof(len) + len;
-	bool own = need > ARENA_BLOCK / 4;   /* a huge value gets a block of its own */
+	bool own = need > ARENA_BLOCK_FIRST / 4;   /* a huge value gets a block of its own */
 	char *dst;
 
-	if (own || !s->cur || s->block_used + need > ARENA_BLOCK) {
+	if (own || !s->cur || s->block_used + need > s->block_size) {
+		size_t size = !s->block_size ? ARENA_BLOCK_FIRST :
+			      s->block_size < ARENA_BLOCK_LAST ? s->block_size * 2 : s->block_size;
 		char **grown = realloc(s->blocks, (s->block_count + 1) * sizeof(char *));
 		if (!grown)
 			return NULL;
 		s->blocks = grown;
-		if (!(dst = malloc(own ? need : ARENA_BLOCK)))
+		if (!(dst = own ? malloc(need) : big_alloc(size)))
 			return NULL;
 		s->blocks[s->block_count++] = dst;
 		if (!own) {
 			s->cur = dst;
 			s->block_used = 0;
+			s->block_size = size;
 		}
 	}
 	if (!own) {
@@ -1557,7 +1595,131 @@ static int strset_insert(strset *s, uint64_t h, const char *entry, bool *seen)
 	return 0;
 }
 
-/* Queues a value (its row for the report); the caller flushes a full batch. */
+/* Byte order, a prefix first: <0, 0, >0 as a is below, equal to or
+ * above b. */
+static int bytes_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	return c ? c : (alen > blen) - (alen < blen);
+}
+
+static size_t varint_put(unsigned char *p, uint64_t v)
+{
+	size_t n = 0;
+
+	for (; v >= 0x80; v >>= 7)
+		p[n++] = (unsigned char)(v | 0x80);
+	p[n++] = (unsigned char)v;
+	return n;
+}
+
+static uint64_t varint_get(const unsigned char **p)
+{
+	uint64_t v = 0;
+	int shift = 0;
+
+	for (; **p & 0x80; (*p)++, shift += 7)
+		v |= (uint64_t)(**p & 0x7f) << shift;
+	v |= (uint64_t)*(*p)++ << shift;
+	return v;
+}
+
+/* Decodes the entries of one block of the run, from its start, until
+ * one is at or above text: whether it equals it. */
+static bool run_block_has(const strset *s, size_t block, const char *text, size_t len)
+{
+	const unsigned char *p = s->run + s->run_index[block];
+	const unsigned char *end = block + 1 < s->run_blocks ? s->run + s->run_index[block + 1]
+							     : s->run + s->run_used;
+	char *value = s->run_scratch;
+	size_t vlen = 0;
+
+	while (p < end) {
+		size_t shared = (size_t)varint_get(&p), rest = (size_t)varint_get(&p);
+		memcpy(value + shared, p, rest);
+		p += rest;
+		vlen = shared + rest;
+		int c = bytes_cmp(value, vlen, text, len);
+		if (c >= 0)
+			return c == 0;
+	}
+	return false;
+}
+
+static bool run_has(const strset *s, const char *text, size_t len)
+{
+	size_t lo = 0, hi = s->run_blocks;
+
+	if (!s->run_count || bytes_cmp(s->run_last, s->run_last_len, text, len) < 0)
+		return false;
+	/* The last block whose first value is at or below text. */
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		const unsigned char *p = s->run + s->run_index[mid];
+		size_t shared = (size_t)varint_get(&p), first = (size_t)varint_get(&p);
+		(void)shared;   /* 0: a block starts with a whole value */
+		if (bytes_cmp((const char *)p, first, text, len) <= 0)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return run_block_has(s, lo, text, len);
+}
+
+/* Room for need more bytes (of the run, its index, the last value). */
+static int grow(void **buf, size_t *cap, size_t used, size_t need, size_t unit)
+{
+	size_t want = *cap ? *cap : 1024;
+	void *grown;
+
+	if (used + need <= *cap)
+		return 0;
+	while (want < used + need)
+		want *= 2;
+	if (!(grown = big_alloc(want * unit)))
+		return mesh_error_oom();
+	if (used)
+		memcpy(grown, *buf, used * unit);
+	free(*buf);
+	*buf = grown;
+	*cap = want;
+	return 0;
+}
+
+/* Appends a value above all in the run: the first of a block whole,
+ * the others after the prefix they share with the one before. */
+static int run_append(strset *s, const char *text, size_t len)
+{
+	bool first = s->run_count % RUN_BLOCK == 0;
+	size_t shared = 0;
+	int error;
+
+	if (!first)
+		while (shared < len && shared < s->run_last_len && s->run_last[shared] == text[shared])
+			shared++;
+	if ((error = grow((void **)&s->run, &s->run_cap, s->run_used, len - shared + 20, 1)) < 0 ||
+	    (first && (error = grow((void **)&s->run_index, &s->run_index_cap, s->run_blocks, 1,
+				    sizeof(*s->run_index))) < 0) ||
+	    (error = grow((void **)&s->run_last, &s->run_last_cap, s->run_last_len,
+			  len > s->run_last_len ? len - s->run_last_len : 0, 1)) < 0 ||
+	    (error = grow((void **)&s->run_scratch, &s->run_scratch_cap, 0, len, 1)) < 0)
+		return error;
+	if (first)
+		s->run_index[s->run_blocks++] = s->run_used;
+	s->run_used += varint_put(s->run + s->run_used, shared);
+	s->run_used += varint_put(s->run + s->run_used, len - shared);
+	memcpy(s->run + s->run_used, text + shared, len - shared);
+	s->run_used += len - shared;
+	memcpy(s->run_last + shared, text + shared, len - shared);
+	s->run_last_len = len;
+	s->run_count++;
+	return 0;
+}
+
+/* Adds a value (its row for the report): to the run when it is above
+ * all before it, else to the batch of the hash, whose caller flushes it
+ * when full. */
 static int strset_push(strset *s, const char *text, size_t len, uint64_t row)
 {
 	const char *entry;
@@ -1565,12 +1727,15 @@ static int strset_push(strset *s, const char *text, size_t len, uint64_t row)
 
 	if (len > UINT32_MAX)
 		len = UINT32_MAX;   /* compared by its first 4 GiB */
+	if (!s->run_count || bytes_cmp(s->run_last, s->run_last_len, text, len) < 0)
+		return run_append(s, text, len);
 	if (!(entry = arena_copy(s, text, (uint32_t)len)))
 		return mesh_error_oom();
 	h = hash_bytes(text, len);
 	if (s->cap)
 		__builtin_prefetch(&s->slots[slot_of(h, s->cap)]);
 	s->pending[s->npending++] = (strset_pending){ h, entry, row };
+	s->hashed++;
 	return 0;
 }
 
@@ -1660,7 +1825,8 @@ static bool valid_value(const quality *q, const char *v, size_t len)
 {
 	for (size_t i = 0; i < q->valid_count; i++) {
 		if (!v ? !q->valid[i] || !*q->valid[i]
-		       : q->valid[i] && q->valid_len[i] == len && !memcmp(q->valid[i], v, len))
+		       : q->valid[i] && q->valid_len[i] == len && (!len || q->valid[i][0] == v[0]) &&
+			 !memcmp(q->valid[i], v, len))
 			return true;
 	}
 	return false;
@@ -1725,7 +1891,10 @@ static int column_flush(column *k)
 		const strset_pending *q = &set->pending[i];
 		const char *text = q->entry + sizeof(uint32_t);
 		uint32_t len = entry_len(q->entry);
-		if ((error = strset_insert(set, q->hash, q->entry, &seen)) < 0 || !seen)
+		seen = run_has(set, text, len);
+		if (!seen && (error = strset_insert(set, q->hash, q->entry, &seen)) < 0)
+			break;
+		if (!seen)
 			continue;
 		if (k->keyed && (error = tally_add(&k->unique, text, len, q->row)) < 0)
 			break;
@@ -2489,7 +2658,8 @@ static bool contract_matches(const mesh_contract *c, const char *path)
 #define READ_AHEAD_BYTES (16u << 20)
 
 /* Sizes the key sets for the whole file from the rows of its first
- * chunk, so that millions of keys are not rehashed again and again. */
+ * chunk (the run and the hash each by the share of values it took), so
+ * that millions of keys are not rehashed and copied again and again. */
 static int reserve_keys(checker *ch, size_t fed, uint64_t size)
 {
 	double rows;
@@ -2503,8 +2673,16 @@ static int reserve_keys(checker *ch, size_t fed, uint64_t size)
 	if (rows > 12e6)
 		rows = 12e6;
 	for (size_t i = 0; i < ch->c->prop_count; i++) {
-		if (ch->cols[i].need_set &&
-		    (error = strset_resize(&ch->cols[i].seen, (size_t)(rows * 4 / 3) + 1)) < 0)
+		strset *s = &ch->cols[i].seen;
+		double share;
+		if (!ch->cols[i].need_set)
+			continue;
+		share = (double)s->hashed / (double)ch->row;
+		if (s->hashed && (error = strset_resize(s, (size_t)(rows * share * 4 / 3) + 1)) < 0)
+			return error;
+		share = (double)s->run_used / (double)ch->row;
+		if (s->run_used && (error = grow((void **)&s->run, &s->run_cap, s->run_used,
+						 (size_t)(rows * share), 1)) < 0)
 			return error;
 	}
 	return 0;
@@ -2517,8 +2695,7 @@ int mesh_contract_check_file(mesh_odb *odb, mesh_chunk_cache *cache,
 {
 	checker *chs = NULL, **parquet = NULL;
 	mesh_file_map *map = NULL;
-	char *buf = NULL;
-	size_t n = 0, npq = 0, cap = 0;
+	size_t n = 0, npq = 0;
 	int error = 0;
 
 	for (size_t i = 0; i < count; i++)
@@ -2550,32 +2727,29 @@ int mesh_contract_check_file(mesh_odb *odb, mesh_chunk_cache *cache,
 	if (npq && (error = parquet_read(odb, map, parquet, npq)) < 0)
 		goto done;
 	if (npq < n) {
-		/* Read once, chunk by chunk; every contract's parser gets each piece. */
-		for (size_t i = 0; i < map->count; i++)
-			if (map->chunks[i].length > cap)
-				cap = map->chunks[i].length;
-		if (!(buf = malloc(cap ? cap : 1))) {
-			error = mesh_error_oom();
-			goto done;
-		}
+		/* Read once, chunk by chunk, straight from the chunk cache; every
+		 * contract's parser gets each piece. */
 		report->bytes_checked += map->size;
 		for (size_t i = 0; i <= map->count && !error; i++) {
-			size_t got = 0;
+			mesh_file_span span = { "", 0, NULL };
+			size_t spans = 0, got = 0;
 			bool last = i == map->count;
 			if (!last && cache)
 				mesh_file_prefetch(cache, map, map->chunks[i].offset, READ_AHEAD_BYTES);
-			if (!last && (error = mesh_file_read(odb, cache, map, buf, map->chunks[i].length,
-							     map->chunks[i].offset, &got)) < 0)
+			if (!last && (error = mesh_file_read_spans(odb, cache, map, map->chunks[i].length,
+								   map->chunks[i].offset, &span, 1,
+								   &spans, &got)) < 0)
 				break;
 			for (size_t j = 0; j < n && !error; j++) {
 				enum format fmt = contract_format(chs[j].c);
 				if (fmt == FORMAT_CSV)
-					error = csv_feed(&chs[j], buf, got, last);
+					error = csv_feed(&chs[j], span.data, got, last);
 				else if (fmt == FORMAT_JSONL)
-					error = jsonl_feed(&chs[j], buf, got, last);
+					error = jsonl_feed(&chs[j], span.data, got, last);
 				if (!error && i == 0 && !last && fmt != FORMAT_PARQUET)
 					error = reserve_keys(&chs[j], got, map->size);
 			}
+			mesh_file_spans_release(cache, &span, spans);
 		}
 		for (size_t j = 0; j < n && !error; j++)
 			if (contract_format(chs[j].c) == FORMAT_JSONL && chs[j].row == 0)
@@ -2588,7 +2762,6 @@ done:
 		checker_dispose(&chs[j]);
 	free(chs);
 	free(parquet);
-	free(buf);
 	mesh_file_map_free(map);
 	return error;
 }

@@ -109,7 +109,7 @@ int mesh_policy_require_cmd(mesh_cmd *cmd, bool require)
 	int error;
 
 	if (cmd->argc == 3 && !strcmp(cmd->argv[2], "classification")) {
-		if ((error = mesh_access_need_admin(store, cmd->caller, "set policies")) < 0)
+		if ((error = mesh_access_need_governance(store, cmd->caller, "set policies")) < 0)
 			return error;
 		return mesh_db_put(mesh_store_db(store), KEY_CLASSIFICATION,
 				   strlen(KEY_CLASSIFICATION), require ? "true" : "false",
@@ -121,7 +121,7 @@ int mesh_policy_require_cmd(mesh_cmd *cmd, bool require)
 		return error;
 	if (!bits)
 		return mesh_error_set(MESH_EINVAL, "usage: %s", usage);
-	if ((error = mesh_access_need_admin(store, cmd->caller, "set policies")) < 0)
+	if ((error = mesh_access_need_governance(store, cmd->caller, "set policies")) < 0)
 		return error;
 	if ((error = policies_read(store, &now)) < 0)
 		return error;

@@ -1,8 +1,8 @@
 /*
  * policy.h - store-wide standard fields the governance team (the
- * store's administrator) requires of every product on its default
- * branch: card fields that must be there and non-empty, and a
- * classification on every contract's schema property (README
+ * store's administrator and the governance group) requires of every
+ * product on its default branch: card fields that must be there and
+ * non-empty, and a classification on every contract's schema property (README
  * "Standard fields").  Kept in the metadata db beside the other
  * policies:
  *   a/p/require-card-fields     "owner,description" (known fields, in
@@ -23,8 +23,9 @@
 const char *mesh_policy_card_fields(void);
 
 /* "policy require card-field F[,F...]|classification" (require true) or
- * "policy unrequire ..." (false): the administrator only, one synced
- * write.  MESH_EINVAL naming an unknown field (and the known ones). */
+ * "policy unrequire ..." (false): the administrator and the governance
+ * group only (mesh_access_need_governance), one synced write.
+ * MESH_EINVAL naming an unknown field (and the known ones). */
 int mesh_policy_require_cmd(mesh_cmd *cmd, bool require);
 
 /* "require-card-fields": [...], "require-classification": bool members. */

@@ -482,10 +482,15 @@ static void print_request(const json_value *q)
 	       json_str(q, "state", "?"), date, json_str(q, "reason", ""));
 }
 
-/* "require-card-fields	owner,description" ("-" for none), or true|false. */
+/* "require-card-fields	owner,description" ("-" for none), a group's
+ * name, or true|false. */
 static void print_policy(const char *name, const json_value *value)
 {
 	printf("%s\t", name);
+	if (value->type == JSON_STRING) {
+		printf("%s\n", value->string ? value->string : "?");
+		return;
+	}
 	if (value->type != JSON_ARRAY) {
 		printf("%s\n", value->boolean ? "true" : "false");
 		return;

@@ -166,4 +166,76 @@ assert_fails setpriv --reuid "$U" --regid "$U" --init-groups "$MESHFS_BIN" --mou
 	contract check air/main
 assert_contains "$ERR" "air/2024.csv"
 assert_not_contains "$ERR" "awful"
+# --- each rule through a real commit, and a merge into a protected main
+mesh_cli domain create shop >/dev/null
+S=$MNT/shop
+mesh_cli branch create shop/feat >/dev/null      # before the contract: feat has none
+cat >"$MESH_TMP/orders.yaml" <<'EOF'
+apiVersion: v3.0.2
+kind: DataContract
+name: orders
+servers:
+  - server: lake
+    type: local
+    path: data/*.csv
+    format: csv
+schema:
+  - name: orders
+    properties:
+      - name: id
+        logicalType: integer
+        primaryKey: true
+      - name: status
+        required: true
+        quality:
+          - metric: invalidValues
+            mustBe: 0
+            arguments:
+              validValues: [open, shipped]
+customProperties:
+  - property: meshfs.maxFileSize
+    value: 200
+EOF
+mesh_cli contract import "$MESH_TMP/orders.yaml" shop/main >/dev/null
+mkdir "$S/main/data"
+printf 'id,status\n1,open\n2,shipped\n' >"$S/main/data/good.csv"
+mesh_commit shop/main "orders contract and good data" >/dev/null
+head_before=$(mesh_cli log shop/main --json | mesh_json 'd["commits"][0]["id"]')
+refused() {   # refused FILE CONTENT WORDS...: a commit adding FILE is refused naming WORDS
+	local file=$1 content=$2 w
+	shift 2
+	printf '%s' "$content" >"$S/main/data/$file"
+	run "$MESHFS_BIN" --mount "$MNT" commit shop/main -m "$file"
+	[[ $RC -eq 1 ]] || fail "a commit of $file exited $RC: $OUT"
+	for w in "$@"; do assert_contains "$ERR" "$w" "refusal of $file"; done
+	assert_eq "$head_before" "$(mesh_cli log shop/main --json | mesh_json 'd["commits"][0]["id"]')" \
+		"shop/main's head after the refusal of $file"
+	rm "$S/main/data/$file"
+}
+refused missing.csv $'id\n3\n' "data/missing.csv column 'status' rule required" "the column is missing"
+refused nulls.csv $'id,status\n3,open\n4,\n' "data/nulls.csv column 'status' rule required" "a null: value '(null)' (row 2)"
+refused dup.csv $'id,status\n3,open\n4,open\n3,shipped\n' "data/dup.csv column 'id' rule primaryKey" \
+	"a duplicate" "value '3' (row 3)"
+refused valid.csv $'id,status\n3,open\n4,lost\n' "data/valid.csv column 'status' rule validValues" "value 'lost' (row 2)"
+refused big.csv "$(printf 'id,status\n'; seq 10 80 | sed 's/$/,open/')" \
+	"data/big.csv" "maxFileSize" "larger than maxFileSize 200 bytes"
+assert_eq 0 "$(mesh_cli status shop/main --json | mesh_json 'len(d["changes"])')" \
+	"staged in shop/main after the refusals"
+# Bad data on feat (no contract there), then main protected: the merge is
+# judged by main's contract and refused; main's head stays.
+mkdir -p "$S/feat/data"
+printf 'id,status\n1,open\n1,lost\n' >"$S/feat/data/bad.csv"
+mesh_commit shop/feat "bad data, no contract here" >/dev/null
+mesh_cli branch protect shop/main >/dev/null
+run "$MESHFS_BIN" --mount "$MNT" merge shop/feat --into main
+[[ $RC -eq 1 ]] || fail "a merge of bad data into the protected main exited $RC: $OUT"
+assert_contains "$ERR" "data/bad.csv column 'id' rule primaryKey" "refused merge"
+assert_contains "$ERR" "data/bad.csv column 'status' rule validValues" "refused merge"
+assert_eq "$head_before" "$(mesh_cli log shop/main --json | mesh_json 'd["commits"][0]["id"]')" \
+	"the protected main's head after the refused merge"
+printf 'id,status\n5,open\n6,shipped\n' >"$S/feat/data/bad.csv"
+mesh_commit shop/feat "fixed" >/dev/null
+mesh_cli merge shop/feat --into main >/dev/null
+[[ $head_before != "$(mesh_cli log shop/main --json | mesh_json 'd["commits"][0]["id"]')" ]] ||
+	fail "the protected main did not move with a good merge"
 note "contract: import/export round trip, check of CSV and JSON lines, refusals"

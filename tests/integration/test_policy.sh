@@ -62,7 +62,7 @@ assert_eq true "$(as_user "$MESHFS_BIN" --mount "$MNT" policy show --json | mesh
 assert_contains "$(mesh_cli --mount "$MNT" audit --json | mesh_json '" ".join(r["result"] for r in d["records"] if "policy" in r["op"])')" \
 	"EACCES" "audit records of the policy commands"
 
-assert_eq "$(printf 'protect-main-by-default\tfalse\nrequire-card-fields\tdescription,owner\nrequire-classification\ttrue')" \
+assert_eq "$(printf 'protect-main-by-default\tfalse\ngovernance-group\tnone\nrequire-card-fields\tdescription,owner\nrequire-classification\ttrue')" \
 	"$(cli policy show)" "policy show for people"
 
 note "main is held to the policies, feat is not"

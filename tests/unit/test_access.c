@@ -514,6 +514,22 @@ START_TEST(protect_and_policy)
 	ck_assert_ptr_nonnull(strstr(answer, "\"protect-main-by-default\":true"));
 	ok_as(OWNER, "domain create open --protect-main");
 	ck_assert(mesh_access_branch_protected(store, "open", "main"));
+
+	/* The governance rows: the group's members (here the readers
+	 * group's) set the standards, and nothing else store-wide. */
+	fails_as(OWNER, "policy set governance-group cdrom", MESH_EACCES, "administrator");
+	ok_as(ADMIN, "policy set governance-group cdrom");
+	ok_as(READER, "policy set protect-main-by-default false");
+	ok_as(READER, "policy require card-field owner");
+	ok_as(READER, "policy unrequire card-field owner");
+	fails_as(OWNER, "policy set protect-main-by-default true", MESH_EACCES, "governance group");
+	fails_as(WRITER, "policy require classification", MESH_EACCES, "governance group");
+	fails_as(OTHER, "policy unrequire classification", MESH_EACCES, "governance group");
+	fails_as(READER, "policy set governance-group none", MESH_EACCES, "administrator");
+	fails_as(READER, "gc --dry-run", MESH_EACCES, "administrator");
+	fails_as(READER, "fsck --quick", MESH_EACCES, "administrator");
+	ok_as(ADMIN, "policy set governance-group none");
+	fails_as(READER, "policy set protect-main-by-default true", MESH_EACCES, "administrator");
 }
 END_TEST
 

@@ -225,6 +225,62 @@ START_TEST(duplicate_key_across_batches)
 }
 END_TEST
 
+/* Keys that mostly ascend take the sorted run, the others the hash; a
+ * duplicate of either, in any block of the run (its first value, its
+ * last, one decoded after a shared prefix), is found, and only those:
+ * the count is a brute force's. */
+START_TEST(duplicate_keys_of_the_run_and_the_hash)
+{
+	static const char *contract =
+		"apiVersion: v3.0.2\nkind: DataContract\nname: keys\nservers:\n"
+		"  - server: lake\n    path: data/k.csv\n    format: csv\n"
+		"schema:\n  - name: k\n    properties:\n      - name: id\n        unique: true\n";
+	enum { ROWS = 3000 };
+	static char ids[ROWS][16];
+	size_t cap = ROWS * 24, pos = 0;
+	char *csv = malloc(cap), msg[1024], *details, want[64];
+	unsigned seed = 7;
+	int dups = 0;
+
+	pos += (size_t)snprintf(csv + pos, cap - pos, "id\n");
+	for (int i = 0; i < ROWS; i++) {
+		seed = seed * 1103515245u + 12345u;
+		unsigned r = (seed >> 16) % 100;
+		if (i < 40 || r < 70)            /* ascending: "k0000040", a shared prefix */
+			snprintf(ids[i], sizeof(ids[i]), "k%07d", i * 2);
+		else if (r < 80)                 /* an odd one below: new, to the hash */
+			snprintf(ids[i], sizeof(ids[i]), "k%07d", (int)(seed % (unsigned)(i * 2)) | 1);
+		else if (r < 85)                 /* an early value of the run */
+			snprintf(ids[i], sizeof(ids[i]), "k%07d", (int)(seed % 20) * 32);
+		else                             /* any earlier value */
+			snprintf(ids[i], sizeof(ids[i]), "%s", ids[seed % (unsigned)i]);
+		for (int j = 0; j < i; j++) {
+			if (!strcmp(ids[j], ids[i])) {
+				dups++;
+				break;
+			}
+		}
+		pos += (size_t)snprintf(csv + pos, cap - pos, "%s\n", ids[i]);
+	}
+	ck_assert_int_gt(dups, 100);
+	mesh_tree_entry c = blob("keys.yaml", contract), d = blob("k.csv", csv);
+	mesh_tree_entry contracts = subdir("contracts", test_tree_write(odb, &c, 1));
+	mesh_tree_entry top[2] = {
+		subdir(".mesh", test_tree_write(odb, &contracts, 1)),
+		subdir("data", test_tree_write(odb, &d, 1)),
+	};
+	mesh_oid head = test_tree_write(odb, top, 1);
+	mesh_oid cand = test_tree_write(odb, top, 2);
+	ck_assert_int_eq(gate(&head, &cand, msg, sizeof(msg), &details), MESH_EINVAL);
+	snprintf(want, sizeof(want), "\"rule\":\"unique\",\"detail\":\"a duplicate\",\"count\":%d,",
+		 dups);
+	if (!strstr(details, want))
+		ck_abort_msg("'%s' not in: %s", want, details);
+	free(details);
+	free(csv);
+}
+END_TEST
+
 START_TEST(value_outside_valid_values)
 {
 	assert_refused("id,status,amount\n1,open,1\n2,lost,2\n", "orders.csv",
@@ -617,6 +673,7 @@ static Suite *contract_suite(void)
 	tcase_add_test(tc, nulls_where_none_are_allowed);
 	tcase_add_test(tc, duplicate_key);
 	tcase_add_test(tc, duplicate_key_across_batches);
+	tcase_add_test(tc, duplicate_keys_of_the_run_and_the_hash);
 	tcase_add_test(tc, value_outside_valid_values);
 	tcase_add_test(tc, file_over_the_size_rule);
 	tcase_add_test(tc, minimum_maximum_type_extension_rowcount);

@@ -209,6 +209,66 @@ START_TEST(classification_required)
 }
 END_TEST
 
+/* The groups of a caller in users (gid 100) by a supplementary group. */
+static int users_group(const void *source, gid_t *out, int max)
+{
+	(void)source;
+	if (max < 1)
+		return 0;
+	out[0] = 100;
+	return 1;
+}
+
+/* The governance group's members set the standards beside the
+ * administrator; only the administrator names the group. */
+START_TEST(governance_group)
+{
+	mesh_caller member = { .uid = 5006, .gid = 4242, .pid = 1, .groups_of = users_group };
+	mesh_caller outsider = { .uid = 5007, .gid = 4343, .pid = 1 };
+	char *answer;
+
+	shows("\"governance-group\":\"none\"");
+	ck_assert_int_eq(run(&member, "policy require card-field owner", &answer), MESH_EACCES);
+	ck_assert_ptr_nonnull(strstr(answer, "only the store's administrator may set policies"));
+
+	ck_assert_int_eq(run(&member, "policy set governance-group users", &answer), MESH_EACCES);
+	ck_assert_ptr_nonnull(strstr(answer, "only the store's administrator may set the "
+					     "governance group"));
+	ck_assert_int_eq(run(&admin, "policy set governance-group no-such-group-x", &answer),
+			 MESH_EINVAL);
+	ck_assert_ptr_nonnull(strstr(answer, "policy set governance-group: unknown group "
+					     "'no-such-group-x'"));
+	shows("\"governance-group\":\"none\"");
+	ok("policy set governance-group users");
+	shows("\"governance-group\":\"users\"");
+
+	/* A member (by a supplementary group) sets every standard. */
+	ck_assert_int_eq(run(&member, "policy require card-field owner,description", &answer), 0);
+	ck_assert_int_eq(run(&member, "policy require classification", &answer), 0);
+	ck_assert_int_eq(run(&member, "policy unrequire card-field description", &answer), 0);
+	ck_assert_int_eq(run(&member, "policy set protect-main-by-default true", &answer), 0);
+	shows("\"protect-main-by-default\":true,\"governance-group\":\"users\","
+	      "\"require-card-fields\":[\"owner\"],\"require-classification\":true");
+	/* Not the group itself, nor what is the administrator's alone. */
+	ck_assert_int_eq(run(&member, "policy set governance-group none", &answer), MESH_EACCES);
+	ck_assert_int_eq(run(&member, "gc", &answer), MESH_EACCES);
+
+	ck_assert_int_eq(run(&outsider, "policy unrequire classification", &answer), MESH_EACCES);
+	ck_assert_ptr_nonnull(strstr(answer, "only the store's administrator and the governance "
+					     "group (users) may set policies"));
+	ck_assert_int_eq(run(&outsider, "policy set protect-main-by-default false", &answer),
+			 MESH_EACCES);
+	shows("\"protect-main-by-default\":true,\"governance-group\":\"users\"");
+
+	/* The administrator changes the group: the member is out. */
+	ok("policy set governance-group none");
+	shows("\"governance-group\":\"none\"");
+	ck_assert_int_eq(run(&member, "policy unrequire classification", &answer), MESH_EACCES);
+	ck_assert_ptr_nonnull(strstr(answer, "only the store's administrator may set policies"));
+	shows("\"require-classification\":true");
+}
+END_TEST
+
 static Suite *policy_suite(void)
 {
 	Suite *s = suite_create("policy");
@@ -218,6 +278,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(t, require_unrequire_show);
 	tcase_add_test(t, card_fields_hold_main_only);
 	tcase_add_test(t, classification_required);
+	tcase_add_test(t, governance_group);
 	suite_add_tcase(s, t);
 	return s;
 }
