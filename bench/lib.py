@@ -33,19 +33,63 @@ GiB = 1 << 30
 # seconds (it is a smoke test, its figures mean nothing).
 FULL = dict(big=GiB, csv=GiB, write=GiB, tree_dirs=100, tree_per_dir=1000,
             small_dirs=100, small_per_dir=100, small_size=2048,
-            w9_base=200_000_000, w9_versions=10, runs=3, fio_runtime=4)
+            w9_base=200_000_000, w9_versions=10, runs=3, fio_runtime=4,
+            sqlite_seconds=10, fsync_runtime=20, duckdb_txns=200)
 QUICK = dict(big=16 * MiB, csv=16 * MiB, write=16 * MiB, tree_dirs=20,
              tree_per_dir=100, small_dirs=20, small_per_dir=100, small_size=2048,
-             w9_base=4_000_000, w9_versions=10, runs=1, fio_runtime=1)
+             w9_base=4_000_000, w9_versions=10, runs=1, fio_runtime=1,
+             sqlite_seconds=2, fsync_runtime=3, duckdb_txns=200)
 
 CSV_ROW = 51          # bytes per generated CSV row, newline included
 TREE_FILE_SIZE = 100  # bytes per file of the 100k-file tree
 DATA_VERSION = 1      # bump when a generator changes: cached data is redone
 
+# Workloads 11-13 (issue 13) have names too: --only sqlite-wal,fio-fsync.
+NAMED = {"sqlite-wal": 11, "fio-fsync": 12, "duckdb-txn": 13}
+LAST = 13
+
 MESH = "meshfs"
 PT = "passthrough_ll"
 OVL = "fuse-overlayfs"
 EXT4 = "ext4"
+
+
+# Workload 11's processes: python3 -c SQLITE_... PATH [...]
+SQLITE_SETUP = """
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+assert con.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal"
+con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, writer INTEGER, k INTEGER, note TEXT)")
+con.close()
+"""
+# One writer: from START to END (wall clock, shared by both) one small row
+# per transaction.  BEGIN IMMEDIATE takes the write lock up front, so the
+# other writer waits in SQLite's busy handler instead of failing.
+SQLITE_WRITER = """
+import sqlite3, sys, time
+path, who, start, end = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+con = sqlite3.connect(path, timeout=60, isolation_level=None)
+con.execute("PRAGMA busy_timeout = 60000")
+con.execute("PRAGMA synchronous = FULL")
+time.sleep(max(0.0, start - time.time()))
+n = 0
+while time.time() < end:
+    con.execute("BEGIN IMMEDIATE")
+    con.execute("INSERT INTO t (writer, k, note) VALUES (?, ?, ?)", (who, n, "row %d" % n))
+    con.execute("COMMIT")
+    n += 1
+con.close()
+print(n)
+"""
+# Prints: journal mode, integrity_check, rows of writer 1, rows of writer 2.
+SQLITE_CHECK = """
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+mode = con.execute("PRAGMA journal_mode").fetchone()[0]
+ok = con.execute("PRAGMA integrity_check").fetchone()[0]
+n = [con.execute("SELECT count(*) FROM t WHERE writer = ?", (w,)).fetchone()[0] for w in (1, 2)]
+print(mode, ok, *n)
+"""
 
 
 class BenchError(Exception):
@@ -441,7 +485,7 @@ class Bench:
         if a.runs:
             self.z["runs"] = a.runs
         self.runs = self.z["runs"]
-        self.only = a.only or set(range(1, 11))
+        self.only = a.only or set(range(1, LAST + 1))
         d = self.dir = os.path.abspath(a.dir)
         self.data = f"{d}/data"          # generated files, kept between runs
         self.src = f"{d}/src"            # ext4 directory: passthrough source, overlay lower
@@ -537,10 +581,11 @@ class Bench:
         os.makedirs(self.data, exist_ok=True)
         os.makedirs(self.src, exist_ok=True)
         self.load_manifest()
-        if self.wants(1, 2, 3, 4):
+        if self.wants(1, 2, 3, 4, 12):
             p = f"{self.src}/big.bin"
             self.cached("big.bin", {"size": z["big"]}, p,
                         lambda: {"sha256": gen_random(p, z["big"]), "size": z["big"]})
+        if self.wants(1, 2, 3, 4):
             p2 = f"{self.src}/big.csv"
             self.cached("big.csv", {"size": z["csv"]}, p2,
                         lambda: {"sha256": gen_csv(p2, z["csv"], 1),
@@ -1062,6 +1107,159 @@ class Bench:
             f".git (loose) {fmt_size(gsize)}",
             x(growth / zsize), "≤ 1.3× zstd copy", growth <= 1.3 * zsize))
 
+    # -------------------------------------------------------------- 11-13
+    # Databases in a branch view (issue 13): many small fsync'd commits, the
+    # path a streamed copy never takes.  Each against the same work on ext4
+    # (DIR/scratch) and fuse-overlayfs, in the same run.
+
+    def db_dirs(self, name):
+        """A fresh directory per system; meshfs's in a branch of its own."""
+        branch = f"{self.mesh()}/bench/{name}"
+        if not os.path.isdir(branch):
+            os.mkdir(branch)    # mkdir in a domain creates a branch
+        dirs = {MESH: f"{branch}/db", OVL: f"{self.mnt[OVL]}/{name}",
+                EXT4: f"{self.scratch}/{name}"}
+        for p in dirs.values():
+            os.makedirs(p, exist_ok=True)
+        return dirs
+
+    def sqlite_run(self, path):
+        """Two writer processes for sqlite_seconds; returns their commits."""
+        for p in (path, path + "-wal", path + "-shm"):
+            if os.path.exists(p):
+                os.unlink(p)
+        run([sys.executable, "-c", SQLITE_SETUP, path])
+        start = time.time() + 1.0    # both writers open the database before it
+        end = start + self.z["sqlite_seconds"]
+        procs = [subprocess.Popen([sys.executable, "-c", SQLITE_WRITER, path, str(w),
+                                   repr(start), repr(end)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for w in (1, 2)]
+        counts = []
+        for w, p in enumerate(procs, 1):
+            out, err = p.communicate(timeout=self.z["sqlite_seconds"] + 120)
+            if p.returncode != 0:
+                raise BenchError(f"sqlite writer {w} on {path} exited {p.returncode}: "
+                                 f"{err.decode(errors='replace')[-400:]}")
+            counts.append(int(out.split()[-1]))
+        got = run([sys.executable, "-c", SQLITE_CHECK, path]).stdout.decode().split()
+        if got[0] != "wal" or got[1] != "ok" or [int(c) for c in got[2:]] != counts:
+            raise BenchError(f"{path}: writers reported {counts} commits, the database "
+                             f"holds {got[2:]} (journal {got[0]}, integrity {got[1]})")
+        return counts
+
+    def w11(self):
+        systems = [MESH, OVL, EXT4]
+        dirs = self.db_dirs("w11")
+        res = {s: [] for s in systems}
+        for r in range(self.runs):
+            for s in rotated(systems, r):
+                res[s].append(self.sqlite_run(f"{dirs[s]}/run{r}.db"))
+                log(f"w11 run {r + 1} {s}: {sum(res[s][-1]):,} commits {res[s][-1]}")
+        self.raw["11"] = res
+
+        def fig(s):   # the run of median total (the lower one of an even count)
+            c = sorted(res[s], key=sum)[(len(res[s]) - 1) // 2]
+            return sum(c), f"{sum(c):,} ({c[0]:,} + {c[1]:,})"
+        (m, mtxt), (o, otxt), (_, etxt) = fig(MESH), fig(OVL), fig(EXT4)
+        starved = [f"{s} run {k + 1}" for s in systems for k, c in enumerate(res[s]) if min(c) == 0]
+        if starved:
+            self.notes.append(f"workload 11: a writer got no commit in {', '.join(starved)}")
+        mesh_starved = any(min(c) == 0 for c in res[MESH])
+        self.rows.append(Row(
+            "11", f"sqlite-wal: SQLite WAL (synchronous=FULL), 2 writer processes taking turns "
+            f"(busy_timeout), one small row per transaction, {self.z['sqlite_seconds']} s: "
+            "commits (writer 1 + writer 2)",
+            mtxt + ("; a writer got 0" if mesh_starved else ""),
+            f"overlayfs {otxt}; ext4 {etxt}", f"{x(m / o)} ovl",
+            "≥ 0.5× ovl (moonshot 1.0×), both writers > 0",
+            m >= 0.5 * o and not mesh_starved))
+
+    def fio_fsync(self, path, size):
+        p = run(["fio", "--name=randwrite-fsync", f"--filename={path}", "--rw=randwrite",
+                 "--bs=4k", f"--size={size}", "--fsync=32", "--ioengine=psync",
+                 "--time_based", f"--runtime={self.z['fsync_runtime']}",
+                 "--output-format=json"])
+        out = p.stdout.decode()
+        job = json.loads(out[out.index("{"):])["jobs"][0]
+        if job.get("error"):
+            raise BenchError(f"fio on {path}: error {job['error']}")
+        wr, sy = job["write"], job.get("sync", {})
+        if wr["total_ios"] <= 0 or wr["io_bytes"] != wr["total_ios"] * 4096:
+            raise BenchError(f"fio on {path}: wrote {wr['io_bytes']} bytes in "
+                             f"{wr['total_ios']} I/Os")
+        if sy.get("total_ios", 0) < wr["total_ios"] // 32:
+            raise BenchError(f"fio on {path}: {sy.get('total_ios', 0)} fsyncs for "
+                             f"{wr['total_ios']} writes, not one per 32")
+        if os.stat(path).st_size != size:
+            raise BenchError(f"fio left {path} at {os.stat(path).st_size} bytes, not {size}")
+        return wr["iops"], sy["lat_ns"]["mean"] / 1e9
+
+    def w12(self):
+        systems = [MESH, OVL, EXT4]
+        size = self.manifest["big.bin"]["size"]
+        dirs = self.db_dirs("w12")
+        iops = {s: [] for s in systems}
+        fsync = {s: [] for s in systems}
+        for r in range(self.runs):
+            for s in rotated(systems, r):
+                # Laid out and closed first, as fio's own layout would (but
+                # with random bytes: fio's repeat one block, which meshfs
+                # would store as one chunk).  meshfs streams it in; the
+                # first random write then moves it to a scratch copy, and
+                # that is counted.
+                path = f"{dirs[s]}/run{r}.bin"
+                shutil.copyfile(f"{self.src}/big.bin", path)
+                drop_caches([self.dir])
+                i, sync = self.fio_fsync(path, size)
+                os.unlink(path)
+                iops[s].append(i)
+                fsync[s].append(sync)
+                log(f"w12 run {r + 1} {s}: {i:,.0f} IOPS, fsync {fmt_s(sync)} on average")
+        self.raw["12"] = {"iops": iops, "fsync_mean_s": fsync}
+        m, o, e = (median(iops[k]) for k in (MESH, OVL, EXT4))
+        self.notes.append("workload 12: mean fsync latency (median of runs): " + "; ".join(
+            f"{s} {fmt_s(median(fsync[s]))}" for s in systems))
+        self.rows.append(Row(
+            "12", f"fio-fsync: fio random 4 KiB writes (psync) to a {fmt_size(size)} file just "
+            f"written, fsync every 32 writes, {self.z['fsync_runtime']} s",
+            f"{m:,.0f} IOPS", f"overlayfs {o:,.0f}; ext4 {e:,.0f}", f"{x(m / o)} ovl",
+            "≥ 0.5× ovl", m >= 0.5 * o))
+
+    def duckdb_api(self):
+        cache = os.environ.get("MESH_NPM_CACHE") or \
+            os.path.join(os.path.dirname(self.a.meshfs), "npm-duckdb")
+        script = os.path.join(self.a.source, "tests/integration/npm_duckdb.sh")
+        return run(["bash", script, cache]).stdout.decode().strip()
+
+    def w13(self):
+        systems = [MESH, OVL, EXT4]
+        api = self.duckdb_api()
+        n = self.z["duckdb_txns"]
+        dirs = self.db_dirs("w13")
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "duckdb_txn.cjs")
+        res = {s: [] for s in systems}
+        for r in range(self.runs):
+            for s in rotated(systems, r):
+                path = f"{dirs[s]}/run{r}.duckdb"
+                for p in (path, path + ".wal"):
+                    if os.path.exists(p):
+                        os.unlink(p)
+                out = json.loads(run(["node", script, api, path, str(n)]).stdout.decode()
+                                 .splitlines()[-1])
+                if out["rows"] != n or out["sum"] != n * (n - 1) // 2:
+                    raise BenchError(f"{s}: {path} holds {out['rows']} rows (sum {out['sum']}) "
+                                     f"after {n} committed inserts")
+                res[s].append(out["seconds"])
+                log(f"w13 run {r + 1} {s}: {fmt_s(out['seconds'])}")
+        self.raw["13"] = res
+        m, o, e = (median(res[k]) for k in (MESH, OVL, EXT4))
+        self.rows.append(Row(
+            "13", f"duckdb-txn: a DuckDB database file taking {n} committed transactions "
+            "(one INSERT each), through close",
+            fmt_s(m), f"ext4 {fmt_s(e)}; overlayfs {fmt_s(o)}", f"{x(m / e)} ext4 (time)",
+            "≤ 1.5× ext4 time", m <= 1.5 * e))
+
     # -------------------------------------------------------------- the run
 
     def workload(self, num, fn):
@@ -1121,6 +1319,12 @@ class Bench:
                 fmt_size(peak), "—", "—", "≤ 256 MiB", 0 < peak <= 256 * MiB))
         if self.wants(9):
             self.workload(9, self.w9)
+        if self.wants(11):
+            self.workload(11, self.w11)
+        if self.wants(12):
+            self.workload(12, self.w12)
+        if self.wants(13):
+            self.workload(13, self.w13)
         self.elapsed = now() - t_start
 
     # -------------------------------------------------------------- report
@@ -1204,11 +1408,12 @@ def positive_int(text):
 
 
 def workload_list(text):
-    """'1,3,10' -> {1, 3, 10}; only workloads 1 to 10 exist."""
-    parts = text.split(",")
-    if not all(p.isdigit() and 1 <= int(p) <= 10 for p in parts):
+    """'1,3,sqlite-wal' -> {1, 3, 11}; only workloads 1 to 13 exist."""
+    parts = [str(NAMED.get(p, p)) for p in text.split(",")]
+    if not all(p.isdigit() and 1 <= int(p) <= LAST for p in parts):
         raise argparse.ArgumentTypeError(
-            f"takes workload numbers 1 to 10 separated by commas (e.g. 1,3), not '{text}'")
+            f"takes workload numbers 1 to {LAST} or names ({', '.join(NAMED)}) separated by "
+            f"commas (e.g. 1,3), not '{text}'")
     return set(int(p) for p in parts)
 
 

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The benchmark suite cannot rot: bench/run --quick runs every workload of
-# issue 4 at tiny sizes against the meshfs under test (no build), must exit
-# 0, write a table with a row for each of the 10 workloads, leave nothing
+# issue 4 (and the databases of issue 13: SQLite WAL, fio with fsyncs,
+# DuckDB) at tiny sizes against the meshfs under test (no build), must exit
+# 0, write a table with a row for each of the 13 workloads, leave nothing
 # mounted, and the daemon must not have reported a sanitizer error.
+# DuckDB's npm client is installed beside the meshfs binary as
+# test_duckdb.sh does (the npm registry the first time).
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 mesh_setup
@@ -20,7 +23,7 @@ fi
 
 note "the table has every workload"
 [[ -s $table ]] || fail "bench/run wrote no table to $table"
-for n in 1 2 3 4 5 6 7 8 9 10; do
+for n in 1 2 3 4 5 6 7 8 9 10 11 12 13; do
 	grep -qE "^\| ${n}[a-z]? \|" "$table" || fail "no row for workload $n in $table: $(cat "$table")"
 done
 assert_contains "$(cat "$table")" "Machine: " "the table's header"
@@ -37,13 +40,13 @@ if grep -lE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$work"/log
 fi
 
 note "bad arguments are refused at once, naming the problem"
-for args in "--only 11" "--only 1,,2" "--runs 0" "--bogus"; do
+for args in "--only 14" "--only 1,,2" "--only sqlite" "--runs 0" "--bogus"; do
 	# shellcheck disable=SC2086
 	assert_fails bash "$MESH_SOURCE_DIR/bench/run" $args --dir "$tmpdir/never"
 	assert_contains "$ERR" "bench/run: " "the error for bench/run $args"
 	[[ ! -e $tmpdir/never ]] || fail "bench/run $args touched its work directory"
 done
-assert_fails bash "$MESH_SOURCE_DIR/bench/run" --only 11
-assert_contains "$ERR" "workload numbers 1 to 10" "the error for --only 11"
+assert_fails bash "$MESH_SOURCE_DIR/bench/run" --only 14
+assert_contains "$ERR" "workload numbers 1 to 13" "the error for --only 14"
 assert_fails bash "$MESH_SOURCE_DIR/bench/run" --runs 0
 assert_contains "$ERR" "at least 1" "the error for --runs 0"
