@@ -758,8 +758,8 @@ static void setattr_refused(fuse_req_t req, fs_node *node, int to_set, int error
 	fuse_reply_err(req, -error);
 }
 
-static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
-		       int to_set, struct fuse_file_info *fi)
+static void setattr_now(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+			int to_set, struct fuse_file_info *fi)
 {
 	fs *f = fs_of(req);
 	fs_node *node = node_of(req, ino);
@@ -879,7 +879,7 @@ static int rmdir_branch(fs *f, const mesh_caller *caller, fs_node *domain_node,
 	return error;
 }
 
-static void op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode)
+static void mkdir_now(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode)
 {
 	fs *f = fs_of(req);
 	char path[VIEW_PATH_MAX];
@@ -944,8 +944,8 @@ static int stage_special(fs *f, fs_node *parent, const char *name, mode_t mode,
 			       kind == MESH_KIND_CHRDEV || kind == MESH_KIND_BLKDEV ? rdev : 0);
 }
 
-static void op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
-		     mode_t mode, dev_t rdev)
+static void mknod_now(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
+		      mode_t mode, dev_t rdev)
 {
 	fs *f = fs_of(req);
 	mesh_view_entry created;
@@ -963,7 +963,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	reply_new_entry(req, parent, name);
 }
 
-static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent_ino,
+static void symlink_now(fuse_req_t req, const char *target, fuse_ino_t parent_ino,
 		       const char *name)
 {
 	fs *f = fs_of(req);
@@ -1024,7 +1024,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_readlink(req, target);
 }
 
-static void op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
+static void unlink_now(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 {
 	fs *f = fs_of(req);
 	char path[VIEW_PATH_MAX];
@@ -1044,7 +1044,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	fuse_reply_err(req, 0);
 }
 
-static void op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
+static void rmdir_now(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 {
 	fs *f = fs_of(req);
 	char path[VIEW_PATH_MAX];
@@ -1081,8 +1081,8 @@ static void rename_refused(fuse_req_t req, fuse_ino_t parent_ino, const char *na
 	reply_error(req, error);
 }
 
-static void op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
-		      fuse_ino_t new_parent_ino, const char *new_name, unsigned int flags)
+static void rename_now(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
+		       fuse_ino_t new_parent_ino, const char *new_name, unsigned int flags)
 {
 	fs *f = fs_of(req);
 	char from[VIEW_PATH_MAX], to[VIEW_PATH_MAX];
@@ -1364,8 +1364,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		handle_free(f, h);
 }
 
-static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
-		      mode_t mode, struct fuse_file_info *fi)
+static void create_now(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
+		       mode_t mode, struct fuse_file_info *fi)
 {
 	fs *f = fs_of(req);
 	struct fuse_entry_param e;
@@ -1403,6 +1403,161 @@ static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	e.attr_timeout = e.entry_timeout = BRANCH_TIMEOUT;
 	fi->fh = (uintptr_t)h;
 	fuse_reply_create(req, &e, fi);
+}
+
+/* --- changes in a branch whose commit runs its pre-hooks -------------- */
+
+/*
+ * A namespace change or setattr waits for its branch's lock, which a
+ * commit holds while its pre-hooks run: then the request is kept here
+ * and answered from a job's thread, as a close or fsync is
+ * (stage_maybe_later), so that the request threads go on serving.
+ */
+typedef enum {
+	NS_SETATTR, NS_MKDIR, NS_MKNOD, NS_SYMLINK, NS_UNLINK, NS_RMDIR,
+	NS_RENAME, NS_CREATE
+} ns_kind;
+
+typedef struct {
+	ns_kind kind;
+	fuse_ino_t ino;            /* the node set, or the parent changed */
+	fuse_ino_t new_parent;     /* rename's */
+	char *name;
+	char *other;               /* rename's new name, symlink's target */
+	mode_t mode;
+	dev_t rdev;
+	unsigned int flags;
+	int to_set;
+	struct stat attr;
+	struct fuse_file_info fi;
+} ns_call;
+
+static bool branch_busy(fuse_req_t req, fuse_ino_t ino)
+{
+	fs_node *node = node_of(req, ino);
+
+	return node && is_branch_node(node) &&
+	       mesh_store_branch_held(fs_of(req)->store, mesh_view_domain(node->view),
+				      mesh_view_branch(node->view));
+}
+
+static void ns_call_now(fuse_req_t req, ns_call *c)
+{
+	switch (c->kind) {
+	case NS_SETATTR: return setattr_now(req, c->ino, &c->attr, c->to_set, NULL);
+	case NS_MKDIR: return mkdir_now(req, c->ino, c->name, c->mode);
+	case NS_MKNOD: return mknod_now(req, c->ino, c->name, c->mode, c->rdev);
+	case NS_SYMLINK: return symlink_now(req, c->other, c->ino, c->name);
+	case NS_UNLINK: return unlink_now(req, c->ino, c->name);
+	case NS_RMDIR: return rmdir_now(req, c->ino, c->name);
+	case NS_RENAME:
+		return rename_now(req, c->ino, c->name, c->new_parent, c->other, c->flags);
+	case NS_CREATE: return create_now(req, c->ino, c->name, c->mode, &c->fi);
+	}
+}
+
+static void ns_job_run(fs_job *job)
+{
+	ns_call_now(job->req, (ns_call *)job->data);
+}
+
+/* A copy of c with its names in the same block (freed with the job). */
+static ns_call *ns_call_copy(const ns_call *c)
+{
+	size_t name_len = c->name ? strlen(c->name) + 1 : 0;
+	size_t other_len = c->other ? strlen(c->other) + 1 : 0;
+	ns_call *copy = malloc(sizeof(*copy) + name_len + other_len);
+	char *names;
+
+	if (!copy)
+		return NULL;
+	*copy = *c;
+	names = (char *)(copy + 1);
+	if (c->name)
+		copy->name = memcpy(names, c->name, name_len);
+	if (c->other)
+		copy->other = memcpy(names + name_len, c->other, other_len);
+	return copy;
+}
+
+static void ns_run(fuse_req_t req, ns_call *c)
+{
+	fs_job *job;
+
+	if (!branch_busy(req, c->ino) || !(job = job_new(req, NULL, 0)))
+		return ns_call_now(req, c);
+	if (!(job->data = (char *)ns_call_copy(c))) {
+		free(job);
+		return ns_call_now(req, c);
+	}
+	job->run = ns_job_run;
+	job_start(job);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	ns_call c = { .kind = NS_SETATTR, .ino = ino, .attr = *attr, .to_set = to_set };
+
+	(void)fi;
+	ns_run(req, &c);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode)
+{
+	ns_call c = { .kind = NS_MKDIR, .ino = parent_ino, .name = (char *)name, .mode = mode };
+
+	ns_run(req, &c);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	ns_call c = { .kind = NS_MKNOD, .ino = parent_ino, .name = (char *)name,
+		      .mode = mode, .rdev = rdev };
+
+	ns_run(req, &c);
+}
+
+static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent_ino,
+		       const char *name)
+{
+	ns_call c = { .kind = NS_SYMLINK, .ino = parent_ino, .name = (char *)name,
+		      .other = (char *)target };
+
+	ns_run(req, &c);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
+{
+	ns_call c = { .kind = NS_UNLINK, .ino = parent_ino, .name = (char *)name };
+
+	ns_run(req, &c);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
+{
+	ns_call c = { .kind = NS_RMDIR, .ino = parent_ino, .name = (char *)name };
+
+	ns_run(req, &c);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
+		      fuse_ino_t new_parent_ino, const char *new_name, unsigned int flags)
+{
+	ns_call c = { .kind = NS_RENAME, .ino = parent_ino, .name = (char *)name,
+		      .new_parent = new_parent_ino, .other = (char *)new_name, .flags = flags };
+
+	ns_run(req, &c);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	ns_call c = { .kind = NS_CREATE, .ino = parent_ino, .name = (char *)name,
+		      .mode = mode, .fi = *fi };
+
+	ns_run(req, &c);
 }
 
 static bool map_fresh(const fs_handle *h, uint64_t generation, uint64_t version)

@@ -4,7 +4,9 @@
 # the owner and cannot write its candidate; a hook sleeping past its
 # time-out is killed (its processes gone) and refuses; while a pre-commit
 # hook sleeps, a merge into the same branch lands only after it, and the
-# mount keeps answering (ls, cat, a write in another branch); a failing
+# mount keeps answering (ls, cat, a write in another branch), even with
+# more changes waiting in the hooked branch than it has request threads
+# (they land after the hook, not in its commit); a failing
 # post-commit hook leaves the commit, is logged and audited; a pre-merge
 # hook guards a protected main; pre-create-branch and pre-create-tag
 # refuse names; without a mount the CLI runs the same hooks.
@@ -172,6 +174,46 @@ C2=$(mesh_json 'd["commit"]' <"$OUTD/slow.answer")
 PARENT=$(mesh_json 'd["commits"][0]["parents"][0]' <<<"$(mesh_ctl_ok "log sales/main -n 1")")
 assert_eq "$C2" "$PARENT" "the merge's first parent is the slow commit"
 [[ $(cat "$MNT/sales/other/during.txt") == "other branch" ]] || fail "the write in another branch"
+cli hook remove sales pre-commit "$SLOW" >/dev/null
+
+# More changes wait for the held branch than the mount has request
+# threads (64): were each waiting on its request thread, nothing else
+# would be answered until the hook ended.
+note "while a pre-commit hook sleeps: 80 changes wait in its branch, the mount still answers"
+cli hook add sales pre-commit "$SLOW" --timeout 20 >/dev/null
+rm -f "$OUTD/slow.started"
+mkdir "$MNT/sales/main/waiting"
+for ((i = 0; i < 80; i++)); do echo "$i" >"$MNT/sales/main/waiting/f-$i"; done
+chmod 644 "$MNT"/sales/main/waiting/f-*
+cli commit sales/main -m "slow again" --json >"$OUTD/slow2.answer" 2>&1 &
+SLOW_PID=$!
+for ((i = 0; i < 100; i++)); do
+	[[ -e $OUTD/slow.started ]] && break
+	sleep 0.1
+done
+[[ -e $OUTD/slow.started ]] || fail "the slow hook did not start again"
+# One file each: the kernel lets one change per inode through at a time.
+WAITERS=()
+for ((i = 0; i < 80; i++)); do
+	chmod 600 "$MNT/sales/main/waiting/f-$i" & WAITERS+=($!)
+done
+sleep 0.5
+T0=$(ms)
+ls "$MNT/sales/other" >/dev/null
+cat "$MNT/sales/other/during.txt" >/dev/null
+echo "still" >"$MNT/sales/other/still.txt"
+T1=$(ms)
+note "with 80 changes waiting: ls, cat and a write in another branch took $((T1 - T0)) ms"
+((T1 - T0 < 2000)) || fail "the mount took $((T1 - T0)) ms to answer with 80 changes waiting"
+kill -0 "$SLOW_PID" 2>/dev/null || fail "the slow commit ended before the check"
+wait "$SLOW_PID" || fail "the second slow commit failed: $(cat "$OUTD/slow2.answer")"
+for pid in "${WAITERS[@]}"; do
+	wait "$pid" || fail "a chmod that waited for the hook failed"
+done
+C2B=$(mesh_json 'd["commit"]' <"$OUTD/slow2.answer")
+assert_eq "600 644" "$(stat -c %a "$MNT/sales/main/waiting/f-79" "$MNT/sales/$C2B/waiting/f-79" | xargs)" \
+	"a chmod made while the hook ran: in the branch, not in the hooked commit"
+rm -rf "$MNT/sales/main/waiting"
 cli hook remove sales pre-commit "$SLOW" >/dev/null
 
 note "a failing post-commit hook leaves the commit in place; the log and the audit log say so"
