@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAP_HEADER_LEN 12               /* uint64 size, uint32 count */
@@ -521,6 +522,33 @@ int mesh_file_writer_append(mesh_file_writer *w, const void *data, size_t len)
 	return 0;
 }
 
+/*
+ * The cuts the tail holds already fall there whatever is appended next:
+ * they are handed to the workers for good, so a snapshot (an fsync of a
+ * file being appended to, as a database's log is) cuts and hashes only
+ * what came after the last of them, not the whole buffered tail again.
+ */
+static int writer_cut_tail(mesh_file_writer *w)
+{
+	size_t consumed = 0;
+	int error = 0, moved;
+
+	while (consumed < w->have) {
+		size_t cut = mesh_chunk_next(w->params, writer_tail(w) + consumed,
+					     w->have - consumed, false);
+		if (cut == 0)
+			break;
+		if ((error = enqueue_chunk(w, writer_tail(w) + consumed, cut)) < 0)
+			break;
+		consumed += cut;
+	}
+	if (consumed == 0)
+		return error;
+	/* As in writer_make_room: what was handed over leaves the tail. */
+	moved = writer_new_block(w, consumed);
+	return error < 0 ? error : moved;
+}
+
 int mesh_file_writer_snapshot_batched(mesh_file_writer *w, mesh_db_batch *batch,
 				      mesh_oid *out_id, uint64_t *out_size)
 {
@@ -528,7 +556,7 @@ int mesh_file_writer_snapshot_batched(mesh_file_writer *w, mesh_db_batch *batch,
 	size_t consumed, batched = batch ? mesh_db_batch_count(batch) : 0;
 	int error;
 
-	if ((error = writer_drain(w)) < 0)
+	if ((error = writer_cut_tail(w)) < 0 || (error = writer_drain(w)) < 0)
 		return error;
 	snap = w->b;
 
@@ -610,6 +638,135 @@ int mesh_file_write_fd(mesh_odb *odb, const mesh_chunk_params *params,
 		error = mesh_file_writer_snapshot(w, out_id, out_size);
 	mesh_file_writer_free(w);
 	return error;
+}
+
+/* ---- storing only what changed ----------------------------------------- */
+
+/* A chunk of base whose bytes fd still holds at the same offset: not
+ * written since (stale), inside the file, and not base's last chunk when
+ * the size changed (that one ended at the old end of file, not at a
+ * content-defined cut, so a longer file would cut elsewhere). */
+static bool chunk_reusable(const mesh_file_map *base, const bool *stale, size_t i,
+			   uint64_t size)
+{
+	const mesh_file_chunk *c = &base->chunks[i];
+	uint64_t end = c->offset + c->length;
+
+	return !stale[i] && end <= size && (end < base->size || size == base->size);
+}
+
+static int builder_reuse(map_builder *b, const mesh_file_chunk *c)
+{
+	if (mesh_array_grow(&b->chunks, &b->alloc, b->count, sizeof(*b->chunks)) < 0)
+		return MESH_ENOMEM;
+	b->chunks[b->count] = *c;
+	b->chunks[b->count].offset = b->size;
+	b->count++;
+	b->size += c->length;
+	return 0;
+}
+
+/* Cuts, at pos, the next chunk of fd (size bytes) and stores it; buf
+ * (max_size bytes) holds *have bytes read from pos on already. */
+static int rechunk_one(map_builder *b, mesh_odb *odb, mesh_db_batch *batch,
+		       const mesh_chunk_params *params, int fd, uint64_t size,
+		       unsigned char *buf, size_t *have, uint64_t *pos)
+{
+	uint64_t left = size - *pos, file_off = *pos + *have;
+	size_t want = left < params->max_size ? (size_t)left : params->max_size, cut;
+	bool eof = false;
+	int error;
+
+	if ((error = fill_block(fd, buf, want, have, &file_off, &eof)) < 0)
+		return error;
+	if (*have == 0)
+		return mesh_error_set(MESH_EIO, "file shrank while it was stored");
+	cut = mesh_chunk_next(params, buf, *have, eof || *have == left);
+	if ((error = builder_add(b, odb, batch, buf, cut)) < 0)
+		return error;
+	memmove(buf, buf + cut, *have - cut);
+	*have -= cut;
+	*pos += cut;
+	return 0;
+}
+
+static int store_changes(map_builder *b, mesh_odb *odb, mesh_db_batch *batch,
+			 const mesh_chunk_params *params, int fd, uint64_t size,
+			 const mesh_file_map *base, const bool *stale)
+{
+	unsigned char *buf = malloc(params->max_size);
+	uint64_t pos = 0;
+	size_t i = 0, have = 0;
+	int error = 0;
+
+	if (!buf)
+		return mesh_error_oom();
+	while (error == 0 && pos < size) {
+		while (i < base->count && base->chunks[i].offset < pos)
+			i++;
+		if (i < base->count && base->chunks[i].offset == pos &&
+		    chunk_reusable(base, stale, i, size)) {
+			error = builder_reuse(b, &base->chunks[i]);
+			pos += base->chunks[i++].length;
+			have = 0;
+		} else {
+			error = rechunk_one(b, odb, batch, params, fd, size, buf, &have, &pos);
+		}
+	}
+	free(buf);
+	return error;
+}
+
+#define WHOLE_FILE_MIN (8u * 1024 * 1024)
+
+int mesh_file_store_changes(mesh_odb *odb, mesh_db_batch *batch,
+			    const mesh_chunk_params *params, int fd,
+			    const mesh_file_map *base, const bool *stale,
+			    mesh_oid *out_id, mesh_file_map **out_map)
+{
+	map_builder b = {0};
+	static const mesh_file_map no_base = { 0, 0, NULL };
+	mesh_file_map *map;
+	size_t reusable = 0;
+	struct stat st;
+	int error;
+
+	*out_map = NULL;
+	if ((error = params_resolve(&params)) < 0)
+		return error;
+	if (fstat(fd, &st) < 0)
+		return mesh_error_os("cannot stat file to store", NULL);
+	for (size_t i = 0; base && i < base->count; i++)
+		reusable += chunk_reusable(base, stale, i, (uint64_t)st.st_size);
+	/* A large file mostly rewritten: the streaming writer hashes on two
+	 * threads. */
+	if ((!base || reusable * 2 < base->count) &&
+	    (uint64_t)st.st_size > WHOLE_FILE_MIN) {
+		if ((error = mesh_file_write_fd(odb, params, fd, out_id, NULL)) == 0)
+			error = mesh_file_map_load(odb, out_id, out_map);
+		return error;
+	}
+	if (!base)
+		base = &no_base;
+	if (!(map = calloc(1, sizeof(*map))))
+		return mesh_error_oom();
+	if ((error = store_changes(&b, odb, batch, params, fd, (uint64_t)st.st_size,
+				   base, stale)) == 0)
+		error = builder_store(&b, odb, batch, false, out_id);
+	if (error < 0) {
+		free(b.chunks);
+		free(map);
+		return error;
+	}
+	map->size = b.size;
+	map->count = b.count;
+	map->chunks = b.chunks ? b.chunks : malloc(1);
+	if (!map->chunks) {
+		free(map);
+		return mesh_error_oom();
+	}
+	*out_map = map;
+	return 0;
 }
 
 /* ---- loading a map ---------------------------------------------------- */

@@ -11,6 +11,7 @@
 #ifndef MESH_FILE_H
 #define MESH_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "odb.h"
@@ -32,6 +33,24 @@ typedef struct mesh_file_map {
  * with pread; the fd's position is untouched).  params NULL = default. */
 int mesh_file_write_fd(mesh_odb *odb, const mesh_chunk_params *params,
 		       int fd, mesh_oid *out_id, uint64_t *out_size);
+
+/*
+ * Stores the content of fd (0 to EOF) as mesh_file_write_fd does, given
+ * base, a map of what fd held before, and stale[i] true for each of its
+ * chunks written since (a truncate counts as writing every chunk past
+ * the new end).  Clean chunks are reused without being read; the rest is
+ * cut again from the last reused boundary, and reuse resumes where a new
+ * cut falls on an old one (a cut depends only on the bytes since the one
+ * before), so reading, hashing and new objects are O(stale chunks) and
+ * the cuts are those a whole-file pass makes.  base NULL, or mostly
+ * stale: the whole file.  Objects small enough for the database go into
+ * batch when it is not NULL (as mesh_file_writer_snapshot_batched).
+ * *out_map gets the new map (free with mesh_file_map_free).
+ */
+int mesh_file_store_changes(mesh_odb *odb, struct mesh_db_batch *batch,
+			    const mesh_chunk_params *params, int fd,
+			    const mesh_file_map *base, const bool *stale,
+			    mesh_oid *out_id, mesh_file_map **out_map);
 
 /* The same for a buffer in memory. */
 int mesh_file_write_buf(mesh_odb *odb, const mesh_chunk_params *params,

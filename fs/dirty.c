@@ -35,8 +35,50 @@ fs_dirty *fs_dirty_get(fs *f, fs_node *node)
 	return dirty;
 }
 
+static void base_drop(fs_dirty *dirty)
+{
+	if (dirty->base)
+		mesh_odb_unpin(dirty->odb, &dirty->base_id);
+	mesh_file_map_free(dirty->base);
+	free(dirty->stale);
+	dirty->base = NULL;
+	dirty->stale = NULL;
+}
+
+/* map (id) becomes what the scratch file is compared with: true when
+ * it was taken over.  When it cannot be pinned, nothing is (the caller
+ * keeps map) and the next stage stores the whole file.  Inside an odb
+ * session, so that no collection starts before the pin. */
+static bool base_set(fs_dirty *dirty, mesh_file_map *map, const mesh_oid *id)
+{
+	bool *stale = calloc(map->count ? map->count : 1, sizeof(*stale));
+
+	base_drop(dirty);
+	if (!stale || mesh_odb_pin(dirty->odb, id) < 0) {
+		free(stale);
+		return false;
+	}
+	dirty->base = map;
+	dirty->base_id = *id;
+	dirty->stale = stale;
+	return true;
+}
+
+/* Lock held: the chunks of base that [offset, offset + len) overlaps. */
+static void mark_stale(fs_dirty *dirty, uint64_t offset, uint64_t len)
+{
+	const mesh_file_chunk *c;
+
+	if (!dirty->base || len == 0 || !(c = mesh_file_map_chunk_at(dirty->base, offset)))
+		return;
+	for (size_t i = (size_t)(c - dirty->base->chunks);
+	     i < dirty->base->count && dirty->base->chunks[i].offset < offset + len; i++)
+		dirty->stale[i] = true;
+}
+
 static void dirty_free(fs_dirty *dirty)
 {
+	base_drop(dirty);
 	if (dirty->fd >= 0)
 		close(dirty->fd);
 	mesh_file_writer_free(dirty->stream);
@@ -103,6 +145,7 @@ static int dirty_new(fs *f, const mesh_view_entry *entry, bool stream, fs_dirty 
 		return error;
 	}
 	pthread_mutex_init(&dirty->lock, NULL);
+	dirty->odb = mesh_store_odb(f->store);
 	dirty->kind = entry->kind;
 	dirty->mode = entry->mode & 07777;
 	/* A file just created keeps the mtime it was created with. */
@@ -131,6 +174,7 @@ static int dirty_from_entry(fs *f, fs_node *node, const mesh_view_entry *entry,
 			    bool truncate, fs_dirty **out)
 {
 	mesh_file_map *map = NULL;
+	bool kept = false;
 	int error;
 
 	if ((error = dirty_new(f, entry, truncate, out)) < 0)
@@ -142,11 +186,18 @@ static int dirty_from_entry(fs *f, fs_node *node, const mesh_view_entry *entry,
 		set_changed(*out, true);
 		return 0;
 	}
-	if ((error = mesh_store_space_check(f->store)) == 0 &&
-	    (error = mesh_view_file_map(node->view, entry, &map)) == 0)
+	if ((error = mesh_store_space_check(f->store)) == 0) {
+		mesh_odb_session_begin(mesh_store_odb(f->store));
+		if ((error = mesh_view_file_map(node->view, entry, &map)) == 0 &&
+		    base_set(*out, map, &entry->id))
+			kept = true;
+		mesh_odb_session_end(mesh_store_odb(f->store));
+	}
+	if (error == 0)
 		error = mesh_file_materialize(mesh_store_odb(f->store),
 					      mesh_store_cache(f->store), map, (*out)->fd);
-	mesh_file_map_free(map);
+	if (!kept)
+		mesh_file_map_free(map);
 	if (error < 0) {
 		dirty_free(*out);
 		*out = NULL;
@@ -242,6 +293,23 @@ static int pwrite_all(int fd, const void *buf, size_t len, uint64_t offset)
 }
 
 
+/* The map of what was streamed becomes the scratch file's base, so the
+ * chunks stored while streaming are not stored again.  Only the tail is
+ * cut now; without a base (a full disk) the next stage stores it all. */
+static void base_from_stream(fs *f, fs_dirty *dirty)
+{
+	mesh_odb *odb = mesh_store_odb(f->store);
+	mesh_file_map *map = NULL;
+	mesh_oid id;
+
+	/* The writer's pins keep its chunks until the map's pin does. */
+	mesh_odb_session_begin(odb);
+	if (mesh_file_writer_snapshot(dirty->stream, &id, NULL) == 0 &&
+	    mesh_file_map_load(odb, &id, &map) == 0 && !base_set(dirty, map, &id))
+		mesh_file_map_free(map);
+	mesh_odb_session_end(odb);
+}
+
 /* Leaves streaming for a scratch file holding what was streamed.  Lock
  * held. */
 static int unstream_locked(fs *f, fs_dirty *dirty)
@@ -273,6 +341,7 @@ static int unstream_locked(fs *f, fs_dirty *dirty)
 		return error;
 	}
 	set_fd_mtime(fd, dirty->mtime_ns);
+	base_from_stream(f, dirty);
 	mesh_file_writer_free(dirty->stream);
 	dirty->stream = NULL;
 	dirty->fd = fd;
@@ -299,6 +368,7 @@ int fs_dirty_write(fs *f, fs_dirty *dirty, const void *buf, size_t size,
 		error = mesh_file_writer_append(dirty->stream, buf, size);
 		done = (size_t)(mesh_file_writer_size(dirty->stream) - before);
 	} else if ((error = unstream_locked(f, dirty)) == 0) {
+		mark_stale(dirty, (uint64_t)offset, size);
 		error = pwrite_some(dirty->fd, buf, size, (uint64_t)offset, &done);
 	}
 	if (done > 0) {
@@ -343,8 +413,10 @@ int fs_dirty_truncate(fs *f, fs_dirty *dirty, off_t size)
 			mesh_file_writer_free(dirty->stream);
 			dirty->stream = fresh;
 		}
-	} else if ((error = unstream_locked(f, dirty)) == 0 && ftruncate(dirty->fd, size) < 0) {
-		error = mesh_error_os("cannot truncate scratch file", NULL);
+	} else if ((error = unstream_locked(f, dirty)) == 0) {
+		mark_stale(dirty, (uint64_t)size, UINT64_MAX - (uint64_t)size);
+		if (ftruncate(dirty->fd, size) < 0)
+			error = mesh_error_os("cannot truncate scratch file", NULL);
 	}
 	if (error == 0) {
 		set_changed(dirty, true);
@@ -400,14 +472,22 @@ uint64_t fs_dirty_size(fs_dirty *dirty)
 	return size;
 }
 
-/* Lock held.  A streaming file's last objects go into batch, to be
- * written with its staging entry: a small file costs one database write. */
+/* Lock held.  The last objects go into batch, to be written with the
+ * staging entry: a small file costs one database write.  A scratch
+ * file's new map comes back in *stored, to be its next base. */
 static int store_locked(fs *f, fs_dirty *dirty, mesh_db_batch *batch,
-			mesh_oid *map, uint64_t *size)
+			mesh_oid *map, uint64_t *size, mesh_file_map **stored)
 {
+	int error;
+
+	*stored = NULL;
 	if (dirty->stream)
 		return mesh_file_writer_snapshot_batched(dirty->stream, batch, map, size);
-	return mesh_file_write_fd(mesh_store_odb(f->store), NULL, dirty->fd, map, size);
+	error = mesh_file_store_changes(mesh_store_odb(f->store), batch, NULL, dirty->fd,
+					dirty->base, dirty->stale, map, stored);
+	if (error == 0)
+		*size = (*stored)->size;
+	return error;
 }
 
 static int stage_locked(fs *f, fs_node *node, fs_dirty *dirty,
@@ -418,6 +498,7 @@ static int stage_locked(fs *f, fs_node *node, fs_dirty *dirty,
 	int64_t mtime_ns = 0;
 	blkcnt_t blocks;
 	mesh_db_batch *batch = NULL;
+	mesh_file_map *stored = NULL;
 	mesh_oid map;
 	int error;
 
@@ -433,14 +514,17 @@ static int stage_locked(fs *f, fs_node *node, fs_dirty *dirty,
 	/* One session from storing the content to staging its map: a
 	 * garbage collection starts before or after, never between. */
 	mesh_odb_session_begin(mesh_store_odb(f->store));
-	if ((error = store_locked(f, dirty, batch, &map, &size)) < 0 ||
+	if ((error = store_locked(f, dirty, batch, &map, &size, &stored)) < 0 ||
 	    (error = content_stat(dirty, &stat_size, &mtime_ns, &blocks)) < 0 ||
 	    (durable && (error = mesh_odb_sync(mesh_store_odb(f->store))) < 0) ||
 	    (error = mesh_view_stage_content_with(node->view, batch, caller, path,
 						  dirty->kind, dirty->mode, size,
 						  mtime_ns, &map, durable)) < 0)
 		set_changed(dirty, true);  /* kept for the next close */
+	else if (stored && base_set(dirty, stored, &map))
+		stored = NULL;
 	mesh_odb_session_end(mesh_store_odb(f->store));
+	mesh_file_map_free(stored);
 	mesh_db_batch_free(batch);
 	return error;
 }

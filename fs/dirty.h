@@ -7,7 +7,8 @@
  * other pattern (a write elsewhere, a truncate) turns it into a scratch
  * file under STORE/tmp holding the whole content, and a file opened for
  * writing that already has content starts as one (copy on write).  Close
- * and fsync stage what was written.
+ * and fsync stage what was written; for a scratch file, only the chunks
+ * written since it was last staged are read and stored again.
  *
  * A node holds one reference to its dirty state; every request that
  * uses it takes one more, so detaching it never pulls it from under a
@@ -25,6 +26,15 @@ typedef struct fs_dirty {
 	pthread_mutex_t lock;      /* content and the fields below */
 	mesh_file_writer *stream;  /* streaming, or NULL */
 	int fd;                    /* the scratch file when not streaming */
+	/* Of a scratch file: the map of what it held when it was last
+	 * staged or copied in (pinned, so its chunks stay stored) and, per
+	 * chunk of it, whether it was written since.  Staging reads and
+	 * stores only those (mesh_file_store_changes): an fsync costs the
+	 * chunks written, not the file.  NULL when not known (all stale). */
+	mesh_file_map *base;
+	mesh_oid base_id;
+	bool *stale;
+	mesh_odb *odb;             /* holds the pin */
 	bool changed;              /* written since last staged (atomic) */
 	mesh_entry_kind kind;
 	uint32_t mode;

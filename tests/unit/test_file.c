@@ -5,6 +5,8 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,6 +264,140 @@ START_TEST(append_adds_few_chunks)
 	assert_reads_back(after, NULL, data, size + extra);
 	mesh_file_map_free(before);
 	mesh_file_map_free(after);
+	free(data);
+}
+END_TEST
+
+/* Objects stored or found stored: every chunk hashed counts once. */
+static uint64_t odb_stores(void)
+{
+	mesh_odb_stats stats;
+
+	mesh_odb_stats_get(odb, &stats);
+	return stats.writes + stats.write_dups;
+}
+
+/* As fs/dirty.c marks them: the chunks a write (or, with len
+ * UINT64_MAX - off, a truncate to off) overlaps. */
+static void mark(const mesh_file_map *map, bool *stale, uint64_t off, uint64_t len)
+{
+	for (size_t i = 0; i < map->count; i++)
+		if (map->chunks[i].offset < off + len &&
+		    map->chunks[i].offset + map->chunks[i].length > off)
+			stale[i] = true;
+}
+
+/* Stores fd's changes against *base and checks the result is the map a
+ * whole-file pass makes of model, at a cost of at most max_stores. */
+static void store_and_check(int fd, mesh_file_map **base, bool **stale,
+			    const unsigned char *model, size_t size, uint64_t max_stores)
+{
+	mesh_oid id, whole;
+	mesh_file_map *next;
+	uint64_t stores = odb_stores(), reads = odb_reads();
+
+	ck_assert_int_eq(mesh_file_store_changes(odb, NULL, &small, fd, *base, *stale,
+						 &id, &next), 0);
+	ck_assert_uint_le(odb_stores() - stores, max_stores);
+	ck_assert_uint_eq(odb_reads(), reads);      /* clean chunks are not read */
+	assert_map_sane(next, size, &small);
+	assert_reads_back(next, NULL, model, size);
+	ck_assert_int_eq(mesh_file_write_buf(odb, &small, model, size, &whole), 0);
+	ck_assert_int_eq(mesh_oid_cmp(&id, &whole), 0);   /* the same cuts */
+	mesh_file_map_free(*base);
+	free(*stale);
+	*base = next;
+	*stale = calloc(next->count + 1, sizeof(**stale));
+}
+
+START_TEST(store_changes_reads_only_written_chunks)
+{
+	size_t size = 2 * MIB, cap = 3 * MIB;
+	unsigned char *model = calloc(1, cap), patch[3000];
+	mesh_file_map *base = NULL;
+	bool *stale = NULL;
+	int fd;
+
+	test_fill_random(model, size, 77);
+	test_fill_random(patch, sizeof(patch), 78);
+	fd = file_with("edited", model, size);
+	/* No base: everything is cut, as a whole-file pass does. */
+	store_and_check(fd, &base, &stale, model, size, 200);
+	ck_assert_uint_gt(base->count, 30);
+
+	/* Nothing written: only the map is stored (found, in fact). */
+	store_and_check(fd, &base, &stale, model, size, 1);
+
+	/* 100 bytes in the middle, then across a cut, then at offset 0:
+	 * the chunks around them and the map, not the file. */
+	uint64_t offs[] = { size / 2, base->chunks[10].offset - 50, 0 };
+	for (size_t k = 0; k < 3; k++) {
+		memcpy(model + offs[k], patch, 100);
+		ck_assert_int_eq(pwrite(fd, patch, 100, (off_t)offs[k]), 100);
+		mark(base, stale, offs[k], 100);
+		store_and_check(fd, &base, &stale, model, size, 6);
+	}
+
+	/* Appending: the old last chunk is cut again with what follows. */
+	memcpy(model + size, patch, sizeof(patch));
+	ck_assert_int_eq(pwrite(fd, patch, sizeof(patch), (off_t)size), (ssize_t)sizeof(patch));
+	size += sizeof(patch);
+	store_and_check(fd, &base, &stale, model, size, 6);
+
+	/* Shorter, then longer again (zeros), then a write past the end. */
+	size = 3 * MIB / 2;
+	ck_assert_int_eq(ftruncate(fd, (off_t)size), 0);
+	mark(base, stale, size, UINT64_MAX - size);
+	store_and_check(fd, &base, &stale, model, size, 6);
+	ck_assert_int_eq(ftruncate(fd, (off_t)(size + 200000)), 0);
+	memset(model + size, 0, 200000);
+	mark(base, stale, size, UINT64_MAX - size);
+	size += 200000;
+	store_and_check(fd, &base, &stale, model, size, 12);
+	memset(model + size, 0, 5000);
+	memcpy(model + size + 5000, patch, 100);
+	ck_assert_int_eq(pwrite(fd, patch, 100, (off_t)(size + 5000)), 100);
+	mark(base, stale, size, 5100);
+	size += 5100;
+	store_and_check(fd, &base, &stale, model, size, 6);
+
+	/* Truncated to nothing. */
+	ck_assert_int_eq(ftruncate(fd, 0), 0);
+	mark(base, stale, 0, UINT64_MAX);
+	store_and_check(fd, &base, &stale, model, 0, 1);
+	close(fd);
+	mesh_file_map_free(base);
+	free(stale);
+	free(model);
+}
+END_TEST
+
+/* An fsync of a file being appended to cuts only what came since its
+ * last cut: the chunks the buffered tail holds are kept, not hashed at
+ * every snapshot (a database's log, fsync'd after each commit). */
+START_TEST(writer_snapshots_do_not_rehash_the_tail)
+{
+	size_t step = 4096, steps = 300;
+	unsigned char *data = malloc(step * steps);
+	mesh_file_writer *w;
+	mesh_oid id, whole;
+	uint64_t stores = 0;
+
+	test_fill_random(data, step * steps, 91);
+	ck_assert_int_eq(mesh_file_writer_new(&w, odb, &small), 0);
+	for (size_t k = 0; k < steps; k++) {
+		uint64_t before = odb_stores();
+
+		ck_assert_int_eq(mesh_file_writer_append(w, data + k * step, step), 0);
+		ck_assert_int_eq(mesh_file_writer_snapshot(w, &id, NULL), 0);
+		stores += odb_stores() - before;
+	}
+	ck_assert_int_eq(mesh_file_write_buf(odb, &small, data, step * steps, &whole), 0);
+	ck_assert_int_eq(mesh_oid_cmp(&id, &whole), 0);
+	/* Each snapshot: its tail (at most two chunks) and its map; the whole
+	 * buffered tail (up to 4 MiB) hashed each time would be far more. */
+	ck_assert_uint_le(stores, steps * 4);
+	mesh_file_writer_free(w);
 	free(data);
 }
 END_TEST
@@ -600,6 +736,8 @@ static Suite *file_suite(void)
 	tcase_add_test(tc, reads_at_any_offset);
 	tcase_add_test(tc, identical_content_is_stored_once);
 	tcase_add_test(tc, append_adds_few_chunks);
+	tcase_add_test(tc, store_changes_reads_only_written_chunks);
+	tcase_add_test(tc, writer_snapshots_do_not_rehash_the_tail);
 	tcase_add_test(tc, sparse_file_materializes_with_holes);
 	tcase_add_test(tc, cache_serves_repeat_reads);
 	tcase_add_test(tc, cache_bound_respected);
