@@ -2088,15 +2088,13 @@ static void take_clean_dirty(void *ctx, fs_node *node)
 	}
 }
 
-static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void release_now(fuse_req_t req, fs_handle *h)
 {
 	fs *f = fs_of(req);
-	fs_handle *h = handle_of(fi);
 	fs_node *node = h->node;
 	fs_dirty *dropped = NULL;
 	mesh_caller caller;
 
-	(void)ino;
 	staging_caller(req, h, &caller);
 	/* close(2) staged already (flush); this catches writes that came
 	 * after it (mmap write-back).  Another open, even one that truncated
@@ -2109,6 +2107,27 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fs_nodes_close_then(&f->nodes, node, take_clean_dirty, &dropped);
 	fs_dirty_put(f, dropped);
 	fuse_reply_err(req, 0);
+}
+
+static void release_job_run(fs_job *job)
+{
+	release_now(job->req, job->handle);
+}
+
+/* The last release stages what came after the close (mmap write-back),
+ * waiting for the branch's lock: from a job's thread while a commit
+ * holds it for its pre-hooks, as stage_maybe_later does. */
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fs_handle *h = handle_of(fi);
+	fs_job *job;
+
+	if (h->node->type != FS_NODE_ENTRY || !branch_busy(req, ino) ||
+	    !(job = job_new(req, NULL, 0)))
+		return release_now(req, h);
+	job->handle = h;
+	job->run = release_job_run;
+	job_start(job);
 }
 
 /*
