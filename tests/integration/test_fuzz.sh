@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets of tests/fuzz with clang (ASan + UBSan) into
-# their own build directory and fuzzes each for MESH_FUZZ_SECONDS (10)
+# their own build directory and fuzzes each for MESH_FUZZ_SECONDS (5)
 # seconds from its seed corpus: any crash, leak, sanitizer report or
 # broken property fails the test.  tests/fuzz/run.sh TARGET SECONDS runs
 # one target for longer.
 set -euo pipefail
 
 ROOT=${MESH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-SECONDS_EACH=${MESH_FUZZ_SECONDS:-10}
+SECONDS_EACH=${MESH_FUZZ_SECONDS:-5}
 export MESH_FUZZ_BUILD=${MESH_FUZZ_BUILD:-$ROOT/build-fuzz-test}
 CC=${MESH_FUZZ_CC:-clang-14}
 
