@@ -153,14 +153,7 @@ static const char *search(const mesh_caller *who, const char *words, size_t *tot
 
 static int run_as(const mesh_caller *who, const char *line, char **answer)
 {
-	static char *last;
-
-	free(last);
-	last = NULL;
-	int error = mesh_control_run(&env, who, line, &last);
-	if (answer)
-		*answer = last;
-	return error;
+	return test_views_run(&views, &env, who, line, answer);
 }
 
 static const char *ok_as(const mesh_caller *who, const char *line)

@@ -54,14 +54,7 @@ static void teardown(void)
 
 static int run(const mesh_caller *who, const char *line, char **answer)
 {
-	static char *last;
-
-	free(last);
-	last = NULL;
-	int error = mesh_control_run(&env, who, line, &last);
-	if (answer)
-		*answer = last;
-	return error;
+	return test_views_run(&table, &env, who, line, answer);
 }
 
 /* A shell script NAME in dir with body; its path (static buffer per call

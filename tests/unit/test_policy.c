@@ -45,17 +45,9 @@ static void teardown(void)
 	test_tmpdir_remove(tmp);
 }
 
-/* Runs line; the code, the answer in *answer (freed by the next call). */
 static int run(const mesh_caller *who, const char *line, char **answer)
 {
-	static char *last;
-
-	free(last);
-	last = NULL;
-	int error = mesh_control_run(&env, who, line, &last);
-	if (answer)
-		*answer = last;
-	return error;
+	return test_views_run(&table, &env, who, line, answer);
 }
 
 static void ok(const char *line)

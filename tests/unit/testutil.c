@@ -1,5 +1,6 @@
 #include "testutil.h"
 #include "domain.h"
+#include "control.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -237,4 +238,19 @@ void test_views_free(test_views *views)
 	for (size_t i = 0; i < views->count; i++)
 		mesh_view_free(views->views[i]);
 	views->count = 0;
+	free(views->answer);
+	views->answer = NULL;
+}
+
+int test_views_run(test_views *views, const mesh_control_env *env, const mesh_caller *who,
+		   const char *line, char **answer)
+{
+	int error;
+
+	free(views->answer);
+	views->answer = NULL;
+	error = mesh_control_run(env, who, line, &views->answer);
+	if (answer)
+		*answer = views->answer;
+	return error;
 }

@@ -68,6 +68,7 @@ typedef struct test_views {
 	mesh_view *views[TEST_VIEWS_MAX];
 	size_t count;
 	unsigned calls;
+	char *answer;              /* of the last test_views_run */
 } test_views;
 
 /* A mesh_control_branch_view over a test_views (ctx). */
@@ -75,6 +76,10 @@ int test_views_get(void *ctx, const char *domain, const char *branch, mesh_view 
 /* env runs commands on store with its branch views in views. */
 void test_views_env(test_views *views, mesh_store *store, mesh_control_env *env);
 void test_views_free(test_views *views);
+/* Runs line as who on env; *answer (when asked) is the answer, kept in
+ * views until the next run or test_views_free. */
+int test_views_run(test_views *views, const mesh_control_env *env, const mesh_caller *who,
+		   const char *line, char **answer);
 
 /* Runs a suite and returns the process exit status. */
 int test_run_suite(Suite *suite);
