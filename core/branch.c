@@ -236,7 +236,10 @@ static int run_three_way(mesh_store *store, mesh_view *view, const mesh_caller *
 	mesh_oid ours;
 	int error;
 
-	if ((error = mesh_view_check_clean(view, tw->what)) < 0)
+	/* The merge starts from the ref: a view the mount opened again may
+	 * have missed a head move (the apply refuses a head that moves later). */
+	if ((error = mesh_view_refresh(view)) < 0 ||
+	    (error = mesh_view_check_clean(view, tw->what)) < 0)
 		return error;
 	mesh_view_commit_id(view, &outcome->old_head);
 	outcome->commit = outcome->old_head;

@@ -1891,6 +1891,10 @@ static int commit_locked(mesh_view *view, const mesh_caller *caller,
 	mesh_oid root, tree;
 	int error;
 
+	/* Another view of this branch (one the mount dropped and opened
+	 * again) may have moved the head: the commit builds on the ref. */
+	if ((error = mesh_view_refresh(view)) < 0)
+		return error;
 	mesh_progress_set(bp.table, "collecting changes", "files", 0, 0);
 	if ((error = collect_changes(view, &cl)) < 0)
 		return error;
@@ -1936,21 +1940,45 @@ int mesh_view_commit(mesh_view *view, const mesh_caller *caller,
 
 /* --- whole-branch changes -------------------------------------------- */
 
+/* The ref is read again under head_lock before the cached head moves:
+ * a refresh that read the ref just before another thread's commit wrote
+ * it must not put back the head that commit replaced (a later merge
+ * would then build on it and drop the commit). */
 int mesh_view_refresh(mesh_view *view)
 {
-	mesh_oid head, shown;
+	mesh_oid head, again, shown;
+	mesh_commit *commit;
 	int error;
+	bool same;
 
 	if (!view->branch)
 		return 0;
-	if ((error = mesh_history_branch_head(view->store, view->domain,
-					      view->branch, &head)) < 0)
-		return error;
-	mesh_view_commit_id(view, &shown);
-	if (mesh_oid_cmp(&head, &shown) == 0)
-		return 0;
-	atomic_fetch_add(&view->generation, 1);
-	return view_set_head(view, &head);
+	for (;;) {
+		if ((error = mesh_history_branch_head(view->store, view->domain,
+						      view->branch, &head)) < 0)
+			return error;
+		mesh_view_commit_id(view, &shown);
+		if (mesh_oid_cmp(&head, &shown) == 0)
+			return 0;
+		if ((error = mesh_commit_load(mesh_store_odb(view->store), &head, &commit)) < 0)
+			return error;
+		pthread_mutex_lock(&view->head_lock);
+		error = mesh_history_branch_head(view->store, view->domain, view->branch, &again);
+		same = error == 0 && mesh_oid_cmp(&head, &again) == 0;
+		if (same) {
+			view->head = head;
+			view->root = commit->tree;
+			view->head_time_ns = commit->time * 1000000000;
+		}
+		pthread_mutex_unlock(&view->head_lock);
+		mesh_commit_free(commit);
+		if (error < 0)
+			return error;
+		if (same) {
+			atomic_fetch_add(&view->generation, 1);
+			return 0;
+		}
+	}
 }
 
 uint64_t mesh_view_generation(mesh_view *view)
@@ -2015,6 +2043,8 @@ int mesh_view_apply(mesh_view *view, const mesh_caller *caller,
 	if (!view->branch)
 		return mesh_error_set(MESH_EROFS, "%s: a commit view cannot change", view->domain);
 	mesh_store_branch_lock(view->store, view->domain, view->branch);
+	if ((error = mesh_view_refresh(view)) < 0)
+		goto unlock;
 	mesh_view_commit_id(view, &head);
 	if (expected_head && mesh_oid_cmp(&head, expected_head) != 0)
 		error = mesh_error_set(MESH_EAGAIN, "%s/%s moved while %s ran: try again",
@@ -2022,6 +2052,7 @@ int mesh_view_apply(mesh_view *view, const mesh_caller *caller,
 	else if ((error = require_clean(view, what)) == 0 &&
 		 (error = move_head_locked(view, caller, &hc, &hooks, out)) == 0)
 		atomic_fetch_add(&view->generation, 1);
+unlock:
 	mesh_store_branch_unlock(view->store, view->domain, view->branch);
 	if (error == 0)
 		mesh_hook_run_post(view->store, &hooks, out);

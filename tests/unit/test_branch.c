@@ -507,6 +507,30 @@ START_TEST(clean_merge_has_two_parents_and_both_sides)
 }
 END_TEST
 
+/* The mount drops a view nobody holds and opens it again, so two views of
+ * one branch can be alive at once: a merge through the one that did not
+ * see the other's merge must still keep it. */
+START_TEST(merge_through_a_stale_view_keeps_what_landed_meanwhile)
+{
+	mesh_view *stale;
+	mesh_branch_outcome out;
+
+	commit_file("main", "base", "b");
+	create_branch("one", "main");
+	create_branch("two", "main");
+	commit_file("one", "from-one", "1");
+	commit_file("two", "from-two", "2");
+	stale = open_branch("main");
+	merge("one", "main", MESH_MERGE_FAIL, NULL);
+	ck_assert_int_eq(mesh_branch_merge(store, stale, &caller, "two", MESH_MERGE_FAIL,
+					   NULL, &out), 0);
+	mesh_branch_outcome_free(&out);
+	mesh_view_free(stale);
+	assert_on("main", "from-one", "1");
+	assert_on("main", "from-two", "2");
+}
+END_TEST
+
 START_TEST(merge_message_is_kept)
 {
 	mesh_view *view;
@@ -1057,6 +1081,7 @@ static Suite *branch_suite(void)
 	tcase_add_test(tc, tag_delete);
 	tcase_add_test(tc, clean_merge_has_two_parents_and_both_sides);
 	tcase_add_test(tc, merge_message_is_kept);
+	tcase_add_test(tc, merge_through_a_stale_view_keeps_what_landed_meanwhile);
 	tcase_add_test(tc, conflicts_are_listed_and_change_nothing);
 	tcase_add_test(tc, delete_against_change_conflict_the_other_way);
 	tcase_add_test(tc, dest_wins);

@@ -253,7 +253,7 @@ START_TEST(duplicate_keys_of_the_run_and_the_hash)
 		else if (r < 85)                 /* an early value of the run */
 			snprintf(ids[i], sizeof(ids[i]), "k%07d", (int)(seed % 20) * 32);
 		else                             /* any earlier value */
-			snprintf(ids[i], sizeof(ids[i]), "%s", ids[seed % (unsigned)i]);
+			memcpy(ids[i], ids[seed % (unsigned)i], sizeof(ids[i])); /* index < i */
 		for (int j = 0; j < i; j++) {
 			if (!strcmp(ids[j], ids[i])) {
 				dups++;

@@ -993,6 +993,30 @@ START_TEST(second_view_after_commit_sees_committed_data)
 }
 END_TEST
 
+/* Two views of one branch alive at once (the mount reopens a view it
+ * dropped): a commit through the one that missed the other's commit
+ * builds on the branch's head, not on what that view last saw. */
+START_TEST(commit_through_a_second_view_keeps_the_first_ones_commit)
+{
+	mesh_view *second, *fresh;
+	mesh_oid id;
+	size_t changes;
+
+	ck_assert_int_eq(mesh_view_open_branch(&second, store, "sales", "main"), 0);
+	stage("first", "1");
+	commit_all("through the first view");
+	ck_assert_int_eq(stage_in(second, "second", "2"), 0);
+	ck_assert_int_eq(mesh_view_commit(second, &caller, "through the second", NULL, 0,
+					  &id, &changes), 0);
+	ck_assert_uint_eq(changes, 1);
+	ck_assert_int_eq(mesh_view_open_branch(&fresh, store, "sales", "main"), 0);
+	assert_content_in(fresh, "first", "1");
+	assert_content_in(fresh, "second", "2");
+	mesh_view_free(fresh);
+	mesh_view_free(second);
+}
+END_TEST
+
 START_TEST(branches_do_not_see_each_others_staging)
 {
 	mesh_view *other;
@@ -1620,6 +1644,7 @@ static Suite *view_suite(void)
 	tcase_add_test(tc, read_only_view_rejects_every_change);
 	tcase_add_test(tc, read_only_view_ignores_branch_staging);
 	tcase_add_test(tc, second_view_after_commit_sees_committed_data);
+	tcase_add_test(tc, commit_through_a_second_view_keeps_the_first_ones_commit);
 	tcase_add_test(tc, branches_do_not_see_each_others_staging);
 	tcase_add_test(tc, staged_changes_survive_reopen);
 	tcase_add_test(tc, new_entries_belong_to_their_creator);
