@@ -164,24 +164,55 @@ int mesh_file_write_buf(mesh_odb *odb, const mesh_chunk_params *params,
 	return error;
 }
 
-/* Fills buf[*have..cap) from fd at *file_off; sets *eof at end of file. */
-static int fill_block(int fd, unsigned char *buf, size_t cap, size_t *have,
-		      uint64_t *file_off, bool *eof)
+static int fd_read(void *ctx, void *buf, size_t len, uint64_t offset, size_t *got)
+{
+	const int *fd = ctx;
+	ssize_t n;
+
+	do
+		n = pread(*fd, buf, len, (off_t)offset);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return mesh_error_os("cannot read file to store", NULL);
+	*got = (size_t)n;
+	return 0;
+}
+
+/* Fills buf[*have..cap) from src at *file_off; sets *eof at its end. */
+static int fill_block(const mesh_file_source *src, unsigned char *buf, size_t cap,
+		      size_t *have, uint64_t *file_off, bool *eof)
 {
 	while (*have < cap) {
-		ssize_t n = pread(fd, buf + *have, cap - *have, (off_t)*file_off);
+		size_t want = cap - *have, n = 0;
+		int error;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return mesh_error_os("cannot read file to store", NULL);
+		if (*file_off >= src->size) {
+			*eof = true;
+			return 0;
+		}
+		if (want > src->size - *file_off)
+			want = (size_t)(src->size - *file_off);
+		if ((error = src->read(src->ctx, buf + *have, want, *file_off, &n)) < 0)
+			return error;
 		if (n == 0) {
 			*eof = true;
 			return 0;
 		}
-		*have += (size_t)n;
-		*file_off += (uint64_t)n;
+		*have += n;
+		*file_off += n;
 	}
+	return 0;
+}
+
+static int fd_source(int *fd, mesh_file_source *out)
+{
+	struct stat st;
+
+	if (fstat(*fd, &st) < 0)
+		return mesh_error_os("cannot stat file to store", NULL);
+	out->read = fd_read;
+	out->ctx = fd;
+	out->size = (uint64_t)st.st_size;
 	return 0;
 }
 
@@ -612,8 +643,8 @@ int mesh_file_writer_read(mesh_file_writer *w, mesh_chunk_cache *cache, void *bu
 	return 0;
 }
 
-int mesh_file_write_fd(mesh_odb *odb, const mesh_chunk_params *params,
-		       int fd, mesh_oid *out_id, uint64_t *out_size)
+static int write_source(mesh_odb *odb, const mesh_chunk_params *params,
+			const mesh_file_source *src, mesh_oid *out_id, uint64_t *out_size)
 {
 	mesh_file_writer *w = NULL;
 	unsigned char *block;
@@ -630,7 +661,7 @@ int mesh_file_write_fd(mesh_odb *odb, const mesh_chunk_params *params,
 	}
 	while (!eof && error == 0) {
 		have = 0;
-		if ((error = fill_block(fd, block, WRITE_BLOCK, &have, &file_off, &eof)) == 0)
+		if ((error = fill_block(src, block, WRITE_BLOCK, &have, &file_off, &eof)) == 0)
 			error = mesh_file_writer_append(w, block, have);
 	}
 	free(block);
@@ -638,6 +669,17 @@ int mesh_file_write_fd(mesh_odb *odb, const mesh_chunk_params *params,
 		error = mesh_file_writer_snapshot(w, out_id, out_size);
 	mesh_file_writer_free(w);
 	return error;
+}
+
+int mesh_file_write_fd(mesh_odb *odb, const mesh_chunk_params *params,
+		       int fd, mesh_oid *out_id, uint64_t *out_size)
+{
+	mesh_file_source src;
+	int error = fd_source(&fd, &src);
+
+	/* Read to EOF as it is when read, not as fstat saw it. */
+	src.size = UINT64_MAX;
+	return error < 0 ? error : write_source(odb, params, &src, out_id, out_size);
 }
 
 /* ---- storing only what changed ----------------------------------------- */
@@ -669,7 +711,7 @@ static int builder_reuse(map_builder *b, const mesh_file_chunk *c)
 /* Cuts, at pos, the next chunk of fd (size bytes) and stores it; buf
  * (max_size bytes) holds *have bytes read from pos on already. */
 static int rechunk_one(map_builder *b, mesh_odb *odb, mesh_db_batch *batch,
-		       const mesh_chunk_params *params, int fd, uint64_t size,
+		       const mesh_chunk_params *params, const mesh_file_source *src, uint64_t size,
 		       unsigned char *buf, size_t *have, uint64_t *pos)
 {
 	uint64_t left = size - *pos, file_off = *pos + *have;
@@ -677,7 +719,7 @@ static int rechunk_one(map_builder *b, mesh_odb *odb, mesh_db_batch *batch,
 	bool eof = false;
 	int error;
 
-	if ((error = fill_block(fd, buf, want, have, &file_off, &eof)) < 0)
+	if ((error = fill_block(src, buf, want, have, &file_off, &eof)) < 0)
 		return error;
 	if (*have == 0)
 		return mesh_error_set(MESH_EIO, "file shrank while it was stored");
@@ -691,7 +733,7 @@ static int rechunk_one(map_builder *b, mesh_odb *odb, mesh_db_batch *batch,
 }
 
 static int store_changes(map_builder *b, mesh_odb *odb, mesh_db_batch *batch,
-			 const mesh_chunk_params *params, int fd, uint64_t size,
+			 const mesh_chunk_params *params, const mesh_file_source *src, uint64_t size,
 			 const mesh_file_map *base, const bool *stale)
 {
 	unsigned char *buf = malloc(params->max_size);
@@ -710,7 +752,7 @@ static int store_changes(map_builder *b, mesh_odb *odb, mesh_db_batch *batch,
 			pos += base->chunks[i++].length;
 			have = 0;
 		} else {
-			error = rechunk_one(b, odb, batch, params, fd, size, buf, &have, &pos);
+			error = rechunk_one(b, odb, batch, params, src, size, buf, &have, &pos);
 		}
 	}
 	free(buf);
@@ -719,30 +761,26 @@ static int store_changes(map_builder *b, mesh_odb *odb, mesh_db_batch *batch,
 
 #define WHOLE_FILE_MIN (8u * 1024 * 1024)
 
-int mesh_file_store_changes(mesh_odb *odb, mesh_db_batch *batch,
-			    const mesh_chunk_params *params, int fd,
-			    const mesh_file_map *base, const bool *stale,
-			    mesh_oid *out_id, mesh_file_map **out_map)
+int mesh_file_store_changes_from(mesh_odb *odb, mesh_db_batch *batch,
+				 const mesh_chunk_params *params, const mesh_file_source *src,
+				 const mesh_file_map *base, const bool *stale,
+				 mesh_oid *out_id, mesh_file_map **out_map)
 {
 	map_builder b = {0};
 	static const mesh_file_map no_base = { 0, 0, NULL };
 	mesh_file_map *map;
 	size_t reusable = 0;
-	struct stat st;
 	int error;
 
 	*out_map = NULL;
 	if ((error = params_resolve(&params)) < 0)
 		return error;
-	if (fstat(fd, &st) < 0)
-		return mesh_error_os("cannot stat file to store", NULL);
 	for (size_t i = 0; base && i < base->count; i++)
-		reusable += chunk_reusable(base, stale, i, (uint64_t)st.st_size);
+		reusable += chunk_reusable(base, stale, i, src->size);
 	/* A large file mostly rewritten: the streaming writer hashes on two
 	 * threads. */
-	if ((!base || reusable * 2 < base->count) &&
-	    (uint64_t)st.st_size > WHOLE_FILE_MIN) {
-		if ((error = mesh_file_write_fd(odb, params, fd, out_id, NULL)) == 0)
+	if ((!base || reusable * 2 < base->count) && src->size > WHOLE_FILE_MIN) {
+		if ((error = write_source(odb, params, src, out_id, NULL)) == 0)
 			error = mesh_file_map_load(odb, out_id, out_map);
 		return error;
 	}
@@ -750,8 +788,7 @@ int mesh_file_store_changes(mesh_odb *odb, mesh_db_batch *batch,
 		base = &no_base;
 	if (!(map = calloc(1, sizeof(*map))))
 		return mesh_error_oom();
-	if ((error = store_changes(&b, odb, batch, params, fd, (uint64_t)st.st_size,
-				   base, stale)) == 0)
+	if ((error = store_changes(&b, odb, batch, params, src, src->size, base, stale)) == 0)
 		error = builder_store(&b, odb, batch, false, out_id);
 	if (error < 0) {
 		free(b.chunks);
@@ -767,6 +804,19 @@ int mesh_file_store_changes(mesh_odb *odb, mesh_db_batch *batch,
 	}
 	*out_map = map;
 	return 0;
+}
+
+int mesh_file_store_changes(mesh_odb *odb, mesh_db_batch *batch,
+			    const mesh_chunk_params *params, int fd,
+			    const mesh_file_map *base, const bool *stale,
+			    mesh_oid *out_id, mesh_file_map **out_map)
+{
+	mesh_file_source src;
+	int error = fd_source(&fd, &src);
+
+	*out_map = NULL;
+	return error < 0 ? error : mesh_file_store_changes_from(odb, batch, params, &src, base,
+								 stale, out_id, out_map);
 }
 
 /* ---- loading a map ---------------------------------------------------- */

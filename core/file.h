@@ -52,6 +52,21 @@ int mesh_file_store_changes(mesh_odb *odb, struct mesh_db_batch *batch,
 			    const mesh_file_map *base, const bool *stale,
 			    mesh_oid *out_id, mesh_file_map **out_map);
 
+/* Content read through a function: the fd of a scratch file, or a map
+ * with later writes laid over it (journal.h).  read gets len bytes at
+ * offset, with offset + len <= size; *got < len means the content ended. */
+typedef struct mesh_file_source {
+	int (*read)(void *ctx, void *buf, size_t len, uint64_t offset, size_t *got);
+	void *ctx;
+	uint64_t size;
+} mesh_file_source;
+
+/* mesh_file_store_changes for content read from src. */
+int mesh_file_store_changes_from(mesh_odb *odb, struct mesh_db_batch *batch,
+				 const mesh_chunk_params *params, const mesh_file_source *src,
+				 const mesh_file_map *base, const bool *stale,
+				 mesh_oid *out_id, mesh_file_map **out_map);
+
 /* The same for a buffer in memory. */
 int mesh_file_write_buf(mesh_odb *odb, const mesh_chunk_params *params,
 			const void *data, size_t len,

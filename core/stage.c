@@ -6,7 +6,9 @@
  *        mode u32, size u64, mtime_ns i64, 32-byte id, uid u32, gid u32,
  *        rdev u64, atime_ns i64, ctime_ns i64 (87 bytes).
  *        Version 1 (written before ownership and times were kept) is the
- *        first 55 bytes of that; it still decodes.
+ *        first 55 bytes of that; it still decodes.  Version 3 is a file
+ *        with writes laid over it (journal.h): version 2's bytes, then
+ *        journal id u64 and its count of writes u32 (99 bytes).
  *
  * Because '\0' sorts before '/', an entry "P/N" (key P \0 N) always sorts
  * before its descendants (keys starting P/N \0 or P/N/...), so a plain
@@ -23,6 +25,8 @@
 #define STAGE_VALUE_VERSION 2
 #define STAGE_VALUE_LEN_V1 (1 + 1 + 1 + 4 + 8 + 8 + MESH_OID_RAWSZ)
 #define STAGE_VALUE_LEN (STAGE_VALUE_LEN_V1 + 4 + 4 + 8 + 8 + 8)
+#define STAGE_VALUE_VERSION_JOURNAL 3
+#define STAGE_VALUE_LEN_V3 (STAGE_VALUE_LEN + 8 + 4)
 #define STAGE_KIND_MAX_V1 MESH_STAGE_TOMBSTONE
 
 /* Builds "s/" domain \0 branch \0 followed by tail_len bytes of tail.
@@ -89,10 +93,11 @@ static uint64_t get_le(const unsigned char *p, int bytes)
 	return v;
 }
 
-static void stage_encode(unsigned char out[STAGE_VALUE_LEN],
-			 const mesh_stage_entry *e)
+/* Returns the length written. */
+static size_t stage_encode(unsigned char out[STAGE_VALUE_LEN_V3],
+			   const mesh_stage_entry *e)
 {
-	out[0] = STAGE_VALUE_VERSION;
+	out[0] = e->journal_id ? STAGE_VALUE_VERSION_JOURNAL : STAGE_VALUE_VERSION;
 	out[1] = (unsigned char)e->kind;
 	out[2] = e->has_lower ? 1 : 0;
 	put_le(out + 3, e->mode, 4);
@@ -104,10 +109,17 @@ static void stage_encode(unsigned char out[STAGE_VALUE_LEN],
 	put_le(out + STAGE_VALUE_LEN_V1 + 8, e->rdev, 8);
 	put_le(out + STAGE_VALUE_LEN_V1 + 16, (uint64_t)e->atime_ns, 8);
 	put_le(out + STAGE_VALUE_LEN_V1 + 24, (uint64_t)e->ctime_ns, 8);
+	if (!e->journal_id)
+		return STAGE_VALUE_LEN;
+	put_le(out + STAGE_VALUE_LEN, e->journal_id, 8);
+	put_le(out + STAGE_VALUE_LEN + 8, e->journal_count, 4);
+	return STAGE_VALUE_LEN_V3;
 }
 
 static bool stage_value_valid(const unsigned char *p, size_t vlen)
 {
+	if (vlen == STAGE_VALUE_LEN_V3 && p[0] == STAGE_VALUE_VERSION_JOURNAL)
+		return p[1] == MESH_STAGE_FILE && p[2] == 0;
 	if (vlen == STAGE_VALUE_LEN && p[0] == STAGE_VALUE_VERSION)
 		return p[1] >= MESH_STAGE_FILE && p[1] <= MESH_STAGE_BLKDEV && p[2] <= 1;
 	if (vlen == STAGE_VALUE_LEN_V1 && p[0] == 1)
@@ -142,6 +154,10 @@ static int stage_decode(mesh_stage_entry *e, const void *val, size_t vlen,
 	e->rdev = get_le(p + STAGE_VALUE_LEN_V1 + 8, 8);
 	e->atime_ns = (int64_t)get_le(p + STAGE_VALUE_LEN_V1 + 16, 8);
 	e->ctime_ns = (int64_t)get_le(p + STAGE_VALUE_LEN_V1 + 24, 8);
+	if (vlen == STAGE_VALUE_LEN_V3) {
+		e->journal_id = get_le(p + STAGE_VALUE_LEN, 8);
+		e->journal_count = (uint32_t)get_le(p + STAGE_VALUE_LEN + 8, 4);
+	}
 	return 0;
 }
 
@@ -189,13 +205,13 @@ void mesh_stage_put(mesh_db_batch *batch, const char *domain,
 		    const char *branch, const char *path,
 		    const mesh_stage_entry *entry)
 {
-	unsigned char val[STAGE_VALUE_LEN];
+	unsigned char val[STAGE_VALUE_LEN_V3];
 	char *key;
-	size_t klen;
+	size_t klen, vlen;
 
 	stage_key_or_abort(&key, &klen, domain, branch, path);
-	stage_encode(val, entry);
-	mesh_db_batch_put(batch, key, klen, val, sizeof(val));
+	vlen = stage_encode(val, entry);
+	mesh_db_batch_put(batch, key, klen, val, vlen);
 	free(key);
 }
 

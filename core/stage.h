@@ -46,6 +46,13 @@ typedef struct mesh_stage_entry {
 	 * only its staged children (created, or replaced what was there). */
 	mesh_oid id;
 	bool has_lower;
+	/* FILE: journal_count writes (journal.h) laid over the map id, when
+	 * journal_id is not 0: what an fsync of a file open for random
+	 * writes stages, so that it costs the bytes written, not a copy of
+	 * each chunk they touched.  Content readers go through
+	 * mesh_journal_content. */
+	uint64_t journal_id;
+	uint32_t journal_count;
 } mesh_stage_entry;
 
 /* MESH_ENOENT when nothing is staged at path. */

@@ -6,6 +6,7 @@
 #include "error.h"
 #include "gate.h"
 #include "hook.h"
+#include "journal.h"
 #include "history.h"
 #include "lineage.h"
 #include "stage.h"
@@ -279,6 +280,8 @@ static void entry_from_stage(const mesh_view *view, const mesh_stage_entry *se,
 	out->id = se->id;
 	out->has_lower = se->kind == MESH_STAGE_DIR && se->has_lower;
 	out->staged = true;
+	out->journal_id = se->journal_id;
+	out->journal_count = se->journal_count;
 }
 
 static void stage_from_entry(const mesh_view_entry *e, mesh_stage_entry *out)
@@ -295,6 +298,8 @@ static void stage_from_entry(const mesh_view_entry *e, mesh_stage_entry *out)
 	out->ctime_ns = e->ctime_ns;
 	out->id = e->id;
 	out->has_lower = e->kind == MESH_KIND_DIR && e->has_lower;
+	out->journal_id = e->journal_id;
+	out->journal_count = e->journal_count;
 }
 
 /* Looks name up in the committed tree under a directory entry. */
@@ -631,12 +636,34 @@ void mesh_view_dirents_free(mesh_view_dirent *dirents, size_t count)
 	free(dirents);
 }
 
+int mesh_view_content(mesh_view *view, mesh_view_entry *entry)
+{
+	int error;
+
+	if (!entry->journal_id)
+		return 0;
+	if ((error = mesh_journal_content(view->store, &entry->id, entry->size,
+					  entry->journal_id, entry->journal_count,
+					  &entry->id)) < 0)
+		return error;
+	entry->journal_id = 0;
+	entry->journal_count = 0;
+	return 0;
+}
+
 int mesh_view_file_map(mesh_view *view, const mesh_view_entry *entry,
 		       mesh_file_map **out)
 {
+	mesh_view_entry content = *entry;
+	int error;
+
 	if (entry->kind != MESH_KIND_FILE && entry->kind != MESH_KIND_SYMLINK)
 		return mesh_error_set(MESH_EISDIR, "not a file");
-	return mesh_file_map_load(mesh_store_odb(view->store), &entry->id, out);
+	mesh_odb_session_begin(mesh_store_odb(view->store));
+	if ((error = mesh_view_content(view, &content)) == 0)
+		error = mesh_file_map_load(mesh_store_odb(view->store), &content.id, out);
+	mesh_odb_session_end(mesh_store_odb(view->store));
+	return error;
 }
 
 /* --- changes --------------------------------------------------------- */
@@ -877,7 +904,7 @@ int mesh_view_stage_content(mesh_view *view, const mesh_caller *caller,
 static int stage_content(mesh_view *view, mesh_db_batch *batch, const mesh_caller *caller,
 			 const char *path, mesh_entry_kind kind, uint32_t mode, uint64_t size,
 			 int64_t mtime_ns, const mesh_oid *map_id, const uint32_t *owner,
-			 bool durable);
+			 const uint64_t journal[2], bool durable);
 
 int mesh_view_stage_content_with(mesh_view *view, mesh_db_batch *batch,
 				 const mesh_caller *caller, const char *path,
@@ -885,7 +912,18 @@ int mesh_view_stage_content_with(mesh_view *view, mesh_db_batch *batch,
 				 int64_t mtime_ns, const mesh_oid *map_id, bool durable)
 {
 	return stage_content(view, batch, caller, path, kind, mode, size, mtime_ns, map_id,
-			     NULL, durable);
+			     NULL, NULL, durable);
+}
+
+int mesh_view_stage_journaled(mesh_view *view, mesh_db_batch *batch,
+			      const mesh_caller *caller, const char *path, uint32_t mode,
+			      uint64_t size, int64_t mtime_ns, const mesh_oid *base_map,
+			      uint64_t journal_id, uint32_t journal_count)
+{
+	const uint64_t journal[2] = { journal_id, journal_count };
+
+	return stage_content(view, batch, caller, path, MESH_KIND_FILE, mode, size, mtime_ns,
+			     base_map, NULL, journal, true);
 }
 
 int mesh_view_stage_content_as(mesh_view *view, mesh_db_batch *batch,
@@ -901,13 +939,13 @@ int mesh_view_stage_content_as(mesh_view *view, mesh_db_batch *batch,
 			"%s/%s: only root stages a file with an owner of its choice (uid %u is not root)",
 			view->domain, path, (unsigned)caller->uid);
 	return stage_content(view, batch, caller, path, kind, mode, size, mtime_ns, map_id,
-			     owner, false);
+			     owner, NULL, false);
 }
 
 static int stage_content(mesh_view *view, mesh_db_batch *batch, const mesh_caller *caller,
 			 const char *path, mesh_entry_kind kind, uint32_t mode, uint64_t size,
 			 int64_t mtime_ns, const mesh_oid *map_id, const uint32_t *owner,
-			 bool durable)
+			 const uint64_t journal[2], bool durable)
 {
 	mesh_stage_entry se = { 0 }, old;
 	mesh_view_entry existing, parent;
@@ -926,6 +964,10 @@ static int stage_content(mesh_view *view, mesh_db_batch *batch, const mesh_calle
 	se.mtime_ns = mtime_ns;
 	se.atime_ns = se.ctime_ns = ch.now;
 	se.id = *map_id;
+	if (journal != NULL) {
+		se.journal_id = journal[0];
+		se.journal_count = (uint32_t)journal[1];
+	}
 	if ((error = staged_at(view, path, &old)) == 1 &&
 	    (old.kind == MESH_STAGE_FILE || old.kind == MESH_STAGE_SYMLINK)) {
 		/* New content for a staged file (a close after create): its
@@ -1582,7 +1624,7 @@ static int same_as_head(change_list *cl, const mesh_tree_entry *head,
 		return 0;
 	}
 	*out = head->kind == staged.kind && head->mode == se->mode && head->rdev == se->rdev &&
-	       mesh_oid_cmp(&head->id, &se->id) == 0;
+	       !se->journal_id && mesh_oid_cmp(&head->id, &se->id) == 0;
 	return 0;
 }
 
@@ -1679,8 +1721,13 @@ static mesh_tree_entry *builder_push(tree_builder *tb, const char *name)
 static int staged_tree_entry(mesh_view *view, build_progress *bp, const char *dir,
 			     const mesh_view_dirent *child, mesh_tree_entry *out)
 {
+	mesh_view_entry content = child->entry;
 	char *path;
 	int error;
+
+	/* A commit takes an fsync'd file as its last fsync left it. */
+	if ((error = mesh_view_content(view, &content)) < 0)
+		return error;
 
 	out->kind = child->entry.kind;
 	out->mode = child->entry.mode;
@@ -1689,7 +1736,7 @@ static int staged_tree_entry(mesh_view *view, build_progress *bp, const char *di
 	out->rdev = child->entry.rdev;
 	out->mtime_ns = child->entry.mtime_ns;
 	out->size = mesh_kind_has_content(child->entry.kind) ? child->entry.size : 0;
-	out->id = child->entry.id;
+	out->id = content.id;
 	if (child->entry.kind != MESH_KIND_DIR) {
 		if (++bp->files % 256 == 0)
 			mesh_progress_set(bp->table, "writing trees", "files", bp->files, bp->total);
@@ -2151,6 +2198,8 @@ int mesh_view_copy(mesh_view *dst, const mesh_caller *caller, const char *dst_pa
 		entry.has_lower = true;
 		if ((error = entry_tree(src, src_path, &entry, &entry.id)) < 0)
 			return error;
+	} else if ((error = mesh_view_content(src, &entry)) < 0) {
+		return error;  /* the copy must not share the source's journal */
 	}
 	/* Referred to without being read: a running gc must know. */
 	if ((error = mesh_odb_touch(mesh_store_odb(dst->store), &entry.id)) < 0 ||

@@ -36,6 +36,11 @@ typedef struct mesh_view_entry {
 	mesh_oid id;
 	bool has_lower;
 	bool staged;            /* comes from staging, not the commit */
+	/* A file fsync'd while open for random writes: id is the base map
+	 * and these writes lie over it (journal.h).  Whoever reads or refers
+	 * to the content calls mesh_view_content first. */
+	uint64_t journal_id;
+	uint32_t journal_count;
 } mesh_view_entry;
 
 typedef struct mesh_view_dirent {
@@ -89,6 +94,18 @@ int mesh_view_stage_content_with(mesh_view *view, mesh_db_batch *batch,
 				 const mesh_caller *caller, const char *path,
 				 mesh_entry_kind kind, uint32_t mode, uint64_t size,
 				 int64_t mtime_ns, const mesh_oid *map_id, bool durable);
+/* The same for the state an fsync leaves of a file open for random
+ * writes: base_map with the first journal_count writes of journal_id laid
+ * over it (journal.h), the writes already in batch. */
+int mesh_view_stage_journaled(mesh_view *view, mesh_db_batch *batch,
+			      const mesh_caller *caller, const char *path, uint32_t mode,
+			      uint64_t size, int64_t mtime_ns, const mesh_oid *base_map,
+			      uint64_t journal_id, uint32_t journal_count);
+/* Makes entry->id the map of the content it shows: a journaled file's
+ * touched chunks are cut and stored (journal.h), and its journal fields
+ * cleared; any other entry is left as it is.  Inside an odb session, so
+ * that the caller refers to the new map before a collection can start. */
+int mesh_view_content(mesh_view *view, mesh_view_entry *entry);
 /* The same with the owner given, as a restore by root does (import):
  * mode is kept as given, set-id bits included.  MESH_EPERM unless the
  * caller is root. */

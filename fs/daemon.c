@@ -5,6 +5,7 @@
 #include "fs.h"
 #include "prime.h"
 #include "dirty.h"
+#include "journal.h"
 #include "array.h"
 #include "error.h"
 #include "audit.h"
@@ -207,6 +208,15 @@ static int fs_open(fs *f, const meshfs_mount_opts *opts)
 		mesh_log_write(&f->log, MESH_LOG_WARN, "mounted with -o noaudit: "
 			       "nothing done through this mount is in the audit log");
 	}
+	/* What fsyncs staged as journals before a crash becomes chunks
+	 * before any request can read it. */
+	size_t recovered;
+	if ((error = mesh_journal_recover(f->store, &recovered)) < 0)
+		return error;
+	if (recovered)
+		mesh_log_write(&f->log, MESH_LOG_INFO,
+			       "folded %zu file(s) fsync'd before a crash into their chunks",
+			       recovered);
 	f->nodes.view_hold = node_view_hold;
 	f->nodes.view_put = node_view_put;
 	f->nodes.view_ctx = &f->views;

@@ -1,5 +1,6 @@
 #include "dirty.h"
 #include "error.h"
+#include "journal.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -9,6 +10,8 @@
 
 #define VIEW_PATH_MAX 4096
 #define COPY_BLOCK (1u << 20)
+#define PAGE_SHIFT 12
+#define NO_TAIL UINT64_MAX
 
 
 /* changed is written under the file's lock and read under the node
@@ -20,7 +23,82 @@ static void set_changed(fs_dirty *dirty, bool changed)
 
 bool fs_dirty_clean(fs_dirty *dirty)
 {
-	return !__atomic_load_n(&dirty->changed, __ATOMIC_ACQUIRE);
+	return !__atomic_load_n(&dirty->changed, __ATOMIC_ACQUIRE) &&
+	       !__atomic_load_n(&dirty->journal_id, __ATOMIC_ACQUIRE);
+}
+
+/* journal_id is written under the file's lock, read under the node
+ * table's (fs_dirty_clean). */
+static void set_journal(fs_dirty *dirty, uint64_t id, uint32_t count, uint64_t bytes)
+{
+	__atomic_store_n(&dirty->journal_id, id, __ATOMIC_RELEASE);
+	dirty->journal_count = count;
+	dirty->journal_bytes = bytes;
+}
+
+/* Lock held: the pages of [offset, offset + len) were written.  A page
+ * the bitmap cannot grow to hold is noted by lowering fresh_tail, which
+ * costs journal bytes, never correctness. */
+static void mark_fresh(fs_dirty *dirty, uint64_t offset, uint64_t len)
+{
+	uint64_t first = offset >> PAGE_SHIFT, last = (offset + len - 1) >> PAGE_SHIFT;
+	size_t words = (size_t)(last / 64 + 1);
+
+	if (len == 0 || offset >= dirty->fresh_tail)
+		return;
+	if (words > dirty->fresh_words) {
+		size_t want = words < 2 * dirty->fresh_words ? 2 * dirty->fresh_words : words;
+		uint64_t *grown = realloc(dirty->fresh, want * sizeof(*grown));
+
+		if (!grown) {
+			dirty->fresh_tail = first << PAGE_SHIFT;
+			return;
+		}
+		memset(grown + dirty->fresh_words, 0,
+		       (want - dirty->fresh_words) * sizeof(*grown));
+		dirty->fresh = grown;
+		dirty->fresh_words = want;
+	}
+	for (uint64_t page = first; page <= last; page++)
+		dirty->fresh[page / 64] |= 1ull << (page % 64);
+}
+
+static void fresh_clear(fs_dirty *dirty)
+{
+	if (dirty->fresh)
+		memset(dirty->fresh, 0, dirty->fresh_words * sizeof(*dirty->fresh));
+	dirty->fresh_tail = NO_TAIL;
+}
+
+static bool page_fresh(const fs_dirty *dirty, uint64_t page)
+{
+	if (((page + 1) << PAGE_SHIFT) > dirty->fresh_tail)
+		return true;
+	return page / 64 < dirty->fresh_words && (dirty->fresh[page / 64] >> (page % 64)) & 1;
+}
+
+/* The next run of written bytes at or after *pos below size: false when
+ * there is none. */
+static bool fresh_next(const fs_dirty *dirty, uint64_t size, uint64_t *pos, uint64_t *len)
+{
+	uint64_t page = *pos >> PAGE_SHIFT, end;
+
+	while ((page << PAGE_SHIFT) < size && !page_fresh(dirty, page)) {
+		/* A clean word of 64 pages is skipped at once. */
+		if (page % 64 == 0 && page / 64 < dirty->fresh_words &&
+		    dirty->fresh[page / 64] == 0 && ((page + 64) << PAGE_SHIFT) <= dirty->fresh_tail)
+			page += 64;
+		else
+			page++;
+	}
+	if ((page << PAGE_SHIFT) >= size)
+		return false;
+	*pos = page << PAGE_SHIFT;
+	while ((page << PAGE_SHIFT) < size && page_fresh(dirty, page))
+		page++;
+	end = page << PAGE_SHIFT;
+	*len = (end < size ? end : size) - *pos;
+	return true;
 }
 
 fs_dirty *fs_dirty_get(fs *f, fs_node *node)
@@ -79,6 +157,7 @@ static void mark_stale(fs_dirty *dirty, uint64_t offset, uint64_t len)
 static void dirty_free(fs_dirty *dirty)
 {
 	base_drop(dirty);
+	free(dirty->fresh);
 	if (dirty->fd >= 0)
 		close(dirty->fd);
 	mesh_file_writer_free(dirty->stream);
@@ -145,6 +224,7 @@ static int dirty_new(fs *f, const mesh_view_entry *entry, bool stream, fs_dirty 
 		return error;
 	}
 	pthread_mutex_init(&dirty->lock, NULL);
+	dirty->fresh_tail = NO_TAIL;
 	dirty->odb = mesh_store_odb(f->store);
 	dirty->kind = entry->kind;
 	dirty->mode = entry->mode & 07777;
@@ -369,6 +449,7 @@ int fs_dirty_write(fs *f, fs_dirty *dirty, const void *buf, size_t size,
 		done = (size_t)(mesh_file_writer_size(dirty->stream) - before);
 	} else if ((error = unstream_locked(f, dirty)) == 0) {
 		mark_stale(dirty, (uint64_t)offset, size);
+		mark_fresh(dirty, (uint64_t)offset, size);
 		error = pwrite_some(dirty->fd, buf, size, (uint64_t)offset, &done);
 	}
 	if (done > 0) {
@@ -415,6 +496,8 @@ int fs_dirty_truncate(fs *f, fs_dirty *dirty, off_t size)
 		}
 	} else if ((error = unstream_locked(f, dirty)) == 0) {
 		mark_stale(dirty, (uint64_t)size, UINT64_MAX - (uint64_t)size);
+		if ((uint64_t)size < dirty->fresh_tail)
+			dirty->fresh_tail = (uint64_t)size;
 		if (ftruncate(dirty->fd, size) < 0)
 			error = mesh_error_os("cannot truncate scratch file", NULL);
 	}
@@ -459,6 +542,15 @@ static int content_stat(fs_dirty *dirty, uint64_t *size, int64_t *mtime_ns,
 	return 0;
 }
 
+static uint64_t fs_dirty_size_locked(fs_dirty *dirty)
+{
+	uint64_t size = 0;
+	int64_t mtime;
+	blkcnt_t blocks;
+
+	return content_stat(dirty, &size, &mtime, &blocks) < 0 ? 0 : size;
+}
+
 uint64_t fs_dirty_size(fs_dirty *dirty)
 {
 	uint64_t size = 0;
@@ -490,23 +582,174 @@ static int store_locked(fs *f, fs_dirty *dirty, mesh_db_batch *batch,
 	return error;
 }
 
-static int stage_locked(fs *f, fs_node *node, fs_dirty *dirty,
-			const mesh_caller *caller, bool durable)
+/* Lock held.  Adds to batch the writes since the last fsync, as the
+ * journal's next records: *count and *bytes get the journal's new
+ * totals. */
+static int journal_fresh(fs_dirty *dirty, mesh_db_batch *batch, uint64_t size,
+			 uint32_t *count, uint64_t *bytes)
 {
-	char path[VIEW_PATH_MAX];
+	unsigned char *block = NULL;
+	uint64_t pos = 0, len;
+	int error = 0;
+
+	*count = dirty->journal_count;
+	*bytes = dirty->journal_bytes;
+	while (error == 0 && fresh_next(dirty, size, &pos, &len)) {
+		size_t piece = len < MESH_JOURNAL_RECORD_MAX ? (size_t)len : MESH_JOURNAL_RECORD_MAX;
+		ssize_t n;
+
+		if (!block && !(block = malloc(MESH_JOURNAL_RECORD_MAX)))
+			return mesh_error_oom();
+		do
+			n = pread(dirty->fd, block, piece, (off_t)pos);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			error = mesh_error_os("cannot read scratch file", NULL);
+		else if ((size_t)n != piece)
+			error = mesh_error_set(MESH_EIO, "scratch file shrank while it was staged");
+		else {
+			mesh_journal_add(batch, dirty->journal_id, (*count)++, pos, block, piece);
+			*bytes += piece;
+			pos += piece;
+		}
+	}
+	free(block);
+	return error;
+}
+
+/* Whether this fsync may stage a journal: a scratch file with a base,
+ * whose journal stays small.  A large one is folded into chunks. */
+static bool journal_fits(const fs_dirty *dirty, uint64_t size)
+{
+	uint64_t pos = 0, len, fresh = 0;
+
+	if (dirty->stream || !dirty->base)
+		return false;
+	while (fresh_next(dirty, size, &pos, &len) &&
+	       dirty->journal_bytes + fresh <= MESH_JOURNAL_MAX_BYTES) {
+		fresh += len;
+		pos += len;
+	}
+	return dirty->journal_bytes + fresh <= MESH_JOURNAL_MAX_BYTES;
+}
+
+/* Lock held: an fsync's state staged as the base with the journal's
+ * writes over it, in one synced write (journal.h). */
+static int stage_journal_locked(fs *f, fs_node *node, fs_dirty *dirty, mesh_db_batch *batch,
+				const mesh_caller *caller, const char *path)
+{
+	uint64_t size, bytes, id = dirty->journal_id;
+	int64_t mtime_ns;
+	blkcnt_t blocks;
+	uint32_t count;
+	int error;
+
+	if ((error = content_stat(dirty, &size, &mtime_ns, &blocks)) < 0 ||
+	    (!id && (error = mesh_journal_new_id(&id)) < 0))
+		return error;
+	if (!dirty->journal_id) {
+		mesh_journal_note(batch, id, mesh_view_domain(node->view), mesh_view_branch(node->view));
+		set_journal(dirty, id, 0, 0);
+	}
+	/* The base's objects may come from a close, which does not sync. */
+	if ((error = journal_fresh(dirty, batch, size, &count, &bytes)) == 0 &&
+	    (error = mesh_odb_sync(mesh_store_odb(f->store))) == 0 &&
+	    (error = mesh_view_stage_journaled(node->view, batch, caller, path, dirty->mode,
+					       size, mtime_ns, &dirty->base_id, id, count)) == 0) {
+		set_journal(dirty, id, count, bytes);
+		fresh_clear(dirty);
+	} else if (dirty->journal_count == 0) {
+		set_journal(dirty, 0, 0, 0);   /* nothing of it was written */
+	}
+	return error;
+}
+
+/* Lock held: content stored as chunks, staged with the map; a journal
+ * goes in the same write. */
+static int stage_chunks_locked(fs *f, fs_node *node, fs_dirty *dirty, mesh_db_batch *batch,
+			       const mesh_caller *caller, const char *path, bool durable)
+{
+	mesh_file_map *stored = NULL;
 	uint64_t size, stat_size;
 	int64_t mtime_ns = 0;
 	blkcnt_t blocks;
-	mesh_db_batch *batch = NULL;
-	mesh_file_map *stored = NULL;
 	mesh_oid map;
+	int error;
+
+	if ((error = store_locked(f, dirty, batch, &map, &size, &stored)) < 0 ||
+	    (error = content_stat(dirty, &stat_size, &mtime_ns, &blocks)) < 0 ||
+	    (dirty->journal_id &&
+	     (error = mesh_journal_drop(mesh_store_db(f->store), batch, dirty->journal_id)) < 0) ||
+	    (durable && (error = mesh_odb_sync(mesh_store_odb(f->store))) < 0) ||
+	    (error = mesh_view_stage_content_with(node->view, batch, caller, path,
+						  dirty->kind, dirty->mode, size,
+						  mtime_ns, &map, durable)) < 0) {
+		mesh_file_map_free(stored);
+		return error;
+	}
+	set_journal(dirty, 0, 0, 0);
+	fresh_clear(dirty);
+	if (stored && base_set(dirty, stored, &map))
+		stored = NULL;
+	mesh_file_map_free(stored);
+	return 0;
+}
+
+/* Lock held: the journal of a file with nothing new since its fsync.
+ * While the staged entry still names it, the close stores chunks (the
+ * content is the fsync's); when a commit or reset took the entry away,
+ * the journal just goes. */
+static int journal_still_staged(fs_node *node, const fs_dirty *dirty, const char *path,
+				bool *staged)
+{
+	mesh_view_entry entry;
+	int error = mesh_view_lookup(node->view, path, &entry);
+
+	if (error == MESH_ENOENT || error == MESH_ENOTDIR) {
+		mesh_error_clear();
+		*staged = false;
+		return 0;
+	}
+	*staged = error == 0 && entry.journal_id == dirty->journal_id;
+	return error;
+}
+
+static int journal_forget(fs *f, fs_dirty *dirty)
+{
+	mesh_db_batch *batch;
+	int error;
+
+	if ((error = mesh_db_batch_new(&batch)) < 0)
+		return error;
+	if ((error = mesh_journal_drop(mesh_store_db(f->store), batch, dirty->journal_id)) == 0 &&
+	    (error = mesh_db_batch_write(mesh_store_db(f->store), batch, false)) == 0)
+		set_journal(dirty, 0, 0, 0);
+	mesh_db_batch_free(batch);
+	return error;
+}
+
+static int stage_locked(fs *f, fs_node *node, fs_dirty *dirty,
+			const mesh_caller *caller, bool durable, bool may_journal)
+{
+	char path[VIEW_PATH_MAX];
+	mesh_db_batch *batch = NULL;
+	bool changed = __atomic_load_n(&dirty->changed, __ATOMIC_ACQUIRE);
+	bool staged = true;
 	int error;
 
 	if (fs_dirty_clean(dirty))
 		return 0;
 	if (!fs_nodes_path(&f->nodes, node, path, sizeof(path))) {
 		set_changed(dirty, false);
-		return 0;                  /* unlinked: nothing to keep */
+		return dirty->journal_id ? journal_forget(f, dirty) : 0;  /* unlinked */
+	}
+	if (!changed) {
+		if (may_journal)
+			return 0;              /* the journal holds this state already */
+		if ((error = journal_still_staged(node, dirty, path, &staged)) < 0)
+			return error;
+		if (!staged)
+			return journal_forget(f, dirty);
 	}
 	if ((error = mesh_db_batch_new(&batch)) < 0)
 		return error;
@@ -514,23 +757,19 @@ static int stage_locked(fs *f, fs_node *node, fs_dirty *dirty,
 	/* One session from storing the content to staging its map: a
 	 * garbage collection starts before or after, never between. */
 	mesh_odb_session_begin(mesh_store_odb(f->store));
-	if ((error = store_locked(f, dirty, batch, &map, &size, &stored)) < 0 ||
-	    (error = content_stat(dirty, &stat_size, &mtime_ns, &blocks)) < 0 ||
-	    (durable && (error = mesh_odb_sync(mesh_store_odb(f->store))) < 0) ||
-	    (error = mesh_view_stage_content_with(node->view, batch, caller, path,
-						  dirty->kind, dirty->mode, size,
-						  mtime_ns, &map, durable)) < 0)
+	if (may_journal && journal_fits(dirty, fs_dirty_size_locked(dirty)))
+		error = stage_journal_locked(f, node, dirty, batch, caller, path);
+	else
+		error = stage_chunks_locked(f, node, dirty, batch, caller, path, durable);
+	if (error < 0)
 		set_changed(dirty, true);  /* kept for the next close */
-	else if (stored && base_set(dirty, stored, &map))
-		stored = NULL;
 	mesh_odb_session_end(mesh_store_odb(f->store));
-	mesh_file_map_free(stored);
 	mesh_db_batch_free(batch);
 	return error;
 }
 
 static int stage(fs *f, fs_node *node, const mesh_caller *caller, bool durable,
-		 bool only_if_last)
+		 bool may_journal, bool only_if_last)
 {
 	fs_dirty *dirty = fs_dirty_get(f, node);
 	bool last = true;
@@ -550,7 +789,7 @@ static int stage(fs *f, fs_node *node, const mesh_caller *caller, bool durable,
 		pthread_mutex_unlock(&f->nodes.lock);
 	}
 	if (last)
-		error = stage_locked(f, node, dirty, caller, durable);
+		error = stage_locked(f, node, dirty, caller, durable, may_journal);
 	pthread_mutex_unlock(&dirty->lock);
 	fs_dirty_put(f, dirty);
 	return note_nospace(f, error);
@@ -558,12 +797,17 @@ static int stage(fs *f, fs_node *node, const mesh_caller *caller, bool durable,
 
 int fs_dirty_stage(fs *f, fs_node *node, const mesh_caller *caller, bool durable)
 {
-	return stage(f, node, caller, durable, false);
+	return stage(f, node, caller, durable, false, false);
+}
+
+int fs_dirty_fsync(fs *f, fs_node *node, const mesh_caller *caller)
+{
+	return stage(f, node, caller, true, true, false);
 }
 
 int fs_dirty_stage_if_last(fs *f, fs_node *node, const mesh_caller *caller)
 {
-	return stage(f, node, caller, false, true);
+	return stage(f, node, caller, false, false, true);
 }
 
 int fs_dirty_attr(fs *f, fs_node *node, struct stat *st)

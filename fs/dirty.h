@@ -35,6 +35,18 @@ typedef struct fs_dirty {
 	mesh_oid base_id;
 	bool *stale;
 	mesh_odb *odb;             /* holds the pin */
+	/* Of a scratch file with a base: an fsync stages the bytes written
+	 * since the base, as the writes of a journal laid over it
+	 * (journal.h), not the chunks they touched.  fresh has a bit per
+	 * 4 KiB page written since the last fsync, and every byte from
+	 * fresh_tail on counts as written (a truncate).  The journal lives
+	 * until a close or a larger fsync stores chunks again. */
+	uint64_t *fresh;
+	size_t fresh_words;
+	uint64_t fresh_tail;
+	uint64_t journal_id;       /* 0: none */
+	uint32_t journal_count;
+	uint64_t journal_bytes;
 	bool changed;              /* written since last staged (atomic) */
 	mesh_entry_kind kind;
 	uint32_t mode;
@@ -54,7 +66,8 @@ int fs_dirty_open(fs *f, fs_node *node, bool truncate, fs_dirty **out);
  * lookup is needed. */
 int fs_dirty_create(fs *f, fs_node *node, const mesh_view_entry *entry, fs_dirty **out);
 
-/* Nothing written since it was last staged: the node may let it go. */
+/* Nothing written since it was last staged, and no journal that only
+ * a close folds into chunks: the node may let it go. */
 bool fs_dirty_clean(fs_dirty *dirty);
 
 /* The node lets go of its dirty state. */
@@ -72,6 +85,10 @@ uint64_t fs_dirty_size(fs_dirty *dirty);
 /* Stores what was written and stages it at the node's path; durable
  * syncs objects and the staging batch (fsync). */
 int fs_dirty_stage(fs *f, fs_node *node, const mesh_caller *caller, bool durable);
+
+/* fsync(2): the same, durably; a scratch file stages the bytes written
+ * since the last fsync as a journal (journal.h) instead of chunks. */
+int fs_dirty_fsync(fs *f, fs_node *node, const mesh_caller *caller);
 
 /* The same, without durable, unless another handle has the file open:
  * for a release, which the kernel sends after close(2) returned, when a

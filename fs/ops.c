@@ -1588,8 +1588,12 @@ static int reload_map(fs *f, fs_handle *h, uint64_t generation, uint64_t version
 	    (error = mesh_view_lookup(h->node->view, path, &entry)) < 0)
 		return error;
 	/* Pinned before it is loaded: a collection starting in between
-	 * cannot miss it. */
-	if ((error = mesh_odb_pin(mesh_store_odb(f->store), &entry.id)) < 0)
+	 * cannot miss it (nor the chunks a journaled file's content needs). */
+	mesh_odb_session_begin(mesh_store_odb(f->store));
+	if ((error = mesh_view_content(h->node->view, &entry)) == 0)
+		error = mesh_odb_pin(mesh_store_odb(f->store), &entry.id);
+	mesh_odb_session_end(mesh_store_odb(f->store));
+	if (error < 0)
 		return error;
 	h->map_id = entry.id;
 	h->map_pinned = true;
@@ -2014,7 +2018,8 @@ static void stage_and_reply(fuse_req_t req, fs_handle *h, bool fsync)
 	int error;
 
 	staging_caller(req, h, &caller);
-	error = fs_dirty_stage(fs_of(req), h->node, &caller, fsync);
+	error = fsync ? fs_dirty_fsync(fs_of(req), h->node, &caller)
+		      : fs_dirty_stage(fs_of(req), h->node, &caller, false);
 	if (!fsync)
 		audit_close(req, h, error);
 	if (error < 0)
@@ -2156,7 +2161,7 @@ static int copy_whole_file(fs *f, fs_node *src, fs_node *dst, size_t len,
 	    (error = mesh_view_lookup(src->view, src_path, &entry)) < 0 ||
 	    (error = mesh_view_lookup(dst->view, dst_path, &dst_entry)) < 0)
 		return error;
-	if (entry.kind != MESH_KIND_FILE || len < entry.size)
+	if (entry.kind != MESH_KIND_FILE || len < entry.size || entry.journal_id)
 		return MESH_EPERM;
 	mode = dst_entry.mode;
 	if ((dirty = fs_dirty_get(f, dst)) != NULL) {
