@@ -638,8 +638,8 @@ static bool journal_fits(const fs_dirty *dirty, uint64_t size)
 static int stage_journal_locked(fs *f, fs_node *node, fs_dirty *dirty, mesh_db_batch *batch,
 				const mesh_caller *caller, const char *path)
 {
-	uint64_t size, bytes, id = dirty->journal_id;
-	int64_t mtime_ns;
+	uint64_t size = 0, bytes, id = dirty->journal_id;
+	int64_t mtime_ns = 0;
 	blkcnt_t blocks;
 	uint32_t count;
 	int error;
