@@ -116,51 +116,39 @@ int mesh_journal_drop(mesh_db *db, mesh_db_batch *batch, uint64_t id)
 
 /* ---- base + writes as one content ------------------------------------ */
 
+/* Where a write lies; its bytes stay in the database until a read of
+ * the content needs them, so a journal of any size costs 24 bytes per
+ * write in memory. */
 typedef struct journal_write {
 	uint64_t offset;
 	size_t len;
-	unsigned char *data;
+	uint32_t seq;
 } journal_write;
 
 typedef struct overlay {
-	mesh_odb *odb;
-	mesh_chunk_cache *cache;
+	mesh_store *store;
 	const mesh_file_map *base;
-	journal_write *writes;     /* in the order they apply */
+	uint64_t id;
+	journal_write *writes;     /* by offset, then seq */
 	size_t count;
+	journal_write **hits;      /* scratch for one read: the writes over it */
+	size_t hits_cap;
 } overlay;
 
-static int overlay_read(void *ctx, void *buf, size_t len, uint64_t offset, size_t *got)
+static int by_offset(const void *a, const void *b)
 {
-	overlay *o = ctx;
-	size_t from_base = 0;
-	int error;
+	const journal_write *x = a, *y = b;
 
-	if (offset < o->base->size &&
-	    (error = mesh_file_read(o->odb, o->cache, o->base, buf, len, offset,
-				    &from_base)) < 0)
-		return error;
-	/* Past the base's end (a file grown, or cut and grown again) only
-	 * written bytes show; the rest is a hole. */
-	memset((unsigned char *)buf + from_base, 0, len - from_base);
-	for (size_t i = 0; i < o->count; i++) {
-		const journal_write *w = &o->writes[i];
-		uint64_t start = w->offset > offset ? w->offset : offset;
-		uint64_t end = w->offset + w->len < offset + len ? w->offset + w->len : offset + len;
-
-		if (start < end)
-			memcpy((unsigned char *)buf + (start - offset), w->data + (start - w->offset),
-			       (size_t)(end - start));
-	}
-	*got = len;
-	return 0;
+	if (x->offset != y->offset)
+		return x->offset < y->offset ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static void writes_free(journal_write *writes, size_t count)
+static int by_seq(const void *a, const void *b)
 {
-	for (size_t i = 0; i < count; i++)
-		free(writes[i].data);
-	free(writes);
+	const journal_write *const *x = a, *const *y = b;
+
+	return (*x)->seq < (*y)->seq ? -1 : (*x)->seq > (*y)->seq;
 }
 
 static int journal_corrupt(uint64_t id, uint32_t seq, const char *why)
@@ -169,40 +157,129 @@ static int journal_corrupt(uint64_t id, uint32_t seq, const char *why)
 			      (unsigned long long)id, (unsigned)seq, why);
 }
 
-/* The first count writes of journal id, in order. */
+/* Write seq's value: offset, then its bytes. */
+static int write_get(mesh_db *db, uint64_t id, uint32_t seq, unsigned char **val,
+		     size_t *vlen)
+{
+	unsigned char key[RECORD_KEY_LEN];
+	void *v;
+	int error;
+
+	record_key(key, id, seq);
+	if ((error = mesh_db_get(db, key, sizeof(key), &v, vlen)) == MESH_ENOENT)
+		return journal_corrupt(id, seq, "the write is missing");
+	if (error < 0)
+		return error;
+	if (*vlen < 8) {
+		free(v);
+		return journal_corrupt(id, seq, "too short");
+	}
+	*val = v;
+	return 0;
+}
+
+static uint64_t write_offset(const unsigned char *val)
+{
+	uint64_t offset = 0;
+
+	for (int i = 0; i < 8; i++)
+		offset |= (uint64_t)val[i] << (8 * i);
+	return offset;
+}
+
+static int overlay_read(void *ctx, void *buf, size_t len, uint64_t offset, size_t *got)
+{
+	overlay *o = ctx;
+	mesh_db *db = mesh_store_db(o->store);
+	size_t from_base = 0, nhits = 0, lo = 0, hi = o->count;
+	int error;
+
+	if (offset < o->base->size &&
+	    (error = mesh_file_read(mesh_store_odb(o->store), mesh_store_cache(o->store),
+				    o->base, buf, len, offset, &from_base)) < 0)
+		return error;
+	/* Past the base's end (a file grown, or cut and grown again) only
+	 * written bytes show; the rest is a hole. */
+	memset((unsigned char *)buf + from_base, 0, len - from_base);
+	/* No write is longer than a record: those that reach offset start
+	 * at most that far before it. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (o->writes[mid].offset + MESH_JOURNAL_RECORD_MAX <= offset)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < o->count && o->writes[i].offset < offset + len; i++) {
+		if (o->writes[i].offset + o->writes[i].len <= offset)
+			continue;
+		if (mesh_array_grow(&o->hits, &o->hits_cap, nhits, sizeof(*o->hits)) < 0)
+			return MESH_ENOMEM;
+		o->hits[nhits++] = &o->writes[i];
+	}
+	qsort(o->hits, nhits, sizeof(*o->hits), by_seq);
+	for (size_t i = 0; i < nhits; i++) {
+		const journal_write *w = o->hits[i];
+		uint64_t start = w->offset > offset ? w->offset : offset;
+		uint64_t end = w->offset + w->len < offset + len ? w->offset + w->len : offset + len;
+		unsigned char *val = NULL;
+		size_t vlen;
+
+		if ((error = write_get(db, o->id, w->seq, &val, &vlen)) < 0)
+			return error;
+		memcpy((unsigned char *)buf + (start - offset), val + 8 + (start - w->offset),
+		       (size_t)(end - start));
+		free(val);
+	}
+	*got = len;
+	return 0;
+}
+
+/* Where the first count writes of journal id lie, by offset. */
 static int writes_load(mesh_db *db, uint64_t id, uint32_t count, journal_write **out)
 {
 	journal_write *writes = calloc(count ? count : 1, sizeof(*writes));
-	unsigned char key[RECORD_KEY_LEN];
-	int error = 0;
+	unsigned char prefix[RECORD_KEY_LEN];
+	const void *key, *val;
+	size_t klen, vlen;
+	uint32_t found = 0;
+	mesh_db_iter *it;
+	int rc;
 
 	if (!writes)
 		return mesh_error_oom();
-	for (uint32_t seq = 0; seq < count && error == 0; seq++) {
-		void *val;
-		size_t vlen;
+	record_key(prefix, id, 0);
+	if ((rc = mesh_db_iter_new(&it, db, prefix, NOTE_KEY_LEN)) < 0) {
+		free(writes);
+		return rc;
+	}
+	while (found < count && (rc = mesh_db_iter_next(it, &key, &klen, &val, &vlen)) == 1) {
+		uint32_t seq = klen == RECORD_KEY_LEN ? (uint32_t)get_be((const unsigned char *)key + 10, 4)
+						      : UINT32_MAX;
 
-		record_key(key, id, seq);
-		if ((error = mesh_db_get(db, key, sizeof(key), &val, &vlen)) == MESH_ENOENT)
-			error = journal_corrupt(id, seq, "the write is missing");
-		if (error < 0)
-			break;
-		if (vlen < 8) {
-			free(val);
-			error = journal_corrupt(id, seq, "too short");
+		if (seq != found) {
+			rc = journal_corrupt(id, found, seq < found ? "a write is doubled"
+								    : "the write is missing");
 			break;
 		}
-		writes[seq].offset = 0;
-		for (int i = 0; i < 8; i++)
-			writes[seq].offset |= (uint64_t)((unsigned char *)val)[i] << (8 * i);
-		writes[seq].len = vlen - 8;
-		memmove(val, (unsigned char *)val + 8, vlen - 8);
-		writes[seq].data = val;
+		if (vlen < 8 || vlen - 8 > MESH_JOURNAL_RECORD_MAX) {
+			rc = journal_corrupt(id, seq, vlen < 8 ? "too short" : "too long");
+			break;
+		}
+		writes[found].offset = write_offset(val);
+		writes[found].len = vlen - 8;
+		writes[found].seq = seq;
+		found++;
 	}
-	if (error < 0) {
-		writes_free(writes, count);
-		return error;
+	mesh_db_iter_free(it);
+	if (rc >= 0 && found < count)
+		rc = journal_corrupt(id, found, "the write is missing");
+	if (rc < 0) {
+		free(writes);
+		return rc;
 	}
+	qsort(writes, count, sizeof(*writes), by_offset);
 	*out = writes;
 	return 0;
 }
@@ -240,16 +317,16 @@ int mesh_journal_content(mesh_store *store, const mesh_oid *base_id, uint64_t si
 		return error;
 	if ((error = writes_load(mesh_store_db(store), id, count, &writes)) == 0 &&
 	    (error = stale_of(base, writes, count, &stale)) == 0) {
-		overlay o = { odb, mesh_store_cache(store), base, writes, count };
+		overlay o = { store, base, id, writes, count, NULL, 0 };
 		mesh_file_source src = { overlay_read, &o, size };
 
 		error = mesh_file_store_changes_from(odb, NULL, NULL, &src, base, stale, out,
 						     &stored);
+		free(o.hits);
 	}
 	mesh_file_map_free(stored);
 	free(stale);
-	if (writes)
-		writes_free(writes, count);
+	free(writes);
 	mesh_file_map_free(base);
 	return error;
 }

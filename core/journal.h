@@ -8,7 +8,7 @@
  * at each fsync into the database, in the same synced write as a staged
  * entry that names the base map, the journal and how many of its writes
  * count (stage.h).  The chunks are cut when the last descriptor closes,
- * when the journal grows past MESH_JOURNAL_MAX_BYTES, at a commit (which
+ * when the journal grows past its bound (below), at a commit (which
  * reads base + journal, not the file as it is being written now), and at
  * the next mount after a crash.
  *
@@ -27,8 +27,11 @@
 #include "oid.h"
 #include "store.h"
 
-/* Past this many journaled bytes, an fsync stores chunks again. */
-#define MESH_JOURNAL_MAX_BYTES (32u << 20)
+/* Past this many journaled bytes, or the file's size when that is more,
+ * an fsync stores chunks again: random writes spread over a file touch
+ * nearly every chunk by then, so that fsync costs a pass over the file,
+ * once per a file's worth of writes. */
+#define MESH_JOURNAL_MAX_BYTES (64u << 20)
 /* One journal write holds at most this much. */
 #define MESH_JOURNAL_RECORD_MAX (1u << 20)
 

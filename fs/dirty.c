@@ -622,15 +622,15 @@ static int journal_fresh(fs_dirty *dirty, mesh_db_batch *batch, uint64_t size,
 static bool journal_fits(const fs_dirty *dirty, uint64_t size)
 {
 	uint64_t pos = 0, len, fresh = 0;
+	uint64_t bound = size > MESH_JOURNAL_MAX_BYTES ? size : MESH_JOURNAL_MAX_BYTES;
 
 	if (dirty->stream || !dirty->base)
 		return false;
-	while (fresh_next(dirty, size, &pos, &len) &&
-	       dirty->journal_bytes + fresh <= MESH_JOURNAL_MAX_BYTES) {
+	while (fresh_next(dirty, size, &pos, &len) && dirty->journal_bytes + fresh <= bound) {
 		fresh += len;
 		pos += len;
 	}
-	return dirty->journal_bytes + fresh <= MESH_JOURNAL_MAX_BYTES;
+	return dirty->journal_bytes + fresh <= bound;
 }
 
 /* Lock held: an fsync's state staged as the base with the journal's
