@@ -63,6 +63,36 @@ static void mark_fresh(fs_dirty *dirty, uint64_t offset, uint64_t len)
 		dirty->fresh[page / 64] |= 1ull << (page % 64);
 }
 
+static uint64_t scratch_size(const fs_dirty *dirty)
+{
+	struct stat st;
+
+	return fstat(dirty->fd, &st) < 0 ? 0 : (uint64_t)st.st_size;
+}
+
+/* Lock held: a write to the scratch file.  A write past the end also
+ * writes the hole before it: what the journal's base holds there (a
+ * file cut shorter at an earlier fsync) is no longer the content. */
+static void mark_written(fs_dirty *dirty, uint64_t offset, uint64_t len)
+{
+	uint64_t size = scratch_size(dirty);
+
+	if (offset > size)
+		mark_fresh(dirty, size, offset - size);
+	mark_fresh(dirty, offset, len);
+}
+
+/* Lock held: a truncate to size.  Every byte from the smaller of the
+ * two ends on is new: cut away, or a hole that reads as zeros. */
+static void mark_cut(fs_dirty *dirty, uint64_t size)
+{
+	uint64_t old = scratch_size(dirty);
+	uint64_t from = size < old ? size : old;
+
+	if (from < dirty->fresh_tail)
+		dirty->fresh_tail = from;
+}
+
 static void fresh_clear(fs_dirty *dirty)
 {
 	if (dirty->fresh)
@@ -81,7 +111,9 @@ static bool page_fresh(const fs_dirty *dirty, uint64_t page)
  * there is none. */
 static bool fresh_next(const fs_dirty *dirty, uint64_t size, uint64_t *pos, uint64_t *len)
 {
-	uint64_t page = *pos >> PAGE_SHIFT, end;
+	/* Runs are reported whole pages at a time, but a run ends at size:
+	 * a *pos inside a page means that page was reported already. */
+	uint64_t page = (*pos + (1u << PAGE_SHIFT) - 1) >> PAGE_SHIFT, end;
 
 	while ((page << PAGE_SHIFT) < size && !page_fresh(dirty, page)) {
 		/* A clean word of 64 pages is skipped at once. */
@@ -449,7 +481,7 @@ int fs_dirty_write(fs *f, fs_dirty *dirty, const void *buf, size_t size,
 		done = (size_t)(mesh_file_writer_size(dirty->stream) - before);
 	} else if ((error = unstream_locked(f, dirty)) == 0) {
 		mark_stale(dirty, (uint64_t)offset, size);
-		mark_fresh(dirty, (uint64_t)offset, size);
+		mark_written(dirty, (uint64_t)offset, size);
 		error = pwrite_some(dirty->fd, buf, size, (uint64_t)offset, &done);
 	}
 	if (done > 0) {
@@ -496,8 +528,7 @@ int fs_dirty_truncate(fs *f, fs_dirty *dirty, off_t size)
 		}
 	} else if ((error = unstream_locked(f, dirty)) == 0) {
 		mark_stale(dirty, (uint64_t)size, UINT64_MAX - (uint64_t)size);
-		if ((uint64_t)size < dirty->fresh_tail)
-			dirty->fresh_tail = (uint64_t)size;
+		mark_cut(dirty, (uint64_t)size);
 		if (ftruncate(dirty->fd, size) < 0)
 			error = mesh_error_os("cannot truncate scratch file", NULL);
 	}
@@ -757,10 +788,16 @@ static int stage_locked(fs *f, fs_node *node, fs_dirty *dirty,
 	/* One session from storing the content to staging its map: a
 	 * garbage collection starts before or after, never between. */
 	mesh_odb_session_begin(mesh_store_odb(f->store));
-	if (may_journal && journal_fits(dirty, fs_dirty_size_locked(dirty)))
+	if (may_journal && journal_fits(dirty, fs_dirty_size_locked(dirty))) {
 		error = stage_journal_locked(f, node, dirty, batch, caller, path);
-	else
+	} else {
+		if (may_journal)
+			mesh_log_write(&f->log, MESH_LOG_DEBUG,
+				"fsync of %s stores chunks (%s, journal of %llu bytes)", path,
+				dirty->stream ? "streaming" : dirty->base ? "journal full" : "no base",
+				(unsigned long long)dirty->journal_bytes);
 		error = stage_chunks_locked(f, node, dirty, batch, caller, path, durable);
+	}
 	if (error < 0)
 		set_changed(dirty, true);  /* kept for the next close */
 	mesh_odb_session_end(mesh_store_odb(f->store));

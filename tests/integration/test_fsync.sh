@@ -87,6 +87,20 @@ if ans["ok"]:
     assert open(f"{mnt}/d/{cid}/wal.log", "rb").read() == logged, "a commit took an unsynced log record"
 else:
     assert ans["error"] == "EINVAL", ans   # nothing new: the last commit holds it
+# One more fsync after that commit, so that the crash finds it staged (as
+# a journal, to be folded into chunks by the next mount), then writes
+# that are never synced again.
+def put(off, data):
+    global model
+    if off > len(model): model.extend(bytes(off - len(model)))
+    model[off:off + len(data)] = data
+put(12345, b"in-between" * 1000)
+put(len(model) + 10, b"past the end")
+put(777777, os.urandom(5000))
+os.pwrite(fd, bytes(model[777777:782777]), 777777)
+os.fsync(fd)
+record("db", model)
+os.pwrite(fd, b"never synced" * 100, 2000)
 open(ready, "w").close()
 time.sleep(120)   # killed with the daemon gone, or by the test
 '
@@ -105,6 +119,9 @@ kill "$editor" 2>/dev/null || true
 wait "$editor" 2>/dev/null || true
 mesh_drop_dead_mount
 mesh_mount
+# db.bin's last fsync was staged as a journal; the mount folds it into chunks.
+grep -q "folded 1 file(s) fsync'd before a crash" "$MESH_LOG" ||
+	{ grep -n "folded\|mount #\|ERROR\|WARN" "$MESH_LOG" | tail; fail "the mount after kill -9 did not fold db.bin's journal"; }
 assert_eq "$(cat "$SYNCED.db")" "$(sha256sum <"$B/db.bin" | cut -d' ' -f1)" "db.bin after kill -9 (its last fsync)"
 assert_eq "$(cat "$SYNCED.wal")" "$(sha256sum <"$B/wal.log" | cut -d' ' -f1)" "wal.log after kill -9 (its last fsync)"
 # Nothing new when round 39's commit took the last fsync already.
@@ -112,24 +129,52 @@ mesh_ctl "commit d/main -m recovered" >/dev/null || true
 head=$(mesh_ctl_ok "log d/main" | mesh_json 'd["commits"][0]["id"]')
 assert_eq "$(cat "$SYNCED.db")" "$(sha256sum <"$MNT/d/$head/db.bin" | cut -d' ' -f1)" "db.bin committed after the restart"
 
-note "50 fsyncs of 100-byte changes to a 16 MiB file store the chunks changed, not the file"
+note "50 fsyncs of 100-byte changes store no object; the close stores the chunks changed"
 "$PY" -c 'import os, sys; open(sys.argv[1], "wb").write(os.urandom(16 << 20))' "$B/big.bin"
-mesh_commit d/main "big" >/dev/null
-before=$(du -sk "$STORE/objects" | cut -f1)
-"$PY" - "$B/big.bin" <<'PYEOF'
+"$PY" -c 'import os, sys; open(sys.argv[1], "wb").write(os.urandom(200 << 10))' "$B/small.bin"
+mesh_commit d/main "big and small" >/dev/null
+objects() { find "$STORE/objects" -type f | wc -l; }
+before_kib=$(du -sk "$STORE/objects" | cut -f1)
+before_files=$(objects)
+# Each file is open while the fsyncs run; the counts are taken before the
+# close (the journal: no object) and after it (the touched chunks).  They
+# are counted in the process itself: a forked child's exit would close
+# its copy of the descriptor, and that close stages.
+FSYNCS='
 import os, random, sys
-fd = os.open(sys.argv[1], os.O_RDWR)
 rng = random.Random(7)
-for _ in range(50):
-    os.pwrite(fd, os.urandom(100), rng.randrange(0, 16 << 20))
-    os.fsync(fd)
-os.close(fd)
-PYEOF
-grown=$(($(du -sk "$STORE/objects" | cut -f1) - before))
-note "store grew by $grown KiB"
-# One or two chunks (256 KiB on average, at most 1 MiB) per fsync; the
-# whole file each time would be 800 MiB.
-((grown < 50 * 2048)) || fail "50 small fsyncs grew the store by $grown KiB"
+def objects():
+    return sum(len(files) for _, _, files in os.walk(sys.argv[3]))
+for path, size in ((sys.argv[1], 16 << 20), (sys.argv[2], 200 << 10)):
+    fd = os.open(path, os.O_RDWR)
+    print(objects(), end=" ", flush=True)
+    for _ in range(50):
+        os.pwrite(fd, os.urandom(100), rng.randrange(0, size - 100))
+        os.fsync(fd)
+    print(objects(), end=" ", flush=True)
+    os.close(fd)
+'
+read -r big_before big_open small_before small_open < \
+	<("$PY" -c "$FSYNCS" "$B/big.bin" "$B/small.bin" "$STORE/objects"; echo)
+[[ -n $small_open ]] || fail "the fsync writer failed"
+after_files=$(objects)
+note "object files: 16 MiB file $big_before -> $big_open after 50 fsyncs -> $small_before closed; 200 KiB file -> $small_open after 50 fsyncs -> $after_files closed"
+assert_eq "$big_before" "$big_open" "object files after 50 fsyncs of the open 16 MiB file"
+assert_eq "$small_before" "$small_open" "object files after 50 fsyncs of the open 200 KiB file"
+# Its close stores the chunks the 50 writes touched, each once.
+((small_before - big_open <= 50)) ||
+	fail "closing the 16 MiB file stored $((small_before - big_open)) object files for 50 writes"
+# The 200 KiB file is one chunk: its close stores one object and a map
+# (the map small enough for the database), not one copy per fsync.
+((after_files - small_open <= 2)) ||
+	fail "closing the 200 KiB file after 50 fsyncs stored $((after_files - small_open)) object files"
+grown=$(($(du -sk "$STORE/objects" | cut -f1) - before_kib))
+note "store objects grew by $grown KiB in all"
+# The close of the big file stores the chunks touched (256 KiB on
+# average, at most 1 MiB each), never the 16 MiB file 50 times.
+((grown < 50 * 1024 + 2048)) || fail "50 small fsyncs and a close grew the store by $grown KiB"
+cmp <("$PY" -c 'import sys; sys.stdout.buffer.write(open(sys.argv[1], "rb").read())' "$B/big.bin") "$B/big.bin" ||
+	fail "big.bin reads differently through two opens"
 
 note "two sqlite3 writers in WAL mode, 5 s"
 SQLW='
