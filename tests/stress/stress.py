@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """stress.py - many programs branching, writing, committing, merging,
-tagging, copying and reading in several domains of one mount at once.
+tagging, copying and reading in several domains of one mount at once,
+and a database file fsync'd in a branch of its own while it is committed.
 
 usage: stress.py MOUNT SECONDS THREADS DOMAIN...
 
@@ -174,6 +175,63 @@ def reader(k):
             counts["reads"] += 1
 
 
+fsynced = set()     # sha256 of every state db.bin had when an fsync returned
+db_state = {"commits": 0}
+
+
+def db_writer(domain):
+    """A database's file: random writes and truncates, an fsync after
+    each few, in a branch of its own, while db_committer commits it."""
+    rng = random.Random(77)
+    path = f"{mnt}/{domain}/db/db.bin"
+    model = bytearray(content("db.bin", 0)[:200_000])
+    write_file(path, model)
+    with lock:
+        fsynced.add(sha(model))
+    fd = os.open(path, os.O_RDWR)
+    try:
+        while time.time() < stop and not problems:
+            for _ in range(rng.randint(1, 8)):
+                off = rng.randrange(0, len(model) + 20_000)
+                data = rng.randbytes(rng.randint(1, 9000))
+                os.pwrite(fd, data, off)
+                if off > len(model):
+                    model.extend(bytes(off - len(model)))
+                model[off:off + len(data)] = data
+            if rng.random() < 0.1:
+                size = rng.randrange(len(model) // 2, len(model) + 10_000)
+                os.ftruncate(fd, size)
+                model = model[:size] + bytes(max(0, size - len(model)))
+            digest = sha(model)
+            with lock:                  # before the fsync: a commit may see it at once
+                fsynced.add(digest)
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def db_committer(domain):
+    """Commits the database's branch now and then: each commit must hold
+    a state some fsync (or the first close) produced, never a mix."""
+    while time.time() < stop and not problems:
+        time.sleep(0.3)
+        ok, answer = ctl(f"commit {domain}/db -m 'db checkpoint'")
+        if not ok:
+            if answer.get("error") == "EINVAL":
+                continue        # nothing fsync'd since the last one
+            return problem(f"commit {domain}/db: {answer}")
+        try:
+            with open(f"{mnt}/{domain}/{answer['commit']}/db.bin", "rb") as f:
+                got = sha(f.read())
+        except OSError as e:
+            return problem(f"commit {domain}/db: {e}")
+        with lock:
+            known = got in fsynced
+            db_state["commits"] += 1
+        if not known:
+            return problem(f"commit {domain}/db holds a db.bin no fsync produced")
+
+
 def collector():
     """gc now and then, racing everything else: it must keep all of it."""
     while time.time() < stop and not problems:
@@ -208,17 +266,21 @@ def final_checks():
             problem(f"main of {domain} has staged changes nobody made: {answer['changes'][:3]}")
 
 
+must(f"branch create {domains[0]}/db")
 threads = [threading.Thread(target=worker, args=(k,)) for k in range(nthreads)]
+threads += [threading.Thread(target=db_writer, args=(domains[0],)),
+            threading.Thread(target=db_committer, args=(domains[0],))]
 threads += [threading.Thread(target=reader, args=(k,)) for k in range(2)]
 threads.append(threading.Thread(target=collector))
 [t.start() for t in threads]
 [t.join() for t in threads]
 if not problems:
     final_checks()
+counts["db commits"] = db_state["commits"]
 print("stress: " + ", ".join(f"{v} {k}" for k, v in counts.items()) +
       f", {len(commits)} commits checked, {len(tags)} live tags")
 if problems:
     print("stress: PROBLEMS:\n  " + "\n  ".join(p[:400] for p in problems[:5]), file=sys.stderr)
     sys.exit(1)
-if counts["merges"] == 0 or len(commits) < nthreads:
+if counts["merges"] == 0 or len(commits) < nthreads or db_state["commits"] == 0:
     sys.exit("stress: too little work got done to call this a test")
