@@ -497,11 +497,32 @@ static int writer_new_block(mesh_file_writer *w, size_t consumed)
 }
 
 /* Room for at least one more byte, growing small buffers first. */
-static int writer_make_room(mesh_file_writer *w)
+/* Hands the tail's whole chunks to the workers; the rest of it moves to
+ * a fresh block. */
+static int writer_cut_tail(mesh_file_writer *w)
 {
-	size_t consumed;
+	size_t consumed = 0;
 	int error = 0, moved;
 
+	while (consumed < w->have) {
+		size_t cut = mesh_chunk_next(w->params, writer_tail(w) + consumed,
+					     w->have - consumed, false);
+		if (cut == 0)
+			break;
+		if ((error = enqueue_chunk(w, writer_tail(w) + consumed, cut)) < 0)
+			break;
+		consumed += cut;
+	}
+	if (consumed == 0)
+		return error;
+	/* Chunks handed over leave the tail even when a later one could not
+	 * be: the writer's size counts every byte once. */
+	moved = writer_new_block(w, consumed);
+	return error < 0 ? error : moved;
+}
+
+static int writer_make_room(mesh_file_writer *w)
+{
 	if (w->have < w->cap)
 		return 0;
 	/* Growing happens before any chunk is cut: no job holds the block. */
@@ -517,21 +538,8 @@ static int writer_make_room(mesh_file_writer *w)
 		w->cap = cap;
 		return 0;
 	}
-	for (consumed = 0; consumed < w->have;) {
-		size_t cut = mesh_chunk_next(w->params, writer_tail(w) + consumed,
-					     w->have - consumed, false);
-		if (cut == 0)
-			break;
-		if ((error = enqueue_chunk(w, writer_tail(w) + consumed, cut)) < 0)
-			break;
-		consumed += cut;
-	}
-	if (consumed == 0 && error < 0)
-		return error;
-	/* Chunks handed over leave the tail even when a later one could not
-	 * be: the writer's size counts every byte once. */
-	moved = writer_new_block(w, consumed);
-	return error < 0 ? error : moved;
+	/* A full block holds at least one chunk of the largest size. */
+	return writer_cut_tail(w);
 }
 
 int mesh_file_writer_append(mesh_file_writer *w, const void *data, size_t len)
@@ -559,27 +567,6 @@ int mesh_file_writer_append(mesh_file_writer *w, const void *data, size_t len)
  * file being appended to, as a database's log is) cuts and hashes only
  * what came after the last of them, not the whole buffered tail again.
  */
-static int writer_cut_tail(mesh_file_writer *w)
-{
-	size_t consumed = 0;
-	int error = 0, moved;
-
-	while (consumed < w->have) {
-		size_t cut = mesh_chunk_next(w->params, writer_tail(w) + consumed,
-					     w->have - consumed, false);
-		if (cut == 0)
-			break;
-		if ((error = enqueue_chunk(w, writer_tail(w) + consumed, cut)) < 0)
-			break;
-		consumed += cut;
-	}
-	if (consumed == 0)
-		return error;
-	/* As in writer_make_room: what was handed over leaves the tail. */
-	moved = writer_new_block(w, consumed);
-	return error < 0 ? error : moved;
-}
-
 int mesh_file_writer_snapshot_batched(mesh_file_writer *w, mesh_db_batch *batch,
 				      mesh_oid *out_id, uint64_t *out_size)
 {
