@@ -782,6 +782,15 @@ static int stage_locked(fs *f, fs_node *node, fs_dirty *dirty,
 		if (!staged)
 			return journal_forget(f, dirty);
 	}
+	/* A small file streamed so far and fsync'd (a database's log, which
+	 * fsyncs at every commit) becomes a scratch file once, so that its
+	 * next fsyncs journal what they add instead of storing the growing
+	 * tail chunk again each time.  A large one keeps streaming: the tail
+	 * is small against it.  Failing that (a full disk), it streams on. */
+	if (may_journal && dirty->stream &&
+	    mesh_file_writer_size(dirty->stream) <= MESH_JOURNAL_MAX_BYTES &&
+	    unstream_locked(f, dirty) < 0)
+		mesh_error_clear();
 	if ((error = mesh_db_batch_new(&batch)) < 0)
 		return error;
 	set_changed(dirty, false);

@@ -153,11 +153,23 @@ for path, size in ((sys.argv[1], 16 << 20), (sys.argv[2], 200 << 10)):
         os.fsync(fd)
     print(objects(), end=" ", flush=True)
     os.close(fd)
+# A log appended to, with an fsync after each record (a database WAL).
+fd = os.open(sys.argv[4], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+print(objects(), end=" ", flush=True)
+for _ in range(50):
+    os.write(fd, os.urandom(64 << 10))
+    os.fsync(fd)
+print(objects(), end=" ", flush=True)
+os.close(fd)
 '
-read -r big_before big_open small_before small_open < \
-	<("$PY" -c "$FSYNCS" "$B/big.bin" "$B/small.bin" "$STORE/objects"; echo)
-[[ -n $small_open ]] || fail "the fsync writer failed"
-after_files=$(objects)
+read -r big_before big_open small_before small_open log_before log_open < \
+	<("$PY" -c "$FSYNCS" "$B/big.bin" "$B/small.bin" "$STORE/objects" "$B/log.bin"; echo)
+[[ -n $log_open ]] || fail "the fsync writer failed"
+note "object files: a log appended to with 50 fsyncs of 64 KiB records: $log_before -> $log_open"
+# Its first fsync stores the first record's chunk; the others journal.
+((log_open - log_before <= 1)) ||
+	fail "50 fsyncs of an appended log stored $((log_open - log_before)) object files"
+after_files=$log_before
 note "object files: 16 MiB file $big_before -> $big_open after 50 fsyncs -> $small_before closed; 200 KiB file -> $small_open after 50 fsyncs -> $after_files closed"
 assert_eq "$big_before" "$big_open" "object files after 50 fsyncs of the open 16 MiB file"
 assert_eq "$small_before" "$small_open" "object files after 50 fsyncs of the open 200 KiB file"
